@@ -1,0 +1,152 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { EntityManager, IsNull, Repository } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
+import type { AuthContext } from '../auth/auth-context';
+import { AppError } from '../common/errors/app-error';
+import { isUuid, requireValidDate } from '../common/validation/validate';
+import { APP_CONFIG, AppConfig } from '../config/env';
+import { PrincipalsService } from '../principals/principals.service';
+import { displayPrefixOf, hashApiKeySecret, newApiKeySecret } from './api-key-secret';
+import { ApiKeyEntity, Role } from './api-key.entity';
+
+export interface CreateApiKeyCommand {
+  organizationId: string;
+  actorPrincipalId: string;
+  principalId: string;
+  role: Role;
+  expiresAt?: Date | null;
+}
+
+interface CachedAuth {
+  auth: AuthContext;
+  until: number;
+}
+
+const LAST_USED_EVERY_MS = 60_000;
+
+@Injectable()
+export class ApiKeysService {
+  private readonly logger = new Logger(ApiKeysService.name);
+  // A short cache keeps key lookups off the hot path; its lifetime (API_KEY_CACHE_SECONDS,
+  // at most 2 s) bounds how long a revoked key keeps working on any replica.
+  private readonly cache = new Map<string, CachedAuth>();
+  private readonly lastUsedWritten = new Map<string, number>();
+
+  constructor(
+    @InjectRepository(ApiKeyEntity) private readonly keys: Repository<ApiKeyEntity>,
+    private readonly principals: PrincipalsService,
+    private readonly audit: AuditService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** The caller behind a secret's hash, or null when the key is unknown, revoked or expired. */
+  async authenticate(secretHash: string): Promise<AuthContext | null> {
+    const now = Date.now();
+    const cached = this.cache.get(secretHash);
+    if (cached && cached.until > now) {
+      return cached.auth.expiresAt && cached.auth.expiresAt.getTime() <= now ? null : cached.auth;
+    }
+    const row = await this.keys
+      .createQueryBuilder('k')
+      .innerJoinAndSelect('k.principal', 'p')
+      .where('k.secret_hash = :hash', { hash: secretHash })
+      .andWhere('k.revoked_at IS NULL')
+      .andWhere('(k.expires_at IS NULL OR k.expires_at > now())')
+      .getOne();
+    if (!row || !row.principal) {
+      this.cache.delete(secretHash);
+      return null;
+    }
+    const auth: AuthContext = {
+      keyId: row.id,
+      organizationId: row.organizationId,
+      principalId: row.principalId,
+      principalKind: row.principal.kind,
+      team: row.principal.team,
+      role: row.role,
+      expiresAt: row.expiresAt,
+    };
+    if (this.config.apiKeyCacheSeconds > 0) {
+      if (this.cache.size > 10_000) this.cache.clear();
+      this.cache.set(secretHash, { auth, until: now + this.config.apiKeyCacheSeconds * 1000 });
+    }
+    this.touch(row.id, now);
+    return auth;
+  }
+
+  async create(command: CreateApiKeyCommand): Promise<{ key: ApiKeyEntity; secret: string }> {
+    await this.principals.getInOrganization(command.organizationId, command.principalId);
+    const expiresAt = command.expiresAt ? requireValidDate(command.expiresAt, 'expiresAt') : null;
+    if (expiresAt && expiresAt.getTime() <= Date.now()) throw AppError.badInput('expiresAt', 'expiresAt must be in the future');
+    return this.keys.manager.transaction(async (manager) => {
+      const created = await this.insert(manager, { ...command, expiresAt });
+      await this.audit.record(manager, {
+        organizationId: command.organizationId,
+        actorPrincipalId: command.actorPrincipalId,
+        action: 'createApiKey',
+        objectId: created.key.id,
+        before: null,
+        after: { principalId: command.principalId, role: command.role, expiresAt },
+      });
+      return created;
+    });
+  }
+
+  /** Stores a key (a given secret, e.g. BOOTSTRAP_ADMIN_KEY, or a new one) and returns its secret once. */
+  async insert(
+    manager: EntityManager,
+    values: { organizationId: string; principalId: string; role: Role; expiresAt?: Date | null; secret?: string },
+  ): Promise<{ key: ApiKeyEntity; secret: string }> {
+    const secret = values.secret ?? newApiKeySecret();
+    const key = await manager.save(
+      ApiKeyEntity,
+      manager.create(ApiKeyEntity, {
+        organizationId: values.organizationId,
+        principalId: values.principalId,
+        role: values.role,
+        expiresAt: values.expiresAt ?? null,
+        secretHash: hashApiKeySecret(secret),
+        displayPrefix: displayPrefixOf(secret),
+      }),
+    );
+    return { key, secret };
+  }
+
+  async list(organizationId: string): Promise<ApiKeyEntity[]> {
+    return this.keys.find({ where: { organizationId }, order: { createdAt: 'ASC', id: 'ASC' } });
+  }
+
+  /** Revokes a key of the caller's organization; revoking twice is a no-op. */
+  async revoke(command: { organizationId: string; actorPrincipalId: string; id: string }): Promise<boolean> {
+    const key = isUuid(command.id) ? await this.keys.findOneBy({ id: command.id, organizationId: command.organizationId }) : null;
+    if (!key) throw new AppError('NOT_FOUND', `No API key with id ${command.id} in your organization`, { field: 'id' });
+    await this.keys.manager.transaction(async (manager) => {
+      const result = await manager.update(ApiKeyEntity, { id: key.id, revokedAt: IsNull() }, { revokedAt: () => 'now()' });
+      if (result.affected) {
+        await this.audit.record(manager, {
+          organizationId: command.organizationId,
+          actorPrincipalId: command.actorPrincipalId,
+          action: 'revokeApiKey',
+          objectId: key.id,
+          before: { revokedAt: null },
+          after: { revoked: true },
+        });
+      }
+    });
+    this.cache.forEach((entry, hash) => {
+      if (entry.auth.keyId === key.id) this.cache.delete(hash);
+    });
+    return true;
+  }
+
+  /** Records lastUsedAt at most once a minute per key, off the request's critical path. */
+  private touch(keyId: string, now: number): void {
+    const last = this.lastUsedWritten.get(keyId) ?? 0;
+    if (now - last < LAST_USED_EVERY_MS) return;
+    this.lastUsedWritten.set(keyId, now);
+    this.keys.update({ id: keyId }, { lastUsedAt: () => 'now()' }).catch((err: Error) => {
+      this.logger.warn(`Could not record lastUsedAt of key ${keyId}: ${err.message}`);
+    });
+  }
+}

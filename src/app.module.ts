@@ -1,0 +1,47 @@
+import { Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { GraphQLModule } from '@nestjs/graphql';
+import { MercuriusDriver, MercuriusDriverConfig } from '@nestjs/mercurius';
+import { ApiKeysModule } from './api-keys/api-keys.module';
+import { AuditModule } from './audit/audit.module';
+import { AuthModule } from './auth/auth.module';
+import { RequestAuthService } from './auth/request-auth.service';
+import { AppExceptionFilter } from './common/errors/app-exception.filter';
+import { DatabaseModule } from './common/database/database.module';
+import { HealthModule } from './common/health/health.module';
+import { LoggingModule } from './common/logging/logging.module';
+import { MetricsModule } from './common/metrics/metrics.module';
+import { MetricsService } from './common/metrics/metrics.service';
+import { RedisModule } from './common/redis/redis.module';
+import { ConfigModule } from './config/config.module';
+import { APP_CONFIG, AppConfig } from './config/env';
+import { graphqlOptions } from './graphql.options';
+import { OnboardingModule } from './onboarding/onboarding.module';
+import { OrganizationsModule } from './organizations/organizations.module';
+import { PrincipalsModule } from './principals/principals.module';
+
+/** The API process: GraphQL, health, metrics. */
+@Module({
+  imports: [
+    ConfigModule,
+    LoggingModule,
+    DatabaseModule,
+    RedisModule,
+    MetricsModule,
+    HealthModule,
+    AuthModule,
+    GraphQLModule.forRootAsync<MercuriusDriverConfig>({
+      driver: MercuriusDriver,
+      imports: [AuthModule],
+      inject: [APP_CONFIG, RequestAuthService, MetricsService],
+      useFactory: (config: AppConfig, requestAuth: RequestAuthService, metrics: MetricsService) => graphqlOptions(config, requestAuth, metrics),
+    }),
+    OrganizationsModule,
+    PrincipalsModule,
+    ApiKeysModule,
+    AuditModule,
+    OnboardingModule,
+  ],
+  providers: [{ provide: APP_FILTER, useClass: AppExceptionFilter }],
+})
+export class AppModule {}

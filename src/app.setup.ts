@@ -1,0 +1,79 @@
+import { Logger as NestLogger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Logger } from 'nestjs-pino';
+import { DataSource } from 'typeorm';
+import { AppModule } from './app.module';
+import { RequestAuthService } from './auth/request-auth.service';
+import { AppError, errorBody, httpStatusFor } from './common/errors/app-error';
+import { isDependencyDown } from './common/errors/dependency-errors';
+import { ensureDatabase, runMigrations } from './common/database/migrate';
+import { requestIdFor } from './common/logging/request-id';
+import { MetricsService } from './common/metrics/metrics.service';
+import { APP_CONFIG, AppConfig, loadConfig } from './config/env';
+import { OnboardingService } from './onboarding/onboarding.service';
+
+const GRAPHQL_PATH = '/graphql';
+
+/**
+ * Builds the API application exactly as main.ts serves it (tests use the same function):
+ * Fastify with a body limit, the request-level hooks (authentication and rate limit,
+ * metrics, test hooks), migrations applied under an advisory lock, and the bootstrap admin.
+ */
+export async function createApiApp(): Promise<NestFastifyApplication> {
+  const config = loadConfig();
+  if (config.databaseCreate) await ensureDatabase(config.databaseUrl);
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.bodyLimitBytes,
+    genReqId: requestIdFor,
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, { bufferLogs: true });
+  app.useLogger(app.get(Logger));
+  app.enableShutdownHooks();
+  const fastify = app.getHttpAdapter().getInstance();
+  registerRequestHooks(fastify, app.get(APP_CONFIG), app.get(RequestAuthService), app.get(MetricsService));
+  if (config.migrationsRun) {
+    const applied = await runMigrations(app.get(DataSource));
+    if (applied.length > 0) new NestLogger('Migrations').log(`Applied ${applied.join(', ')}`);
+  }
+  await app.get(OnboardingService).bootstrap(config.bootstrapAdminKey);
+  return app;
+}
+
+function refuse(reply: FastifyReply, error: AppError): FastifyReply {
+  if (error.code === 'RATE_LIMITED') reply.header('retry-after', String(error.extensions.retryAfterSeconds ?? 1));
+  return reply.code(httpStatusFor(error.code)).send(errorBody(error.code, error.message, error.extensions));
+}
+
+function registerRequestHooks(fastify: FastifyInstance, config: AppConfig, requestAuth: RequestAuthService, metrics: MetricsService): void {
+  fastify.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    reply.header('x-request-id', request.id);
+    // WebSocket connections authenticate in connection_init (see graphql.options.ts).
+    if (request.routeOptions.url !== GRAPHQL_PATH || request.headers.upgrade) return;
+    try {
+      request.auth = await requestAuth.authenticate(request.headers.authorization);
+    } catch (err) {
+      if (err instanceof AppError) return refuse(reply, err);
+      if (isDependencyDown(err)) return refuse(reply, AppError.unavailable('A storage dependency is unreachable; retry shortly', 2));
+      throw err;
+    }
+  });
+
+  fastify.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
+    metrics.httpDuration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  if (config.testHooks) {
+    // Test-only: hold a request for a while, to observe draining on SIGTERM.
+    fastify.addHook('preHandler', async (request: FastifyRequest) => {
+      const delay = Number(request.headers['x-test-delay-ms'] ?? 0);
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(delay, 30_000)));
+    });
+  }
+}

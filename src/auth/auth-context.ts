@@ -1,0 +1,20 @@
+import type { Role } from '../api-keys/api-key.entity';
+import type { PrincipalKind } from '../principals/principal.entity';
+
+/** Who is calling, resolved once per request from its API key. */
+export interface AuthContext {
+  keyId: string;
+  organizationId: string;
+  principalId: string;
+  principalKind: PrincipalKind;
+  team: string | null;
+  role: Role;
+  /** When the key stops working; cached authentications honour it. */
+  expiresAt: Date | null;
+}
+
+/** The GraphQL context of one operation (HTTP request or subscription). */
+export interface GqlContext {
+  auth?: AuthContext;
+  requestId?: string;
+}

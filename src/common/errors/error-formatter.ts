@@ -1,0 +1,127 @@
+import { GraphQLError, GraphQLFormattedError } from 'graphql';
+import { ErrorCode, httpStatusFor } from './app-error';
+
+export interface ExecutionLike {
+  data?: unknown;
+  errors: readonly GraphQLError[];
+}
+
+export interface FormattedExecution {
+  statusCode: number;
+  response: { data: unknown; errors: GraphQLFormattedError[] };
+}
+
+export type InternalErrorLogger = (error: unknown) => void;
+
+const KNOWN_CODES = new Set<string>([
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'BAD_USER_INPUT',
+  'GRAPHQL_VALIDATION_FAILED',
+  'QUERY_TOO_COMPLEX',
+  'BAD_REQUEST',
+  'POOL_EXHAUSTED',
+  'GROUP_LIMIT_REACHED',
+  'QUEUE_TIMEOUT',
+  'LEASE_NOT_ACTIVE',
+  'IDEMPOTENCY_CONFLICT',
+  'UNAVAILABLE',
+  'RATE_LIMITED',
+  'INTERNAL_SERVER_ERROR',
+] satisfies ErrorCode[]);
+
+/** `Variable "$input" got invalid value -1 at "input.cost"; ...` names the path of the bad value. */
+function variableField(message: string): string | undefined {
+  const at = /^Variable "\$[_A-Za-z0-9]+" got invalid value .* at "([^"]+)"/s.exec(message);
+  if (at) return at[1];
+  const whole = /^Variable "\$([_A-Za-z0-9]+)"/.exec(message);
+  return whole?.[1];
+}
+
+interface FastifyLikeError {
+  code?: string;
+  statusCode?: number;
+  errors?: unknown;
+}
+
+function asFastifyError(error: GraphQLError): FastifyLikeError | undefined {
+  const original = error.originalError as FastifyLikeError | undefined;
+  return original && typeof original === 'object' ? original : undefined;
+}
+
+interface Classified {
+  error: GraphQLFormattedError;
+  status: number;
+}
+
+function withCode(error: GraphQLError, code: ErrorCode, extra: Record<string, unknown> = {}): GraphQLFormattedError {
+  const json = error.toJSON();
+  return { ...json, extensions: { ...extra, code } };
+}
+
+/**
+ * Classifies one error coming out of Mercurius or Fastify. Errors that already carry a known
+ * code (raised by our filter or our validation rules) pass through; the parser's, validator's
+ * and variable coercion's errors get the contract's codes; a Fastify transport error (bad JSON,
+ * a body over the limit, a batched array) is BAD_REQUEST with its own HTTP status; anything
+ * else is an internal fault whose detail goes to the log only.
+ */
+function classify(error: GraphQLError, logInternal: InternalErrorLogger): Classified {
+  const code = error.extensions?.code;
+  if (typeof code === 'string' && KNOWN_CODES.has(code)) {
+    if (code === 'INTERNAL_SERVER_ERROR') {
+      return { error: { message: 'Internal server error', extensions: { code } }, status: 500 };
+    }
+    return { error: error.toJSON(), status: httpStatusFor(code as ErrorCode) };
+  }
+  const original = asFastifyError(error);
+  const fastifyCode = original?.code;
+  if (typeof fastifyCode === 'string' && fastifyCode.startsWith('FST_')) {
+    const status = original?.statusCode && original.statusCode >= 400 && original.statusCode < 500 ? original.statusCode : 400;
+    const message = fastifyCode === 'FST_ERR_VALIDATION' ? 'Send one GraphQL request as a JSON object; batched (array) requests are not accepted' : error.message;
+    return { error: { message, extensions: { code: 'BAD_REQUEST' } }, status };
+  }
+  if (error.message.startsWith('Syntax Error')) {
+    return { error: withCode(error, 'GRAPHQL_VALIDATION_FAILED'), status: 400 };
+  }
+  if (error.message.startsWith('Variable "$')) {
+    const field = variableField(error.message);
+    return { error: withCode(error, 'BAD_USER_INPUT', field ? { field } : {}), status: 400 };
+  }
+  if (error.nodes && error.nodes.length > 0 && !error.path) {
+    // Validation errors point at the document (nodes) but at no result path.
+    return { error: withCode(error, 'GRAPHQL_VALIDATION_FAILED'), status: 400 };
+  }
+  if (error.message === 'Operation cannot be performed via a GET request' || original?.statusCode === 405) {
+    return { error: withCode(error, 'BAD_REQUEST'), status: 405 };
+  }
+  logInternal(error.originalError ?? error);
+  const internal: GraphQLFormattedError = { message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+  return { error: error.path ? { ...internal, path: error.path } : internal, status: 500 };
+}
+
+/** Mercurius's validation error wraps the list of real errors; unwrap it. */
+function flatten(errors: readonly GraphQLError[]): GraphQLError[] {
+  return errors.flatMap((error) => {
+    const inner = asFastifyError(error)?.errors;
+    if (Array.isArray(inner) && inner.length > 0) {
+      return inner.map((e: unknown) => (e instanceof GraphQLError ? e : new GraphQLError(e instanceof Error ? e.message : String(e), { originalError: e instanceof Error ? e : undefined })));
+    }
+    return [error];
+  });
+}
+
+/**
+ * The response for an execution with errors. A request that never ran (bad document, bad
+ * variables, transport error: errors without a result path) gets the status of its first
+ * error; one that ran answers 200 with its (partial) data, as GraphQL over HTTP expects, so
+ * a denial is read from `extensions.code`, not from the HTTP status.
+ */
+export function formatExecution(execution: ExecutionLike, logInternal: InternalErrorLogger): FormattedExecution {
+  const classified = flatten(execution.errors).map((e) => classify(e, logInternal));
+  const first = classified[0];
+  const requestLevel = first !== undefined && first.error.path === undefined && (execution.data === undefined || execution.data === null);
+  const statusCode = requestLevel ? first.status : 200;
+  return { statusCode, response: { data: execution.data ?? null, errors: classified.map((c) => c.error) } };
+}

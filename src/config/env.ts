@@ -1,0 +1,150 @@
+import { randomBytes } from 'node:crypto';
+
+/**
+ * The whole runtime configuration, parsed once from the environment. No other file reads
+ * process.env: everything else receives this object, so a bad variable fails the boot with
+ * one message that lists every problem instead of surfacing later as an odd fault.
+ */
+export interface AppConfig {
+  nodeEnv: string;
+  port: number;
+  host: string;
+  databaseUrl: string;
+  databaseCreate: boolean;
+  migrationsRun: boolean;
+  redisUrl: string;
+  redisPrefix: string;
+  logLevel: string;
+  bootstrapAdminKey?: string;
+  leaseSigningKey?: string;
+  graphqlIntrospection: boolean;
+  graphqlMaxDepth: number;
+  graphqlMaxCost: number;
+  graphqlMaxAliases: number;
+  graphqlMaxRootFields: number;
+  bodyLimitBytes: number;
+  rateLimitPoints: number;
+  rateLimitDurationSeconds: number;
+  apiKeyCacheSeconds: number;
+  shutdownGraceSeconds: number;
+  testHooks: boolean;
+  instanceId: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+class EnvReader {
+  readonly problems: string[] = [];
+
+  constructor(private readonly env: Env) {}
+
+  string(name: string, fallback: string): string {
+    const raw = this.env[name];
+    return raw === undefined || raw === '' ? fallback : raw;
+  }
+
+  optional(name: string): string | undefined {
+    const raw = this.env[name];
+    return raw === undefined || raw === '' ? undefined : raw;
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      this.problems.push(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return value;
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const raw = this.env[name];
+    if (raw === undefined || raw === '') return fallback;
+    if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true;
+    if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false;
+    this.problems.push(`${name} must be true or false, got "${raw}"`);
+    return fallback;
+  }
+
+  url(name: string, fallback: string, protocols: string[]): string {
+    const value = this.string(name, fallback);
+    try {
+      const parsed = new URL(value);
+      if (!protocols.includes(parsed.protocol)) {
+        this.problems.push(`${name} must use ${protocols.join(' or ')}, got "${parsed.protocol}"`);
+      }
+    } catch {
+      this.problems.push(`${name} is not a valid URL`);
+    }
+    return value;
+  }
+
+  oneOf(name: string, fallback: string, allowed: string[]): string {
+    const value = this.string(name, fallback);
+    if (!allowed.includes(value)) {
+      this.problems.push(`${name} must be one of ${allowed.join(', ')}, got "${value}"`);
+    }
+    return value;
+  }
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+export function parseConfig(env: Env): AppConfig {
+  const r = new EnvReader(env);
+  const nodeEnv = r.string('NODE_ENV', 'development');
+  const bootstrapAdminKey = r.optional('BOOTSTRAP_ADMIN_KEY');
+  if (bootstrapAdminKey !== undefined && !/^tp_[A-Za-z0-9]{20,200}$/.test(bootstrapAdminKey)) {
+    r.problems.push('BOOTSTRAP_ADMIN_KEY must look like tp_ followed by 20 to 200 letters or digits');
+  }
+  const redisPrefix = r.string('REDIS_PREFIX', 'tp');
+  if (!/^[A-Za-z0-9:_-]{1,64}$/.test(redisPrefix)) {
+    r.problems.push('REDIS_PREFIX may hold only letters, digits, ":", "_" and "-" (1 to 64 of them)');
+  }
+  const config: AppConfig = {
+    nodeEnv,
+    port: r.int('PORT', 3000, 0, 65535),
+    host: r.string('HOST', '0.0.0.0'),
+    databaseUrl: r.url('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/tokenpool', ['postgres:', 'postgresql:']),
+    databaseCreate: r.bool('DATABASE_CREATE', true),
+    migrationsRun: r.bool('MIGRATIONS_RUN', true),
+    redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+    redisPrefix,
+    logLevel: r.oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    bootstrapAdminKey,
+    leaseSigningKey: r.optional('LEASE_SIGNING_KEY'),
+    graphqlIntrospection: r.bool('GRAPHQL_INTROSPECTION', nodeEnv !== 'production'),
+    graphqlMaxDepth: r.int('GRAPHQL_MAX_DEPTH', 8, 2, 50),
+    graphqlMaxCost: r.int('GRAPHQL_MAX_COST', 5000, 10, 1_000_000),
+    graphqlMaxAliases: r.int('GRAPHQL_MAX_ALIASES', 30, 1, 1000),
+    graphqlMaxRootFields: r.int('GRAPHQL_MAX_ROOT_FIELDS', 20, 1, 1000),
+    bodyLimitBytes: r.int('BODY_LIMIT_BYTES', 1_048_576, 1024, 64 * 1_048_576),
+    rateLimitPoints: r.int('RATE_LIMIT_PER_KEY', 3000, 1, 10_000_000),
+    rateLimitDurationSeconds: r.int('RATE_LIMIT_WINDOW_SECONDS', 1, 1, 3600),
+    apiKeyCacheSeconds: r.int('API_KEY_CACHE_SECONDS', 1, 0, 2),
+    shutdownGraceSeconds: r.int('SHUTDOWN_GRACE_SECONDS', 25, 1, 600),
+    testHooks: r.bool('TEST_HOOKS', false),
+    instanceId: r.string('INSTANCE_ID', randomBytes(4).toString('hex')),
+  };
+  if (config.testHooks && nodeEnv === 'production') {
+    r.problems.push('TEST_HOOKS must not be on when NODE_ENV is production');
+  }
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return config;
+}
+
+let loaded: AppConfig | undefined;
+
+/** The process's configuration, parsed on first use. */
+export function loadConfig(): AppConfig {
+  loaded ??= parseConfig(process.env);
+  return loaded;
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');

@@ -1,0 +1,35 @@
+import { BullModule } from '@nestjs/bullmq';
+import { Module } from '@nestjs/common';
+import { DatabaseModule } from './common/database/database.module';
+import { LoggingModule } from './common/logging/logging.module';
+import { RedisModule } from './common/redis/redis.module';
+import { RedisService } from './common/redis/redis.service';
+import { ConfigModule } from './config/config.module';
+import { APP_CONFIG, AppConfig } from './config/env';
+
+/**
+ * The worker process: every BullMQ processor of the service is listed here, and nothing
+ * else runs in it. Retry and clean-up defaults are set once, for every queue.
+ */
+@Module({
+  imports: [
+    ConfigModule,
+    LoggingModule,
+    DatabaseModule,
+    RedisModule,
+    BullModule.forRootAsync({
+      inject: [APP_CONFIG, RedisService],
+      useFactory: (config: AppConfig, redis: RedisService) => ({
+        connection: redis.bullConnection(),
+        prefix: `${config.redisPrefix}:bull`,
+        defaultJobOptions: {
+          attempts: 5,
+          backoff: { type: 'exponential', delay: 1000 },
+          removeOnComplete: { age: 3600, count: 1000 },
+          removeOnFail: { age: 7 * 86_400 },
+        },
+      }),
+    }),
+  ],
+})
+export class WorkerModule {}
