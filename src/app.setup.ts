@@ -32,7 +32,6 @@ export async function createApiApp(): Promise<NestFastifyApplication> {
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, { bufferLogs: true });
   app.useLogger(app.get(Logger));
-  app.enableShutdownHooks();
   const fastify = app.getHttpAdapter().getInstance();
   registerRequestHooks(fastify, app.get(APP_CONFIG), app.get(RequestAuthService), app.get(MetricsService));
   if (config.migrationsRun) {
@@ -49,6 +48,16 @@ function refuse(reply: FastifyReply, error: AppError): FastifyReply {
 }
 
 function registerRequestHooks(fastify: FastifyInstance, config: AppConfig, requestAuth: RequestAuthService, metrics: MetricsService): void {
+  // While draining, answer in-flight requests with "Connection: close" so keep-alive
+  // clients let go and the server can finish closing instead of waiting on idle sockets.
+  let draining = false;
+  fastify.addHook('preClose', async () => {
+    draining = true;
+  });
+  fastify.addHook('onSend', async (_request, reply) => {
+    if (draining) reply.header('connection', 'close');
+  });
+
   fastify.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     reply.header('x-request-id', request.id);
     // WebSocket connections authenticate in connection_init (see graphql.options.ts).

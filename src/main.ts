@@ -2,12 +2,12 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createApiApp } from './app.setup';
 import { loadConfig } from './config/env';
-import { boundShutdown } from './process-lifecycle';
+import { closeOnSignals } from './process-lifecycle';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const app = await createApiApp();
-  boundShutdown(config.shutdownGraceSeconds);
+  closeOnSignals(app, config.shutdownGraceSeconds);
   await app.listen({ port: config.port, host: config.host });
   new Logger('Main').log(`tokenpool API listening on http://${config.host}:${config.port}/graphql`);
 }

@@ -1,23 +1,31 @@
-import { Logger } from '@nestjs/common';
+import { INestApplicationContext, Logger } from '@nestjs/common';
 
 /**
- * Nest closes the application on SIGTERM/SIGINT (enableShutdownHooks): the server stops
- * accepting, in-flight requests and jobs finish, connections close. This bounds that: a
- * shutdown still running after the grace period exits anyway, so an orchestrator's
+ * Graceful shutdown on SIGTERM/SIGINT: app.close() stops accepting work, lets in-flight
+ * requests and jobs finish, runs every shutdown hook (connections close), and the process
+ * exits 0. A shutdown still running after the grace period exits 1, so an orchestrator's
  * SIGKILL is never the only way out.
  */
-export function boundShutdown(graceSeconds: number): void {
+export function closeOnSignals(app: INestApplicationContext, graceSeconds: number): void {
   const logger = new Logger('Lifecycle');
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      logger.log(`${signal} received; draining`);
-      setTimeout(() => {
-        logger.error(`Shutdown took longer than ${graceSeconds} s; exiting`);
+  let closing = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (closing) return;
+    closing = true;
+    logger.log(`${signal} received; draining`);
+    setTimeout(() => {
+      logger.error(`Shutdown took longer than ${graceSeconds} s; exiting`);
+      process.exit(1);
+    }, graceSeconds * 1000).unref();
+    app.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'Shutdown failed');
         process.exit(1);
-      }, graceSeconds * 1000).unref();
-    });
-  }
-  process.on('unhandledRejection', (reason) => {
-    logger.error({ err: reason }, 'Unhandled promise rejection');
-  });
+      },
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'Unhandled promise rejection'));
 }

@@ -1,6 +1,8 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Module } from '@nestjs/common';
 import { DatabaseModule } from './common/database/database.module';
+import { HealthModule } from './common/health/health.module';
+import { MetricsModule } from './common/metrics/metrics.module';
 import { LoggingModule } from './common/logging/logging.module';
 import { RedisModule } from './common/redis/redis.module';
 import { RedisService } from './common/redis/redis.service';
@@ -9,7 +11,7 @@ import { APP_CONFIG, AppConfig } from './config/env';
 
 /**
  * The worker process: every BullMQ processor of the service is listed here, and nothing
- * else runs in it. Retry and clean-up defaults are set once, for every queue.
+ * else runs in it, beside health and metrics routes for the orchestrator. Retry and clean-up defaults are set once, for every queue.
  */
 @Module({
   imports: [
@@ -17,6 +19,8 @@ import { APP_CONFIG, AppConfig } from './config/env';
     LoggingModule,
     DatabaseModule,
     RedisModule,
+    HealthModule,
+    MetricsModule,
     BullModule.forRootAsync({
       inject: [APP_CONFIG, RedisService],
       useFactory: (config: AppConfig, redis: RedisService) => ({

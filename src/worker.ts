@@ -1,19 +1,20 @@
 import 'reflect-metadata';
 import { Logger as NestLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import { loadConfig } from './config/env';
-import { boundShutdown } from './process-lifecycle';
+import { closeOnSignals } from './process-lifecycle';
 import { WorkerModule } from './worker.module';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const app = await NestFactory.createApplicationContext(WorkerModule, { bufferLogs: true });
+  // The worker serves only /health/* and /metrics, on WORKER_PORT, for probes and scraping.
+  const app = await NestFactory.create<NestFastifyApplication>(WorkerModule, new FastifyAdapter({ forceCloseConnections: true }), { bufferLogs: true });
   app.useLogger(app.get(Logger));
-  app.enableShutdownHooks();
-  boundShutdown(config.shutdownGraceSeconds);
-  await app.init();
-  new NestLogger('Worker').log('tokenpool worker running');
+  closeOnSignals(app, config.shutdownGraceSeconds);
+  await app.listen({ port: config.workerPort, host: config.host });
+  new NestLogger('Worker').log(`tokenpool worker running; health on port ${config.workerPort}`);
 }
 
 main().catch((err: unknown) => {

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 export interface AppConfig {
   nodeEnv: string;
   port: number;
+  workerPort: number;
   host: string;
   databaseUrl: string;
   databaseCreate: boolean;
@@ -110,6 +111,7 @@ export function parseConfig(env: Env): AppConfig {
   const config: AppConfig = {
     nodeEnv,
     port: r.int('PORT', 3000, 0, 65535),
+    workerPort: r.int('WORKER_PORT', 3001, 0, 65535),
     host: r.string('HOST', '0.0.0.0'),
     databaseUrl: r.url('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/tokenpool', ['postgres:', 'postgresql:']),
     databaseCreate: r.bool('DATABASE_CREATE', true),

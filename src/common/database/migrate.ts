@@ -19,8 +19,9 @@ export async function ensureDatabase(url: string): Promise<void> {
     const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
     if (found.rowCount === 0) {
       await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`).catch((err: { code?: string }) => {
-        // Two processes may race to create it; the loser sees duplicate_database.
-        if (err.code !== '42P04') throw err;
+        // Several processes may race to create it: the losers see duplicate_database, or a
+        // unique violation on pg_database when they collide mid-creation. Either way it exists.
+        if (err.code !== '42P04' && err.code !== '23505') throw err;
       });
     }
   } finally {
@@ -41,7 +42,9 @@ export async function runMigrations(dataSource: DataSource, options: { revert?: 
     const applied = await dataSource.runMigrations({ transaction: 'each' });
     return applied.map((m) => m.name);
   } finally {
-    await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+    // Releasing the connection ends the session, which drops the lock anyway; unlock first
+    // so a pooled connection never carries it on.
+    await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
     await runner.release();
   }
 }

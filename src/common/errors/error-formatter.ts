@@ -71,7 +71,8 @@ function classify(error: GraphQLError, logInternal: InternalErrorLogger): Classi
   const code = error.extensions?.code;
   if (typeof code === 'string' && KNOWN_CODES.has(code)) {
     if (code === 'INTERNAL_SERVER_ERROR') {
-      return { error: { message: 'Internal server error', extensions: { code } }, status: 500 };
+      const internal: GraphQLFormattedError = { message: 'Internal server error', extensions: { code } };
+      return { error: error.path ? { ...internal, path: error.path } : internal, status: 500 };
     }
     return { error: error.toJSON(), status: httpStatusFor(code as ErrorCode) };
   }

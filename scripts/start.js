@@ -1,0 +1,101 @@
+// `npm start`: migrate, make sure an admin key exists, run the API and the worker together,
+// and print how to authenticate. For local use; in production run dist/main.js and
+// dist/worker.js as separate processes (see docker-compose.yml and helm/).
+const { spawn, execFileSync } = require('node:child_process');
+const { existsSync, mkdirSync, readFileSync, writeFileSync } = require('node:fs');
+const { join } = require('node:path');
+
+const root = join(__dirname, '..');
+const dist = (file) => join(root, 'dist', file);
+const keyFile = join(root, '.tokenpool', 'admin-key');
+const env = { LOG_LEVEL: 'warn', ...process.env };
+const port = env.PORT || '3000';
+const base = `http://localhost:${port}`;
+
+function cli(args) {
+  return execFileSync(process.execPath, [dist('cli.js'), ...args], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function saveKey(key) {
+  mkdirSync(join(root, '.tokenpool'), { recursive: true });
+  writeFileSync(keyFile, `${key}\n`, { mode: 0o600 });
+  return key;
+}
+
+/** The local admin key: BOOTSTRAP_ADMIN_KEY, the one saved by an earlier start, or a new one. */
+function adminKey() {
+  if (env.BOOTSTRAP_ADMIN_KEY) return env.BOOTSTRAP_ADMIN_KEY;
+  if (existsSync(keyFile)) return readFileSync(keyFile, 'utf8').trim();
+  return issueKey();
+}
+
+function issueKey() {
+  try {
+    return saveKey(JSON.parse(cli(['org', 'create', 'default'])).adminKey);
+  } catch (err) {
+    if (!String(err.stderr).includes('exists already')) throw err;
+    return saveKey(JSON.parse(cli(['org', 'admin-key', 'default'])).adminKey);
+  }
+}
+
+async function me(key) {
+  const res = await fetch(`${base}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: JSON.stringify({ query: '{ me { name organization { name } } }' }),
+  });
+  return (await res.json()).data?.me;
+}
+
+async function waitReady(children) {
+  for (let i = 0; i < 300; i++) {
+    if (children.some((c) => c.exitCode !== null)) throw new Error('a process exited during start-up');
+    const ok = await fetch(`${base}/health/ready`).then((r) => r.ok, () => false);
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`the API did not become ready on ${base}`);
+}
+
+async function main() {
+  console.log('tokenpool: applying migrations…');
+  cli(['migrate']);
+  let key = adminKey();
+  const children = [dist('main.js'), dist('worker.js')].map((file) => spawn(process.execPath, [file], { env, stdio: 'inherit' }));
+  let stopping = false;
+  const stop = (signal) => {
+    stopping = true;
+    children.forEach((c) => c.exitCode === null && c.kill(signal));
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  children.forEach((child) =>
+    child.on('exit', (code) => {
+      if (!stopping) {
+        console.error(`tokenpool: ${child.spawnfile} exited (${code}); stopping`);
+        stop('SIGTERM');
+        process.exitCode = 1;
+      }
+    }),
+  );
+  await waitReady(children);
+  if (!(await me(key)) && !env.BOOTSTRAP_ADMIN_KEY) key = issueKey();
+  const who = await me(key);
+  console.log(`
+tokenpool is running: API and worker.
+  GraphQL:  ${base}/graphql   (health: ${base}/health/ready, metrics: ${base}/metrics)
+  Admin key for organization "${who?.organization?.name}": ${key}
+  (kept in .tokenpool/admin-key for the next start)
+
+Try it:
+  curl -s ${base}/graphql -H 'content-type: application/json' \\
+    -H 'authorization: Bearer ${key}' -d '{"query":"{ me { name kind } }"}'
+
+Stop with Ctrl+C.`);
+}
+
+main().catch((err) => {
+  console.error(`tokenpool: could not start: ${err.message}`);
+  console.error('Is PostgreSQL reachable at DATABASE_URL and Redis at REDIS_URL? (defaults: 127.0.0.1:5432 and 127.0.0.1:6379)');
+  process.exit(1);
+});

@@ -1,0 +1,52 @@
+import { buildSchema, parse, specifiedRules, validate } from 'graphql';
+import { assertCost, maxAliasesRule, maxDepthRule, maxRootFieldsRule } from './query-limits';
+
+const schema = buildSchema(`
+  type Node { id: ID! child: Node children(first: Int): [Node!]! tags: [String!]! }
+  type Query { node: Node nodes(first: Int): [Node!]! a: Int b: Int c: Int }
+`);
+
+function codes(query: string, rules = [maxDepthRule(3), maxAliasesRule(2), maxRootFieldsRule(2)]): string[] {
+  return validate(schema, parse(query), [...specifiedRules, ...rules]).map((e) => String(e.extensions.code ?? 'VALIDATION'));
+}
+
+describe('query limits', () => {
+  it('accepts an operation at the depth limit', () => {
+    expect(codes('{ node { child { id } } }')).toEqual([]);
+  });
+
+  it('refuses an operation one level past the depth limit', () => {
+    expect(codes('{ node { child { child { id } } } }')).toEqual(['QUERY_TOO_COMPLEX']);
+  });
+
+  it('follows fragments when measuring depth', () => {
+    expect(codes('fragment F on Node { child { child { id } } } { node { ...F } }')).toEqual(['QUERY_TOO_COMPLEX']);
+  });
+
+  it('refuses more aliases than allowed', () => {
+    expect(codes('{ node { x: id y: id z: id } }')).toEqual(['QUERY_TOO_COMPLEX']);
+  });
+
+  it('counts root fields inside inline fragments', () => {
+    expect(codes('{ a ... on Query { b c } }')).toEqual(['QUERY_TOO_COMPLEX']);
+  });
+
+  it('ignores introspection fields in depth and root counts', () => {
+    expect(codes('{ a __typename }')).toEqual([]);
+  });
+
+  it('multiplies list children by first', () => {
+    const document = parse('{ nodes(first: 10) { id child { id } } }');
+    expect(assertCost({ schema, document, max: 1000 })).toBe(1 + 10 * (1 + 2));
+  });
+
+  it('reads first from variables', () => {
+    const document = parse('query($n: Int) { nodes(first: $n) { id } }');
+    expect(assertCost({ schema, document, variables: { n: 40 }, max: 1000 })).toBe(1 + 40);
+  });
+
+  it('throws QUERY_TOO_COMPLEX above the cost limit', () => {
+    const document = parse('{ nodes(first: 100) { children(first: 100) { id } } }');
+    expect(() => assertCost({ schema, document, max: 5000 })).toThrow(expect.objectContaining({ extensions: { code: 'QUERY_TOO_COMPLEX' } }));
+  });
+});

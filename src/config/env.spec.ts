@@ -1,0 +1,35 @@
+import { ConfigError, parseConfig } from './env';
+
+describe('parseConfig', () => {
+  it('works against local services with no variables set', () => {
+    const config = parseConfig({});
+    expect(config).toMatchObject({ port: 3000, databaseUrl: 'postgres://postgres@127.0.0.1:5432/tokenpool', redisUrl: 'redis://127.0.0.1:6379', rateLimitPoints: 3000 });
+  });
+
+  it('lists every bad variable at once', () => {
+    let error: unknown;
+    try {
+      parseConfig({ PORT: 'eighty', REDIS_URL: 'http://x', LOG_LEVEL: 'loud', BOOTSTRAP_ADMIN_KEY: 'short' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join('\n');
+    expect(problems).toContain('PORT');
+    expect(problems).toContain('REDIS_URL');
+    expect(problems).toContain('LOG_LEVEL');
+    expect(problems).toContain('BOOTSTRAP_ADMIN_KEY');
+  });
+
+  it('refuses test hooks in production', () => {
+    expect(() => parseConfig({ NODE_ENV: 'production', TEST_HOOKS: 'true' })).toThrow('TEST_HOOKS');
+  });
+
+  it('turns introspection off by default in production', () => {
+    expect(parseConfig({ NODE_ENV: 'production' }).graphqlIntrospection).toBe(false);
+  });
+
+  it('keeps the key cache within the 2-second revocation promise', () => {
+    expect(() => parseConfig({ API_KEY_CACHE_SECONDS: '5' })).toThrow('API_KEY_CACHE_SECONDS');
+  });
+});

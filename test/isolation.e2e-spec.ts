@@ -1,0 +1,100 @@
+import { GraphQLSchemaHost } from '@nestjs/graphql';
+import { DataSource } from 'typeorm';
+import { TestApp } from './support/app';
+import { walkOperations } from './support/schema-walk';
+
+/**
+ * Promise 5: nothing of one organization is visible to, or changeable by, another.
+ * Walks every query and mutation of the schema as organization A's admin, once with each
+ * id that belongs to organization B, and checks that no answer shows anything of B and that
+ * B's rows are byte for byte what they were.
+ */
+describe('organization isolation, walked over the whole schema', () => {
+  let t: TestApp;
+  let dataSource: DataSource;
+  let a: { organizationId: string; adminKey: string };
+  let b: { organizationId: string; adminKey: string };
+
+  beforeAll(async () => {
+    t = await TestApp.start();
+    dataSource = t.app.get(DataSource);
+    a = await t.organization('iso-a');
+    b = await t.organization('iso-b');
+    await seedOrganization(t, b.adminKey);
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  /** Every table with an organization_id column: found from the database, not a hand-kept list. */
+  async function tenantTables(): Promise<string[]> {
+    const rows: { table_name: string }[] = await dataSource.query(
+      `SELECT DISTINCT table_name FROM information_schema.columns WHERE table_schema = 'public' AND column_name = 'organization_id' ORDER BY table_name`,
+    );
+    return rows.map((r) => r.table_name);
+  }
+
+  async function snapshot(organizationId: string): Promise<Record<string, string>> {
+    const result: Record<string, string> = {};
+    for (const table of await tenantTables()) {
+      const rows = await dataSource.query(`SELECT * FROM "${table}" WHERE organization_id = $1 ORDER BY 1`, [organizationId]);
+      result[table] = JSON.stringify(rows);
+    }
+    return result;
+  }
+
+  async function foreignIds(organizationId: string): Promise<string[]> {
+    const ids = new Set<string>();
+    for (const table of await tenantTables()) {
+      const hasId: { n: number }[] = await dataSource.query(
+        `SELECT count(*)::int AS n FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1 AND column_name = 'id'`,
+        [table],
+      );
+      if (hasId[0].n === 0) continue;
+      const rows: { id: string }[] = await dataSource.query(`SELECT id::text AS id FROM "${table}" WHERE organization_id = $1`, [organizationId]);
+      rows.forEach((r) => ids.add(r.id));
+    }
+    return [...ids];
+  }
+
+  it('finds the seeded rows of organization B in every tenant table it walks', async () => {
+    const tables = await tenantTables();
+    expect(tables).toEqual(expect.arrayContaining(['principals', 'api_keys', 'audit_log']));
+    expect((await foreignIds(b.organizationId)).length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('shows nothing of organization B and changes nothing of it, for every query and mutation', async () => {
+    const schema = t.app.get(GraphQLSchemaHost).schema;
+    const before = await snapshot(b.organizationId);
+    const ids = await foreignIds(b.organizationId);
+    const visible: string[] = [];
+    const mutationsNotRefused: string[] = [];
+    let walked = 0;
+    for (const id of ids) {
+      for (const op of walkOperations(schema, id)) {
+        if (!op.takesIds && id !== ids[0]) continue;
+        const res = await t.gql(a.adminKey, op.query, op.variables);
+        walked += 1;
+        if (res.status >= 500) visible.push(`${op.field} answered HTTP ${res.status}`);
+        const text = JSON.stringify(res.data ?? {});
+        for (const foreign of ids) if (text.includes(`"${foreign}"`)) visible.push(`${op.field} showed ${foreign}`);
+        if (text.includes(b.organizationId)) visible.push(`${op.field} showed B's organization id`);
+        const code = res.errors?.[0]?.extensions.code;
+        if (op.rootType === 'Mutation' && op.takesIds && code !== 'NOT_FOUND' && code !== 'BAD_USER_INPUT') {
+          mutationsNotRefused.push(`${op.field} with ${id} answered ${code ?? 'data'}`);
+        }
+      }
+    }
+    expect(visible).toEqual([]);
+    expect(mutationsNotRefused).toEqual([]);
+    expect(walked).toBeGreaterThan(ids.length);
+    expect(await snapshot(b.organizationId)).toEqual(before);
+  });
+});
+
+/** Gives an organization one of everything the schema can create, through the API. */
+async function seedOrganization(t: TestApp, adminKey: string): Promise<void> {
+  await t.principalWithKey(adminKey, 'CLIENT', { name: 'b-client', team: 'b-team' });
+  await t.principalWithKey(adminKey, 'VIEWER', { name: 'b-viewer' });
+}

@@ -1,0 +1,111 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '..', '..');
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`Timed out waiting for ${what}`);
+}
+
+/** A process we started, stopped only by its own pid. */
+export class Spawned {
+  output = '';
+  readonly exited: Promise<number | null>;
+
+  constructor(readonly proc: ChildProcess) {
+    proc.stdout?.on('data', (d: Buffer) => (this.output += d.toString()));
+    proc.stderr?.on('data', (d: Buffer) => (this.output += d.toString()));
+    this.exited = new Promise((resolve) => proc.once('exit', (code) => resolve(code)));
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill(signal);
+  }
+
+  async stop(): Promise<void> {
+    this.signal('SIGTERM');
+    const timer = setTimeout(() => this.signal('SIGKILL'), 10_000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+export class ApiProcess extends Spawned {
+  constructor(
+    proc: ChildProcess,
+    readonly url: string,
+  ) {
+    super(proc);
+  }
+
+  async gql(key: string, query: string, variables?: Record<string, unknown>, headers: Record<string, string> = {}) {
+    const res = await fetch(`${this.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, ...headers },
+      body: JSON.stringify({ query, variables }),
+    });
+    return { status: res.status, body: (await res.json()) as { data?: Record<string, unknown> | null; errors?: { extensions: Record<string, unknown> }[] } };
+  }
+}
+
+/** Starts `node dist/main.js` on a free port with the run's environment plus `env`; resolves once it answers. */
+export async function startApi(env: Record<string, string> = {}, options: { ready?: 'live' | 'ready' } = {}): Promise<ApiProcess> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, [join(ROOT, 'dist', 'main.js')], {
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const api = new ApiProcess(proc, `http://127.0.0.1:${port}`);
+  const path = options.ready === 'live' ? '/health/live' : '/health/ready';
+  try {
+    await waitFor(async () => (await fetch(`${api.url}${path}`)).ok, `API on port ${port}`);
+  } catch (err) {
+    await api.stop();
+    throw new Error(`${(err as Error).message}\n${api.output}`);
+  }
+  return api;
+}
+
+/** A private redis-server on a free port (never the shared one), for fault tests. */
+export async function startPrivateRedis(extraArgs: string[] = []): Promise<{ url: string; port: number; server: Spawned }> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'tp-redis-'));
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const server = new Spawned(proc);
+  await waitFor(async () => server.output.includes('Ready to accept connections'), `redis-server on ${port}`, 10_000);
+  return { url: `redis://127.0.0.1:${port}`, port, server };
+}
+
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const proc = spawn(process.execPath, [join(ROOT, 'dist', 'cli.js'), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    proc.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}

@@ -1,0 +1,166 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Ajv from 'ajv';
+import { parse } from 'yaml';
+
+/**
+ * The delivery files are not exercised by the e2e tier (no Docker engine or cluster here),
+ * so these checks pin the promises they make: Redis that never evicts, services that wait
+ * for healthy dependencies, a chart whose values match its schema.
+ */
+const root = join(__dirname, '..', '..');
+const chartDir = join(root, 'helm', 'tokenpool');
+
+type Json = Record<string, unknown>;
+
+function readText(...parts: string[]): string {
+  return readFileSync(join(root, ...parts), 'utf8');
+}
+
+function readYaml(...parts: string[]): Json {
+  return parse(readText(...parts)) as Json;
+}
+
+function asObject(value: unknown, what: string): Json {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new Error(`${what} is not a mapping`);
+  }
+  return value as Json;
+}
+
+function commandText(command: unknown): string {
+  return Array.isArray(command) ? command.join(' ') : String(command);
+}
+
+function validateValues(values: unknown): { valid: boolean; errors: string } {
+  const schema = JSON.parse(readText('helm', 'tokenpool', 'values.schema.json')) as Json;
+  const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+  const validate = ajv.compile(schema);
+  const valid = validate(values);
+  return { valid, errors: ajv.errorsText(validate.errors) };
+}
+
+describe('docker-compose.yml', () => {
+  const services = asObject(readYaml('docker-compose.yml').services, 'services');
+  const service = (name: string): Json => asObject(services[name], `service ${name}`);
+
+  it('defines postgres, redis, api and worker', () => {
+    expect(Object.keys(services)).toEqual(expect.arrayContaining(['postgres', 'redis', 'api', 'worker']));
+  });
+
+  it('runs redis with append-only persistence and the noeviction policy', () => {
+    const command = commandText(service('redis').command);
+    expect(command).toMatch(/--appendonly yes/);
+    expect(command).toMatch(/--maxmemory-policy noeviction/);
+  });
+
+  it.each(['api', 'worker'])('starts %s only after postgres and redis are healthy', (name) => {
+    const dependsOn = asObject(service(name).depends_on, `${name}.depends_on`);
+    expect(dependsOn.postgres).toEqual({ condition: 'service_healthy' });
+    expect(dependsOn.redis).toEqual({ condition: 'service_healthy' });
+  });
+
+  it('starts the worker only after the api is healthy, so migrations are applied', () => {
+    const dependsOn = asObject(service('worker').depends_on, 'worker.depends_on');
+    expect(dependsOn.api).toEqual({ condition: 'service_healthy' });
+  });
+
+  it.each(['postgres', 'redis', 'api', 'worker'])('gives %s a healthcheck', (name) => {
+    const healthcheck = asObject(service(name).healthcheck, `${name}.healthcheck`);
+    expect(commandText(healthcheck.test)).not.toHaveLength(0);
+  });
+
+  it('runs the api and the worker from the same image with their own entry points', () => {
+    expect(service('api').image).toBe(service('worker').image);
+    expect(commandText(service('api').command)).toBe('node dist/main.js');
+    expect(commandText(service('worker').command)).toBe('node dist/worker.js');
+  });
+
+  it('ships a demo bootstrap admin key the service accepts', () => {
+    const environment = asObject(service('api').environment, 'api.environment');
+    expect(environment.BOOTSTRAP_ADMIN_KEY).toMatch(/^tp_[A-Za-z0-9]{20,200}$/);
+  });
+});
+
+describe('helm chart', () => {
+  it('declares an apiVersion v2 chart named tokenpool', () => {
+    const chart = readYaml('helm', 'tokenpool', 'Chart.yaml');
+    expect(chart.apiVersion).toBe('v2');
+    expect(chart.name).toBe('tokenpool');
+  });
+
+  it('has values.yaml that satisfies values.schema.json', () => {
+    const result = validateValues(readYaml('helm', 'tokenpool', 'values.yaml'));
+    expect(result.errors).toBe('No errors');
+    expect(result.valid).toBe(true);
+  });
+
+  it('rejects a replica count that is not a number', () => {
+    const values = readYaml('helm', 'tokenpool', 'values.yaml');
+    const broken = { ...values, api: { ...asObject(values.api, 'api'), replicaCount: 'two' } };
+    expect(validateValues(broken).valid).toBe(false);
+  });
+
+  it('rejects an unknown top-level key', () => {
+    const broken = { ...readYaml('helm', 'tokenpool', 'values.yaml'), replicas: 2 };
+    expect(validateValues(broken).valid).toBe(false);
+  });
+
+  it('reads connection secrets from an existing Secret instead of bundling databases', () => {
+    const values = readYaml('helm', 'tokenpool', 'values.yaml');
+    expect(values).toHaveProperty('existingSecret');
+    expect(values).not.toHaveProperty('postgresql');
+    expect(values).not.toHaveProperty('redis');
+  });
+
+  it.each([
+    'Chart.yaml',
+    'values.yaml',
+    'values.schema.json',
+    'templates/_helpers.tpl',
+    'templates/deployment-api.yaml',
+    'templates/deployment-worker.yaml',
+    'templates/service.yaml',
+    'templates/configmap.yaml',
+    'templates/job-migrate.yaml',
+    'templates/hpa.yaml',
+    'templates/pdb.yaml',
+    'templates/serviceaccount.yaml',
+    'templates/NOTES.txt',
+  ])('contains %s', (file) => {
+    expect(existsSync(join(chartDir, file))).toBe(true);
+  });
+
+  it('runs migrations in a pre-install and pre-upgrade hook Job', () => {
+    const job = readText('helm', 'tokenpool', 'templates', 'job-migrate.yaml');
+    expect(job).toMatch(/helm\.sh\/hook: pre-install,pre-upgrade/);
+    expect(job).toMatch(/\["node", "dist\/cli\.js", "migrate"\]/);
+  });
+
+  it.each(['deployment-api.yaml', 'deployment-worker.yaml'])('gives %s separate probes and a config checksum', (file) => {
+    const deployment = readText('helm', 'tokenpool', 'templates', file);
+    for (const probe of ['startupProbe:', 'readinessProbe:', 'livenessProbe:', 'checksum/config:']) {
+      expect(deployment).toContain(probe);
+    }
+  });
+});
+
+describe('Dockerfile', () => {
+  const dockerfile = readText('Dockerfile');
+  const instructions = dockerfile.split('\n').map((line) => line.trim());
+
+  it('builds in more than one stage', () => {
+    expect(instructions.filter((line) => /^FROM\s/i.test(line)).length).toBeGreaterThan(1);
+  });
+
+  it('switches to a non-root user', () => {
+    const users = instructions.filter((line) => /^USER\s/i.test(line));
+    expect(users.length).toBeGreaterThan(0);
+    expect(users[users.length - 1]).not.toMatch(/^USER\s+(root|0)(:|\s|$)/i);
+  });
+
+  it('checks health against /health/live and starts the API by default', () => {
+    expect(dockerfile).toMatch(/HEALTHCHECK[\s\S]*\/health\/live/);
+    expect(dockerfile).toMatch(/CMD \["node", "dist\/main\.js"\]/);
+  });
+});
