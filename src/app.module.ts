@@ -3,12 +3,14 @@ import { APP_FILTER } from '@nestjs/core';
 import { GraphQLModule } from '@nestjs/graphql';
 import { MercuriusDriver, MercuriusDriverConfig } from '@nestjs/mercurius';
 import { ApiKeysModule } from './api-keys/api-keys.module';
+import { AppsModule } from './apps/apps.module';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { RequestAuthService } from './auth/request-auth.service';
 import { AppExceptionFilter } from './common/errors/app-exception.filter';
 import { DatabaseModule } from './common/database/database.module';
 import { HealthModule } from './common/health/health.module';
+import { LeasesModule } from './leases/leases.module';
 import { LoggingModule } from './common/logging/logging.module';
 import { MetricsModule } from './common/metrics/metrics.module';
 import { MetricsService } from './common/metrics/metrics.service';
@@ -18,6 +20,7 @@ import { APP_CONFIG, AppConfig } from './config/env';
 import { graphqlOptions } from './graphql.options';
 import { OnboardingModule } from './onboarding/onboarding.module';
 import { OrganizationsModule } from './organizations/organizations.module';
+import { PoolsModule } from './pools/pools.module';
 import { PrincipalsModule } from './principals/principals.module';
 
 /** The API process: GraphQL, health, metrics. */
@@ -41,6 +44,9 @@ import { PrincipalsModule } from './principals/principals.module';
     ApiKeysModule,
     AuditModule,
     OnboardingModule,
+    PoolsModule,
+    AppsModule,
+    LeasesModule,
   ],
   providers: [{ provide: APP_FILTER, useClass: AppExceptionFilter }],
 })

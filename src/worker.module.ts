@@ -8,6 +8,7 @@ import { RedisModule } from './common/redis/redis.module';
 import { RedisService } from './common/redis/redis.service';
 import { ConfigModule } from './config/config.module';
 import { APP_CONFIG, AppConfig } from './config/env';
+import { LeaseWorkerModule } from './leases/lease-worker.module';
 
 /**
  * The worker process: every BullMQ processor of the service is listed here, and nothing
@@ -34,6 +35,7 @@ import { APP_CONFIG, AppConfig } from './config/env';
         },
       }),
     }),
+    LeaseWorkerModule,
   ],
 })
 export class WorkerModule {}

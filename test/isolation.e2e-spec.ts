@@ -1,6 +1,7 @@
 import { GraphQLSchemaHost } from '@nestjs/graphql';
 import { DataSource } from 'typeorm';
 import { TestApp } from './support/app';
+import { CHECKOUT, createPool } from './support/catalog';
 import { walkOperations } from './support/schema-walk';
 
 /**
@@ -60,8 +61,8 @@ describe('organization isolation, walked over the whole schema', () => {
 
   it('finds the seeded rows of organization B in every tenant table it walks', async () => {
     const tables = await tenantTables();
-    expect(tables).toEqual(expect.arrayContaining(['principals', 'api_keys', 'audit_log']));
-    expect((await foreignIds(b.organizationId)).length).toBeGreaterThanOrEqual(4);
+    expect(tables).toEqual(expect.arrayContaining(['principals', 'api_keys', 'audit_log', 'pools', 'apps', 'leases', 'denials', 'group_limits']));
+    expect((await foreignIds(b.organizationId)).length).toBeGreaterThanOrEqual(8);
   });
 
   it('shows nothing of organization B and changes nothing of it, for every query and mutation', async () => {
@@ -95,6 +96,14 @@ describe('organization isolation, walked over the whole schema', () => {
 
 /** Gives an organization one of everything the schema can create, through the API. */
 async function seedOrganization(t: TestApp, adminKey: string): Promise<void> {
-  await t.principalWithKey(adminKey, 'CLIENT', { name: 'b-client', team: 'b-team' });
+  const client = await t.principalWithKey(adminKey, 'CLIENT', { name: 'b-client', team: 'b-team' });
   await t.principalWithKey(adminKey, 'VIEWER', { name: 'b-viewer' });
+  const pool = await createPool(t, adminKey, { cap: 10, apps: [{ key: 'b-app', cost: 6 }] });
+  await t.gql(adminKey, 'mutation($p: ID!) { setGroupLimit(input: { poolId: $p, team: "b-team", reserved: 2, max: 8 }) { team } }', { p: pool.poolId });
+  const input = { poolId: pool.poolId, app: pool.keyOf('b-app'), leaseSeconds: 600, idempotencyKey: 'b-lease' };
+  const held = await t.gql<{ checkout: { id: string } }>(client.key, CHECKOUT, { input });
+  if (!held.data) throw new Error(JSON.stringify(held.errors));
+  await t.gql(client.key, CHECKOUT, { input: { ...input, idempotencyKey: 'b-denied' } }); // a denial
+  const ended = await t.gql<{ checkout: { id: string } }>(adminKey, CHECKOUT, { input: { poolId: pool.poolId, app: pool.keyOf('b-app'), leaseSeconds: 600 } });
+  if (ended.data) await t.gql(adminKey, 'mutation($id: ID!) { checkin(leaseId: $id) { id } }', { id: ended.data.checkout.id });
 }

@@ -6,9 +6,13 @@ import { pageSize, requireWindow } from '../common/validation/validate';
 import { PrincipalEntity } from '../principals/principal.entity';
 import { AuditEntryEntity } from './audit-entry.entity';
 
-export interface AuditRecord {
+/** Who makes an administrative change, within which organization. */
+export interface AuditActor {
   organizationId: string;
   actorPrincipalId: string;
+}
+
+export interface AuditRecord extends AuditActor {
   action: string;
   objectId: string;
   before: object | null;

@@ -28,7 +28,10 @@ export interface AppConfig {
   rateLimitDurationSeconds: number;
   apiKeyCacheSeconds: number;
   shutdownGraceSeconds: number;
+  rebuildGraceSeconds: number;
+  sweepIntervalMs: number;
   testHooks: boolean;
+  testCheckoutPauseMs: number;
   instanceId: string;
 }
 
@@ -131,11 +134,17 @@ export function parseConfig(env: Env): AppConfig {
     rateLimitDurationSeconds: r.int('RATE_LIMIT_WINDOW_SECONDS', 1, 1, 3600),
     apiKeyCacheSeconds: r.int('API_KEY_CACHE_SECONDS', 1, 0, 2),
     shutdownGraceSeconds: r.int('SHUTDOWN_GRACE_SECONDS', 25, 1, 600),
+    rebuildGraceSeconds: r.int('REBUILD_GRACE_SECONDS', 30, 5, 3600),
+    sweepIntervalMs: r.int('SWEEP_INTERVAL_MS', 2000, 100, 60_000),
     testHooks: r.bool('TEST_HOOKS', false),
+    testCheckoutPauseMs: r.int('TEST_CHECKOUT_PAUSE_MS', 0, 0, 10_000),
     instanceId: r.string('INSTANCE_ID', randomBytes(4).toString('hex')),
   };
   if (config.testHooks && nodeEnv === 'production') {
     r.problems.push('TEST_HOOKS must not be on when NODE_ENV is production');
+  }
+  if (config.testCheckoutPauseMs > 0 && !config.testHooks) {
+    r.problems.push('TEST_CHECKOUT_PAUSE_MS needs TEST_HOOKS=true');
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;

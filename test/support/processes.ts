@@ -88,8 +88,8 @@ export async function startApi(env: Record<string, string> = {}, options: { read
 }
 
 /** A private redis-server on a free port (never the shared one), for fault tests. */
-export async function startPrivateRedis(extraArgs: string[] = []): Promise<{ url: string; port: number; server: Spawned }> {
-  const port = await freePort();
+export async function startPrivateRedis(extraArgs: string[] = [], onPort?: number): Promise<{ url: string; port: number; server: Spawned }> {
+  const port = onPort ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'tp-redis-'));
   const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,175 @@
+/**
+ * Check-out + check-in cycles per second against the local Redis, for the LeaseStore, the
+ * baseline scripts (the least a lease store must do) and redis-semaphore's MultiSemaphore,
+ * measured in the same run. Run: npx ts-node --transpile-only bench/lease-store.bench.ts
+ *
+ * The concurrent clients of a cell are async loops sharing one ioredis connection, as the
+ * API's request handlers share the process's command connection.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+import { MultiSemaphore } from 'redis-semaphore';
+import { LeaseStore } from '../src/leases/lease-store';
+
+export interface BenchOptions {
+  redisUrl?: string;
+  /** Measured time per cell. */
+  durationMs?: number;
+  concurrencies?: number[];
+  /** Folder of baseline-checkout.lua and baseline-checkin.lua. */
+  baselineDir?: string;
+  cost?: number;
+}
+
+export interface BenchRow {
+  clients: number;
+  leaseStore: number;
+  baseline: number;
+  semaphore: number;
+}
+
+/** One check-out + check-in; a worker repeats it until the cell's time is up. */
+type Cycle = () => Promise<void>;
+
+const CAP = 1_000_000_000;
+const LEASE_MS = 60_000;
+
+export async function runLeaseStoreBench(options: BenchOptions = {}): Promise<BenchRow[]> {
+  const durationMs = options.durationMs ?? 3000;
+  const cost = options.cost ?? 3;
+  const redis = new Redis(options.redisUrl ?? 'redis://127.0.0.1:6379');
+  const prefix = `tpbench:${randomUUID().slice(0, 8)}`;
+  try {
+    const cycles = {
+      leaseStore: await leaseStoreCycle(redis, prefix, cost),
+      baseline: baselineCycle(redis, prefix, cost, options.baselineDir ?? defaultBaselineDir()),
+      semaphore: semaphoreCycle(redis, prefix, cost),
+    };
+    const rows: BenchRow[] = [];
+    for (const clients of options.concurrencies ?? [1, 16, 128]) {
+      rows.push({
+        clients,
+        leaseStore: await measure(cycles.leaseStore, clients, durationMs),
+        baseline: await measure(cycles.baseline, clients, durationMs),
+        semaphore: await measure(cycles.semaphore, clients, durationMs),
+      });
+    }
+    return rows;
+  } finally {
+    await unlinkPrefix(redis, prefix);
+    redis.disconnect();
+  }
+}
+
+async function leaseStoreCycle(redis: Redis, prefix: string, cost: number): Promise<Cycle> {
+  const store = new LeaseStore(redis, `${prefix}:store`);
+  const poolId = 'bench';
+  await store.install(poolId, {
+    epoch: 1,
+    cap: CAP,
+    apps: [{ appId: 'solver', cost, shareScope: 'NONE', lingerMs: 0 }],
+    groups: [],
+    leases: [],
+    graceMs: 0,
+  });
+  // The store dedupes on leaseId and ignores requestId, so a caller makes one id per request.
+  return async () => {
+    const leaseId = randomUUID();
+    const grant = await store.checkout({
+      poolId, requestId: leaseId, leaseId, appId: 'solver', principalId: 'bench-user',
+      team: null, host: null, workUnitId: null, leaseMs: LEASE_MS,
+    });
+    if (grant.status !== 'GRANTED') throw new Error(`LeaseStore refused: ${grant.status}`);
+    await store.checkin({ poolId, leaseId });
+  };
+}
+
+type BaselineRedis = Redis & {
+  baselineCheckout(...args: (string | number)[]): Promise<[number, number, number]>;
+  baselineCheckin(...args: (string | number)[]): Promise<number>;
+};
+
+/** The baseline scripts run unchanged, with the KEYS and ARGV their headers describe. */
+function baselineCycle(redis: Redis, prefix: string, cost: number, dir: string): Cycle {
+  const client = redis as BaselineRedis;
+  client.defineCommand('baselineCheckout', { numberOfKeys: 3, lua: readFileSync(join(dir, 'baseline-checkout.lua'), 'utf8') });
+  client.defineCommand('baselineCheckin', { numberOfKeys: 3, lua: readFileSync(join(dir, 'baseline-checkin.lua'), 'utf8') });
+  const base = `${prefix}:baseline:{pool:bench}`;
+  const keys = [`${base}:leases`, `${base}:costs`, `${base}:used`];
+  return async () => {
+    const leaseId = randomUUID();
+    const [status] = await client.baselineCheckout(...keys, CAP, cost, leaseId, LEASE_MS);
+    if (status !== 1) throw new Error(`baseline refused: ${status}`);
+    await client.baselineCheckin(...keys, leaseId);
+  };
+}
+
+function semaphoreCycle(redis: Redis, prefix: string, cost: number): Cycle {
+  const key = `${prefix}:semaphore`;
+  return async () => {
+    const semaphore = new MultiSemaphore(redis, key, CAP, cost, {
+      lockTimeout: LEASE_MS,
+      acquireAttemptsLimit: 1,
+      refreshInterval: 0,
+    });
+    await semaphore.acquire();
+    await semaphore.release();
+  };
+}
+
+async function measure(cycle: Cycle, clients: number, durationMs: number): Promise<number> {
+  const deadline = Date.now() + durationMs;
+  let done = 0;
+  const worker = async () => {
+    while (Date.now() < deadline) {
+      await cycle();
+      done += 1;
+    }
+  };
+  const started = Date.now();
+  await Promise.all(Array.from({ length: clients }, worker));
+  return Math.round((done * 1000) / (Date.now() - started));
+}
+
+function defaultBaselineDir(): string {
+  const beside = join(__dirname, '..', '..', 'shared', 'bench');
+  if (existsSync(join(beside, 'baseline-checkout.lua'))) return beside;
+  const fromEnv = process.env.BASELINE_DIR;
+  if (!fromEnv) throw new Error(`Baseline scripts not found in ${beside}; set BASELINE_DIR`);
+  return fromEnv;
+}
+
+async function unlinkPrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    if (keys.length > 0) await redis.unlink(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
+export function formatBenchTable(rows: BenchRow[]): string {
+  const header = 'clients | LeaseStore ops/s | baseline ops/s | redis-semaphore ops/s | LeaseStore/baseline | LeaseStore/semaphore';
+  const lines = rows.map((r) =>
+    [
+      String(r.clients).padStart(7),
+      String(r.leaseStore).padStart(16),
+      String(r.baseline).padStart(14),
+      String(r.semaphore).padStart(21),
+      (r.leaseStore / r.baseline).toFixed(2).padStart(19),
+      (r.leaseStore / r.semaphore).toFixed(2).padStart(20),
+    ].join(' | '),
+  );
+  return [header, '-'.repeat(header.length), ...lines].join('\n');
+}
+
+if (require.main === module) {
+  runLeaseStoreBench()
+    .then((rows) => console.log(formatBenchTable(rows)))
+    .catch((err: unknown) => {
+      console.error(err);
+      process.exitCode = 1;
+    });
+}

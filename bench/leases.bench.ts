@@ -1,0 +1,130 @@
+/**
+ * npm run bench:leases — measured in one run, on this machine's Redis and PostgreSQL:
+ *  1. check-out + check-in cycles per second of the lease store at 1, 16 and 128 clients,
+ *     beside the shared baseline scripts and redis-semaphore (bench/lease-store.bench.ts);
+ *  2. end-to-end GraphQL check-out + check-in through the running API (dist/main.js) at 16
+ *     and 64 connections, with p50/p99 latency, beside a plain Fastify route that runs the
+ *     baseline script (bench/plain-route.ts).
+ * Needs `npm run build` first (npm run bench:leases does it). Uses its own database
+ * (tokenpool_bench, recreated) and Redis key prefix; everything it starts, it stops.
+ */
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { Client } from 'pg';
+import { formatBenchTable, runLeaseStoreBench } from './lease-store.bench';
+
+const ROOT = join(__dirname, '..');
+const BASELINE_DIR = process.env.BASELINE_DIR ?? join(ROOT, '..', 'shared', 'bench');
+const DURATION_S = Number(process.env.BENCH_SECONDS ?? 8);
+const ADMIN_URL = process.env.BENCH_ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+interface HttpFigures {
+  connections: number;
+  cyclesPerSecond: number;
+  p50: number;
+  p99: number;
+}
+
+function start(file: string, env: Record<string, string>, args: string[] = []): ChildProcess {
+  return spawn(process.execPath, [...args, file], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+async function waitFor(url: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if (await fetch(url).then((r) => r.status < 500, () => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+/** Pairs of requests per connection: a check-out, then the check-in of the lease it returned. */
+async function cycles(options: { url: string; connections: number; headers: Record<string, string>; checkout: string; checkin: (id: string) => string; idOf: (body: string) => string | undefined }): Promise<HttpFigures> {
+  const result = await autocannon({
+    url: options.url,
+    connections: options.connections,
+    duration: DURATION_S,
+    headers: { 'content-type': 'application/json', ...options.headers },
+    requests: [
+      {
+        method: 'POST',
+        path: new URL(options.url).pathname === '/' ? '/checkout' : undefined,
+        body: options.checkout,
+        onResponse: (_status: number, body: string, context: Record<string, unknown>) => {
+          context.id = options.idOf(body);
+        },
+      },
+      {
+        method: 'POST',
+        path: new URL(options.url).pathname === '/' ? '/checkin' : undefined,
+        setupRequest: (request: Record<string, unknown>, context: Record<string, unknown>) => ({ ...request, body: options.checkin(String(context.id)) }),
+      },
+    ],
+  } as autocannon.Options);
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${result.non2xx} non-2xx answers and ${result.errors} errors at ${options.url}`);
+  return { connections: options.connections, cyclesPerSecond: Math.round(result.requests.average / 2), p50: result.latency.p50, p99: result.latency.p99 };
+}
+
+async function freshDatabase(name: string): Promise<string> {
+  const admin = new Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE "${name}"`);
+  await admin.end();
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function main(): Promise<void> {
+  console.log('1. Lease store (one Redis round trip per operation), cycles/s');
+  const rows = await runLeaseStoreBench({ baselineDir: BASELINE_DIR });
+  console.log(formatBenchTable(rows));
+
+  console.log(`\n2. End to end over HTTP, ${DURATION_S} s per cell, check-out + check-in cycles/s`);
+  const databaseUrl = await freshDatabase('tokenpool_bench');
+  const env = { DATABASE_URL: databaseUrl, REDIS_PREFIX: 'tpbench:api', LOG_LEVEL: 'warn', RATE_LIMIT_PER_KEY: '10000000', PORT: '3901', HOST: '127.0.0.1' };
+  const created = JSON.parse(execFileSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'org', 'create', 'bench'], { env: { ...process.env, ...env } }).toString());
+  const api = start(join(ROOT, 'dist', 'main.js'), env);
+  const plain = start(join(ROOT, 'bench', 'plain-route.ts'), { PORT: '3902', BASELINE_DIR }, ['-r', 'ts-node/register/transpile-only']);
+  try {
+    await waitFor('http://127.0.0.1:3901/health/ready');
+    await waitFor('http://127.0.0.1:3902/');
+    const auth = { authorization: `Bearer ${created.adminKey}` };
+    const gql = async (query: string) =>
+      (await (await fetch('http://127.0.0.1:3901/graphql', { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: JSON.stringify({ query }) })).json()) as { data: Record<string, { id: string }> };
+    const poolId = (await gql('mutation { createPool(input: { name: "bench", cap: 1000000000 }) { id } }')).data.createPool.id;
+    await gql(`mutation { createApp(input: { poolId: "${poolId}", key: "tool", name: "Tool", cost: 3 }) { id } }`);
+    const table: string[] = ['connections | GraphQL cycles/s | p50 ms | p99 ms | plain route cycles/s | p50 ms | p99 ms | GraphQL ÷ plain', '---|---|---|---|---|---|---|---'];
+    for (const connections of [16, 64]) {
+      const graphql = await cycles({
+        url: 'http://127.0.0.1:3901/graphql',
+        connections,
+        headers: auth,
+        checkout: JSON.stringify({ query: `mutation { checkout(input: { poolId: "${poolId}", app: "tool" }) { id fencingToken } }` }),
+        checkin: (id) => JSON.stringify({ query: `mutation { checkin(leaseId: "${id}") { state } }` }),
+        idOf: (body) => (JSON.parse(body) as { data?: { checkout?: { id: string } } }).data?.checkout?.id,
+      });
+      const route = await cycles({
+        url: 'http://127.0.0.1:3902/',
+        connections,
+        headers: {},
+        checkout: '{}',
+        checkin: (id) => JSON.stringify({ id }),
+        idOf: (body) => (JSON.parse(body) as { id: string }).id,
+      });
+      table.push(
+        `${connections} | ${graphql.cyclesPerSecond} | ${graphql.p50} | ${graphql.p99} | ${route.cyclesPerSecond} | ${route.p50} | ${route.p99} | ${(graphql.cyclesPerSecond / route.cyclesPerSecond).toFixed(2)}`,
+      );
+    }
+    console.log(table.join('\n'));
+  } finally {
+    api.kill('SIGTERM');
+    plain.kill('SIGTERM');
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,55 @@
+import { Args, ID, Int, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
+import { App } from '../apps/app.model';
+import { AppsService } from '../apps/apps.service';
+import type { AuthContext } from '../auth/auth-context';
+import { CurrentAuth } from '../auth/current-auth.decorator';
+import { Roles } from '../auth/roles.decorator';
+import { AppError } from '../common/errors/app-error';
+import { Pool } from '../pools/pool.model';
+import { PoolsService } from '../pools/pools.service';
+import { Principal } from '../principals/principal.model';
+import { PrincipalsService } from '../principals/principals.service';
+import { Denial } from './lease.model';
+import { LeaseRecordsService } from './lease-records.service';
+
+@Resolver(() => Denial)
+export class DenialsResolver {
+  constructor(
+    private readonly records: LeaseRecordsService,
+    private readonly poolsService: PoolsService,
+    private readonly appsService: AppsService,
+    private readonly principalsService: PrincipalsService,
+  ) {}
+
+  @Roles('ADMIN')
+  @Query(() => [Denial], { description: 'Refused check-outs of a pool in [from, to), oldest first (ADMIN).' })
+  async denials(
+    @CurrentAuth() auth: AuthContext,
+    @Args('poolId', { type: () => ID, description: 'The pool.' }) poolId: string,
+    @Args('from', { description: 'Window start (inclusive).' }) from: Date,
+    @Args('to', { description: 'Window end (exclusive).' }) to: Date,
+    @Args('first', { type: () => Int, nullable: true, description: 'Page size, default 50, at most 100.' }) first?: number | null,
+    @Args('after', { type: () => String, nullable: true, description: 'The id of the last denial of the previous page.' }) after?: string | null,
+  ): Promise<Denial[]> {
+    const pool = await this.poolsService.findInOrganization(auth.organizationId, poolId);
+    if (!pool) return [];
+    return this.records.listDenials({ organizationId: auth.organizationId, poolId: pool.id, from, to, first, after });
+  }
+
+  @ResolveField('pool', () => Pool, { description: 'The pool.' })
+  async pool(@Parent() denial: Denial, @CurrentAuth() auth: AuthContext): Promise<Pool> {
+    return this.poolsService.getInOrganization(auth.organizationId, denial.poolId);
+  }
+
+  @ResolveField('app', () => App, { description: 'The app asked for.' })
+  async app(@Parent() denial: Denial, @CurrentAuth() auth: AuthContext): Promise<App> {
+    const app = await this.appsService.findInOrganization(auth.organizationId, denial.appId);
+    if (!app) throw new AppError('NOT_FOUND', `App ${denial.appId} is gone`);
+    return app;
+  }
+
+  @ResolveField('principal', () => Principal, { description: 'Who was refused.' })
+  async principal(@Parent() denial: Denial, @CurrentAuth() auth: AuthContext): Promise<Principal> {
+    return this.principalsService.getInOrganization(auth.organizationId, denial.principalId);
+  }
+}

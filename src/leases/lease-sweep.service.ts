@@ -1,0 +1,99 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { RedisService } from '../common/redis/redis.service';
+import { PoolEntity } from '../pools/pool.entity';
+import { PoolsService } from '../pools/pools.service';
+import { LeaseMetricsService } from './lease-metrics.service';
+import { LeaseRecordsService } from './lease-records.service';
+import { LeaseStore } from './lease-store';
+import { PoolStateService } from './pool-state.service';
+
+// One consumer name for every worker: the sweep job runs on one worker at a time, and after a
+// crash the next run re-reads what the dead one had read but not acknowledged.
+const EVENTS_GROUP = 'recorder';
+const EVENTS_CONSUMER = 'recorder';
+const EVENTS_BATCH = 500;
+// Re-write every pool's catalog mirror this often, repairing a mirror write that failed.
+const RESYNC_EVERY_SWEEPS = 15;
+
+export interface SweepSummary {
+  pools: number;
+  expired: number;
+  recorded: number;
+  rebuilt: number;
+}
+
+/**
+ * What keeps credits coming back when nobody checks out: every few seconds, for every pool,
+ * drop expired leases and ended lingers in Redis, record the resulting events in PostgreSQL
+ * (idempotently, acknowledging only what is written), rebuild pools whose Redis state is
+ * missing or stale, and publish the pool gauges.
+ */
+@Injectable()
+export class LeaseSweepService {
+  private readonly logger = new Logger(LeaseSweepService.name);
+  private redisRunId: string | null = null;
+  private sweeps = 0;
+
+  constructor(
+    private readonly pools: PoolsService,
+    private readonly store: LeaseStore,
+    private readonly records: LeaseRecordsService,
+    private readonly poolState: PoolStateService,
+    private readonly metrics: LeaseMetricsService,
+    private readonly redis: RedisService,
+  ) {}
+
+  async sweepAll(): Promise<SweepSummary> {
+    await this.noticeRedisRestart();
+    const resync = this.sweeps++ % RESYNC_EVERY_SWEEPS === 0;
+    const summary: SweepSummary = { pools: 0, expired: 0, recorded: 0, rebuilt: 0 };
+    for (const pool of await this.pools.listAll()) {
+      summary.pools += 1;
+      try {
+        await this.sweepPool(pool, resync, summary);
+      } catch (err) {
+        this.logger.warn(`Sweep of pool ${pool.id} failed: ${(err as Error).message}`);
+      }
+    }
+    return summary;
+  }
+
+  private async sweepPool(pool: PoolEntity, resync: boolean, summary: SweepSummary): Promise<void> {
+    const status = await this.store.status(pool.id);
+    if (status.epoch !== pool.epoch) {
+      if (await this.poolState.ensure(pool.id)) summary.rebuilt += 1;
+      return;
+    }
+    if (resync) await this.poolState.resyncConfig(pool);
+    summary.expired += await this.store.sweep(pool.id);
+    summary.recorded += await this.recordEvents(pool.id, true);
+    summary.recorded += await this.recordEvents(pool.id, false);
+    this.metrics.observePool(pool.id, await this.store.status(pool.id));
+  }
+
+  private async recordEvents(poolId: string, pending: boolean): Promise<number> {
+    let recorded = 0;
+    for (;;) {
+      const events = await this.store.readEvents({ poolId, group: EVENTS_GROUP, consumer: EVENTS_CONSUMER, count: EVENTS_BATCH, pending });
+      if (events.length === 0) return recorded;
+      for (const event of events) {
+        if (event.type === 'lease_expired') {
+          await this.records.markExpired(event.leaseId);
+          this.metrics.expiries.inc({ pool: poolId });
+        }
+        // draw_ended events are charged by the usage ledger; nothing to record for them here yet.
+      }
+      await this.store.ackEvents(poolId, EVENTS_GROUP, events.map((e) => e.id));
+      recorded += events.length;
+      if (pending || events.length < EVENTS_BATCH) return recorded;
+    }
+  }
+
+  /** A new Redis run id means a restart: every pool is checked (the loop above does it) and it is logged. */
+  private async noticeRedisRestart(): Promise<void> {
+    const info = await this.redis.client.info('server');
+    const runId = /run_id:([0-9a-f]+)/.exec(info)?.[1] ?? null;
+    if (this.redisRunId && runId && runId !== this.redisRunId) this.logger.warn(`Redis restarted (run id ${this.redisRunId} -> ${runId}); checking every pool`);
+    this.redisRunId = runId;
+  }
+}

@@ -1,0 +1,26 @@
+import type { LeaseEntity, LeaseState } from './lease.entity';
+import type { Lease } from './lease.model';
+
+/**
+ * A lease as callers see it at `now`: one whose expiry has passed reads EXPIRED, ended at
+ * its expiresAt, even before the sweep has recorded it.
+ */
+export function leaseView(row: LeaseEntity, now: Date = new Date()): Lease {
+  const lapsed = row.state === 'ACTIVE' && row.expiresAt.getTime() <= now.getTime();
+  const state: LeaseState = lapsed ? 'EXPIRED' : row.state;
+  return {
+    id: row.id,
+    poolId: row.poolId,
+    appId: row.appId,
+    principalId: row.principalId,
+    organizationId: row.organizationId,
+    credits: row.credits,
+    fencingToken: String(row.fencingToken),
+    state,
+    acquiredAt: row.acquiredAt,
+    expiresAt: row.expiresAt,
+    endedAt: lapsed ? row.expiresAt : row.endedAt,
+    host: row.host,
+    leaseSeconds: row.leaseSeconds,
+  };
+}

@@ -1,0 +1,95 @@
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+
+export type LeaseState = 'ACTIVE' | 'RELEASED' | 'EXPIRED' | 'REVOKED';
+
+/**
+ * The record of every lease a client was told it holds. Written before the client hears of
+ * the lease (promise 4), so Redis can lose its state and be rebuilt from here.
+ */
+@Entity({ name: 'leases' })
+@Index('ix_leases_organization_acquired', ['organizationId', 'acquiredAt', 'id'])
+@Index('ix_leases_pool_state', ['poolId', 'state'])
+@Index('ix_leases_principal_acquired', ['organizationId', 'principalId', 'acquiredAt'])
+@Index('uq_leases_idempotency', ['organizationId', 'apiKeyId', 'idempotencyKey'], { unique: true, where: '"idempotency_key" IS NOT NULL' })
+export class LeaseEntity {
+  /** Chosen by the API before the Redis step, so both sides name the lease alike. */
+  @PrimaryColumn('uuid', { primaryKeyConstraintName: 'pk_leases' })
+  id!: string;
+
+  @Column('uuid')
+  organizationId!: string;
+
+  @Column('uuid')
+  poolId!: string;
+
+  @Column('uuid')
+  appId!: string;
+
+  /** The holder: who the sharing and the limits count. */
+  @Column('uuid')
+  principalId!: string;
+
+  /** Who asked: the holder, or the SERVICE principal that checked out on its behalf. */
+  @Column('uuid')
+  requestedByPrincipalId!: string;
+
+  @Column('uuid')
+  apiKeyId!: string;
+
+  @Column('uuid', { nullable: true })
+  workUnitId!: string | null;
+
+  @Column('text', { nullable: true })
+  team!: string | null;
+
+  @Column('text', { nullable: true })
+  host!: string | null;
+
+  @Column('uuid')
+  drawId!: string;
+
+  @Column('int')
+  credits!: number;
+
+  @Column('int')
+  leaseSeconds!: number;
+
+  @Column('bigint')
+  fencingToken!: string;
+
+  @Column('bigint')
+  epoch!: string;
+
+  @Column('text')
+  state!: LeaseState;
+
+  @Column('timestamptz')
+  acquiredAt!: Date;
+
+  @Column('timestamptz')
+  expiresAt!: Date;
+
+  @Column('timestamptz', { nullable: true })
+  endedAt!: Date | null;
+
+  @Column('timestamptz', { nullable: true })
+  lastHeartbeatAt!: Date | null;
+
+  /** Start of the idle interval the holder is in now (it reported no user activity), if any. */
+  @Column('timestamptz', { nullable: true })
+  idleSince!: Date | null;
+
+  /** Credits held times seconds held, written when the lease ends. */
+  @Column('numeric', { precision: 20, scale: 3, nullable: true, transformer: { to: (v: number | null) => v, from: (v: string | null) => (v === null ? null : Number(v)) } })
+  creditSeconds!: number | null;
+
+  @Column('text', { nullable: true })
+  idempotencyKey!: string | null;
+
+  /** SHA-256 of the check-out arguments, to tell a retry from a conflicting reuse of the key. */
+  @Column('text', { nullable: true })
+  requestHash!: string | null;
+
+  @Column('text', { nullable: true })
+  endReason!: string | null;
+}

@@ -1,0 +1,96 @@
+import { Field, ID, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
+import { App } from '../apps/app.model';
+import { Pool } from '../pools/pool.model';
+import { Principal } from '../principals/principal.model';
+import type { DenialReason } from './denial.entity';
+import type { LeaseState as LeaseStateValue } from './lease.entity';
+
+export const LeaseState = { ACTIVE: 'ACTIVE', RELEASED: 'RELEASED', EXPIRED: 'EXPIRED', REVOKED: 'REVOKED' } as const satisfies Record<LeaseStateValue, LeaseStateValue>;
+registerEnumType(LeaseState, {
+  name: 'LeaseState',
+  description: 'Where a lease is in its life.',
+  valuesMap: {
+    ACTIVE: { description: 'Held: checked out and not yet past its expiry.' },
+    RELEASED: { description: 'Checked in.' },
+    EXPIRED: { description: 'Its heartbeats stopped and its time ran out.' },
+    REVOKED: { description: 'Ended by an admin.' },
+  },
+});
+
+@ObjectType('Lease', { description: 'An app checked out from a pool by a principal, until checked in, expired or revoked.' })
+export class Lease {
+  @Field(() => ID, { description: 'The lease id.' })
+  id!: string;
+
+  @Field(() => Pool, { description: 'The pool the lease draws from.' })
+  pool?: Pool;
+
+  @Field(() => App, { description: 'The app checked out.' })
+  app?: App;
+
+  @Field(() => Principal, { description: 'The holder (the principal a SERVICE checked out for, when onBehalfOf was used).' })
+  principal?: Principal;
+
+  @Field(() => Int, { description: "Credits this lease's draw holds (0 when it joined another lease's draw)." })
+  credits!: number;
+
+  @Field({ description: 'Decimal integer, strictly rising per pool and never reused; a tool can refuse a lease older than one it has seen.' })
+  fencingToken!: string;
+
+  @Field(() => LeaseState, { description: 'ACTIVE, RELEASED, EXPIRED or REVOKED. A lease past its expiresAt reads EXPIRED even before the sweep collects it.' })
+  state!: LeaseStateValue;
+
+  @Field({ description: 'When the lease was granted (Redis clock).' })
+  acquiredAt!: Date;
+
+  @Field({ description: 'When the lease expires unless heartbeated; a heartbeat sets it to now plus the lease length.' })
+  expiresAt!: Date;
+
+  @Field(() => Date, { nullable: true, description: 'When the lease ended (equal to expiresAt for an expired lease).' })
+  endedAt!: Date | null;
+
+  @Field(() => String, { nullable: true, description: 'The host the holder named at check-out.' })
+  host!: string | null;
+
+  @Field(() => Int, { description: 'The lease length in seconds.' })
+  leaseSeconds!: number;
+
+  poolId!: string;
+  appId!: string;
+  principalId!: string;
+  organizationId!: string;
+}
+
+@ObjectType('Denial', { description: 'A check-out refused for lack of credits or by a limit; kept for right-sizing.' })
+export class Denial {
+  @Field(() => ID, { description: 'Denial id; pass it as `after` to read the next page.' })
+  id!: string;
+
+  @Field(() => Pool, { description: 'The pool.' })
+  pool?: Pool;
+
+  @Field(() => App, { description: 'The app asked for.' })
+  app?: App;
+
+  @Field(() => Principal, { description: 'Who was refused.' })
+  principal?: Principal;
+
+  @Field(() => String, { nullable: true, description: 'Their team.' })
+  team!: string | null;
+
+  @Field(() => Int, { description: 'Credits the check-out would have drawn.' })
+  requested!: number;
+
+  @Field(() => Int, { description: 'Credits available to them at that moment.' })
+  available!: number;
+
+  @Field(() => String, { description: 'POOL_EXHAUSTED, GROUP_LIMIT_REACHED or QUEUE_TIMEOUT.' })
+  reason!: DenialReason;
+
+  @Field({ description: 'When it happened.' })
+  at!: Date;
+
+  poolId!: string;
+  appId!: string;
+  principalId!: string;
+}

@@ -1,0 +1,22 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AppsModule } from '../apps/apps.module';
+import { PoolsModule } from '../pools/pools.module';
+import { PrincipalsModule } from '../principals/principals.module';
+import { DenialEntity } from './denial.entity';
+import { DenialsResolver } from './denials.resolver';
+import { LeaseIdleIntervalEntity } from './lease-idle-interval.entity';
+import { LeaseMetricsService } from './lease-metrics.service';
+import { LeaseRecordsService } from './lease-records.service';
+import { LeaseStoreModule } from './lease-store.module';
+import { LeaseEntity } from './lease.entity';
+import { LeasesResolver } from './leases.resolver';
+import { LeasesService } from './leases.service';
+import { PoolStateService } from './pool-state.service';
+
+@Module({
+  imports: [TypeOrmModule.forFeature([LeaseEntity, DenialEntity, LeaseIdleIntervalEntity]), LeaseStoreModule, PoolsModule, AppsModule, PrincipalsModule],
+  providers: [LeasesService, LeaseRecordsService, PoolStateService, LeaseMetricsService, LeasesResolver, DenialsResolver],
+  exports: [LeasesService],
+})
+export class LeasesModule {}

@@ -1,0 +1,98 @@
+import { Args, ID, Int, Mutation, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
+import { App } from '../apps/app.model';
+import { AppsService } from '../apps/apps.service';
+import type { AuthContext } from '../auth/auth-context';
+import { CurrentAuth } from '../auth/current-auth.decorator';
+import { Roles } from '../auth/roles.decorator';
+import { AppError } from '../common/errors/app-error';
+import { Pool } from '../pools/pool.model';
+import { PoolsService } from '../pools/pools.service';
+import { Principal } from '../principals/principal.model';
+import { PrincipalsService } from '../principals/principals.service';
+import { CheckoutInput } from './dto/checkout.input';
+import type { LeaseState as LeaseStateValue } from './lease.entity';
+import { Lease, LeaseState } from './lease.model';
+import { LeaseRecordsService } from './lease-records.service';
+import { leaseView } from './lease-view';
+import { LeasesService } from './leases.service';
+
+@Resolver(() => Lease)
+export class LeasesResolver {
+  constructor(
+    private readonly leasesService: LeasesService,
+    private readonly records: LeaseRecordsService,
+    private readonly poolsService: PoolsService,
+    private readonly appsService: AppsService,
+    private readonly principalsService: PrincipalsService,
+  ) {}
+
+  @Roles('ADMIN', 'CLIENT')
+  @Mutation(() => Lease, { description: 'Checks an app out of a pool: POOL_EXHAUSTED or GROUP_LIMIT_REACHED when the credits are not there.' })
+  async checkout(@CurrentAuth() auth: AuthContext, @Args('input', { description: 'What to check out.' }) input: CheckoutInput): Promise<Lease> {
+    return leaseView(await this.leasesService.checkout(auth, input));
+  }
+
+  @Roles('ADMIN', 'CLIENT')
+  @Mutation(() => Lease, { description: 'Keeps an active lease alive: expiresAt becomes now plus its length. LEASE_NOT_ACTIVE once it ended.' })
+  async heartbeat(
+    @CurrentAuth() auth: AuthContext,
+    @Args('leaseId', { type: () => ID, description: 'The lease.' }) leaseId: string,
+    @Args('idle', { type: () => Boolean, nullable: true, description: 'The client reports no user activity since its last heartbeat.' }) idle?: boolean | null,
+  ): Promise<Lease> {
+    return leaseView(await this.leasesService.heartbeat(auth, leaseId, idle ?? false));
+  }
+
+  @Roles('ADMIN', 'CLIENT')
+  @Mutation(() => Lease, { description: 'Checks a lease in. Idempotent: an ended lease is returned as it is.' })
+  async checkin(@CurrentAuth() auth: AuthContext, @Args('leaseId', { type: () => ID, description: 'The lease.' }) leaseId: string): Promise<Lease> {
+    return leaseView(await this.leasesService.checkin(auth, leaseId));
+  }
+
+  @Roles('ADMIN')
+  @Mutation(() => Lease, { description: 'Ends a lease at once (ADMIN); its holder learns it on its next heartbeat.' })
+  async revokeLease(
+    @CurrentAuth() auth: AuthContext,
+    @Args('leaseId', { type: () => ID, description: 'The lease.' }) leaseId: string,
+    @Args('reason', { type: () => String, nullable: true, description: 'Why, up to 500 characters.' }) reason?: string | null,
+  ): Promise<Lease> {
+    return leaseView(await this.leasesService.revoke(auth, leaseId, reason ?? null));
+  }
+
+  @Roles('ADMIN', 'CLIENT', 'VIEWER')
+  @Query(() => Lease, { nullable: true, description: 'A lease by id; null when the caller may not see it (a CLIENT sees its own).' })
+  async lease(@CurrentAuth() auth: AuthContext, @Args('id', { type: () => ID, description: 'The lease id.' }) id: string): Promise<Lease | null> {
+    const lease = await this.leasesService.visibleLease(auth, id);
+    return lease ? leaseView(lease) : null;
+  }
+
+  @Roles('ADMIN', 'CLIENT', 'VIEWER')
+  @Query(() => [Lease], { description: 'Leases, newest first, all states unless `state` is given (a CLIENT sees its own).' })
+  async leases(
+    @CurrentAuth() auth: AuthContext,
+    @Args('poolId', { type: () => ID, nullable: true, description: 'Only this pool.' }) poolId?: string | null,
+    @Args('state', { type: () => LeaseState, nullable: true, description: 'Only this state.' }) state?: LeaseStateValue | null,
+    @Args('first', { type: () => Int, nullable: true, description: 'Page size, default 50, at most 100.' }) first?: number | null,
+    @Args('after', { type: () => String, nullable: true, description: 'The id of the last lease of the previous page.' }) after?: string | null,
+  ): Promise<Lease[]> {
+    const principalId = auth.role === 'CLIENT' ? auth.principalId : undefined;
+    const rows = await this.records.list({ organizationId: auth.organizationId, principalId, poolId, state, first, after });
+    return rows.map((row) => leaseView(row));
+  }
+
+  @ResolveField('pool', () => Pool, { description: 'The pool the lease draws from.' })
+  async pool(@Parent() lease: Lease): Promise<Pool> {
+    return this.poolsService.getInOrganization(lease.organizationId, lease.poolId);
+  }
+
+  @ResolveField('app', () => App, { description: 'The app checked out.' })
+  async app(@Parent() lease: Lease): Promise<App> {
+    const app = await this.appsService.findInOrganization(lease.organizationId, lease.appId);
+    if (!app) throw new AppError('NOT_FOUND', `App ${lease.appId} is gone`);
+    return app;
+  }
+
+  @ResolveField('principal', () => Principal, { description: 'The holder.' })
+  async principal(@Parent() lease: Lease): Promise<Principal> {
+    return this.principalsService.getInOrganization(lease.organizationId, lease.principalId);
+  }
+}

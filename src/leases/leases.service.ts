@@ -1,0 +1,241 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { appMirror } from '../apps/app-mirror';
+import { AppsService } from '../apps/apps.service';
+import type { AuthContext } from '../auth/auth-context';
+import { AppError } from '../common/errors/app-error';
+import { isUuid, optionalText, requireInt, requirePrintableAscii } from '../common/validation/validate';
+import { APP_CONFIG, AppConfig } from '../config/env';
+import { MIN_LEASE_SECONDS, PoolsService } from '../pools/pools.service';
+import { PrincipalsService } from '../principals/principals.service';
+import { CheckoutInput } from './dto/checkout.input';
+import { LeaseEntity } from './lease.entity';
+import { LeaseMetricsService } from './lease-metrics.service';
+import { LeaseRecordsService, NewLease } from './lease-records.service';
+import { LeaseStore } from './lease-store';
+import { CheckoutResult, Granted, Refused } from './lease-store.types';
+import { PoolStateService } from './pool-state.service';
+
+const MAX_WAIT_SECONDS = 300;
+
+/**
+ * Check-out, heartbeat, check-in and revocation. The order of the two stores keeps the
+ * promises: a grant is written to PostgreSQL before the client hears of it (and undone in
+ * Redis if that write fails); an end is written to PostgreSQL before Redis frees the credits.
+ */
+@Injectable()
+export class LeasesService {
+  private readonly logger = new Logger(LeasesService.name);
+
+  constructor(
+    private readonly store: LeaseStore,
+    private readonly records: LeaseRecordsService,
+    private readonly pools: PoolsService,
+    private readonly apps: AppsService,
+    private readonly principals: PrincipalsService,
+    private readonly poolState: PoolStateService,
+    private readonly metrics: LeaseMetricsService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async checkout(auth: AuthContext, input: CheckoutInput): Promise<LeaseEntity> {
+    const pool = await this.pools.getInOrganization(auth.organizationId, input.poolId, 'input.poolId');
+    const app = await this.apps.getByKey(auth.organizationId, pool.id, input.app);
+    const leaseSeconds = requireInt(input.leaseSeconds ?? pool.defaultLeaseSeconds, 'input.leaseSeconds', { min: MIN_LEASE_SECONDS, max: pool.maxLeaseSeconds });
+    if (input.waitSeconds !== undefined && input.waitSeconds !== null) requireInt(input.waitSeconds, 'input.waitSeconds', { min: 0, max: MAX_WAIT_SECONDS });
+    const idempotencyKey = input.idempotencyKey ? requirePrintableAscii(input.idempotencyKey, 'input.idempotencyKey', 255) : null;
+    const host = optionalText(input.host, 'input.host', { max: 255 });
+    if (input.workUnitId && !isUuid(input.workUnitId)) throw new AppError('NOT_FOUND', `No work unit with id ${input.workUnitId} in your organization`, { field: 'input.workUnitId' });
+    const holder = await this.holder(auth, input.onBehalfOf);
+    const requestHash = createHash('sha256')
+      .update(JSON.stringify([pool.id, app.id, input.workUnitId ?? null, leaseSeconds, host, holder.id]))
+      .digest('hex');
+
+    if (idempotencyKey) {
+      const earlier = await this.records.findByIdempotencyKey(auth.organizationId, auth.keyId, idempotencyKey);
+      if (earlier) return this.sameRequestOrConflict(earlier, requestHash);
+    }
+    // The lease id doubles as the Redis request id: a command ioredis re-sends after a
+    // reconnect carries the same id, and with an idempotency key the id is derived from it
+    // (and the arguments), so concurrent retries meet in the script and get one grant.
+    const leaseId = idempotencyKey ? uuidFrom(`${auth.organizationId}|${auth.keyId}|${idempotencyKey}|${requestHash}`) : randomUUID();
+    const request = { poolId: pool.id, appId: app.id, principalId: holder.id, team: holder.team, host, workUnitId: input.workUnitId ?? null, requestId: leaseId, leaseId, leaseMs: leaseSeconds * 1000 };
+    let result: CheckoutResult = await this.store.checkout(request);
+    if (result.status === 'UNKNOWN_APP') {
+      await this.store.upsertApp(pool.id, appMirror(app));
+      result = await this.store.checkout(request);
+    }
+    switch (result.status) {
+      case 'GRANTED':
+        return this.record(result, {
+          id: result.leaseId,
+          organizationId: auth.organizationId,
+          poolId: pool.id,
+          appId: app.id,
+          principalId: holder.id,
+          requestedByPrincipalId: auth.principalId,
+          apiKeyId: auth.keyId,
+          workUnitId: input.workUnitId ?? null,
+          team: holder.team,
+          host,
+          drawId: result.drawId,
+          credits: result.credits,
+          leaseSeconds,
+          fencingToken: result.fencingToken,
+          epoch: epochOf(result.fencingToken),
+          acquiredAt: new Date(result.acquiredAtMs),
+          expiresAt: new Date(result.expiresAtMs),
+          idempotencyKey,
+          requestHash,
+        });
+      case 'POOL_EXHAUSTED':
+      case 'GROUP_LIMIT_REACHED':
+        return this.refuse(result, { organizationId: auth.organizationId, poolId: pool.id, appId: app.id, principalId: holder.id, team: holder.team });
+      case 'UNAVAILABLE':
+        throw this.rebuilding(pool.id);
+      default:
+        throw AppError.unavailable(`App ${app.key} is not yet live in pool ${pool.name}; retry shortly`, 1);
+    }
+  }
+
+  async heartbeat(auth: AuthContext, leaseId: string, idle: boolean): Promise<LeaseEntity> {
+    const lease = await this.ownLease(auth, leaseId);
+    const current = await this.records.expireIfDue(lease.id);
+    if (!current || current.state !== 'ACTIVE') throw notActive(current ?? lease);
+    const result = await this.store.heartbeat({ poolId: lease.poolId, leaseId: lease.id, leaseMs: lease.leaseSeconds * 1000 });
+    if (result.status === 'UNAVAILABLE') throw this.rebuilding(lease.poolId);
+    if (result.status === 'NOT_ACTIVE') {
+      // Redis dropped it at its expiry; the expiry event may not be recorded yet.
+      await this.records.markExpired(lease.id);
+      throw notActive((await this.records.findById(lease.id)) ?? lease);
+    }
+    const extended = await this.records.heartbeat(lease.id, new Date(result.expiresAtMs), idle);
+    if (!extended) throw notActive((await this.records.findById(lease.id)) ?? lease);
+    return extended;
+  }
+
+  /** Idempotent: an ended lease is returned as it is, whatever ended it. */
+  async checkin(auth: AuthContext, leaseId: string): Promise<LeaseEntity> {
+    const lease = await this.ownLease(auth, leaseId);
+    return this.end(lease, 'RELEASED', null);
+  }
+
+  async revoke(auth: AuthContext, leaseId: string, reason: string | null): Promise<LeaseEntity> {
+    const lease = await this.records.findInOrganization(auth.organizationId, leaseId);
+    if (!lease) throw new AppError('NOT_FOUND', `No lease with id ${leaseId} in your organization`, { field: 'leaseId' });
+    return this.end(lease, 'REVOKED', optionalText(reason, 'reason', { max: 500 }) ?? 'revoked');
+  }
+
+  /** A lease the caller may see: ADMIN and VIEWER see the organization's, CLIENT its own. */
+  async visibleLease(auth: AuthContext, id: string): Promise<LeaseEntity | null> {
+    const lease = await this.records.findInOrganization(auth.organizationId, id);
+    if (!lease || (auth.role === 'CLIENT' && !holds(auth, lease))) return null;
+    return lease;
+  }
+
+  private async end(lease: LeaseEntity, state: 'RELEASED' | 'REVOKED', reason: string | null): Promise<LeaseEntity> {
+    if (lease.state !== 'ACTIVE') return lease;
+    const ended = (await this.records.end(lease.id, state, reason)) ?? lease;
+    if (ended.state === state) {
+      // PostgreSQL already says it ended; if Redis cannot free the credits now, they come
+      // back at the lease's expiry: under-use, never over-use.
+      const ref = { poolId: lease.poolId, leaseId: lease.id };
+      const freed = await (state === 'REVOKED' ? this.store.revoke(ref) : this.store.checkin(ref)).catch((err: Error) => {
+        this.logger.warn(`Lease ${lease.id} ended in PostgreSQL; Redis frees its credits at expiry (${err.message})`);
+        return null;
+      });
+      if (freed?.status === 'UNAVAILABLE') this.poolState.requestRebuild(lease.poolId);
+    }
+    return ended;
+  }
+
+  private async record(grant: Granted, lease: NewLease): Promise<LeaseEntity> {
+    // Test-only (TEST_HOOKS): widen the window between the Redis grant and the PostgreSQL
+    // record, so crash tests can kill the process inside it.
+    if (this.config.testCheckoutPauseMs > 0) await new Promise((resolve) => setTimeout(resolve, this.config.testCheckoutPauseMs));
+    let outcome;
+    try {
+      outcome = await this.records.insert(lease);
+    } catch (err) {
+      await this.undo(lease);
+      this.logger.warn(`Lease ${lease.id} granted in Redis but not recorded (${(err as Error).message}); released`);
+      throw AppError.unavailable('The lease could not be recorded; retry (with the same idempotencyKey)', 1);
+    }
+    if (outcome.inserted) {
+      this.metrics.grants.inc({ pool: lease.poolId });
+      return (await this.records.findById(lease.id))!;
+    }
+    if (outcome.reason === 'STALE_EPOCH') {
+      await this.undo(lease);
+      throw this.rebuilding(lease.poolId);
+    }
+    // Another request with the same idempotency key recorded first.
+    const earlier = await this.records.findByIdempotencyKey(lease.organizationId, lease.apiKeyId, lease.idempotencyKey!);
+    if (!earlier) throw AppError.unavailable('The lease could not be recorded; retry', 1);
+    if (earlier.id !== grant.leaseId) await this.undo(lease);
+    return this.sameRequestOrConflict(earlier, lease.requestHash!);
+  }
+
+  private async undo(lease: NewLease): Promise<void> {
+    await this.store.revoke({ poolId: lease.poolId, leaseId: lease.id }).catch((err: Error) => {
+      this.logger.warn(`Could not release unrecorded lease ${lease.id}; it expires by itself (${err.message})`);
+    });
+  }
+
+  private async refuse(refusal: Refused, who: { organizationId: string; poolId: string; appId: string; principalId: string; team: string | null }): Promise<never> {
+    this.metrics.denials.inc({ pool: who.poolId, reason: refusal.status });
+    await this.records.recordDenial({ ...who, requested: refusal.requested, available: refusal.available, reason: refusal.status });
+    const retryAfterSeconds = Math.max(1, Math.ceil(refusal.retryAfterMs / 1000));
+    const message =
+      refusal.status === 'GROUP_LIMIT_REACHED'
+        ? `Your team is at its ceiling in this pool: ${refusal.available} credits available to you, ${refusal.requested} requested; retry in about ${retryAfterSeconds} s`
+        : `Pool has ${refusal.available} credits available to you, ${refusal.requested} requested; retry in about ${retryAfterSeconds} s`;
+    throw new AppError(refusal.status, message, { available: refusal.available, requested: refusal.requested, retryAfterSeconds });
+  }
+
+  private sameRequestOrConflict(earlier: LeaseEntity, requestHash: string): LeaseEntity {
+    if (earlier.requestHash !== requestHash) {
+      throw new AppError('IDEMPOTENCY_CONFLICT', `This idempotencyKey was used for lease ${earlier.id} with other arguments; use a new key for a new check-out`);
+    }
+    return earlier;
+  }
+
+  private rebuilding(poolId: string): AppError {
+    this.poolState.requestRebuild(poolId);
+    return AppError.unavailable('The pool is being rebuilt after a storage failover; retry shortly (safe with the same idempotencyKey)', 1);
+  }
+
+  private async holder(auth: AuthContext, onBehalfOf: string | null | undefined): Promise<{ id: string; team: string | null }> {
+    if (!onBehalfOf || onBehalfOf === auth.principalId) return { id: auth.principalId, team: auth.team };
+    if (auth.principalKind !== 'SERVICE') throw new AppError('FORBIDDEN', 'Only a SERVICE principal may check out on behalf of another principal');
+    const principal = await this.principals.getInOrganization(auth.organizationId, onBehalfOf, 'input.onBehalfOf');
+    return { id: principal.id, team: principal.team };
+  }
+
+  /** Heartbeat and check-in: the holder, the principal that checked out for it, or an ADMIN key; anyone else NOT_FOUND. */
+  private async ownLease(auth: AuthContext, leaseId: string): Promise<LeaseEntity> {
+    const lease = await this.records.findInOrganization(auth.organizationId, leaseId);
+    if (!lease || (auth.role !== 'ADMIN' && !holds(auth, lease))) throw new AppError('NOT_FOUND', `No lease with id ${leaseId} of yours`, { field: 'leaseId' });
+    return lease;
+  }
+}
+
+function holds(auth: AuthContext, lease: LeaseEntity): boolean {
+  return lease.principalId === auth.principalId || lease.requestedByPrincipalId === auth.principalId;
+}
+
+function notActive(lease: LeaseEntity): AppError {
+  const state = lease.state === 'ACTIVE' ? 'EXPIRED' : lease.state;
+  return new AppError('LEASE_NOT_ACTIVE', `Lease ${lease.id} is ${state.toLowerCase()}; check out again`, { state });
+}
+
+/** A UUID-shaped id derived from `seed` (SHA-256), so the same request always names the same lease. */
+function uuidFrom(seed: string): string {
+  const hex = createHash('sha256').update(seed).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${((parseInt(hex[16], 16) & 0x3) | 0x8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** Fencing tokens are the epoch followed by a 12-digit counter. */
+function epochOf(fencingToken: string): string {
+  return fencingToken.slice(0, -12) || '0';
+}

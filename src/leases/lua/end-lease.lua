@@ -1,0 +1,41 @@
+--[[
+  Check in or revoke an active lease. Its draw is freed when this was the draw's last lease;
+  after a check-in the draw first lingers for the app's lingerMs. Runs after lease-lib.lua.
+
+  Input:
+    KEYS[1] the pool's key base "<prefix>:{pool:<id>}" (keys derived as in lease-lib.lua)
+    ARGV[1] leaseId
+    ARGV[2] how   'checkin' (linger applies) or 'revoke' (no linger)
+
+  Output:
+    { 'ENDED', drawEnded (0|1), lingerUntilMs (0 = no linger) }
+    { 'NOT_ACTIVE' }   unknown, ended, or already past its expiry (then ended as expired)
+    { 'UNAVAILABLE' }  the pool's epoch is missing
+]]
+usePool(KEYS[1])
+local leaseId, how = ARGV[1], ARGV[2]
+-- The lease's record, the draw's when the lease opened it (the usual case), the epoch, and
+-- whether any app of the pool lingers.
+local recs = rcall('HMGET', STATE, 'l|' .. leaseId, 'd|' .. leaseId, 'epoch', 'linger')
+if not recs[3] then return { 'UNAVAILABLE' } end
+if not recs[1] then return { 'NOT_ACTIVE' } end
+local drawId, expiresAt = leaseHead(recs[1])
+local drawPacked = recs[2]
+if drawId ~= leaseId then drawPacked = rcall('HGET', STATE, 'd|' .. drawId) end
+local d = drawPacked and parseDraw(drawPacked) or nil
+local now, nowStr = clock()
+if tonumber(expiresAt) <= now then
+  endLease(leaseId, drawId, d, 'expire', tonumber(expiresAt), expiresAt, 0)
+  return { 'NOT_ACTIVE' }
+end
+-- The app's linger as it is now, needed only when a check-in ends the draw's last lease.
+local lingerMs = 0
+if how == 'checkin' and recs[4] and d and d[REFS] == 1 then
+  local app = rcall('HGET', STATE, 'a|' .. d[APP])
+  if app then
+    local _
+    _, _, lingerMs = parseApp(app)
+  end
+end
+local drawEnded, lingerUntil = endLease(leaseId, drawId, d, how, now, nowStr, lingerMs)
+return { 'ENDED', drawEnded and 1 or 0, lingerUntil or 0 }

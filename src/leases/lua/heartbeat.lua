@@ -1,0 +1,37 @@
+--[[
+  Extend an active lease to now + its length. Runs after lease-lib.lua.
+
+  Input:
+    KEYS[1] the pool's key base "<prefix>:{pool:<id>}" (keys derived as in lease-lib.lua)
+    ARGV[1] leaseId
+    ARGV[2] leaseMs   new lease length; 0 = keep the lease's own
+
+  Output:
+    { 'OK', expiresAtMs }
+    { 'NOT_ACTIVE' }   unknown, ended, or already past its expiry (then ended as expired)
+    { 'UNAVAILABLE' }  the pool's epoch is missing
+]]
+usePool(KEYS[1])
+local leaseId, leaseMs = ARGV[1], ARGV[2]
+local st = rcall('HMGET', STATE, 'epoch', 'lexp', 'l|' .. leaseId)
+if not st[1] then return { 'UNAVAILABLE' } end
+local packed = st[3]
+if not packed then return { 'NOT_ACTIVE' } end
+local drawId, expiresAt, ownMs, grant = match(packed, '^([^|]*)|([^|]*)|([^|]*)|(.*)$')
+local now = clock()
+if tonumber(expiresAt) <= now then
+  endLease(leaseId, drawId, loadDraw(drawId), 'expire', tonumber(expiresAt), expiresAt, 0)
+  return { 'NOT_ACTIVE' }
+end
+if tonumber(leaseMs) <= 0 then leaseMs = ownMs end
+local newExpiry = now + tonumber(leaseMs)
+local expStr = format('%d', newExpiry)
+rcall('ZADD', LEASES, 'XX', expStr, leaseId)
+local record = drawId .. '|' .. expStr .. '|' .. leaseMs .. '|' .. grant
+-- A shorter lease length can move the earliest expiry forward.
+if not st[2] or newExpiry < tonumber(st[2]) then
+  rcall('HSET', STATE, 'l|' .. leaseId, record, 'lexp', expStr)
+else
+  rcall('HSET', STATE, 'l|' .. leaseId, record)
+end
+return { 'OK', newExpiry }

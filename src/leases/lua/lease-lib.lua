@@ -1,0 +1,342 @@
+--[[
+  Shared prefix of every lease script. Redis scripts cannot include files, so lease-store.ts
+  prepends this file to each script's own file when it registers the command.
+
+  KEYS[1] of every script is the pool's key base "<prefix>:{pool:<id>}" (lease-keys.ts); the
+  script calls usePool(KEYS[1]) to derive the pool's keys by appending the suffixes below.
+  They all carry the same hash tag {pool:<id>}, so they live in the Cluster slot KEYS[1]
+  routes to, and Redis Cluster lets a script touch undeclared keys of that slot.
+
+    <base>:state    hash    everything a check-out reads, so that one HMGET gets it all:
+                            epoch   pool epoch; missing = state lost: every script answers
+                                    UNAVAILABLE (sweep does nothing) until install
+                            cap     credits the pool may hand out
+                            used    sum of the costs of held draws (live or lingering)
+                            fence   fencing counter of the current epoch (12 digits)
+                            lexp    no later than the earliest expiry in <base>:leases, absent
+                                    when that zset is empty: check-out looks for expired
+                                    leases only once it has passed
+                            lnext   the same for <base>:lingers
+                            groups  '1' once a group limit exists (else no team lookups)
+                            linger  '1' once an app has a linger (else check-in looks up no app)
+                            a|<appId>     "shareScope|lingerMs|cost"
+                            t|<team>      credits held by the team's draws (team escaped)
+                            l|<leaseId>   "drawId|expiresAt|leaseMs|credits|fencingToken|
+                                           acquiredAt|grantExpiresAt|inUse|drawAction"
+                                          (from credits on: the grant as first answered,
+                                          replayed unchanged)
+                            d|<drawId>    "refs|cost|team|openedAt|lingerUntil|openerLeaseId|
+                                           appId|principalId|scopeKey"
+                            <scopeKey>    drawId of the live or lingering draw of that scope:
+                                          "P|app|principal", "H|app|principal|host", "W|app|workUnit"
+                            T|<appId>|<principalId>  drawId of a lingering draw
+    <base>:leases   zset    leaseId -> expiresAt ms (the expiry index)
+    <base>:lingers  zset    drawId -> lingerUntil ms
+    <base>:groups   hash    team -> "reserved|max" (max empty = no ceiling)
+    <base>:events   stream  one field per entry, named by the event type:
+                            lease_expired  "leaseId|atMs"
+                            draw_ended     "drawId|openerLeaseId|appId|principalId|cost|
+                                            openedAtMs|endedAtMs"
+
+  Packing: ids never contain "|" (lease-store.ts checks), so fields made from ids never
+  collide with each other or with the plain ones; teams are escaped; scopeKey is last in a
+  draw because it contains "|". Invariant: a lease is active iff its record exists, and its
+  record's expiresAt equals its score in <base>:leases (every script writes both).
+  The only clock is Redis TIME.
+
+  Speed: values read from Redis stay strings where no arithmetic needs them, because turning
+  a number into a string costs Redis's Lua about half a microsecond (more than most calls).
+]]
+-- Expired leases and due lingers one script call collects; the sweep repeats until done.
+local PURGE_BATCH = 100
+-- MAXLEN ~ costs about a microsecond per XADD, so it is applied to the events whose time is
+-- a multiple of TRIM_EVERY_MS (about one in 16), and by every sweep.
+local EVENTS_MAXLEN = 100000
+local TRIM_EVERY_MS = 16
+-- A draw is an array of its record's fields, in record order; REFS is a number.
+local REFS, COST, TEAM, OPENED_AT, LINGER_UNTIL, OPENER, APP, PRINCIPAL, SCOPE = 1, 2, 3, 4, 5, 6, 7, 8, 9
+
+-- Set by usePool, which every function calls first: a function library may not look up
+-- globals (redis.call, string) while it loads, only while a function runs.
+local rcall, match, find, sub, format, byte, char, concat
+local STATE, LEASES, LINGERS, GROUPS, EVENTS
+local function usePool(base)
+  rcall, match, find, sub, format = redis.call, string.match, string.find, string.sub, string.format
+  byte, char, concat = string.byte, string.char, table.concat
+  STATE, LEASES, LINGERS, GROUPS, EVENTS = base .. ':state', base .. ':leases', base .. ':lingers', base .. ':groups', base .. ':events'
+end
+
+-- Redis TIME in ms, as a number and as a string.
+local function clock()
+  local t = rcall('TIME')
+  local s = t[1] .. sub('00000' .. t[2], -6, -4)
+  return tonumber(s), s
+end
+
+-- The fencing counter after fence (12 digits, or nil before the first lease). Usually only
+-- the last digit changes, which string operations do several times faster than format.
+local function nextFence(fence)
+  local last = fence and byte(fence, 12)
+  if last and last < 57 then return sub(fence, 1, 11) .. char(last + 1) end
+  return format('%012d', (tonumber(fence) or 0) + 1)
+end
+
+local function isDue(at, now)
+  return at and tonumber(at) <= now
+end
+
+-- cost (string), shareScope, lingerMs (number). The common NONE app without linger is
+-- recognised by its prefix, without a pattern match.
+local function parseApp(packed)
+  if sub(packed, 1, 7) == 'NONE|0|' then return sub(packed, 8), 'NONE', 0 end
+  local scope, linger, cost = match(packed, '^([^|]*)|([^|]*)|(.*)$')
+  return cost, scope, tonumber(linger) or 0
+end
+
+-- drawId, expiresAt (string) of a lease record.
+local function leaseHead(packed)
+  local i = find(packed, '|', 1, true)
+  local j = find(packed, '|', i + 1, true)
+  return sub(packed, 1, i - 1), sub(packed, i + 1, j - 1)
+end
+
+local function parseDraw(packed)
+  local d = { match(packed, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$') }
+  d[REFS] = tonumber(d[REFS])
+  return d
+end
+
+local function packDraw(d)
+  return concat(d, '|')
+end
+
+local function loadDraw(drawId)
+  local packed = rcall('HGET', STATE, 'd|' .. drawId)
+  return packed and parseDraw(packed) or nil
+end
+
+-- Leases of one scope share a draw; '' = the app shares nothing (NONE, or WORK_UNIT
+-- without a work unit).
+local function scopeKeyFor(scope, appId, principal, host, workUnit)
+  if scope == 'PRINCIPAL' then return 'P|' .. appId .. '|' .. principal end
+  if scope == 'PRINCIPAL_HOST' then return 'H|' .. appId .. '|' .. principal .. '|' .. host end
+  if scope == 'WORK_UNIT' and workUnit ~= '' then return 'W|' .. appId .. '|' .. workUnit end
+  return ''
+end
+
+-- at: the event's time in ms (a number), which also decides whether this XADD trims.
+local function addEvent(kind, packed, at)
+  if at % TRIM_EVERY_MS == 0 then
+    rcall('XADD', EVENTS, 'MAXLEN', '~', EVENTS_MAXLEN, '*', kind, packed)
+  else
+    rcall('XADD', EVENTS, '*', kind, packed)
+  end
+end
+
+-- Adds (sign '') or subtracts (sign '-') a draw's cost, kept as its string, to a counter.
+local function addTo(field, cost, sign)
+  if cost ~= '0' then rcall('HINCRBY', STATE, field, sign .. cost) end
+end
+
+-- Frees a draw's credits, deletes its record (and its last lease's, if given) and forgets
+-- every index entry that still points at it. endedAt: number and string.
+local function endDraw(drawId, d, endedAt, endedAtStr, leaseId)
+  if leaseId then rcall('HDEL', STATE, 'l|' .. leaseId, 'd|' .. drawId) else rcall('HDEL', STATE, 'd|' .. drawId) end
+  local scopeKey = d[SCOPE]
+  if scopeKey ~= '' and rcall('HGET', STATE, scopeKey) == drawId then rcall('HDEL', STATE, scopeKey) end
+  if d[LINGER_UNTIL] ~= '0' then
+    rcall('ZREM', LINGERS, drawId)
+    local takeoverKey = 'T|' .. d[APP] .. '|' .. d[PRINCIPAL]
+    if rcall('HGET', STATE, takeoverKey) == drawId then rcall('HDEL', STATE, takeoverKey) end
+  end
+  addTo('used', d[COST], '-')
+  if d[TEAM] ~= '' then addTo('t|' .. d[TEAM], d[COST], '-') end
+  addEvent('draw_ended', drawId .. '|' .. d[OPENER] .. '|' .. d[APP] .. '|' .. d[PRINCIPAL] .. '|'
+    .. d[COST] .. '|' .. d[OPENED_AT] .. '|' .. endedAtStr, endedAt)
+end
+
+local function startLinger(drawId, d, lingerUntil)
+  d[LINGER_UNTIL] = format('%d', lingerUntil)
+  rcall('HSET', STATE, 'd|' .. drawId, packDraw(d), 'T|' .. d[APP] .. '|' .. d[PRINCIPAL], drawId)
+  rcall('ZADD', LINGERS, d[LINGER_UNTIL], drawId)
+  local lnext = rcall('HGET', STATE, 'lnext')
+  if not lnext or lingerUntil < tonumber(lnext) then rcall('HSET', STATE, 'lnext', d[LINGER_UNTIL]) end
+end
+
+-- Ends one lease of draw d (nil if the draw record is missing). how: 'checkin', 'revoke' or
+-- 'expire' (recorded on the events stream). endedAt (number and string) is now, or the
+-- lease's expiresAt for an expiry. lingerMs applies when this was the draw's last lease
+-- (pass 0 unless checking in). Returns drawEnded (boolean) and lingerUntil (or nil).
+local function endLease(leaseId, drawId, d, how, endedAt, endedAtStr, lingerMs)
+  rcall('ZREM', LEASES, leaseId)
+  if how == 'expire' then addEvent('lease_expired', leaseId .. '|' .. endedAtStr, endedAt) end
+  if not d then
+    rcall('HDEL', STATE, 'l|' .. leaseId)
+    return false, nil
+  end
+  d[REFS] = d[REFS] - 1
+  if d[REFS] > 0 then
+    rcall('HDEL', STATE, 'l|' .. leaseId)
+    rcall('HSET', STATE, 'd|' .. drawId, packDraw(d))
+    return false, nil
+  end
+  if lingerMs > 0 then
+    rcall('HDEL', STATE, 'l|' .. leaseId)
+    startLinger(drawId, d, endedAt + lingerMs)
+    return false, endedAt + lingerMs
+  end
+  endDraw(drawId, d, endedAt, endedAtStr, leaseId)
+  return true, nil
+end
+
+-- Resets a lower bound (lexp or lnext) to the earliest score left in the zset.
+local function resetNext(field, zset)
+  local first = rcall('ZRANGE', zset, 0, 0, 'WITHSCORES')
+  if first[2] then rcall('HSET', STATE, field, first[2]) else rcall('HDEL', STATE, field) end
+end
+
+-- Collects at most PURGE_BATCH expired leases (if leasesDue) and as many due lingers (if
+-- lingersDue). Returns the number of leases expired, of lingers ended, and whether more are due.
+local function purge(now, leasesDue, lingersDue)
+  local n, m = 0, 0
+  if leasesDue then
+    local expired = rcall('ZRANGEBYSCORE', LEASES, '-inf', now, 'WITHSCORES', 'LIMIT', 0, PURGE_BATCH)
+    n = #expired / 2
+    if n > 0 then
+      local ids, fields = {}, {}
+      for i = 1, n do ids[i], fields[i] = expired[2 * i - 1], 'l|' .. expired[2 * i - 1] end
+      local packed = rcall('HMGET', STATE, unpack(fields))
+      for i = 1, n do
+        local at = expired[2 * i]
+        if packed[i] then
+          local drawId = leaseHead(packed[i])
+          endLease(ids[i], drawId, loadDraw(drawId), 'expire', tonumber(at), at, 0)
+        else
+          rcall('ZREM', LEASES, ids[i])
+        end
+      end
+    end
+    resetNext('lexp', LEASES)
+  end
+  if lingersDue then
+    local due = rcall('ZRANGEBYSCORE', LINGERS, '-inf', now, 'WITHSCORES', 'LIMIT', 0, PURGE_BATCH)
+    m = #due / 2
+    for i = 1, m do
+      local drawId, at = due[2 * i - 1], due[2 * i]
+      local d = loadDraw(drawId)
+      if d and d[REFS] == 0 then
+        endDraw(drawId, d, tonumber(at), at)
+      else
+        rcall('ZREM', LINGERS, drawId)
+      end
+    end
+    resetNext('lnext', LINGERS)
+  end
+  return n, m, (n == PURGE_BATCH or m == PURGE_BATCH)
+end
+
+-- Reads the state fields a check-out or quote decides on, collecting what is due first.
+-- Returns nil when the epoch is missing, else
+--   { epoch, cap, used, fence, lexp, lnext, groups, app, teamUsed, lease, draw }, now, nowStr
+-- With a leaseId (check-out), also its record and a draw record of the same id.
+local function decisionState(appId, team, leaseId)
+  local appField, teamField = 'a|' .. appId, 't|' .. team
+  local leaseField, drawField = 'l|' .. (leaseId or ''), 'd|' .. (leaseId or '')
+  local st = rcall('HMGET', STATE, 'epoch', 'cap', 'used', 'fence', 'lexp', 'lnext', 'groups', appField,
+    teamField, leaseField, drawField)
+  if not st[1] then return nil end
+  local now, nowStr = clock()
+  local leasesDue, lingersDue = isDue(st[5], now), isDue(st[6], now)
+  if leasesDue or lingersDue then
+    purge(now, leasesDue, lingersDue)
+    st = rcall('HMGET', STATE, 'epoch', 'cap', 'used', 'fence', 'lexp', 'lnext', 'groups', appField,
+      teamField, leaseField, drawField)
+  end
+  return st, now, nowStr
+end
+
+local function canTakeOver(d, appId, team, now)
+  return d[REFS] == 0 and tonumber(d[LINGER_UNTIL]) > now and d[APP] == appId and d[TEAM] == team
+end
+
+-- Which draw a check-out would use: 'JOINED' (a live draw of its scope, no new credits),
+-- 'TAKEN_OVER' (a lingering draw of its scope, or of the same app and principal), or
+-- 'OPENED' (a new draw of the app's cost). Returns mode, drawId, draw, scopeKey.
+-- Only needed for apps that share or linger: a NONE app without linger always opens.
+local function findDraw(scope, lingerMs, appId, principal, team, host, workUnit, now)
+  local scopeKey = scopeKeyFor(scope, appId, principal, host, workUnit)
+  -- Only an app with linger leaves draws to take over (one lingering from before its linger
+  -- was switched off just runs out).
+  local takeoverKey = lingerMs > 0 and ('T|' .. appId .. '|' .. principal) or ''
+  local ids = rcall('HMGET', STATE, scopeKey, takeoverKey)
+  if ids[1] then
+    local d = loadDraw(ids[1])
+    if d and d[REFS] > 0 then return 'JOINED', ids[1], d, scopeKey end
+    if d and canTakeOver(d, appId, team, now) then return 'TAKEN_OVER', ids[1], d, scopeKey end
+  end
+  if ids[2] and ids[2] ~= ids[1] then
+    local d = loadDraw(ids[2])
+    if d and canTakeOver(d, appId, team, now) then return 'TAKEN_OVER', ids[2], d, scopeKey end
+  end
+  return 'OPENED', nil, nil, scopeKey
+end
+
+-- The lingering draw becomes this lease's draw, under this lease's scope. It stays charged
+-- to its opener (the ledger charges a draw once), so opener and principal do not change.
+-- The caller saves the draw.
+local function takeOver(drawId, d, scopeKey)
+  rcall('ZREM', LINGERS, drawId)
+  local takeoverKey = 'T|' .. d[APP] .. '|' .. d[PRINCIPAL]
+  if rcall('HGET', STATE, takeoverKey) == drawId then rcall('HDEL', STATE, takeoverKey) end
+  if d[SCOPE] ~= scopeKey then
+    if d[SCOPE] ~= '' and rcall('HGET', STATE, d[SCOPE]) == drawId then rcall('HDEL', STATE, d[SCOPE]) end
+    if scopeKey ~= '' then rcall('HSET', STATE, scopeKey, drawId) end
+  end
+  d[REFS], d[LINGER_UNTIL], d[SCOPE] = 1, '0', scopeKey
+end
+
+-- Credits this team may still draw: the cap, less what is held, less the unused
+-- reservations of the other teams (a team-less principal sees every reservation as others').
+-- Also returns the team's ceiling (nil = none) and what the team holds.
+local function availableFor(team, st)
+  local free = (tonumber(st[2]) or 0) - (tonumber(st[3]) or 0)
+  if not st[7] then return math.max(0, free), nil, 0 end
+  local groups = rcall('HGETALL', GROUPS)
+  local reservedByOthers, ceiling, teamUsed = 0, nil, 0
+  if #groups > 0 then
+    local fields = {}
+    for i = 1, #groups, 2 do fields[#fields + 1] = 't|' .. groups[i] end
+    local usedBy = rcall('HMGET', STATE, unpack(fields))
+    for i = 1, #fields do
+      local reserved, max = match(groups[2 * i], '^([^|]*)|([^|]*)$')
+      local held = tonumber(usedBy[i]) or 0
+      if groups[2 * i - 1] == team then
+        ceiling, teamUsed = tonumber(max), held
+      else
+        reservedByOthers = reservedByOthers + math.max(0, (tonumber(reserved) or 0) - held)
+      end
+    end
+  end
+  return math.max(0, free - reservedByOthers), ceiling, teamUsed
+end
+
+-- Refusal (nil when a new draw of cost fits) and the credits available to this team.
+-- The team ceiling is checked first: GROUP_LIMIT_REACHED wins when both apply.
+local function refusalFor(cost, team, st)
+  local available, ceiling, teamUsed = availableFor(team, st)
+  if ceiling and teamUsed + cost > ceiling then
+    return 'GROUP_LIMIT_REACHED', math.max(0, math.min(available, ceiling - teamUsed))
+  end
+  if cost > available then return 'POOL_EXHAUSTED', available end
+  return nil, available
+end
+
+-- When a refused check-out may try again: the next lease expiry or linger end, 1 s at least.
+local function retryAfterMs(now)
+  local nextAt
+  local lease = rcall('ZRANGE', LEASES, 0, 0, 'WITHSCORES')
+  local linger = rcall('ZRANGE', LINGERS, 0, 0, 'WITHSCORES')
+  if lease[2] then nextAt = tonumber(lease[2]) end
+  if linger[2] and (not nextAt or tonumber(linger[2]) < nextAt) then nextAt = tonumber(linger[2]) end
+  return math.max(1000, (nextAt or now) - now)
+end

@@ -1,0 +1,32 @@
+--[[
+  What a check-out would do now, without doing it: the same decision as checkout.lua. It
+  collects what is due first (as check-out does), so that its answer is the one the next
+  check-out would get. Runs after lease-lib.lua.
+
+  Input:
+    KEYS[1] the pool's key base "<prefix>:{pool:<id>}" (keys derived as in lease-lib.lua)
+    ARGV[1] appId  ARGV[2] principalId  ARGV[3] team (escaped, '' = none)
+    ARGV[4] host ('' = none)  ARGV[5] workUnitId ('' = none)
+
+  Output:
+    { 'OK', cost, grantable (0|1), available }
+      cost: the credits the lease would hold (0 when it would join a live draw)
+      available: credits this principal's team could draw now
+    { 'UNAVAILABLE' }  the pool's epoch is missing
+    { 'UNKNOWN_APP' }
+]]
+usePool(KEYS[1])
+local appId, principal, team, host, workUnit = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local st, now = decisionState(appId, team)
+if not st then return { 'UNAVAILABLE' } end
+if not st[8] then return { 'UNKNOWN_APP' } end
+local cost, scope, lingerMs = parseApp(st[8])
+local mode, d = 'OPENED', nil
+if scope ~= 'NONE' or lingerMs > 0 then
+  local _
+  mode, _, d = findDraw(scope, lingerMs, appId, principal, team, host, workUnit, now)
+end
+local refusal, available = refusalFor(tonumber(cost), team, st)
+if mode == 'JOINED' then return { 'OK', 0, 1, available } end
+if mode == 'TAKEN_OVER' then return { 'OK', tonumber(d[COST]), 1, available } end
+return { 'OK', tonumber(cost), refusal and 0 or 1, available }

@@ -1,0 +1,17 @@
+--[[
+  Collect one batch of expired leases and due lingers, recording them on the events stream,
+  and trim the stream. lease-store.ts repeats the call while more are due. Runs after
+  lease-lib.lua. It looks regardless of lexp and lnext (check-out trusts them), and resets them.
+
+  Input:
+    KEYS[1] the pool's key base "<prefix>:{pool:<id>}" (keys derived as in lease-lib.lua)
+
+  Output:
+    { leasesExpired, lingersEnded, more (0|1) }   all 0 when the pool's epoch is missing
+                                                  (nothing to trust until it is rebuilt)
+]]
+usePool(KEYS[1])
+if rcall('HEXISTS', STATE, 'epoch') == 0 then return { 0, 0, 0 } end
+local expired, lingersEnded, more = purge(clock(), true, true)
+if not more then rcall('XTRIM', EVENTS, 'MAXLEN', '~', EVENTS_MAXLEN) end
+return { expired, lingersEnded, more and 1 or 0 }

@@ -1,0 +1,45 @@
+import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import { OrganizationEntity } from '../organizations/organization.entity';
+
+@Entity({ name: 'pools' })
+@Index('uq_pools_organization_name', ['organizationId', 'name'], { unique: true })
+export class PoolEntity {
+  @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'pk_pools' })
+  id!: string;
+
+  @Column('uuid')
+  organizationId!: string;
+
+  @ManyToOne(() => OrganizationEntity, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'organization_id', foreignKeyConstraintName: 'fk_pools_organization' })
+  organization?: OrganizationEntity;
+
+  @Column('text')
+  name!: string;
+
+  @Column('int')
+  cap!: number;
+
+  @Column('int', { default: 300 })
+  defaultLeaseSeconds!: number;
+
+  @Column('int', { default: 3600 })
+  maxLeaseSeconds!: number;
+
+  @Column('numeric', { precision: 18, scale: 6, nullable: true, transformer: { to: (v: number | null) => v, from: (v: string | null) => (v === null ? null : Number(v)) } })
+  creditHourPrice!: number | null;
+
+  /**
+   * Raised every time the pool's Redis state is rebuilt from this table; embedded in
+   * fencing tokens so they never go backwards, and checked when a lease row is written so
+   * a grant made under a lost Redis state is never recorded.
+   */
+  @Column('bigint', { default: 0 })
+  epoch!: string;
+
+  @CreateDateColumn({ type: 'timestamptz' })
+  createdAt!: Date;
+
+  @UpdateDateColumn({ type: 'timestamptz' })
+  updatedAt!: Date;
+}

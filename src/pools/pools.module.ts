@@ -1,0 +1,16 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuditModule } from '../audit/audit.module';
+import { LeaseStoreModule } from '../leases/lease-store.module';
+import { GroupLimitEntity } from './group-limit.entity';
+import { PoolCapChangeEntity } from './pool-cap-change.entity';
+import { PoolEntity } from './pool.entity';
+import { GroupLimitsResolver, PoolsResolver } from './pools.resolver';
+import { PoolsService } from './pools.service';
+
+@Module({
+  imports: [TypeOrmModule.forFeature([PoolEntity, PoolCapChangeEntity, GroupLimitEntity]), AuditModule, LeaseStoreModule],
+  providers: [PoolsService, PoolsResolver, GroupLimitsResolver],
+  exports: [PoolsService],
+})
+export class PoolsModule {}

@@ -1,0 +1,85 @@
+import { Args, ID, Int, Mutation, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
+import type { AuthContext } from '../auth/auth-context';
+import { CurrentAuth } from '../auth/current-auth.decorator';
+import { Roles } from '../auth/roles.decorator';
+import { CreatePoolInput, GroupLimitInput, UpdatePoolInput } from './dto/pool.inputs';
+import { GroupLimit, Pool } from './pool.model';
+import { LiveFigures, PoolsService } from './pools.service';
+
+type PoolWithLive = Pool & { live?: Promise<LiveFigures> };
+
+@Resolver(() => Pool)
+export class PoolsResolver {
+  constructor(private readonly poolsService: PoolsService) {}
+
+  @Roles('ADMIN', 'CLIENT', 'VIEWER')
+  @Query(() => [Pool], { description: 'Every pool of the organization, oldest first.' })
+  async pools(@CurrentAuth() auth: AuthContext): Promise<Pool[]> {
+    return this.poolsService.list(auth.organizationId);
+  }
+
+  @Roles('ADMIN', 'CLIENT', 'VIEWER')
+  @Query(() => Pool, { nullable: true, description: 'A pool by id; null when the caller may not see it.' })
+  async pool(@CurrentAuth() auth: AuthContext, @Args('id', { type: () => ID, description: 'The pool id.' }) id: string): Promise<Pool | null> {
+    return this.poolsService.findInOrganization(auth.organizationId, id);
+  }
+
+  @Roles('ADMIN')
+  @Query(() => [GroupLimit], { description: "A pool's team reservations and ceilings (ADMIN)." })
+  async groupLimits(@CurrentAuth() auth: AuthContext, @Args('poolId', { type: () => ID, description: 'The pool id.' }) poolId: string): Promise<GroupLimit[]> {
+    return this.poolsService.groupLimits(auth.organizationId, poolId);
+  }
+
+  @Roles('ADMIN')
+  @Mutation(() => Pool, { description: 'Creates a pool (ADMIN).' })
+  async createPool(@CurrentAuth() auth: AuthContext, @Args('input', { description: 'The new pool.' }) input: CreatePoolInput): Promise<Pool> {
+    return this.poolsService.create({ organizationId: auth.organizationId, actorPrincipalId: auth.principalId }, input);
+  }
+
+  @Roles('ADMIN')
+  @Mutation(() => Pool, { description: 'Changes a pool (ADMIN). A cap change is live at once and ends no lease.' })
+  async updatePool(
+    @CurrentAuth() auth: AuthContext,
+    @Args('id', { type: () => ID, description: 'The pool id.' }) id: string,
+    @Args('input', { description: 'The changes.' }) input: UpdatePoolInput,
+  ): Promise<Pool> {
+    return this.poolsService.update({ organizationId: auth.organizationId, actorPrincipalId: auth.principalId }, id, input);
+  }
+
+  @Roles('ADMIN')
+  @Mutation(() => GroupLimit, { description: 'Sets a team reservation and ceiling in a pool (ADMIN).' })
+  async setGroupLimit(@CurrentAuth() auth: AuthContext, @Args('input', { description: 'The limit.' }) input: GroupLimitInput): Promise<GroupLimit> {
+    return this.poolsService.setGroupLimit({ organizationId: auth.organizationId, actorPrincipalId: auth.principalId }, input);
+  }
+
+  @ResolveField('inUse', () => Int, { description: 'Credits held now, lingering draws included.' })
+  async inUse(@Parent() pool: PoolWithLive): Promise<number> {
+    return (await this.live(pool)).inUse;
+  }
+
+  @ResolveField('available', () => Int, { description: 'max(0, cap - inUse - reservations not yet used by their teams).' })
+  async available(@Parent() pool: PoolWithLive): Promise<number> {
+    return (await this.live(pool)).available;
+  }
+
+  @ResolveField('activeLeases', () => Int, { description: 'Leases active now.' })
+  async activeLeases(@Parent() pool: PoolWithLive): Promise<number> {
+    return (await this.live(pool)).activeLeases;
+  }
+
+  /** One Redis read per pool object, shared by its three live fields. */
+  private live(pool: PoolWithLive): Promise<LiveFigures> {
+    pool.live ??= this.poolsService.live(pool.id);
+    return pool.live;
+  }
+}
+
+@Resolver(() => GroupLimit)
+export class GroupLimitsResolver {
+  constructor(private readonly poolsService: PoolsService) {}
+
+  @ResolveField('pool', () => Pool, { description: 'The pool.' })
+  async pool(@Parent() limit: GroupLimit, @CurrentAuth() auth: AuthContext): Promise<Pool> {
+    return this.poolsService.getInOrganization(auth.organizationId, limit.poolId);
+  }
+}

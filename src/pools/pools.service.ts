@@ -1,0 +1,186 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { EntityManager, Repository } from 'typeorm';
+import { AuditActor as Actor, AuditService } from '../audit/audit.service';
+import { AppError } from '../common/errors/app-error';
+import { isUuid, requireInt, requireNumber, requireText } from '../common/validation/validate';
+import { LeaseStore } from '../leases/lease-store';
+import { CreatePoolInput, GroupLimitInput, UpdatePoolInput } from './dto/pool.inputs';
+import { GroupLimitEntity } from './group-limit.entity';
+import { PoolCapChangeEntity } from './pool-cap-change.entity';
+import { PoolEntity } from './pool.entity';
+
+export const MIN_LEASE_SECONDS = 5;
+const MAX_LEASE_SECONDS = 7 * 86_400;
+const MAX_CAP = 1_000_000_000;
+
+export interface LiveFigures {
+  inUse: number;
+  available: number;
+  activeLeases: number;
+}
+
+/**
+ * Pools and their team limits. PostgreSQL is the record; every change is mirrored into the
+ * lease store in the same request so the check-out script reads the current cap and limits
+ * without asking PostgreSQL. A mirror that fails is repaired by the worker's resync.
+ */
+@Injectable()
+export class PoolsService {
+  private readonly logger = new Logger(PoolsService.name);
+
+  constructor(
+    @InjectRepository(PoolEntity) private readonly pools: Repository<PoolEntity>,
+    private readonly audit: AuditService,
+    private readonly store: LeaseStore,
+  ) {}
+
+  async create(actor: Actor, input: CreatePoolInput): Promise<PoolEntity> {
+    const values = this.validated(input, { defaultLeaseSeconds: 300, maxLeaseSeconds: 3600, creditHourPrice: null });
+    const pool = await this.pools.manager.transaction(async (manager) => {
+      await this.assertNameFree(manager, actor.organizationId, values.name);
+      const created = await manager.save(PoolEntity, manager.create(PoolEntity, { ...values, organizationId: actor.organizationId, epoch: '1' }));
+      await manager.insert(PoolCapChangeEntity, { organizationId: actor.organizationId, poolId: created.id, cap: created.cap });
+      await this.audit.record(manager, { ...actor, action: 'createPool', objectId: created.id, before: null, after: values });
+      return created;
+    });
+    await this.mirror('createPool', () => this.store.install(pool.id, { epoch: 1, cap: pool.cap, apps: [], groups: [], leases: [], graceMs: 0 }));
+    return pool;
+  }
+
+  async update(actor: Actor, id: string, input: UpdatePoolInput): Promise<PoolEntity> {
+    const { pool, before } = await this.pools.manager.transaction(async (manager) => {
+      const current = await this.lockInOrganization(manager, actor.organizationId, id);
+      const snapshot = this.describe(current);
+      const values = this.validated(
+        {
+          name: input.name ?? current.name,
+          cap: input.cap ?? current.cap,
+          defaultLeaseSeconds: input.defaultLeaseSeconds ?? current.defaultLeaseSeconds,
+          maxLeaseSeconds: input.maxLeaseSeconds ?? current.maxLeaseSeconds,
+          creditHourPrice: input.creditHourPrice === undefined ? current.creditHourPrice : input.creditHourPrice,
+        },
+        current,
+      );
+      if (values.name !== current.name) await this.assertNameFree(manager, actor.organizationId, values.name);
+      if (values.cap !== current.cap) {
+        const reserved = await this.reservedTotal(manager, current.id);
+        if (values.cap < reserved) throw AppError.badInput('input.cap', `The pool's team reservations add up to ${reserved}; the cap cannot be lower`);
+        await manager.insert(PoolCapChangeEntity, { organizationId: actor.organizationId, poolId: current.id, cap: values.cap });
+      }
+      Object.assign(current, values);
+      const saved = await manager.save(PoolEntity, current);
+      await this.audit.record(manager, { ...actor, action: 'updatePool', objectId: saved.id, before: snapshot, after: this.describe(saved) });
+      return { pool: saved, before: snapshot };
+    });
+    if (before.cap !== pool.cap) await this.mirror('updatePool', () => this.store.setCap(pool.id, pool.cap));
+    return pool;
+  }
+
+  async list(organizationId: string): Promise<PoolEntity[]> {
+    return this.pools.find({ where: { organizationId }, order: { createdAt: 'ASC', id: 'ASC' } });
+  }
+
+  /** Every pool of every organization: for the worker's sweep, never for a request. */
+  async listAll(): Promise<PoolEntity[]> {
+    return this.pools.find({ order: { createdAt: 'ASC' } });
+  }
+
+  async findInOrganization(organizationId: string, id: string): Promise<PoolEntity | null> {
+    if (!isUuid(id)) return null;
+    return this.pools.findOneBy({ id, organizationId });
+  }
+
+  async getInOrganization(organizationId: string, id: string, field = 'poolId'): Promise<PoolEntity> {
+    const pool = await this.findInOrganization(organizationId, id);
+    if (!pool) throw new AppError('NOT_FOUND', `No pool with id ${id} in your organization`, { field });
+    return pool;
+  }
+
+  /** inUse, available and activeLeases as Redis holds them now. */
+  async live(poolId: string): Promise<LiveFigures> {
+    const status = await this.store.status(poolId);
+    if (status.epoch === null) throw AppError.unavailable(`Pool ${poolId} is being rebuilt; retry shortly`, 1);
+    return { inUse: status.inUse, activeLeases: status.activeLeases, available: Math.max(0, status.cap - status.inUse - status.reservedUnused) };
+  }
+
+  async setGroupLimit(actor: Actor, input: GroupLimitInput): Promise<GroupLimitEntity> {
+    const team = requireText(input.team, 'input.team', { max: 100 });
+    const reserved = requireInt(input.reserved, 'input.reserved', { min: 0, max: MAX_CAP });
+    const max = input.max === undefined || input.max === null ? null : requireInt(input.max, 'input.max', { min: 0, max: MAX_CAP });
+    if (max !== null && max < reserved) throw AppError.badInput('input.max', 'input.max must be at least input.reserved');
+    const limit = await this.pools.manager.transaction(async (manager) => {
+      const pool = await this.lockInOrganization(manager, actor.organizationId, input.poolId, 'input.poolId');
+      const existing = await manager.findOneBy(GroupLimitEntity, { poolId: pool.id, team });
+      const others = (await this.reservedTotal(manager, pool.id)) - (existing?.reserved ?? 0);
+      if (others + reserved > pool.cap) {
+        throw AppError.badInput('input.reserved', `Reservations in pool ${pool.name} would add up to ${others + reserved}, more than its cap of ${pool.cap}`);
+      }
+      const saved = await manager.save(GroupLimitEntity, { poolId: pool.id, team, organizationId: actor.organizationId, reserved, max });
+      await this.audit.record(manager, {
+        ...actor,
+        action: 'setGroupLimit',
+        objectId: pool.id,
+        before: existing ? { team, reserved: existing.reserved, max: existing.max } : null,
+        after: { team, reserved, max },
+      });
+      return saved;
+    });
+    await this.mirror('setGroupLimit', () => this.store.setGroupLimit(limit.poolId, { team, reserved, max }));
+    return limit;
+  }
+
+  async groupLimits(organizationId: string, poolId: string): Promise<GroupLimitEntity[]> {
+    if (!(await this.findInOrganization(organizationId, poolId))) return [];
+    return this.pools.manager.find(GroupLimitEntity, { where: { poolId, organizationId }, order: { team: 'ASC' } });
+  }
+
+  private validated(
+    input: { name: string; cap: number; defaultLeaseSeconds?: number | null; maxLeaseSeconds?: number | null; creditHourPrice?: number | null },
+    defaults: { defaultLeaseSeconds: number; maxLeaseSeconds: number; creditHourPrice: number | null },
+  ) {
+    const maxLeaseSeconds = requireInt(input.maxLeaseSeconds ?? defaults.maxLeaseSeconds, 'input.maxLeaseSeconds', { min: MIN_LEASE_SECONDS, max: MAX_LEASE_SECONDS });
+    const defaultLeaseSeconds = requireInt(input.defaultLeaseSeconds ?? Math.min(defaults.defaultLeaseSeconds, maxLeaseSeconds), 'input.defaultLeaseSeconds', {
+      min: MIN_LEASE_SECONDS,
+      max: maxLeaseSeconds,
+    });
+    const price = input.creditHourPrice === undefined ? defaults.creditHourPrice : input.creditHourPrice;
+    return {
+      name: requireText(input.name, 'input.name', { max: 200 }),
+      cap: requireInt(input.cap, 'input.cap', { min: 0, max: MAX_CAP }),
+      defaultLeaseSeconds,
+      maxLeaseSeconds,
+      creditHourPrice: price === null ? null : requireNumber(price, 'input.creditHourPrice', { min: 0, max: 1e9 }),
+    };
+  }
+
+  private describe(pool: PoolEntity) {
+    const { name, cap, defaultLeaseSeconds, maxLeaseSeconds, creditHourPrice } = pool;
+    return { name, cap, defaultLeaseSeconds, maxLeaseSeconds, creditHourPrice };
+  }
+
+  private async assertNameFree(manager: EntityManager, organizationId: string, name: string): Promise<void> {
+    if (await manager.existsBy(PoolEntity, { organizationId, name })) throw AppError.badInput('input.name', `A pool named "${name}" exists already`);
+  }
+
+  private async lockInOrganization(manager: EntityManager, organizationId: string, id: string, field = 'id'): Promise<PoolEntity> {
+    const pool = isUuid(id) ? await manager.findOne(PoolEntity, { where: { id, organizationId }, lock: { mode: 'pessimistic_write' } }) : null;
+    if (!pool) throw new AppError('NOT_FOUND', `No pool with id ${id} in your organization`, { field });
+    return pool;
+  }
+
+  private async reservedTotal(manager: EntityManager, poolId: string): Promise<number> {
+    const rows: { total: number }[] = await manager.query('SELECT coalesce(sum(reserved), 0)::int AS total FROM group_limits WHERE pool_id = $1', [poolId]);
+    return rows[0].total;
+  }
+
+  private async mirror(what: string, write: () => Promise<unknown>): Promise<void> {
+    try {
+      await write();
+    } catch (err) {
+      // Saved in PostgreSQL; the worker's resync brings Redis in line shortly.
+      this.logger.warn(`${what}: saved, but the Redis mirror failed (${(err as Error).message}); the worker will resync it`);
+    }
+  }
+}
+

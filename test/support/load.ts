@@ -1,0 +1,89 @@
+import { GrantRecord, History, LeaseEndRecord } from './history-checker';
+import { ApiProcess } from './processes';
+
+export interface LoadTarget {
+  /** The API processes to spread requests over; the test may swap them while the load runs. */
+  apis: () => ApiProcess[];
+  keys: { key: string; team: string | null }[];
+  poolId: string;
+  apps: string[];
+  leaseSeconds: number;
+}
+
+export interface LoadStats {
+  checkouts: number;
+  granted: number;
+  denied: number;
+  unavailable: number;
+  failed: number;
+  checkins: number;
+  heartbeats: number;
+}
+
+const CHECKOUT = 'mutation($input: CheckoutInput!) { checkout(input: $input) { id credits fencingToken expiresAt } }';
+const HEARTBEAT = 'mutation($id: ID!) { heartbeat(leaseId: $id) { expiresAt } }';
+const CHECKIN = 'mutation($id: ID!) { checkin(leaseId: $id) { state } }';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const pick = <T>(items: T[]): T => items[Math.floor(Math.random() * items.length)];
+
+/** One request to a random live API process; network failures (a killed process) come back as null. */
+async function call(target: LoadTarget, key: string, query: string, variables: Record<string, unknown>) {
+  const apis = target.apis();
+  try {
+    return await pick(apis).gql(key, query, variables);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Runs `clients` concurrent clients until `durationMs` has passed: each checks out a random
+ * app, holds it a little (heartbeating now and then), and checks it in, or sometimes walks
+ * away and lets it expire. Every answer is recorded for the history checker.
+ */
+export async function runLoad(target: LoadTarget, options: { clients: number; durationMs: number }): Promise<{ history: History; stats: LoadStats; acknowledged: string[] }> {
+  const history: History = { grants: [], ends: [] };
+  const stats: LoadStats = { checkouts: 0, granted: 0, denied: 0, unavailable: 0, failed: 0, checkins: 0, heartbeats: 0 };
+  const stopAt = Date.now() + options.durationMs;
+
+  async function client(index: number): Promise<void> {
+    const me = target.keys[index % target.keys.length];
+    while (Date.now() < stopAt) {
+      const requestedAt = Date.now();
+      stats.checkouts += 1;
+      const res = await call(target, me.key, CHECKOUT, { input: { poolId: target.poolId, app: pick(target.apps), leaseSeconds: target.leaseSeconds } });
+      const acknowledgedAt = Date.now();
+      const lease = res?.body.data?.checkout as { id: string; credits: number; fencingToken: string; expiresAt: string } | undefined;
+      if (!lease) {
+        const code = res?.body.errors?.[0]?.extensions.code;
+        if (code === 'POOL_EXHAUSTED' || code === 'GROUP_LIMIT_REACHED') stats.denied += 1;
+        else if (code === 'UNAVAILABLE') stats.unavailable += 1;
+        else stats.failed += 1;
+        await sleep(5 + Math.random() * 30);
+        continue;
+      }
+      stats.granted += 1;
+      const grant: GrantRecord = { leaseId: lease.id, poolId: target.poolId, team: me.team, credits: lease.credits, fencingToken: lease.fencingToken, requestedAt, acknowledgedAt };
+      history.grants.push(grant);
+      const end: LeaseEndRecord = { leaseId: lease.id, releaseStartedAt: null, lastKnownExpiresAt: new Date(lease.expiresAt).getTime() };
+      history.ends.push(end);
+      await sleep(10 + Math.random() * 150);
+      if (Math.random() < 0.3) {
+        const beat = await call(target, me.key, HEARTBEAT, { id: lease.id });
+        const expiresAt = (beat?.body.data?.heartbeat as { expiresAt: string } | undefined)?.expiresAt;
+        if (expiresAt) {
+          stats.heartbeats += 1;
+          end.lastKnownExpiresAt = Math.max(end.lastKnownExpiresAt, new Date(expiresAt).getTime());
+        }
+        await sleep(Math.random() * 100);
+      }
+      if (Math.random() < 0.03) continue; // walk away: the lease must expire by itself
+      end.releaseStartedAt = Date.now();
+      if (await call(target, me.key, CHECKIN, { id: lease.id })) stats.checkins += 1;
+    }
+  }
+
+  await Promise.all(Array.from({ length: options.clients }, (_, i) => client(i)));
+  return { history, stats, acknowledged: history.grants.map((g) => g.leaseId) };
+}
