@@ -180,16 +180,26 @@ describe('process lifecycle', () => {
     expect({ code, output: code === 0 ? "" : api.output }).toEqual({ code: 0, output: "" });
   });
 
-  it('reports not ready when Redis is unreachable, and ready again when it is back', async () => {
+  it('reports not ready when Redis is unreachable, answers lease operations UNAVAILABLE, and stays live', async () => {
+    const t = await TestApp.start();
+    const { adminKey } = await t.organization('redis-down');
+    await t.close();
     const redis = await startPrivateRedis();
     const api = await startApi({ REDIS_URL: redis.url });
     try {
       expect((await fetch(`${api.url}/health/ready`)).status).toBe(200);
+      const pool = await api.gql(adminKey, 'mutation { createPool(input: { name: "p", cap: 5 }) { id } }');
+      const poolId = (pool.body.data?.createPool as { id: string }).id;
+      await api.gql(adminKey, 'mutation($p: ID!) { createApp(input: { poolId: $p, key: "down-tool", name: "t", cost: 1 }) { id } }', { p: poolId });
       await redis.server.stop();
       const res = await fetch(`${api.url}/health/ready`);
       expect(res.status).toBe(503);
       expect(await res.json()).toMatchObject({ checks: { redis: 'down', postgres: 'ok' } });
       expect((await fetch(`${api.url}/health/live`)).status).toBe(200);
+      const checkout = await api.gql(adminKey, 'mutation($p: ID!) { checkout(input: { poolId: $p, app: "down-tool" }) { id } }', { p: poolId });
+      expect(checkout.status).toBeLessThan(500);
+      expect(checkout.body.errors?.[0]?.extensions).toMatchObject({ code: 'UNAVAILABLE' });
+      expect(checkout.body.errors?.[0]?.extensions.retryAfterSeconds).toBeGreaterThan(0);
     } finally {
       await api.stop();
     }
