@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
+import { LRUCache } from 'lru-cache';
 import { Repository } from 'typeorm';
 import { AuditActor as Actor, AuditService } from '../audit/audit.service';
 import { AppError } from '../common/errors/app-error';
@@ -19,6 +20,9 @@ const MAX_TIME_SECONDS = 86_400;
 @Injectable()
 export class AppsService {
   private readonly logger = new Logger(AppsService.name);
+  // Key -> app for the check-out path, a second at most; costs and scopes the scripts use
+  // come from the Redis mirror, never from here.
+  private readonly byKey = new LRUCache<string, CatalogAppEntity>({ max: 50_000, ttl: 1000 });
 
   constructor(
     @InjectRepository(CatalogAppEntity) private readonly apps: Repository<CatalogAppEntity>,
@@ -78,7 +82,12 @@ export class AppsService {
 
   /** The app a client names by key in a pool; NOT_FOUND when it is not in that pool. */
   async getByKey(organizationId: string, poolId: string, key: string, field = 'input.app'): Promise<CatalogAppEntity> {
-    const app = key.length <= 64 ? await this.apps.findOneBy({ organizationId, key }) : null;
+    const cacheKey = `${organizationId}|${key}`;
+    let app = this.byKey.get(cacheKey) ?? null;
+    if (!app && key.length <= 64) {
+      app = await this.apps.findOneBy({ organizationId, key });
+      if (app) this.byKey.set(cacheKey, app);
+    }
     if (!app || app.poolId !== poolId) throw new AppError('NOT_FOUND', `No app "${key.slice(0, 64)}" in this pool`, { field });
     return app;
   }

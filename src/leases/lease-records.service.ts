@@ -60,6 +60,11 @@ export class LeaseRecordsService {
     }
   }
 
+  /** The row `insert` wrote, as an entity, without reading it back. */
+  inserted(lease: NewLease): LeaseEntity {
+    return this.leases.create({ ...lease, state: 'ACTIVE', endedAt: null, lastHeartbeatAt: null, idleSince: null, creditSeconds: null, endReason: null });
+  }
+
   async findByIdempotencyKey(organizationId: string, apiKeyId: string, idempotencyKey: string): Promise<LeaseEntity | null> {
     return this.leases.findOneBy({ organizationId, apiKeyId, idempotencyKey });
   }

@@ -39,7 +39,7 @@ export class LeasesService {
   ) {}
 
   async checkout(auth: AuthContext, input: CheckoutInput): Promise<LeaseEntity> {
-    const pool = await this.pools.getInOrganization(auth.organizationId, input.poolId, 'input.poolId');
+    const pool = await this.pools.getForCheckout(auth.organizationId, input.poolId);
     const app = await this.apps.getByKey(auth.organizationId, pool.id, input.app);
     const leaseSeconds = requireInt(input.leaseSeconds ?? pool.defaultLeaseSeconds, 'input.leaseSeconds', { min: MIN_LEASE_SECONDS, max: pool.maxLeaseSeconds });
     if (input.waitSeconds !== undefined && input.waitSeconds !== null) requireInt(input.waitSeconds, 'input.waitSeconds', { min: 0, max: MAX_WAIT_SECONDS });
@@ -163,7 +163,7 @@ export class LeasesService {
     }
     if (outcome.inserted) {
       this.metrics.grants.inc({ pool: lease.poolId });
-      return (await this.records.findById(lease.id))!;
+      return this.records.inserted(lease);
     }
     if (outcome.reason === 'STALE_EPOCH') {
       await this.undo(lease);

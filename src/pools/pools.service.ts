@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
+import { LRUCache } from 'lru-cache';
 import { EntityManager, Repository } from 'typeorm';
 import { AuditActor as Actor, AuditService } from '../audit/audit.service';
 import { AppError } from '../common/errors/app-error';
@@ -28,6 +29,9 @@ export interface LiveFigures {
 @Injectable()
 export class PoolsService {
   private readonly logger = new Logger(PoolsService.name);
+  // Check-outs name their pool on every call: keep recent rows for a second. Only the
+  // lease-length bounds are read from here; the cap the scripts enforce lives in Redis.
+  private readonly recent = new LRUCache<string, PoolEntity>({ max: 10_000, ttl: 1000 });
 
   constructor(
     @InjectRepository(PoolEntity) private readonly pools: Repository<PoolEntity>,
@@ -89,6 +93,15 @@ export class PoolsService {
   async findInOrganization(organizationId: string, id: string): Promise<PoolEntity | null> {
     if (!isUuid(id)) return null;
     return this.pools.findOneBy({ id, organizationId });
+  }
+
+  /** As getInOrganization, from a cache at most a second old (for the check-out path). */
+  async getForCheckout(organizationId: string, id: string): Promise<PoolEntity> {
+    const cached = this.recent.get(id);
+    if (cached && cached.organizationId === organizationId) return cached;
+    const pool = await this.getInOrganization(organizationId, id, 'input.poolId');
+    this.recent.set(id, pool);
+    return pool;
   }
 
   async getInOrganization(organizationId: string, id: string, field = 'poolId'): Promise<PoolEntity> {

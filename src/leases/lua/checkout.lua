@@ -1,6 +1,7 @@
 --[[
   Check a lease out: collect what is due, replay a live lease of the same id, then join,
-  take over or open a draw, all in one atomic step. Runs after lease-lib.lua.
+  take over or open a draw, all in one atomic step. A function of the lease library (after
+  lease-lib.lua).
 
   Input:
     KEYS[1] the pool's key base "<prefix>:{pool:<id>}" (keys derived as in lease-lib.lua)

@@ -1,6 +1,7 @@
 --[[
   Check in or revoke an active lease. Its draw is freed when this was the draw's last lease;
-  after a check-in the draw first lingers for the app's lingerMs. Runs after lease-lib.lua.
+  after a check-in the draw first lingers for the app's lingerMs. A function of the lease
+  library (after lease-lib.lua).
 
   Input:
     KEYS[1] the pool's key base "<prefix>:{pool:<id>}" (keys derived as in lease-lib.lua)

@@ -1,5 +1,6 @@
 --[[
-  Extend an active lease to now + its length. Runs after lease-lib.lua.
+  Extend an active lease to now + its length. A function of the lease library (after
+  lease-lib.lua).
 
   Input:
     KEYS[1] the pool's key base "<prefix>:{pool:<id>}" (keys derived as in lease-lib.lua)

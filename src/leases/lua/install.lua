@@ -1,6 +1,7 @@
 --[[
   (Re)build a pool from the database: wipe its lease state, write its configuration,
-  restore its active leases and re-form their draws. Runs after lease-lib.lua.
+  restore its active leases and re-form their draws. A function of the lease library (after
+  lease-lib.lua).
 
   The epoch is deleted first (with the rest of <base>:state) and written last: Redis does not
   roll back a script that fails half-way, and a pool without an epoch refuses every lease
@@ -14,7 +15,7 @@
   Input:
     KEYS[1] the pool's key base "<prefix>:{pool:<id>}" (keys derived as in lease-lib.lua)
     ARGV[1] JSON { epoch: string, cap, graceMs,
-                   apps: [ [appId, "cost|shareScope|lingerMs"] ], groups: [ [team, "reserved|max"] ],
+                   apps: [ [appId, "shareScope|lingerMs|cost"] ], groups: [ [team, "reserved|max"] ],
                    leases: [{ leaseId, drawId, drawCost, drawOpenerLeaseId, drawOpenedAtMs,
                               appId, principalId, team, host, workUnitId, credits, leaseMs,
                               acquiredAtMs, fencingToken, expiresAtMs } ] }

@@ -1,6 +1,7 @@
 --[[
-  Shared prefix of every lease script. Redis scripts cannot include files, so lease-store.ts
-  prepends this file to each script's own file when it registers the command.
+  Top of the lease function library: lease-store.ts loads this file, then each script file
+  as the body of one Redis Function (FUNCTION LOAD), so these helpers are defined once per
+  load, not once per call as an EVALSHA script would define them.
 
   KEYS[1] of every script is the pool's key base "<prefix>:{pool:<id>}" (lease-keys.ts); the
   script calls usePool(KEYS[1]) to derive the pool's keys by appending the suffixes below.

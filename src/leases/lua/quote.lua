@@ -1,7 +1,7 @@
 --[[
   What a check-out would do now, without doing it: the same decision as checkout.lua. It
   collects what is due first (as check-out does), so that its answer is the one the next
-  check-out would get. Runs after lease-lib.lua.
+  check-out would get. A function of the lease library (after lease-lib.lua).
 
   Input:
     KEYS[1] the pool's key base "<prefix>:{pool:<id>}" (keys derived as in lease-lib.lua)

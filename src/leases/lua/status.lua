@@ -1,5 +1,6 @@
 --[[
-  The pool's counters, read-only. Runs after lease-lib.lua.
+  The pool's counters, read-only (flag no-writes). A function of the lease library (after
+  lease-lib.lua).
   inUse may still count leases and lingers that are due but not yet collected (at most one
   sweep interval); activeLeases counts only leases whose expiry is still ahead.
 
@@ -21,7 +22,7 @@ if #groups > 0 then
   for i = 1, #groups, 2 do fields[#fields + 1] = 't|' .. groups[i] end
   local held = rcall('HMGET', STATE, unpack(fields))
   for i = 1, #fields do
-    local reserved = tonumber(string.match(groups[2 * i], '^([^|]*)|')) or 0
+    local reserved = tonumber(match(groups[2 * i], '^([^|]*)|')) or 0
     reservedUnused = reservedUnused + math.max(0, reserved - (tonumber(held[i]) or 0))
   end
 end

@@ -1,7 +1,8 @@
 --[[
   Collect one batch of expired leases and due lingers, recording them on the events stream,
-  and trim the stream. lease-store.ts repeats the call while more are due. Runs after
-  lease-lib.lua. It looks regardless of lexp and lnext (check-out trusts them), and resets them.
+  and trim the stream. lease-store.ts repeats the call while more are due. It looks whatever
+  lexp and lnext say (check-out trusts them) and resets them. A function of the lease library
+  (after lease-lib.lua).
 
   Input:
     KEYS[1] the pool's key base "<prefix>:{pool:<id>}" (keys derived as in lease-lib.lua)
