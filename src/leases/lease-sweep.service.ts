@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { RedisService } from '../common/redis/redis.service';
 import { PoolEntity } from '../pools/pool.entity';
+import { PoolEventsService } from '../pools/pool-events.service';
 import { PoolsService } from '../pools/pools.service';
 import { LeaseMetricsService } from './lease-metrics.service';
 import { LeaseRecordsService } from './lease-records.service';
@@ -41,6 +42,7 @@ export class LeaseSweepService {
     private readonly poolState: PoolStateService,
     private readonly metrics: LeaseMetricsService,
     private readonly redis: RedisService,
+    private readonly events: PoolEventsService,
   ) {}
 
   async sweepAll(): Promise<SweepSummary> {
@@ -65,7 +67,9 @@ export class LeaseSweepService {
       return;
     }
     if (resync) await this.poolState.resyncConfig(pool);
-    summary.expired += await this.store.sweep(pool.id);
+    const expired = await this.store.sweep(pool.id);
+    if (expired > 0) this.events.changed(pool.id);
+    summary.expired += expired;
     summary.recorded += await this.recordEvents(pool.id, true);
     summary.recorded += await this.recordEvents(pool.id, false);
     this.metrics.observePool(pool.id, await this.store.status(pool.id));

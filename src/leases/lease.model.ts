@@ -94,3 +94,21 @@ export class Denial {
   appId!: string;
   principalId!: string;
 }
+
+@ObjectType('Quote', { description: 'What a check-out would do now, without doing it.' })
+export class Quote {
+  @Field(() => Int, { description: 'Credits this principal would draw now, after sharing (0 when it would join an open draw).' })
+  cost!: number;
+
+  @Field({ description: 'Whether a check-out now would be granted.' })
+  grantable!: boolean;
+
+  @Field(() => Int, { description: "Credits available as this principal sees them (its team's unused reservation included)." })
+  available!: number;
+
+  @Field(() => Int, { description: 'Requests waiting ahead in the pool queue.' })
+  queueLength!: number;
+
+  @Field(() => Int, { nullable: true, description: 'Estimated seconds until the credits are there, from the release rate of the last 10 minutes; 0 when grantable, null when nothing was released lately.' })
+  estimatedWaitSeconds!: number | null;
+}

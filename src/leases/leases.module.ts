@@ -13,10 +13,11 @@ import { LeaseEntity } from './lease.entity';
 import { LeasesResolver } from './leases.resolver';
 import { LeasesService } from './leases.service';
 import { PoolStateService } from './pool-state.service';
+import { QuotesService } from './quotes.service';
 
 @Module({
   imports: [TypeOrmModule.forFeature([LeaseEntity, DenialEntity, LeaseIdleIntervalEntity]), LeaseStoreModule, PoolsModule, AppsModule, PrincipalsModule],
-  providers: [LeasesService, LeaseRecordsService, PoolStateService, LeaseMetricsService, LeasesResolver, DenialsResolver],
+  providers: [LeasesService, QuotesService, LeaseRecordsService, PoolStateService, LeaseMetricsService, LeasesResolver, DenialsResolver],
   exports: [LeasesService],
 })
 export class LeasesModule {}

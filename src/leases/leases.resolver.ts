@@ -11,10 +11,11 @@ import { Principal } from '../principals/principal.model';
 import { PrincipalsService } from '../principals/principals.service';
 import { CheckoutInput } from './dto/checkout.input';
 import type { LeaseState as LeaseStateValue } from './lease.entity';
-import { Lease, LeaseState } from './lease.model';
+import { Lease, LeaseState, Quote } from './lease.model';
 import { LeaseRecordsService } from './lease-records.service';
 import { leaseView } from './lease-view';
 import { LeasesService } from './leases.service';
+import { QuotesService } from './quotes.service';
 
 @Resolver(() => Lease)
 export class LeasesResolver {
@@ -24,6 +25,7 @@ export class LeasesResolver {
     private readonly poolsService: PoolsService,
     private readonly appsService: AppsService,
     private readonly principalsService: PrincipalsService,
+    private readonly quotes: QuotesService,
   ) {}
 
   @Roles('ADMIN', 'CLIENT')
@@ -77,6 +79,18 @@ export class LeasesResolver {
     const principalId = auth.role === 'CLIENT' ? auth.principalId : undefined;
     const rows = await this.records.list({ organizationId: auth.organizationId, principalId, poolId, state, first, after });
     return rows.map((row) => leaseView(row));
+  }
+
+  @Roles('ADMIN', 'CLIENT')
+  @Query(() => Quote, { description: 'What a check-out of this app would cost you now, whether it would be granted, and how long you would likely wait.' })
+  async quote(
+    @CurrentAuth() auth: AuthContext,
+    @Args('poolId', { type: () => ID, description: 'The pool.' }) poolId: string,
+    @Args('app', { description: 'The App.key.' }) app: string,
+    @Args('host', { type: () => String, nullable: true, description: 'The host you would check out from (PRINCIPAL_HOST sharing).' }) host?: string | null,
+    @Args('workUnitId', { type: () => ID, nullable: true, description: 'The work unit you would charge (WORK_UNIT sharing).' }) workUnitId?: string | null,
+  ): Promise<Quote> {
+    return this.quotes.quote(auth, { poolId, appKey: app, host: host ?? null, workUnitId: workUnitId ?? null });
   }
 
   @ResolveField('pool', () => Pool, { description: 'The pool the lease draws from.' })

@@ -6,6 +6,7 @@ import type { AuthContext } from '../auth/auth-context';
 import { AppError } from '../common/errors/app-error';
 import { isUuid, optionalText, requireInt, requirePrintableAscii } from '../common/validation/validate';
 import { APP_CONFIG, AppConfig } from '../config/env';
+import { PoolEventsService } from '../pools/pool-events.service';
 import { MIN_LEASE_SECONDS, PoolsService } from '../pools/pools.service';
 import { PrincipalsService } from '../principals/principals.service';
 import { CheckoutInput } from './dto/checkout.input';
@@ -35,6 +36,7 @@ export class LeasesService {
     private readonly principals: PrincipalsService,
     private readonly poolState: PoolStateService,
     private readonly metrics: LeaseMetricsService,
+    private readonly events: PoolEventsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -145,6 +147,7 @@ export class LeasesService {
         return null;
       });
       if (freed?.status === 'UNAVAILABLE') this.poolState.requestRebuild(lease.poolId);
+      this.events.changed(lease.poolId);
     }
     return ended;
   }
@@ -163,6 +166,7 @@ export class LeasesService {
     }
     if (outcome.inserted) {
       this.metrics.grants.inc({ pool: lease.poolId });
+      this.events.changed(lease.poolId);
       return this.records.inserted(lease);
     }
     if (outcome.reason === 'STALE_EPOCH') {

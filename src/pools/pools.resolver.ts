@@ -1,16 +1,21 @@
-import { Args, ID, Int, Mutation, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
-import type { AuthContext } from '../auth/auth-context';
+import { Args, Context, ID, Int, Mutation, Parent, Query, ResolveField, Resolver, Subscription } from '@nestjs/graphql';
+import type { PubSub } from 'mercurius';
+import type { AuthContext, GqlContext } from '../auth/auth-context';
 import { CurrentAuth } from '../auth/current-auth.decorator';
 import { Roles } from '../auth/roles.decorator';
 import { CreatePoolInput, GroupLimitInput, UpdatePoolInput } from './dto/pool.inputs';
 import { GroupLimit, Pool } from './pool.model';
+import { PoolChangedPayload, PoolEventsService } from './pool-events.service';
 import { LiveFigures, PoolsService } from './pools.service';
 
 type PoolWithLive = Pool & { live?: Promise<LiveFigures> };
 
 @Resolver(() => Pool)
 export class PoolsResolver {
-  constructor(private readonly poolsService: PoolsService) {}
+  constructor(
+    private readonly poolsService: PoolsService,
+    private readonly events: PoolEventsService,
+  ) {}
 
   @Roles('ADMIN', 'CLIENT', 'VIEWER')
   @Query(() => [Pool], { description: 'Every pool of the organization, oldest first.' })
@@ -50,6 +55,22 @@ export class PoolsResolver {
   @Mutation(() => GroupLimit, { description: 'Sets a team reservation and ceiling in a pool (ADMIN).' })
   async setGroupLimit(@CurrentAuth() auth: AuthContext, @Args('input', { description: 'The limit.' }) input: GroupLimitInput): Promise<GroupLimit> {
     return this.poolsService.setGroupLimit({ organizationId: auth.organizationId, actorPrincipalId: auth.principalId }, input);
+  }
+
+  @Roles('ADMIN', 'CLIENT', 'VIEWER')
+  @Subscription(() => Pool, {
+    description: 'The pool after every check-out, check-in, expiry, revocation and cap change, made through any replica.',
+    resolve(this: PoolsResolver, payload: PoolChangedPayload, _args: unknown, context: GqlContext) {
+      return this.poolsService.getInOrganization(context.auth!.organizationId, payload.poolId);
+    },
+  })
+  async poolChanged(
+    @CurrentAuth() auth: AuthContext,
+    @Args('poolId', { type: () => ID, description: 'The pool to watch.' }) poolId: string,
+    @Context('pubsub') pubsub: PubSub,
+  ) {
+    const pool = await this.poolsService.getInOrganization(auth.organizationId, poolId);
+    return pubsub.subscribe(this.events.topic(pool.id));
   }
 
   @ResolveField('inUse', () => Int, { description: 'Credits held now, lingering draws included.' })

@@ -10,6 +10,7 @@ import { CreatePoolInput, GroupLimitInput, UpdatePoolInput } from './dto/pool.in
 import { GroupLimitEntity } from './group-limit.entity';
 import { PoolCapChangeEntity } from './pool-cap-change.entity';
 import { PoolEntity } from './pool.entity';
+import { PoolEventsService } from './pool-events.service';
 
 export const MIN_LEASE_SECONDS = 5;
 const MAX_LEASE_SECONDS = 7 * 86_400;
@@ -37,6 +38,7 @@ export class PoolsService {
     @InjectRepository(PoolEntity) private readonly pools: Repository<PoolEntity>,
     private readonly audit: AuditService,
     private readonly store: LeaseStore,
+    private readonly events: PoolEventsService,
   ) {}
 
   async create(actor: Actor, input: CreatePoolInput): Promise<PoolEntity> {
@@ -77,7 +79,10 @@ export class PoolsService {
       await this.audit.record(manager, { ...actor, action: 'updatePool', objectId: saved.id, before: snapshot, after: this.describe(saved) });
       return { pool: saved, before: snapshot };
     });
-    if (before.cap !== pool.cap) await this.mirror('updatePool', () => this.store.setCap(pool.id, pool.cap));
+    if (before.cap !== pool.cap) {
+      await this.mirror('updatePool', () => this.store.setCap(pool.id, pool.cap));
+      this.events.changed(pool.id);
+    }
     return pool;
   }
 

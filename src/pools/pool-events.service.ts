@@ -1,0 +1,49 @@
+import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { FastifyInstance } from 'fastify';
+import type Redis from 'ioredis';
+import { RedisService } from '../common/redis/redis.service';
+
+export interface PoolChangedPayload {
+  poolId: string;
+}
+
+/**
+ * "Something changed in pool X": published on Redis by whichever process made the change
+ * (API or worker), and relayed by every API replica into its own GraphQL pubsub, so each
+ * poolChanged subscriber sees every change wherever it happened.
+ */
+@Injectable()
+export class PoolEventsService implements OnApplicationBootstrap {
+  private readonly logger = new Logger(PoolEventsService.name);
+  private readonly channel: string;
+  private subscriber?: Redis;
+
+  constructor(
+    private readonly redis: RedisService,
+    private readonly adapterHost: HttpAdapterHost,
+  ) {
+    this.channel = redis.key('pool-events');
+  }
+
+  topic(poolId: string): string {
+    return `POOL_CHANGED:${poolId}`;
+  }
+
+  /** Announces a change; never delays or fails the operation that made it. */
+  changed(poolId: string): void {
+    this.redis.client.publish(this.channel, poolId).catch((err: Error) => this.logger.warn(`Could not announce a change of pool ${poolId}: ${err.message}`));
+  }
+
+  /** Only processes that serve GraphQL relay events; the worker just publishes. */
+  async onApplicationBootstrap(): Promise<void> {
+    const fastify = this.adapterHost.httpAdapter?.getInstance<FastifyInstance>();
+    const pubsub = fastify?.graphql?.pubsub;
+    if (!pubsub) return;
+    this.subscriber = this.redis.duplicate('pool-events');
+    this.subscriber.on('message', (_channel: string, poolId: string) => {
+      pubsub.publish({ topic: this.topic(poolId), payload: { poolId } satisfies PoolChangedPayload });
+    });
+    await this.subscriber.subscribe(this.channel);
+  }
+}
