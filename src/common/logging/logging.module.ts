@@ -1,5 +1,4 @@
-import type { IncomingMessage } from 'node:http';
-import { Module } from '@nestjs/common';
+import { Module, RequestMethod } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { APP_CONFIG, AppConfig } from '../../config/env';
 import { requestIdFor } from './request-id';
@@ -17,10 +16,14 @@ import { requestIdFor } from './request-id';
             paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]', '*.secret', '*.adminKey', '*.password'],
             censor: '[redacted]',
           },
-          autoLogging: { ignore: (req: IncomingMessage) => (req.url ?? '').startsWith('/health') || req.url === '/metrics' },
           customProps: () => ({ instance: config.instanceId }),
           quietReqLogger: true,
         },
+        // Probes and scrapes every few seconds would drown the request log.
+        exclude: [
+          { method: RequestMethod.GET, path: 'health/(.*)' },
+          { method: RequestMethod.GET, path: 'metrics' },
+        ],
       }),
     }),
   ],
