@@ -3,6 +3,7 @@ import { Logger as NestLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
+import { requestIdFor } from './common/logging/request-id';
 import { loadConfig } from './config/env';
 import { closeOnSignals } from './process-lifecycle';
 import { WorkerModule } from './worker.module';
@@ -10,7 +11,7 @@ import { WorkerModule } from './worker.module';
 async function main(): Promise<void> {
   const config = loadConfig();
   // The worker serves only /health/* and /metrics, on WORKER_PORT, for probes and scraping.
-  const app = await NestFactory.create<NestFastifyApplication>(WorkerModule, new FastifyAdapter({ forceCloseConnections: true }), { bufferLogs: true });
+  const app = await NestFactory.create<NestFastifyApplication>(WorkerModule, new FastifyAdapter({ forceCloseConnections: true, genReqId: requestIdFor }), { bufferLogs: true });
   app.useLogger(app.get(Logger));
   closeOnSignals(app, config.shutdownGraceSeconds);
   await app.listen({ port: config.workerPort, host: config.host });
