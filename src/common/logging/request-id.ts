@@ -7,10 +7,11 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
  * One id per request, shared by Fastify and the pino logger: the caller's X-Request-Id
  * when it is sane, otherwise a new UUID. Kept on the raw request so both read the same one.
  */
-export function requestIdFor(req: IncomingMessage & { id?: unknown }): string {
-  if (typeof req.id === 'string') return req.id;
-  const given = req.headers['x-request-id'];
+export function requestIdFor(req: Pick<IncomingMessage, 'headers'>): string {
+  const carrier = req as { id?: unknown; headers: IncomingMessage['headers'] };
+  if (typeof carrier.id === 'string') return carrier.id;
+  const given = carrier.headers['x-request-id'];
   const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-  req.id = id;
+  carrier.id = id;
   return id;
 }

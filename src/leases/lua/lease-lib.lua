@@ -58,13 +58,17 @@ local TRIM_EVERY_MS = 16
 local REFS, COST, TEAM, OPENED_AT, LINGER_UNTIL, OPENER, APP, PRINCIPAL, SCOPE = 1, 2, 3, 4, 5, 6, 7, 8, 9
 
 -- Set by usePool, which every function calls first: a function library may not look up
--- globals (redis.call, string) while it loads, only while a function runs.
+-- globals (redis.call, string) while it loads, only while a function runs. The pool's key
+-- names are kept for the next call, which is often for the same pool.
 local rcall, match, find, sub, format, byte, char, concat
-local STATE, LEASES, LINGERS, GROUPS, EVENTS
+local BASE, STATE, LEASES, LINGERS, GROUPS, EVENTS
 local function usePool(base)
   rcall, match, find, sub, format = redis.call, string.match, string.find, string.sub, string.format
   byte, char, concat = string.byte, string.char, table.concat
-  STATE, LEASES, LINGERS, GROUPS, EVENTS = base .. ':state', base .. ':leases', base .. ':lingers', base .. ':groups', base .. ':events'
+  if base ~= BASE then
+    BASE, STATE, LEASES = base, base .. ':state', base .. ':leases'
+    LINGERS, GROUPS, EVENTS = base .. ':lingers', base .. ':groups', base .. ':events'
+  end
 end
 
 -- Redis TIME in ms, as a number and as a string.
