@@ -22,6 +22,7 @@ import { OnboardingModule } from './onboarding/onboarding.module';
 import { OrganizationsModule } from './organizations/organizations.module';
 import { PoolsModule } from './pools/pools.module';
 import { PrincipalsModule } from './principals/principals.module';
+import { ProofsModule } from './proofs/proofs.module';
 
 /** The API process: GraphQL, health, metrics. */
 @Module({
@@ -47,6 +48,7 @@ import { PrincipalsModule } from './principals/principals.module';
     PoolsModule,
     AppsModule,
     LeasesModule,
+    ProofsModule,
   ],
   providers: [{ provide: APP_FILTER, useClass: AppExceptionFilter }],
 })

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { ConfigError, parseConfig } from './env';
 
 describe('parseConfig', () => {
@@ -31,5 +32,26 @@ describe('parseConfig', () => {
 
   it('keeps the key cache within the 2-second revocation promise', () => {
     expect(() => parseConfig({ API_KEY_CACHE_SECONDS: '5' })).toThrow('API_KEY_CACHE_SECONDS');
+  });
+
+  it('reads LEASE_SIGNING_KEY as Ed25519 PKCS8 PEM, also written on one line with \\n', () => {
+    const pem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    expect(parseConfig({ LEASE_SIGNING_KEY: pem }).leaseSigningKey).toBe(pem.trim());
+    expect(parseConfig({ LEASE_SIGNING_KEY: pem.trim().replace(/\n/g, '\\n') }).leaseSigningKey).toBe(pem.trim());
+  });
+
+  it('refuses a LEASE_SIGNING_KEY that is not Ed25519 without echoing it', () => {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    for (const value of [rsa, 'not-a-key', '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----']) {
+      let error: unknown;
+      try {
+        parseConfig({ LEASE_SIGNING_KEY: value });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).message).toContain('LEASE_SIGNING_KEY');
+      expect((error as ConfigError).message).not.toContain(value.trim().split('\n')[1] ?? value);
+    }
   });
 });

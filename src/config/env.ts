@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, KeyObject, randomBytes } from 'node:crypto';
 
 /**
  * The whole runtime configuration, parsed once from the environment. No other file reads
@@ -94,6 +94,31 @@ class EnvReader {
   }
 }
 
+/**
+ * LEASE_SIGNING_KEY: an Ed25519 private key in PKCS8 PEM. Literal "\n" sequences are read as
+ * line breaks, so the key fits on one line of an env file. A secret: never echoed in a problem.
+ */
+function leaseSigningKey(r: EnvReader): string | undefined {
+  const raw = r.optional('LEASE_SIGNING_KEY');
+  if (raw === undefined) return undefined;
+  const pem = raw.replace(/\\n/g, '\n').trim();
+  const key = pem.startsWith('-----BEGIN PRIVATE KEY-----') ? parsePrivateKey(pem) : null;
+  if (key?.asymmetricKeyType !== 'ed25519') {
+    r.problems.push('LEASE_SIGNING_KEY must be an Ed25519 private key in PKCS8 PEM (-----BEGIN PRIVATE KEY-----), e.g. from `openssl genpkey -algorithm ed25519`');
+    return undefined;
+  }
+  return pem;
+}
+
+function parsePrivateKey(pem: string): KeyObject | null {
+  try {
+    return createPrivateKey({ key: pem, format: 'pem' });
+  } catch {
+    // Unreadable PEM: reported by the caller without the error, whose text may quote the key.
+    return null;
+  }
+}
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
@@ -123,7 +148,7 @@ export function parseConfig(env: Env): AppConfig {
     redisPrefix,
     logLevel: r.oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     bootstrapAdminKey,
-    leaseSigningKey: r.optional('LEASE_SIGNING_KEY'),
+    leaseSigningKey: leaseSigningKey(r),
     graphqlIntrospection: r.bool('GRAPHQL_INTROSPECTION', nodeEnv !== 'production'),
     graphqlMaxDepth: r.int('GRAPHQL_MAX_DEPTH', 8, 2, 50),
     graphqlMaxCost: r.int('GRAPHQL_MAX_COST', 5000, 10, 1_000_000),

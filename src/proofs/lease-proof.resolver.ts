@@ -1,0 +1,32 @@
+import { Args, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
+import type { AuthContext } from '../auth/auth-context';
+import { CurrentAuth } from '../auth/current-auth.decorator';
+import { Roles } from '../auth/roles.decorator';
+import { Lease } from '../leases/lease.model';
+import { LeaseProofsService } from './lease-proofs.service';
+import { LeaseVerification } from './lease-verification.model';
+
+/** Lease.proof and verifyLease live with the proofs, so the leases feature never deals with keys. */
+@Resolver(() => Lease)
+export class LeaseProofResolver {
+  constructor(private readonly proofs: LeaseProofsService) {}
+
+  @ResolveField('proof', () => String, {
+    description:
+      'Signed proof for tools: a JWT signed with EdDSA (Ed25519), verifiable with the keys published at GET /.well-known/jwks.json. Claims: iss "tokenpool", sub (lease id), org, pool, app, prn (principal id), fence (fencing token), iat, exp (= expiresAt). A heartbeat issues a fresh proof with the new exp.',
+  })
+  async proof(@Parent() lease: Lease): Promise<string> {
+    return this.proofs.sign(lease);
+  }
+
+  @Roles('ADMIN', 'CLIENT', 'VIEWER')
+  @Query(() => LeaseVerification, {
+    description: 'Checks a lease proof against the published keys and the lease as it is now. A bad proof is an answer (valid false with a reason), never an error.',
+  })
+  async verifyLease(
+    @CurrentAuth() auth: AuthContext,
+    @Args('proof', { description: 'A Lease.proof JWT, at most 4096 characters.' }) proof: string,
+  ): Promise<LeaseVerification> {
+    return this.proofs.verify(auth, proof);
+  }
+}

@@ -1,0 +1,17 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { LeaseEntity } from '../leases/lease.entity';
+import { JwksController } from './jwks.controller';
+import { LeaseProofResolver } from './lease-proof.resolver';
+import { LeaseProofsService } from './lease-proofs.service';
+import { SigningKeyEntity } from './signing-key.entity';
+import { SigningKeysService } from './signing-keys.service';
+
+/** Signed lease proofs: Lease.proof, verifyLease and the JWKS that lets tools check proofs offline. */
+@Module({
+  imports: [TypeOrmModule.forFeature([SigningKeyEntity, LeaseEntity])],
+  controllers: [JwksController],
+  providers: [SigningKeysService, LeaseProofsService, LeaseProofResolver],
+  exports: [SigningKeysService],
+})
+export class ProofsModule {}
