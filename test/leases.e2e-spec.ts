@@ -78,6 +78,24 @@ describe('leases: check-out, heartbeat, check-in, expiry', () => {
     expect(Number(rows[0].credit_seconds)).toBeGreaterThan(0);
   });
 
+  it('records the stretch a holder reported idle, from the heartbeat before to the first active one', async () => {
+    const pool = await createPool(t, adminKey, { cap: 10, apps: [{ key: 'viewer', cost: 6 }] });
+    const lease = (await checkout(client.key, { poolId: pool.poolId, app: pool.keyOf('viewer') })).data!.checkout;
+    const beat = async (idle: boolean) => (await t.gql<{ heartbeat: LeaseShape }>(client.key, HEARTBEAT, { id: lease.id, idle })).data!.heartbeat;
+    await beat(false);
+    const [{ last_heartbeat_at: idleFrom }]: { last_heartbeat_at: Date }[] = await dataSource.query('SELECT last_heartbeat_at FROM leases WHERE id = $1', [lease.id]);
+    await new Promise((r) => setTimeout(r, 30));
+    await beat(true);
+    await beat(true);
+    await new Promise((r) => setTimeout(r, 30));
+    await beat(false);
+    await t.gql(client.key, CHECKIN, { id: lease.id });
+    const intervals: { started_at: Date; ended_at: Date }[] = await dataSource.query('SELECT started_at, ended_at FROM lease_idle_intervals WHERE lease_id = $1', [lease.id]);
+    expect(intervals).toHaveLength(1);
+    expect(intervals[0].started_at.getTime()).toBe(new Date(idleFrom).getTime());
+    expect(intervals[0].ended_at.getTime()).toBeGreaterThan(intervals[0].started_at.getTime() + 50);
+  });
+
   it('answers LEASE_NOT_ACTIVE with the state to a heartbeat after check-in, and never revives the lease', async () => {
     const pool = await createPool(t, adminKey, { cap: 10, apps: [{ key: 'viewer', cost: 6 }] });
     const lease = (await checkout(client.key, { poolId: pool.poolId, app: pool.keyOf('viewer') })).data!.checkout;

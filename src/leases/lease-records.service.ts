@@ -80,16 +80,17 @@ export class LeaseRecordsService {
 
   /**
    * Ends an active lease now (check-in, revocation), unless its time ran out first. Returns
-   * the row as it is afterwards, or null when the id is unknown.
+   * the lease as it is afterwards.
    */
-  async end(id: string, state: 'RELEASED' | 'REVOKED', reason: string | null): Promise<LeaseEntity | null> {
-    await this.leases.query(
+  async end(lease: LeaseEntity, state: 'RELEASED' | 'REVOKED', reason: string | null): Promise<LeaseEntity> {
+    const [rows]: [{ ended_at: Date; credit_seconds: string }[], number] = await this.leases.query(
       `UPDATE leases SET state = $2, ended_at = now(), end_reason = $3, credit_seconds = credits * extract(epoch FROM (now() - acquired_at))
-       WHERE id = $1 AND state = 'ACTIVE' AND expires_at > now()`,
-      [id, state, reason],
+       WHERE id = $1 AND state = 'ACTIVE' AND expires_at > now() RETURNING ended_at, credit_seconds`,
+      [lease.id, state, reason],
     );
-    await this.closeIdleInterval(id);
-    return this.expireIfDue(id);
+    if (rows.length === 0) return (await this.expireIfDue(lease.id)) ?? lease;
+    if (lease.idleSince) await this.closeIdleInterval(lease.id);
+    return this.leases.create({ ...lease, state, endReason: reason, endedAt: rows[0].ended_at, creditSeconds: Number(rows[0].credit_seconds) });
   }
 
   /** Marks the lease EXPIRED at its expiresAt if that time has passed and it is still ACTIVE; returns the row. */
@@ -120,16 +121,17 @@ export class LeaseRecordsService {
    * bookkeeping: an idle heartbeat opens an interval at the previous heartbeat, an active one
    * closes it. Returns null when the lease ended meanwhile.
    */
-  async heartbeat(id: string, expiresAt: Date, idle: boolean): Promise<LeaseEntity | null> {
-    if (!idle) await this.closeIdleInterval(id);
+  async heartbeat(lease: LeaseEntity, expiresAt: Date, idle: boolean): Promise<LeaseEntity | null> {
+    if (!idle && lease.idleSince) await this.closeIdleInterval(lease.id);
     // TypeORM answers an UPDATE with [rows, affected].
-    const [, extended]: [unknown[], number] = await this.leases.query(
+    const [rows]: [{ last_heartbeat_at: Date; idle_since: Date | null }[], number] = await this.leases.query(
       `UPDATE leases SET expires_at = $2, last_heartbeat_at = now(),
               idle_since = CASE WHEN $3 THEN coalesce(idle_since, last_heartbeat_at, acquired_at) ELSE NULL END
-       WHERE id = $1 AND state = 'ACTIVE'`,
-      [id, expiresAt, idle],
+       WHERE id = $1 AND state = 'ACTIVE' RETURNING last_heartbeat_at, idle_since`,
+      [lease.id, expiresAt, idle],
     );
-    return extended === 1 ? this.findById(id) : null;
+    if (rows.length === 0) return null;
+    return this.leases.create({ ...lease, expiresAt, lastHeartbeatAt: rows[0].last_heartbeat_at, idleSince: rows[0].idle_since });
   }
 
   /** Active leases of a pool that have not run out, for rebuilding its Redis state. */

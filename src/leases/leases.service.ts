@@ -101,9 +101,10 @@ export class LeasesService {
   }
 
   async heartbeat(auth: AuthContext, leaseId: string, idle: boolean): Promise<LeaseEntity> {
-    const lease = await this.ownLease(auth, leaseId);
-    const current = await this.records.expireIfDue(lease.id);
-    if (!current || current.state !== 'ACTIVE') throw notActive(current ?? lease);
+    const found = await this.ownLease(auth, leaseId);
+    // Only a lease whose time has run out needs recording as expired before it is refused.
+    const lease = found.state === 'ACTIVE' && found.expiresAt.getTime() <= Date.now() ? ((await this.records.expireIfDue(found.id)) ?? found) : found;
+    if (lease.state !== 'ACTIVE') throw notActive(lease);
     const result = await this.store.heartbeat({ poolId: lease.poolId, leaseId: lease.id, leaseMs: lease.leaseSeconds * 1000 });
     if (result.status === 'UNAVAILABLE') throw this.rebuilding(lease.poolId);
     if (result.status === 'NOT_ACTIVE') {
@@ -111,7 +112,7 @@ export class LeasesService {
       await this.records.markExpired(lease.id);
       throw notActive((await this.records.findById(lease.id)) ?? lease);
     }
-    const extended = await this.records.heartbeat(lease.id, new Date(result.expiresAtMs), idle);
+    const extended = await this.records.heartbeat(lease, new Date(result.expiresAtMs), idle);
     if (!extended) throw notActive((await this.records.findById(lease.id)) ?? lease);
     return extended;
   }
@@ -137,7 +138,7 @@ export class LeasesService {
 
   private async end(lease: LeaseEntity, state: 'RELEASED' | 'REVOKED', reason: string | null): Promise<LeaseEntity> {
     if (lease.state !== 'ACTIVE') return lease;
-    const ended = (await this.records.end(lease.id, state, reason)) ?? lease;
+    const ended = await this.records.end(lease, state, reason);
     if (ended.state === state) {
       // PostgreSQL already says it ended; if Redis cannot free the credits now, they come
       // back at the lease's expiry: under-use, never over-use.
