@@ -4,7 +4,10 @@
  * measured in the same run. Run: npx ts-node --transpile-only bench/lease-store.bench.ts
  *
  * The concurrent clients of a cell are async loops sharing one ioredis connection, as the
- * API's request handlers share the process's command connection.
+ * API's request handlers share the process's command connection. The three cells of a row
+ * are measured in turns, in short slices after a warm-up, and each reports its median slice:
+ * other processes on the machine (tests, builds) then slow all three alike instead of
+ * whichever cell they happen to overlap.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -15,8 +18,9 @@ import { LeaseStore } from '../src/leases/lease-store';
 
 export interface BenchOptions {
   redisUrl?: string;
-  /** Measured time per cell. */
+  /** Measured time per cell, split into `slices` turns. */
   durationMs?: number;
+  slices?: number;
   concurrencies?: number[];
   /** Folder of baseline-checkout.lua and baseline-checkin.lua. */
   baselineDir?: string;
@@ -35,6 +39,7 @@ type Cycle = () => Promise<void>;
 
 const CAP = 1_000_000_000;
 const LEASE_MS = 60_000;
+const WARMUP_MS = 300;
 
 export async function runLeaseStoreBench(options: BenchOptions = {}): Promise<BenchRow[]> {
   const durationMs = options.durationMs ?? 3000;
@@ -47,14 +52,16 @@ export async function runLeaseStoreBench(options: BenchOptions = {}): Promise<Be
       baseline: baselineCycle(redis, prefix, cost, options.baselineDir ?? defaultBaselineDir()),
       semaphore: semaphoreCycle(redis, prefix, cost),
     };
+    const slices = options.slices ?? 6;
     const rows: BenchRow[] = [];
     for (const clients of options.concurrencies ?? [1, 16, 128]) {
-      rows.push({
-        clients,
-        leaseStore: await measure(cycles.leaseStore, clients, durationMs),
-        baseline: await measure(cycles.baseline, clients, durationMs),
-        semaphore: await measure(cycles.semaphore, clients, durationMs),
-      });
+      const rates: Record<keyof typeof cycles, number[]> = { leaseStore: [], baseline: [], semaphore: [] };
+      const names = Object.keys(cycles) as (keyof typeof cycles)[];
+      for (const name of names) await measure(cycles[name], clients, WARMUP_MS);
+      for (let slice = 0; slice < slices; slice++) {
+        for (const name of names) rates[name].push(await measure(cycles[name], clients, durationMs / slices));
+      }
+      rows.push({ clients, leaseStore: median(rates.leaseStore), baseline: median(rates.baseline), semaphore: median(rates.semaphore) });
     }
     return rows;
   } finally {
@@ -131,6 +138,12 @@ async function measure(cycle: Cycle, clients: number, durationMs: number): Promi
   const started = Date.now();
   await Promise.all(Array.from({ length: clients }, worker));
   return Math.round((done * 1000) / (Date.now() - started));
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : Math.round((sorted[mid - 1] + sorted[mid]) / 2);
 }
 
 function defaultBaselineDir(): string {

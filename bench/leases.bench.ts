@@ -39,7 +39,10 @@ async function waitFor(url: string): Promise<void> {
 }
 
 /** Pairs of requests per connection: a check-out, then the check-in of the lease it returned. */
-async function cycles(options: { url: string; connections: number; headers: Record<string, string>; checkout: string; checkin: (id: string) => string; idOf: (body: string) => string | undefined }): Promise<HttpFigures> {
+let failures = 0;
+
+async function cycles(options: { url: string; paths: [string, string]; connections: number; headers: Record<string, string>; checkout: string; checkin: (id: string) => string; idOf: (body: string) => string | undefined }): Promise<HttpFigures> {
+  failures = 0;
   const result = await autocannon({
     url: options.url,
     connections: options.connections,
@@ -48,20 +51,23 @@ async function cycles(options: { url: string; connections: number; headers: Reco
     requests: [
       {
         method: 'POST',
-        path: new URL(options.url).pathname === '/' ? '/checkout' : undefined,
+        path: options.paths[0],
         body: options.checkout,
         onResponse: (_status: number, body: string, context: Record<string, unknown>) => {
           context.id = options.idOf(body);
+          if (!context.id) failures += 1;
         },
       },
       {
         method: 'POST',
-        path: new URL(options.url).pathname === '/' ? '/checkin' : undefined,
+        path: options.paths[1],
         setupRequest: (request: Record<string, unknown>, context: Record<string, unknown>) => ({ ...request, body: options.checkin(String(context.id)) }),
       },
     ],
   } as autocannon.Options);
-  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${result.non2xx} non-2xx answers and ${result.errors} errors at ${options.url}`);
+  if (result.non2xx > 0 || result.errors > 0 || failures > 0) {
+    throw new Error(`${result.non2xx} non-2xx answers, ${result.errors} errors and ${failures} check-outs without a lease at ${options.url}`);
+  }
   return { connections: options.connections, cyclesPerSecond: Math.round(result.requests.average / 2), p50: result.latency.p50, p99: result.latency.p99 };
 }
 
@@ -98,7 +104,8 @@ async function main(): Promise<void> {
     const table: string[] = ['connections | GraphQL cycles/s | p50 ms | p99 ms | plain route cycles/s | p50 ms | p99 ms | GraphQL ÷ plain', '---|---|---|---|---|---|---|---'];
     for (const connections of [16, 64]) {
       const graphql = await cycles({
-        url: 'http://127.0.0.1:3901/graphql',
+        url: 'http://127.0.0.1:3901',
+        paths: ['/graphql', '/graphql'],
         connections,
         headers: auth,
         checkout: JSON.stringify({ query: `mutation { checkout(input: { poolId: "${poolId}", app: "tool" }) { id fencingToken } }` }),
@@ -106,7 +113,8 @@ async function main(): Promise<void> {
         idOf: (body) => (JSON.parse(body) as { data?: { checkout?: { id: string } } }).data?.checkout?.id,
       });
       const route = await cycles({
-        url: 'http://127.0.0.1:3902/',
+        url: 'http://127.0.0.1:3902',
+        paths: ['/checkout', '/checkin'],
         connections,
         headers: {},
         checkout: '{}',

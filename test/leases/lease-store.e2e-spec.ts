@@ -5,6 +5,7 @@ import {
   AppMirror,
   CheckoutInput,
   CheckoutResult,
+  DrawEndedEvent,
   Granted,
   GroupMirror,
   PoolEvent,
@@ -67,12 +68,12 @@ describe('LeaseStore (Redis)', () => {
     return store.readEvents({ poolId, group: `g-${randomUUID()}`, consumer: 'c', count: 1000 });
   }
 
-  /** Sums the costs of the pool's draw records (state field "d|<drawId>" -> "refs|cost|..."). */
+  /** Sums the costs of the pool's draw records (state field "d|<drawId>" -> "refs|lingerUntil|team|cost|..."). */
   async function heldDraws(poolId: string): Promise<number> {
     const state = await redis.hgetall(store.keys(poolId).state);
     return Object.entries(state)
       .filter(([field]) => field.startsWith('d|'))
-      .reduce((sum, [, packed]) => sum + Number(packed.split('|')[1]), 0);
+      .reduce((sum, [, packed]) => sum + Number(packed.split('|')[3]), 0);
   }
 
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -110,12 +111,16 @@ describe('LeaseStore (Redis)', () => {
     expect(await grant(request(poolId, app))).toMatchObject({ credits: 5, inUse: 10 });
   });
 
-  it('frees the credits at check-in', async () => {
+  it('frees the credits at check-in and records the end of the draw', async () => {
     const app = solo(10);
     const poolId = await newPool(10, [app]);
     const lease = await grant(request(poolId, app));
     expect(await store.checkin({ poolId, leaseId: lease.leaseId })).toEqual({ status: 'ENDED', drawEnded: true, lingerUntilMs: null });
     expect((await store.status(poolId)).inUse).toBe(0);
+    const [ended] = await events(poolId);
+    expect(ended).toMatchObject({ type: 'draw_ended', drawId: lease.drawId, openerLeaseId: lease.leaseId, appId: app.appId, cost: 10 });
+    expect((ended as DrawEndedEvent).endedAtMs).toBeGreaterThanOrEqual(lease.acquiredAtMs);
+    expect((ended as DrawEndedEvent).endedAtMs).toBeLessThan(lease.expiresAtMs);
     await grant(request(poolId, app));
   });
 
@@ -176,6 +181,20 @@ describe('LeaseStore (Redis)', () => {
     ]);
   });
 
+  it('answers NOT_ACTIVE to a check-in after expiry and records only the expiry', async () => {
+    const app = solo(3);
+    const poolId = await newPool(10, [app]);
+    const lease = await grant(request(poolId, app, { leaseMs: 300 }));
+    await sleep(400);
+    expect(await store.checkin({ poolId, leaseId: lease.leaseId })).toEqual({ status: 'NOT_ACTIVE' });
+    expect(await store.revoke({ poolId, leaseId: lease.leaseId })).toEqual({ status: 'NOT_ACTIVE' });
+    expect(await store.status(poolId)).toMatchObject({ inUse: 0, activeLeases: 0 });
+    expect((await events(poolId)).map((e) => (e.type === 'draw_ended' ? [e.type, e.endedAtMs] : [e.type, e.atMs]))).toEqual([
+      ['lease_expired', lease.expiresAtMs],
+      ['draw_ended', lease.expiresAtMs],
+    ]);
+  });
+
   it('hands out strictly rising fencing tokens, larger again after a re-install with a larger epoch', async () => {
     const app = solo(1);
     const poolId = await newPool(100, [app]);
@@ -184,6 +203,17 @@ describe('LeaseStore (Redis)', () => {
     await store.install(poolId, { epoch: 2, cap: 100, apps: [app], groups: [], leases: [], graceMs: 0 });
     tokens.push(BigInt((await grant(request(poolId, app))).fencingToken));
     for (let i = 1; i < tokens.length; i++) expect(tokens[i] > tokens[i - 1]).toBe(true);
+  });
+
+  it('loads its Redis functions again after Redis lost them', async () => {
+    const app = solo(1);
+    const poolId = await newPool(10, [app]);
+    // Not FUNCTION FLUSH, which would drop other libraries of the shared Redis: only the lease
+    // libraries (of any version; every LeaseStore loads its own again when it needs it).
+    const libraries = (await redis.call('FUNCTION', 'LIST', 'LIBRARYNAME', 'tokenpool_leases_*')) as string[][];
+    for (const library of libraries) await redis.call('FUNCTION', 'DELETE', library[1]);
+    await Promise.all([grant(request(poolId, app)), grant(request(poolId, app))]);
+    expect(await store.status(poolId)).toMatchObject({ inUse: 2, activeLeases: 2 });
   });
 
   it('answers UNAVAILABLE to checkout, heartbeat and check-in when the epoch is missing', async () => {

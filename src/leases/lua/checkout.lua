@@ -52,8 +52,8 @@ if mode == 'OPENED' then
   if refusal then return { refusal, tonumber(cost), available, retryAfterMs(now) } end
   -- An earlier lease of this id opened a draw that outlived it: this draw needs another id.
   drawId = st[11] and (leaseId .. '~' .. token) or leaseId
-  writes[6] = '1|' .. cost .. '|' .. team .. '|' .. nowStr .. '|0|' .. leaseId .. '|' .. appId .. '|'
-    .. principal .. '|' .. scopeKey
+  writes[6] = '1|0|' .. team .. '|' .. cost .. '|' .. leaseId .. '|' .. appId .. '|' .. principal .. '|'
+    .. nowStr .. '|' .. scopeKey
   credits, used = cost, format('%d', (tonumber(st[3]) or 0) + tonumber(cost))
   writes[7], writes[8] = 'used', used
   if team ~= '' then

@@ -23,6 +23,32 @@ if not recs[1] then return { 'NOT_ACTIVE' } end
 local drawId, expiresAt = leaseHead(recs[1])
 local drawPacked = recs[2]
 if drawId ~= leaseId then drawPacked = rcall('HGET', STATE, 'd|' .. drawId) end
+
+-- The usual end, recognised by one pattern: the draw's only lease (refs 1), no linger running
+-- (lingerUntil 0) or to start (a revoke, or no app of the pool lingers), and no share scope
+-- (an empty scopeKey). Its draw_ended event goes first, and the time of the event's id
+-- (Redis time in ms, as TIME would give) serves as now, which saves the TIME call. Should
+-- that show the lease already expired, the event is taken back and the general path below
+-- ends the lease as expired. About one event in 16 (by expiry time) trims the stream.
+local team, event, cost
+if drawPacked and (how == 'revoke' or not recs[4]) then
+  team, event, cost = match(drawPacked, '^1|0|([^|]*)|(([^|]*)|[^|]*|[^|]*|[^|]*|[^|]*)|$')
+end
+if event then
+  event = drawId .. '|' .. event
+  local id = tonumber(expiresAt) % TRIM_EVERY_MS == 0
+    and rcall('XADD', EVENTS, 'MAXLEN', '~', EVENTS_MAXLEN, '*', 'draw_ended', event)
+    or rcall('XADD', EVENTS, '*', 'draw_ended', event)
+  if tonumber(expiresAt) > tonumber(sub(id, 1, find(id, '-', 1, true) - 1)) then
+    rcall('ZREM', LEASES, leaseId)
+    rcall('HDEL', STATE, 'l|' .. leaseId, 'd|' .. drawId)
+    addTo('used', cost, '-')
+    if team ~= '' then addTo('t|' .. team, cost, '-') end
+    return { 'ENDED', 1, 0 }
+  end
+  rcall('XDEL', EVENTS, id)
+end
+
 local d = drawPacked and parseDraw(drawPacked) or nil
 local now, nowStr = clock()
 if tonumber(expiresAt) <= now then

@@ -44,8 +44,8 @@ local draws, drawIds = {}, {}
 for _, l in ipairs(input.leases) do
   local d = draws[l.drawId]
   if not d then
-    d = { 0, format('%d', l.drawCost), l.team, format('%d', l.drawOpenedAtMs), '0', l.drawOpenerLeaseId,
-      l.appId, l.principalId, scopeKeyFor(scopes[l.appId] or 'NONE', l.appId, l.principalId, l.host, l.workUnitId) }
+    d = { 0, '0', l.team, format('%d', l.drawCost), l.drawOpenerLeaseId, l.appId, l.principalId,
+      format('%d', l.drawOpenedAtMs), scopeKeyFor(scopes[l.appId] or 'NONE', l.appId, l.principalId, l.host, l.workUnitId) }
     draws[l.drawId] = d
     drawIds[#drawIds + 1] = l.drawId
   end

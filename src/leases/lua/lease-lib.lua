@@ -26,8 +26,8 @@
                                            acquiredAt|grantExpiresAt|inUse|drawAction"
                                           (from credits on: the grant as first answered,
                                           replayed unchanged)
-                            d|<drawId>    "refs|cost|team|openedAt|lingerUntil|openerLeaseId|
-                                           appId|principalId|scopeKey"
+                            d|<drawId>    "refs|lingerUntil|team|cost|openerLeaseId|appId|
+                                           principalId|openedAt|scopeKey"
                             <scopeKey>    drawId of the live or lingering draw of that scope:
                                           "P|app|principal", "H|app|principal|host", "W|app|workUnit"
                             T|<appId>|<principalId>  drawId of a lingering draw
@@ -36,35 +36,39 @@
     <base>:groups   hash    team -> "reserved|max" (max empty = no ceiling)
     <base>:events   stream  one field per entry, named by the event type:
                             lease_expired  "leaseId|atMs"
-                            draw_ended     "drawId|openerLeaseId|appId|principalId|cost|
-                                            openedAtMs|endedAtMs"
+                            draw_ended     "drawId|cost|openerLeaseId|appId|principalId|
+                                            openedAtMs[|endedAtMs]" (no endedAtMs: the
+                                            draw ended at the time of the entry's id)
 
   Packing: ids never contain "|" (lease-store.ts checks), so fields made from ids never
   collide with each other or with the plain ones; teams are escaped; scopeKey is last in a
   draw because it contains "|". Invariant: a lease is active iff its record exists, and its
   record's expiresAt equals its score in <base>:leases (every script writes both).
-  The only clock is Redis TIME.
+  The only clock is Redis's: TIME, or (check-in) the time in the id of a new events entry.
 
   Speed: values read from Redis stay strings where no arithmetic needs them, because turning
   a number into a string costs Redis's Lua about half a microsecond (more than most calls).
 ]]
 -- Expired leases and due lingers one script call collects; the sweep repeats until done.
 local PURGE_BATCH = 100
--- MAXLEN ~ costs about a microsecond per XADD, so it is applied to the events whose time is
--- a multiple of TRIM_EVERY_MS (about one in 16), and by every sweep.
+-- MAXLEN ~ costs about a microsecond per XADD, so it is applied only to events whose time (at
+-- check-in: the lease's expiry) is a multiple of TRIM_EVERY_MS, about one in 16, and by sweeps.
 local EVENTS_MAXLEN = 100000
 local TRIM_EVERY_MS = 16
 -- A draw is an array of its record's fields, in record order; REFS is a number.
-local REFS, COST, TEAM, OPENED_AT, LINGER_UNTIL, OPENER, APP, PRINCIPAL, SCOPE = 1, 2, 3, 4, 5, 6, 7, 8, 9
+local REFS, LINGER_UNTIL, TEAM, COST, OPENER, APP, PRINCIPAL, OPENED_AT, SCOPE = 1, 2, 3, 4, 5, 6, 7, 8, 9
 
--- Set by usePool, which every function calls first: a function library may not look up
--- globals (redis.call, string) while it loads, only while a function runs. The pool's key
--- names are kept for the next call, which is often for the same pool.
+-- Set by usePool, which every function calls first. A function library may not look up
+-- globals (redis.call, string) while it loads, only while a function runs; looking them up
+-- on every call costs a quarter of a microsecond, so the first call keeps them. The pool's
+-- key names are kept for the next call too, which is often for the same pool.
 local rcall, match, find, sub, format, byte, char, concat
 local BASE, STATE, LEASES, LINGERS, GROUPS, EVENTS
 local function usePool(base)
-  rcall, match, find, sub, format = redis.call, string.match, string.find, string.sub, string.format
-  byte, char, concat = string.byte, string.char, table.concat
+  if not rcall then
+    rcall, match, find, sub, format = redis.call, string.match, string.find, string.sub, string.format
+    byte, char, concat = string.byte, string.char, table.concat
+  end
   if base ~= BASE then
     BASE, STATE, LEASES = base, base .. ':state', base .. ':leases'
     LINGERS, GROUPS, EVENTS = base .. ':lingers', base .. ':groups', base .. ':events'
@@ -143,8 +147,9 @@ local function addTo(field, cost, sign)
   if cost ~= '0' then rcall('HINCRBY', STATE, field, sign .. cost) end
 end
 
--- Frees a draw's credits, deletes its record (and its last lease's, if given) and forgets
--- every index entry that still points at it. endedAt: number and string.
+-- Frees a draw's credits, deletes its record (and its last lease's, if given), forgets every
+-- index entry that still points at it, and records its draw_ended event at endedAt (number
+-- and string). The record's fields from cost to openedAt are the event's, in its order.
 local function endDraw(drawId, d, endedAt, endedAtStr, leaseId)
   if leaseId then rcall('HDEL', STATE, 'l|' .. leaseId, 'd|' .. drawId) else rcall('HDEL', STATE, 'd|' .. drawId) end
   local scopeKey = d[SCOPE]
@@ -156,8 +161,7 @@ local function endDraw(drawId, d, endedAt, endedAtStr, leaseId)
   end
   addTo('used', d[COST], '-')
   if d[TEAM] ~= '' then addTo('t|' .. d[TEAM], d[COST], '-') end
-  addEvent('draw_ended', drawId .. '|' .. d[OPENER] .. '|' .. d[APP] .. '|' .. d[PRINCIPAL] .. '|'
-    .. d[COST] .. '|' .. d[OPENED_AT] .. '|' .. endedAtStr, endedAt)
+  addEvent('draw_ended', drawId .. '|' .. concat(d, '|', COST, OPENED_AT) .. '|' .. endedAtStr, endedAt)
 end
 
 local function startLinger(drawId, d, lingerUntil)
