@@ -11,8 +11,4 @@ export class OrganizationsService {
   async get(id: string): Promise<OrganizationEntity> {
     return this.organizations.findOneByOrFail({ id });
   }
-
-  async count(): Promise<number> {
-    return this.organizations.count();
-  }
 }
