@@ -71,11 +71,20 @@ export class LeaseRecordsService {
 
   async findInOrganization(organizationId: string, id: string): Promise<LeaseEntity | null> {
     if (!isUuid(id)) return null;
-    return this.leases.findOneBy({ id, organizationId });
+    return this.one('SELECT * FROM leases WHERE id = $1 AND organization_id = $2', [id, organizationId]);
   }
 
   async findById(id: string): Promise<LeaseEntity | null> {
-    return isUuid(id) ? this.leases.findOneBy({ id }) : null;
+    return isUuid(id) ? this.one('SELECT * FROM leases WHERE id = $1', [id]) : null;
+  }
+
+  /**
+   * One lease by a raw query: these lookups sit on every heartbeat and check-in, where
+   * TypeORM's find (about 1 ms here) costs three times the query itself.
+   */
+  private async one(sql: string, params: unknown[]): Promise<LeaseEntity | null> {
+    const rows: Record<string, unknown>[] = await this.leases.query(sql, params);
+    return rows.length === 0 ? null : toLease(this.leases, rows[0]);
   }
 
   /**
@@ -187,3 +196,33 @@ export class LeaseRecordsService {
   }
 }
 
+function toLease(repository: Repository<LeaseEntity>, row: Record<string, unknown>): LeaseEntity {
+  const numeric = (value: unknown) => (value === null ? null : Number(value));
+  return repository.create({
+    id: row.id as string,
+    organizationId: row.organization_id as string,
+    poolId: row.pool_id as string,
+    appId: row.app_id as string,
+    principalId: row.principal_id as string,
+    requestedByPrincipalId: row.requested_by_principal_id as string,
+    apiKeyId: row.api_key_id as string,
+    workUnitId: row.work_unit_id as string | null,
+    team: row.team as string | null,
+    host: row.host as string | null,
+    drawId: row.draw_id as string,
+    credits: row.credits as number,
+    leaseSeconds: row.lease_seconds as number,
+    fencingToken: String(row.fencing_token),
+    epoch: String(row.epoch),
+    state: row.state as LeaseState,
+    acquiredAt: row.acquired_at as Date,
+    expiresAt: row.expires_at as Date,
+    endedAt: row.ended_at as Date | null,
+    lastHeartbeatAt: row.last_heartbeat_at as Date | null,
+    idleSince: row.idle_since as Date | null,
+    creditSeconds: numeric(row.credit_seconds),
+    idempotencyKey: row.idempotency_key as string | null,
+    requestHash: row.request_hash as string | null,
+    endReason: row.end_reason as string | null,
+  });
+}
