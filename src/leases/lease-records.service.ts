@@ -5,6 +5,7 @@ import { AppError } from '../common/errors/app-error';
 import { isUuid, pageSize, requireWindow } from '../common/validation/validate';
 import { DenialEntity, DenialReason } from './denial.entity';
 import { LeaseEntity, LeaseState } from './lease.entity';
+import { leaseFromRow } from './lease-row';
 
 export type NewLease = Omit<LeaseEntity, 'state' | 'endedAt' | 'lastHeartbeatAt' | 'idleSince' | 'creditSeconds' | 'endReason'>;
 
@@ -84,7 +85,7 @@ export class LeaseRecordsService {
    */
   private async one(sql: string, params: unknown[]): Promise<LeaseEntity | null> {
     const rows: Record<string, unknown>[] = await this.leases.query(sql, params);
-    return rows.length === 0 ? null : toLease(this.leases, rows[0]);
+    return rows.length === 0 ? null : leaseFromRow(rows[0]);
   }
 
   /**
@@ -194,35 +195,4 @@ export class LeaseRecordsService {
       [id],
     );
   }
-}
-
-function toLease(repository: Repository<LeaseEntity>, row: Record<string, unknown>): LeaseEntity {
-  const numeric = (value: unknown) => (value === null ? null : Number(value));
-  return repository.create({
-    id: row.id as string,
-    organizationId: row.organization_id as string,
-    poolId: row.pool_id as string,
-    appId: row.app_id as string,
-    principalId: row.principal_id as string,
-    requestedByPrincipalId: row.requested_by_principal_id as string,
-    apiKeyId: row.api_key_id as string,
-    workUnitId: row.work_unit_id as string | null,
-    team: row.team as string | null,
-    host: row.host as string | null,
-    drawId: row.draw_id as string,
-    credits: row.credits as number,
-    leaseSeconds: row.lease_seconds as number,
-    fencingToken: String(row.fencing_token),
-    epoch: String(row.epoch),
-    state: row.state as LeaseState,
-    acquiredAt: row.acquired_at as Date,
-    expiresAt: row.expires_at as Date,
-    endedAt: row.ended_at as Date | null,
-    lastHeartbeatAt: row.last_heartbeat_at as Date | null,
-    idleSince: row.idle_since as Date | null,
-    creditSeconds: numeric(row.credit_seconds),
-    idempotencyKey: row.idempotency_key as string | null,
-    requestHash: row.request_hash as string | null,
-    endReason: row.end_reason as string | null,
-  });
 }

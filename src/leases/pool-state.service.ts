@@ -7,6 +7,7 @@ import { APP_CONFIG, AppConfig } from '../config/env';
 import { GroupLimitEntity } from '../pools/group-limit.entity';
 import { PoolEntity } from '../pools/pool.entity';
 import type { LeaseEntity } from './lease.entity';
+import { leaseFromRow } from './lease-row';
 import { LeaseStore } from './lease-store';
 import { RestoredLease } from './lease-store.types';
 
@@ -89,7 +90,7 @@ export class PoolStateService {
         [poolId, graceSeconds],
       );
       const { apps, groups } = await this.catalog(poolId, manager);
-      return { pool, epoch: Number(raised[0].epoch), leases: rows.map(toRestorable), apps, groups };
+      return { pool, epoch: Number(raised[0].epoch), leases: rows.map(leaseFromRow), apps, groups };
     });
     if (!snapshot) return false;
     const result = await this.store.install(poolId, {
@@ -112,27 +113,8 @@ export class PoolStateService {
   }
 }
 
-type Restorable = Pick<LeaseEntity, 'id' | 'appId' | 'principalId' | 'team' | 'host' | 'workUnitId' | 'drawId' | 'credits' | 'leaseSeconds' | 'fencingToken' | 'acquiredAt' | 'expiresAt'>;
-
-function toRestorable(row: Record<string, unknown>): Restorable {
-  return {
-    id: row.id as string,
-    appId: row.app_id as string,
-    principalId: row.principal_id as string,
-    team: row.team as string | null,
-    host: row.host as string | null,
-    workUnitId: row.work_unit_id as string | null,
-    drawId: row.draw_id as string,
-    credits: row.credits as number,
-    leaseSeconds: row.lease_seconds as number,
-    fencingToken: String(row.fencing_token),
-    acquiredAt: row.acquired_at as Date,
-    expiresAt: row.expires_at as Date,
-  };
-}
-
 /** Leases that share a drawId form one draw again; its opener is the lease that holds its credits. */
-function restoredLeases(leases: Restorable[]): RestoredLease[] {
+function restoredLeases(leases: LeaseEntity[]): RestoredLease[] {
   const draws = new Map<string, { cost: number; opener: string; openedAt: number }>();
   for (const lease of leases) {
     const draw = draws.get(lease.drawId) ?? { cost: 0, opener: lease.id, openedAt: lease.acquiredAt.getTime() };
