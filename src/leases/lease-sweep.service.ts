@@ -3,6 +3,7 @@ import { RedisService } from '../common/redis/redis.service';
 import { PoolEntity } from '../pools/pool.entity';
 import { PoolEventsService } from '../pools/pool-events.service';
 import { PoolsService } from '../pools/pools.service';
+import { LeaseDrawsService } from './lease-draws.service';
 import { LeaseMetricsService } from './lease-metrics.service';
 import { LeaseRecordsService } from './lease-records.service';
 import { LeaseStore } from './lease-store';
@@ -13,7 +14,8 @@ import { PoolStateService } from './pool-state.service';
 const EVENTS_GROUP = 'recorder';
 const EVENTS_CONSUMER = 'recorder';
 const EVENTS_BATCH = 500;
-// Re-write every pool's catalog mirror this often, repairing a mirror write that failed.
+// Re-write every pool's catalog mirror this often, repairing a mirror write that failed, and
+// record draws whose end the lease store never reported.
 const RESYNC_EVERY_SWEEPS = 15;
 
 export interface SweepSummary {
@@ -43,6 +45,7 @@ export class LeaseSweepService {
     private readonly metrics: LeaseMetricsService,
     private readonly redis: RedisService,
     private readonly events: PoolEventsService,
+    private readonly draws: LeaseDrawsService,
   ) {}
 
   async sweepAll(): Promise<SweepSummary> {
@@ -66,7 +69,10 @@ export class LeaseSweepService {
       if (await this.poolState.ensure(pool.id)) summary.rebuilt += 1;
       return;
     }
-    if (resync) await this.poolState.resyncConfig(pool);
+    if (resync) {
+      await this.poolState.resyncConfig(pool);
+      summary.recorded += await this.draws.reconcile(pool.id);
+    }
     const expired = await this.store.sweep(pool.id);
     if (expired > 0) this.events.changed(pool.id);
     summary.expired += expired;
@@ -85,7 +91,10 @@ export class LeaseSweepService {
           await this.records.markExpired(event.leaseId);
           this.metrics.expiries.inc({ pool: poolId });
         }
-        // draw_ended events are charged by the usage ledger; nothing to record for them here yet.
+        if (event.type === 'draw_ended') {
+          const { drawId, appId, openerLeaseId, cost, openedAtMs, endedAtMs } = event;
+          await this.draws.record({ drawId, appId, openerLeaseId, cost, openedAt: new Date(openedAtMs), endedAt: new Date(endedAtMs), source: 'stream' });
+        }
       }
       await this.store.ackEvents(poolId, EVENTS_GROUP, events.map((e) => e.id));
       recorded += events.length;

@@ -5,6 +5,7 @@ import { Queue } from 'bullmq';
 import { APP_CONFIG, AppConfig } from '../config/env';
 import { PoolsModule } from '../pools/pools.module';
 import { DenialEntity } from './denial.entity';
+import { LeaseDrawsModule } from './lease-draws.module';
 import { LeaseMetricsService } from './lease-metrics.service';
 import { LeaseRecordsService } from './lease-records.service';
 import { LeaseStoreModule } from './lease-store.module';
@@ -16,7 +17,7 @@ import { SweepPoolsProcessor } from './sweep-pools.processor';
 
 /** The worker side of leases: the periodic sweep and its processor. */
 @Module({
-  imports: [TypeOrmModule.forFeature([LeaseEntity, DenialEntity]), BullModule.registerQueue({ name: LEASE_MAINTENANCE_QUEUE }), LeaseStoreModule, PoolsModule],
+  imports: [TypeOrmModule.forFeature([LeaseEntity, DenialEntity]), BullModule.registerQueue({ name: LEASE_MAINTENANCE_QUEUE }), LeaseStoreModule, PoolsModule, LeaseDrawsModule],
   providers: [LeaseSweepService, SweepPoolsProcessor, LeaseRecordsService, PoolStateService, LeaseMetricsService],
 })
 export class LeaseWorkerModule implements OnApplicationBootstrap {

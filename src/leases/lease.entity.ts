@@ -9,6 +9,7 @@ export type LeaseState = 'ACTIVE' | 'RELEASED' | 'EXPIRED' | 'REVOKED';
 @Entity({ name: 'leases' })
 @Index('ix_leases_organization_acquired', ['organizationId', 'acquiredAt', 'id'])
 @Index('ix_leases_pool_state', ['poolId', 'state'])
+@Index('ix_leases_draw', ['drawId'])
 @Index('ix_leases_principal_acquired', ['organizationId', 'principalId', 'acquiredAt'])
 @Index('uq_leases_idempotency', ['organizationId', 'apiKeyId', 'idempotencyKey'], { unique: true, where: '"idempotency_key" IS NOT NULL' })
 export class LeaseEntity {

@@ -1,0 +1,115 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { heldWhileIdleMs, LiveSpan } from './draw-idle';
+
+export type DrawSource = 'stream' | 'reconciled' | 'imported';
+
+/** A draw whose credits came back, as the lease store (or the reconciliation, or an import) reports it. */
+export interface EndedDraw {
+  drawId: string;
+  appId: string;
+  openerLeaseId: string;
+  /** The credits the draw held. */
+  cost: number;
+  openedAt: Date;
+  endedAt: Date;
+  source: DrawSource;
+}
+
+// A draw whose leases all ended this long ago (after its linger) and that the lease store
+// never reported (its events were lost with Redis's data) is recorded by the reconciliation.
+const RECONCILE_AFTER = '5 minutes';
+// Look back this far for unreported draws; older ones were reconciled by earlier runs.
+const RECONCILE_LOOKBACK = '7 days';
+const RECONCILE_BATCH = 500;
+
+interface SpanRow {
+  acquired_at: Date;
+  ended_at: Date | null;
+  expires_at: Date;
+  idle_started_at: Date | null;
+  idle_ended_at: Date | null;
+  lease_id: string;
+}
+
+/**
+ * Records ended draws: exactly one `lease_draws` row per draw, whoever reports it first
+ * (the stream, the reconciliation or a history import), with the credit-seconds it held,
+ * the charged credit-seconds (at least the app's minimum charge) and the idle part.
+ */
+@Injectable()
+export class LeaseDrawsService {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /**
+   * Records one ended draw in the caller's transaction (or its own). Returns false when the
+   * draw was already recorded, or when its opener lease was never recorded (a grant that
+   * crashed before PostgreSQL: no client heard of it, so nothing is charged).
+   */
+  async record(draw: EndedDraw, manager: EntityManager = this.dataSource.manager): Promise<boolean> {
+    const idleMs = await this.idleMs(manager, draw);
+    const rows: unknown[] = await manager.query(
+      `INSERT INTO lease_draws (id, organization_id, pool_id, app_id, opener_lease_id, principal_id, work_unit_id, team, credits,
+                                opened_at, ended_at, credit_seconds, charged_credit_seconds, idle_credit_seconds, source)
+       SELECT $1, l.organization_id, l.pool_id, a.id, l.id, l.principal_id, l.work_unit_id, l.team, $4::int, $5::timestamptz, $6::timestamptz,
+              $4::int * s.held, $4::int * greatest(s.held, a.minimum_charge_seconds), $4::int * $7::numeric / 1000, $8
+       FROM leases l JOIN apps a ON a.id = $2 AND a.organization_id = l.organization_id
+            CROSS JOIN LATERAL (SELECT greatest(0, extract(epoch FROM ($6::timestamptz - $5::timestamptz))) AS held) s
+       WHERE l.id = $3
+       ON CONFLICT (id) DO NOTHING
+       RETURNING id`,
+      [draw.drawId, draw.appId, draw.openerLeaseId, draw.cost, draw.openedAt, draw.endedAt, idleMs, draw.source],
+    );
+    return rows.length === 1;
+  }
+
+  /**
+   * Records draws that ended but were never reported: every lease of the draw ended in
+   * PostgreSQL, its linger is long over, and no row exists (Redis lost the draw_ended event,
+   * or the leases expired while the pool's Redis state was gone). Returns how many it recorded.
+   */
+  async reconcile(poolId: string): Promise<number> {
+    const rows: { draw_id: string; app_id: string; opener: string; credits: number; opened_at: Date; ended_at: Date }[] = await this.dataSource.query(
+      `SELECT o.draw_id, o.app_id, o.id AS opener, o.credits, min(l.acquired_at) AS opened_at,
+              max(l.ended_at) + make_interval(secs => a.linger_seconds) AS ended_at
+       FROM leases o
+       JOIN apps a ON a.id = o.app_id
+       JOIN leases l ON l.draw_id = o.draw_id
+       WHERE o.pool_id = $1 AND o.credits > 0 AND o.state <> 'ACTIVE'
+         AND o.ended_at > now() - interval '${RECONCILE_LOOKBACK}'
+         AND NOT EXISTS (SELECT 1 FROM lease_draws d WHERE d.id = o.draw_id)
+       GROUP BY o.draw_id, o.app_id, o.id, o.credits, a.linger_seconds
+       HAVING bool_and(l.state <> 'ACTIVE')
+          AND max(l.ended_at) + make_interval(secs => a.linger_seconds) < now() - interval '${RECONCILE_AFTER}'
+       LIMIT ${RECONCILE_BATCH}`,
+      [poolId],
+    );
+    let recorded = 0;
+    for (const r of rows) {
+      const draw: EndedDraw = { drawId: r.draw_id, appId: r.app_id, openerLeaseId: r.opener, cost: r.credits, openedAt: r.opened_at, endedAt: r.ended_at, source: 'reconciled' };
+      if (await this.record(draw)) recorded += 1;
+    }
+    return recorded;
+  }
+
+  /** Milliseconds of the draw during which it had live leases and all of them reported idle. */
+  private async idleMs(manager: EntityManager, draw: EndedDraw): Promise<number> {
+    const rows: SpanRow[] = await manager.query(
+      `SELECT l.id AS lease_id, l.acquired_at, l.ended_at, l.expires_at, i.started_at AS idle_started_at, i.ended_at AS idle_ended_at
+       FROM leases l LEFT JOIN lease_idle_intervals i ON i.lease_id = l.id
+       WHERE l.draw_id = $1`,
+      [draw.drawId],
+    );
+    const spans = new Map<string, LiveSpan>();
+    for (const r of rows) {
+      let span = spans.get(r.lease_id);
+      if (!span) {
+        span = { start: r.acquired_at.getTime(), end: (r.ended_at ?? r.expires_at).getTime(), idle: [] };
+        spans.set(r.lease_id, span);
+      }
+      if (r.idle_started_at && r.idle_ended_at) span.idle.push({ start: r.idle_started_at.getTime(), end: r.idle_ended_at.getTime() });
+    }
+    return heldWhileIdleMs([...spans.values()], draw.openedAt.getTime(), draw.endedAt.getTime());
+  }
+}
