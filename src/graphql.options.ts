@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { MercuriusDriverConfig } from '@nestjs/mercurius';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { getOperationAST, NoSchemaIntrospectionCustomRule, ValidationRule } from 'graphql';
 import { MercuriusContext } from 'mercurius';
 import type { AuthContext, GqlContext } from './auth/auth-context';
@@ -42,7 +42,7 @@ export function graphqlOptions(config: AppConfig, requestAuth: RequestAuthServic
     fieldResolverEnhancers: ['guards', 'filters'],
     buildSchemaOptions: { dateScalarMode: 'isoDate', numberScalarMode: 'integer' },
     validationRules: rules,
-    context: (request: FastifyRequest): GqlContext => ({ auth: request.auth, requestId: String(request.id) }),
+    context: (request: FastifyRequest, reply: FastifyReply): GqlContext => ({ auth: request.auth, requestId: String(request.id), signal: disconnectSignal(reply) }),
     errorFormatter: (execution, context) => {
       const formatted = formatExecution(execution, logInternal);
       observe(metrics, context as TimedContext, 'error');
@@ -88,4 +88,13 @@ function observe(metrics: MetricsService, context: TimedContext | undefined, out
   const seconds = Number(process.hrtime.bigint() - context.tpStart) / 1e9;
   metrics.graphqlDuration.observe({ operation_type: context.tpOperation.type, operation_name: context.tpOperation.name, outcome }, seconds);
   context.tpStart = undefined;
+}
+
+/** Aborts if the connection closes before the answer is written: the client went away. */
+function disconnectSignal(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableEnded) controller.abort();
+  });
+  return controller.signal;
 }

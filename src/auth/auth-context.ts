@@ -17,4 +17,6 @@ export interface AuthContext {
 export interface GqlContext {
   auth?: AuthContext;
   requestId?: string;
+  /** Aborts when the HTTP client goes away before its answer (a waiting check-out leaves the queue). */
+  signal?: AbortSignal;
 }

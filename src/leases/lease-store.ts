@@ -37,6 +37,7 @@ const SCRIPT_FILES = {
   end: ['end-lease.lua', false],
   sweep: ['sweep.lua', false],
   quote: ['quote.lua', false],
+  leaveQueue: ['leave-queue.lua', false],
   status: ['status.lua', true],
 } as const;
 
@@ -116,14 +117,14 @@ export class LeaseStore {
    */
   async checkout(input: CheckoutInput): Promise<CheckoutResult> {
     assertIds(input.leaseId, input.appId, input.principalId, input.workUnitId ?? '');
-    const reply = await this.run('checkout', input.poolId, input.leaseId, ...requesterArgs(input), input.leaseMs);
+    const reply = await this.run('checkout', input.poolId, input.leaseId, ...requesterArgs(input), input.leaseMs, input.waitMs ?? 0);
     const status = reply[0];
     switch (status) {
       case 'GRANTED':
         return parseGrant(input.leaseId, String(reply[1]), reply[2] === 1);
       case 'POOL_EXHAUSTED':
       case 'GROUP_LIMIT_REACHED':
-        return { status, requested: Number(reply[1]), available: Number(reply[2]), retryAfterMs: Number(reply[3]) };
+        return { status, requested: Number(reply[1]), available: Number(reply[2]), retryAfterMs: Number(reply[3]), queuedAhead: Number(reply[4]) };
       case 'UNAVAILABLE':
       case 'UNKNOWN_APP':
         return { status };
@@ -161,24 +162,31 @@ export class LeaseStore {
 
   /** Read-only counters; inUse may include what is due but not yet swept. */
   async status(poolId: string): Promise<PoolStatus> {
-    const [epoch, cap, inUse, activeLeases, reservedUnused] = await this.run('status', poolId);
+    const [epoch, cap, inUse, activeLeases, reservedUnused, queued] = await this.run('status', poolId);
     return {
       epoch: epoch === '' ? null : String(epoch),
       cap: Number(cap),
       inUse: Number(inUse),
       activeLeases: Number(activeLeases),
       reservedUnused: Number(reservedUnused),
+      queued: Number(queued),
     };
   }
 
   /** What a check-out would get now, decided by the same Lua as checkout. */
   async quote(input: Requester): Promise<QuoteResult> {
     assertIds(input.appId, input.principalId, input.workUnitId ?? '');
-    const [status, cost, grantable, available] = await this.run('quote', input.poolId, ...requesterArgs(input));
+    const [status, cost, grantable, available, queuedAhead] = await this.run('quote', input.poolId, ...requesterArgs(input));
     if (status === 'OK') {
-      return { status, cost: Number(cost), grantable: grantable === 1, available: Number(available) };
+      return { status, cost: Number(cost), grantable: grantable === 1, available: Number(available), queuedAhead: Number(queuedAhead) };
     }
     return { status: status as 'UNAVAILABLE' | 'UNKNOWN_APP' };
+  }
+
+  /** Takes a waiting check-out's ticket (its lease id) out of the fair queue; true if it was queued. */
+  async leaveQueue(ref: LeaseRef): Promise<boolean> {
+    const [left] = await this.run('leaveQueue', ref.poolId, ref.leaseId);
+    return left === 1;
   }
 
   /** Reads the pool's expiry/draw events for a consumer group, creating the group if missing. */

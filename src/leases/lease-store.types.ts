@@ -76,6 +76,11 @@ export interface CheckoutInput extends Requester {
    */
   leaseId: string;
   leaseMs: number;
+  /**
+   * 0 = do not queue. Else a refusal puts the leaseId in the pool's fair queue (keeping its
+   * place if it is queued already), alive for waitMs unless tried again; a grant takes it out.
+   */
+  waitMs?: number;
 }
 
 /** How the lease got its credits: a new draw, a live draw of its scope, or a lingering draw. */
@@ -101,8 +106,11 @@ export interface Granted {
 export interface Refused {
   status: 'POOL_EXHAUSTED' | 'GROUP_LIMIT_REACHED';
   requested: number;
+  /** What this request may draw, after the credits the fair queue ahead of it waits for. */
   available: number;
   retryAfterMs: number;
+  /** Live tickets ahead in the pool's fair queue. */
+  queuedAhead: number;
 }
 
 /** The pool's epoch is missing (Redis lost its state): retry after the pool is rebuilt. */
@@ -138,7 +146,7 @@ export type EndLeaseResult =
   | Unavailable;
 
 export type QuoteResult =
-  | { status: 'OK'; cost: number; grantable: boolean; available: number }
+  | { status: 'OK'; cost: number; grantable: boolean; available: number; queuedAhead: number }
   | Unavailable
   | UnknownApp;
 
@@ -148,6 +156,8 @@ export interface PoolStatus {
   inUse: number;
   activeLeases: number;
   reservedUnused: number;
+  /** Tickets in the fair queue (a dead waiter's until the next sweep). */
+  queued: number;
 }
 
 export interface LeaseExpiredEvent {

@@ -5,6 +5,7 @@ import { PoolsModule } from '../pools/pools.module';
 import { PrincipalsModule } from '../principals/principals.module';
 import { DenialEntity } from './denial.entity';
 import { DenialsResolver } from './denials.resolver';
+import { FairQueueService } from './fair-queue.service';
 import { LeaseIdleIntervalEntity } from './lease-idle-interval.entity';
 import { LeaseMetricsService } from './lease-metrics.service';
 import { LeaseRecordsService } from './lease-records.service';
@@ -17,7 +18,7 @@ import { QuotesService } from './quotes.service';
 
 @Module({
   imports: [TypeOrmModule.forFeature([LeaseEntity, DenialEntity, LeaseIdleIntervalEntity]), LeaseStoreModule, PoolsModule, AppsModule, PrincipalsModule],
-  providers: [LeasesService, QuotesService, LeaseRecordsService, PoolStateService, LeaseMetricsService, LeasesResolver, DenialsResolver],
+  providers: [LeasesService, FairQueueService, QuotesService, LeaseRecordsService, PoolStateService, LeaseMetricsService, LeasesResolver, DenialsResolver],
   exports: [LeasesService],
 })
 export class LeasesModule {}

@@ -1,4 +1,4 @@
-import { Args, ID, Int, Mutation, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
+import { Args, Context, ID, Int, Mutation, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
 import { App } from '../apps/app.model';
 import { AppsService } from '../apps/apps.service';
 import type { AuthContext } from '../auth/auth-context';
@@ -30,8 +30,12 @@ export class LeasesResolver {
 
   @Roles('ADMIN', 'CLIENT')
   @Mutation(() => Lease, { description: 'Checks an app out of a pool: POOL_EXHAUSTED or GROUP_LIMIT_REACHED when the credits are not there.' })
-  async checkout(@CurrentAuth() auth: AuthContext, @Args('input', { description: 'What to check out.' }) input: CheckoutInput): Promise<Lease> {
-    return leaseView(await this.leasesService.checkout(auth, input));
+  async checkout(
+    @CurrentAuth() auth: AuthContext,
+    @Args('input', { description: 'What to check out.' }) input: CheckoutInput,
+    @Context('signal') signal: AbortSignal | undefined,
+  ): Promise<Lease> {
+    return leaseView(await this.leasesService.checkout(auth, input, signal));
   }
 
   @Roles('ADMIN', 'CLIENT')

@@ -10,6 +10,7 @@ import { PoolEventsService } from '../pools/pool-events.service';
 import { MIN_LEASE_SECONDS, PoolsService } from '../pools/pools.service';
 import { PrincipalsService } from '../principals/principals.service';
 import { CheckoutInput } from './dto/checkout.input';
+import { FairQueueService } from './fair-queue.service';
 import { LeaseEntity } from './lease.entity';
 import { LeaseMetricsService } from './lease-metrics.service';
 import { LeaseRecordsService, NewLease } from './lease-records.service';
@@ -37,14 +38,15 @@ export class LeasesService {
     private readonly poolState: PoolStateService,
     private readonly metrics: LeaseMetricsService,
     private readonly events: PoolEventsService,
+    private readonly queue: FairQueueService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async checkout(auth: AuthContext, input: CheckoutInput): Promise<LeaseEntity> {
+  async checkout(auth: AuthContext, input: CheckoutInput, signal?: AbortSignal): Promise<LeaseEntity> {
     const pool = await this.pools.getForCheckout(auth.organizationId, input.poolId);
     const app = await this.apps.getByKey(auth.organizationId, pool.id, input.app);
     const leaseSeconds = requireInt(input.leaseSeconds ?? pool.defaultLeaseSeconds, 'input.leaseSeconds', { min: MIN_LEASE_SECONDS, max: pool.maxLeaseSeconds });
-    if (input.waitSeconds !== undefined && input.waitSeconds !== null) requireInt(input.waitSeconds, 'input.waitSeconds', { min: 0, max: MAX_WAIT_SECONDS });
+    const waitSeconds = requireInt(input.waitSeconds ?? 0, 'input.waitSeconds', { min: 0, max: MAX_WAIT_SECONDS });
     const idempotencyKey = input.idempotencyKey ? requirePrintableAscii(input.idempotencyKey, 'input.idempotencyKey', 255) : null;
     const host = optionalText(input.host, 'input.host', { max: 255 });
     if (input.workUnitId && !isUuid(input.workUnitId)) throw new AppError('NOT_FOUND', `No work unit with id ${input.workUnitId} in your organization`, { field: 'input.workUnitId' });
@@ -59,26 +61,27 @@ export class LeasesService {
     }
     // The lease id doubles as the Redis request id: a command ioredis re-sends after a
     // reconnect carries the same id, and with an idempotency key the id is derived from it
-    // (and the arguments), so concurrent retries meet in the script and get one grant.
+    // (and the arguments), so concurrent retries meet in the script and get one grant. It is
+    // also the request's ticket in the fair queue.
     const leaseId = idempotencyKey ? uuidFrom(`${auth.organizationId}|${auth.keyId}|${idempotencyKey}|${requestHash}`) : randomUUID();
     const request = { poolId: pool.id, appId: app.id, principalId: holder.id, team: holder.team, host, workUnitId: input.workUnitId ?? null, requestId: leaseId, leaseId, leaseMs: leaseSeconds * 1000 };
-    let result: CheckoutResult = await this.store.checkout(request);
-    if (result.status === 'UNKNOWN_APP') {
+    const attempt = async (waitMs: number): Promise<CheckoutResult> => {
+      const result = await this.store.checkout({ ...request, waitMs });
+      if (result.status !== 'UNKNOWN_APP') return result;
       await this.store.upsertApp(pool.id, appMirror(app));
-      result = await this.store.checkout(request);
-    }
+      return this.store.checkout({ ...request, waitMs });
+    };
+    const { result, timedOut } =
+      waitSeconds > 0 ? await this.queue.waitForCredits({ poolId: pool.id, leaseId, waitMs: waitSeconds * 1000, signal }, attempt) : { result: await attempt(0), timedOut: false };
+    const who = { organizationId: auth.organizationId, poolId: pool.id, appId: app.id, principalId: holder.id, team: holder.team };
     switch (result.status) {
       case 'GRANTED':
         return this.record(result, {
+          ...who,
           id: result.leaseId,
-          organizationId: auth.organizationId,
-          poolId: pool.id,
-          appId: app.id,
-          principalId: holder.id,
           requestedByPrincipalId: auth.principalId,
           apiKeyId: auth.keyId,
           workUnitId: input.workUnitId ?? null,
-          team: holder.team,
           host,
           drawId: result.drawId,
           credits: result.credits,
@@ -92,7 +95,7 @@ export class LeasesService {
         });
       case 'POOL_EXHAUSTED':
       case 'GROUP_LIMIT_REACHED':
-        return this.refuse(result, { organizationId: auth.organizationId, poolId: pool.id, appId: app.id, principalId: holder.id, team: holder.team });
+        return this.refuse(result, who, timedOut ? waitSeconds : null);
       case 'UNAVAILABLE':
         throw this.rebuilding(pool.id);
       default:
@@ -187,15 +190,22 @@ export class LeasesService {
     });
   }
 
-  private async refuse(refusal: Refused, who: { organizationId: string; poolId: string; appId: string; principalId: string; team: string | null }): Promise<never> {
-    this.metrics.denials.inc({ pool: who.poolId, reason: refusal.status });
-    await this.records.recordDenial({ ...who, requested: refusal.requested, available: refusal.available, reason: refusal.status });
+  /** Records the denial and refuses; after a wait that ran out (waitedSeconds), as QUEUE_TIMEOUT. */
+  private async refuse(refusal: Refused, who: { organizationId: string; poolId: string; appId: string; principalId: string; team: string | null }, waitedSeconds: number | null): Promise<never> {
+    const reason = waitedSeconds === null ? refusal.status : 'QUEUE_TIMEOUT';
+    this.metrics.denials.inc({ pool: who.poolId, reason });
+    await this.records.recordDenial({ ...who, requested: refusal.requested, available: refusal.available, reason });
     const retryAfterSeconds = Math.max(1, Math.ceil(refusal.retryAfterMs / 1000));
+    const extensions = { available: refusal.available, requested: refusal.requested, retryAfterSeconds, queueLength: refusal.queuedAhead };
+    if (waitedSeconds !== null) {
+      throw new AppError('QUEUE_TIMEOUT', `Waited ${waitedSeconds} s in the queue and ${refusal.requested} credits did not come free (${refusal.available} available to you, ${refusal.queuedAhead} requests ahead)`, extensions);
+    }
+    const queued = refusal.queuedAhead > 0 ? ` behind ${refusal.queuedAhead} waiting requests` : '';
     const message =
       refusal.status === 'GROUP_LIMIT_REACHED'
-        ? `Your team is at its ceiling in this pool: ${refusal.available} credits available to you, ${refusal.requested} requested; retry in about ${retryAfterSeconds} s`
-        : `Pool has ${refusal.available} credits available to you, ${refusal.requested} requested; retry in about ${retryAfterSeconds} s`;
-    throw new AppError(refusal.status, message, { available: refusal.available, requested: refusal.requested, retryAfterSeconds });
+        ? `Your team is at its ceiling in this pool: ${refusal.available} credits available to you, ${refusal.requested} requested; retry in about ${retryAfterSeconds} s or pass waitSeconds`
+        : `Pool has ${refusal.available} credits available to you${queued}, ${refusal.requested} requested; retry in about ${retryAfterSeconds} s or pass waitSeconds`;
+    throw new AppError(refusal.status, message, extensions);
   }
 
   private sameRequestOrConflict(earlier: LeaseEntity, requestHash: string): LeaseEntity {

@@ -40,7 +40,7 @@ export class QuotesService {
       cost: result.cost,
       grantable: result.grantable,
       available: result.available,
-      queueLength: 0,
+      queueLength: result.queuedAhead,
       estimatedWaitSeconds: result.grantable ? 0 : await this.estimateWait(pool.id, missing),
     };
   }

@@ -18,6 +18,8 @@ export class PoolEventsService implements OnApplicationBootstrap {
   private readonly logger = new Logger(PoolEventsService.name);
   private readonly channel: string;
   private subscriber?: Redis;
+  /** Local waiters (check-outs in the fair queue) by pool, woken by the next change. */
+  private readonly waiters = new Map<string, Set<() => void>>();
 
   constructor(
     private readonly redis: RedisService,
@@ -35,6 +37,29 @@ export class PoolEventsService implements OnApplicationBootstrap {
     this.redis.client.publish(this.channel, poolId).catch((err: Error) => this.logger.warn(`Could not announce a change of pool ${poolId}: ${err.message}`));
   }
 
+  /**
+   * Resolves at the next change of the pool seen by this process, after `ms`, or when the
+   * signal aborts, whichever comes first. Only API processes hear changes; elsewhere it just
+   * waits out `ms`.
+   */
+  nextChange(poolId: string, ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal?.aborted) return resolve();
+      let waiters = this.waiters.get(poolId);
+      if (!waiters) this.waiters.set(poolId, (waiters = new Set()));
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        waiters.delete(done);
+        if (waiters.size === 0 && this.waiters.get(poolId) === waiters) this.waiters.delete(poolId);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal?.addEventListener('abort', done, { once: true });
+      waiters.add(done);
+    });
+  }
+
   /** Only processes that serve GraphQL relay events; the worker just publishes. */
   async onApplicationBootstrap(): Promise<void> {
     const fastify = this.adapterHost.httpAdapter?.getInstance<FastifyInstance>();
@@ -42,6 +67,7 @@ export class PoolEventsService implements OnApplicationBootstrap {
     if (!pubsub) return;
     this.subscriber = this.redis.duplicate('pool-events');
     this.subscriber.on('message', (_channel: string, poolId: string) => {
+      for (const wake of [...(this.waiters.get(poolId) ?? [])]) wake();
       pubsub.publish({ topic: this.topic(poolId), payload: { poolId } satisfies PoolChangedPayload });
     });
     await this.subscriber.subscribe(this.channel);

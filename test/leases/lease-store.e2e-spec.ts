@@ -84,7 +84,7 @@ describe('LeaseStore (Redis)', () => {
     const lease = await grant(request(poolId, app));
     expect(lease).toMatchObject({ credits: 3, inUse: 3, drawAction: 'OPENED', replayed: false });
     expect(lease.expiresAtMs - lease.acquiredAtMs).toBe(60_000);
-    expect(await store.status(poolId)).toEqual({ epoch: '1', cap: 10, inUse: 3, activeLeases: 1, reservedUnused: 0 });
+    expect(await store.status(poolId)).toEqual({ epoch: '1', cap: 10, inUse: 3, activeLeases: 1, reservedUnused: 0, queued: 0 });
   });
 
   it('answers UNKNOWN_APP for an app missing from the mirror', async () => {
@@ -102,6 +102,27 @@ describe('LeaseStore (Redis)', () => {
     const retryAfterMs = (refused as { retryAfterMs: number }).retryAfterMs;
     expect(retryAfterMs).toBeGreaterThan(29_000);
     expect(retryAfterMs).toBeLessThanOrEqual(30_000);
+  });
+
+  it('queues a refused waiter, sets its credits aside for it, and drops it when it leaves or stops refreshing', async () => {
+    const app = solo(4);
+    const poolId = await newPool(10, [app]);
+    await grant(request(poolId, app));
+    const wide = solo(8);
+    await store.upsertApp(poolId, wide);
+    const waiter = request(poolId, wide, { waitMs: 60_000 });
+    expect(await store.checkout(waiter)).toMatchObject({ status: 'POOL_EXHAUSTED', available: 6, queuedAhead: 0 });
+    // A newcomer queues behind the waiter's 8 credits: none of the 6 free ones are its.
+    expect(await store.checkout(request(poolId, app))).toMatchObject({ status: 'POOL_EXHAUSTED', available: 0, queuedAhead: 1 });
+    expect(await store.status(poolId)).toMatchObject({ queued: 1 });
+    expect(await store.leaveQueue({ poolId, leaseId: waiter.leaseId })).toBe(true);
+    expect(await store.leaveQueue({ poolId, leaseId: waiter.leaseId })).toBe(false);
+    expect(await store.checkout(request(poolId, app))).toMatchObject({ status: 'GRANTED' });
+    const lapsing = request(poolId, wide, { waitMs: 50 });
+    expect(await store.checkout(lapsing)).toMatchObject({ status: 'POOL_EXHAUSTED' });
+    await new Promise((r) => setTimeout(r, 100));
+    await store.sweep(poolId);
+    expect(await store.status(poolId)).toMatchObject({ queued: 0 });
   });
 
   it('grants a check-out that exactly fills the cap', async () => {
@@ -329,13 +350,13 @@ describe('LeaseStore (Redis)', () => {
     const app = solo(10);
     const poolId = await newPool(50, [app], [{ team: 'A', reserved: 30, max: null }]);
     const asB = (more: Partial<CheckoutInput> = {}) => request(poolId, app, { principalId: 'bob', team: 'B', ...more });
-    expect(await store.quote(asB())).toEqual({ status: 'OK', cost: 10, grantable: true, available: 20 });
+    expect(await store.quote(asB())).toEqual({ status: 'OK', cost: 10, grantable: true, available: 20, queuedAhead: 0 });
     await grant(asB());
     await grant(asB());
     expect(await store.checkout(asB())).toMatchObject({ status: 'POOL_EXHAUSTED', requested: 10, available: 0 });
     expect(await store.checkout(request(poolId, app, { principalId: 'nobody' }))).toMatchObject({ status: 'POOL_EXHAUSTED', available: 0 });
     for (let i = 0; i < 3; i++) await grant(request(poolId, app, { team: 'A' }));
-    expect(await store.status(poolId)).toMatchObject({ inUse: 50, reservedUnused: 0 });
+    expect(await store.status(poolId)).toMatchObject({ inUse: 50, reservedUnused: 0, queued: 0 });
     expect(await redis.hget(store.keys(poolId).state, 't|A')).toBe('30');
   });
 
@@ -418,7 +439,7 @@ describe('LeaseStore (Redis)', () => {
       leases: [restored('lease-1', 6), restored('lease-2', 0)], graceMs: 5000,
     });
     expect(result).toEqual({ leasesRestored: 2, drawsRestored: 1, inUse: 6 });
-    expect(await store.status(poolId)).toEqual({ epoch: '2', cap: 20, inUse: 6, activeLeases: 2, reservedUnused: 4 });
+    expect(await store.status(poolId)).toEqual({ epoch: '2', cap: 20, inUse: 6, activeLeases: 2, reservedUnused: 4, queued: 0 });
     expect(await redis.hget(store.keys(poolId).state, 't|T')).toBe('6');
     expect((await store.heartbeat({ poolId, leaseId: 'lease-1' })).status).toBe('OK');
     const joined = await grant(request(poolId, app, { team: 'T', host: 'ws-1' }));
@@ -432,13 +453,13 @@ describe('LeaseStore (Redis)', () => {
     const poolId = await newPool(10, [big, shared]);
     const quoteOf = (app: AppMirror) => store.quote(request(poolId, app));
 
-    expect(await quoteOf(big)).toEqual({ status: 'OK', cost: 6, grantable: true, available: 10 });
+    expect(await quoteOf(big)).toEqual({ status: 'OK', cost: 6, grantable: true, available: 10, queuedAhead: 0 });
     expect(await grant(request(poolId, big))).toMatchObject({ credits: 6 });
-    expect(await quoteOf(big)).toEqual({ status: 'OK', cost: 6, grantable: false, available: 4 });
+    expect(await quoteOf(big)).toEqual({ status: 'OK', cost: 6, grantable: false, available: 4, queuedAhead: 0 });
     expect(await store.checkout(request(poolId, big))).toMatchObject({ status: 'POOL_EXHAUSTED', requested: 6 });
-    expect(await quoteOf(shared)).toEqual({ status: 'OK', cost: 3, grantable: true, available: 4 });
+    expect(await quoteOf(shared)).toEqual({ status: 'OK', cost: 3, grantable: true, available: 4, queuedAhead: 0 });
     expect(await grant(request(poolId, shared))).toMatchObject({ credits: 3 });
-    expect(await quoteOf(shared)).toEqual({ status: 'OK', cost: 0, grantable: true, available: 1 });
+    expect(await quoteOf(shared)).toEqual({ status: 'OK', cost: 0, grantable: true, available: 1, queuedAhead: 0 });
     expect(await grant(request(poolId, shared))).toMatchObject({ credits: 0, drawAction: 'JOINED' });
   });
 });

@@ -13,18 +13,22 @@
     ARGV[5] host         '' = none
     ARGV[6] workUnitId   '' = none
     ARGV[7] leaseMs
+    ARGV[8] waitMs       0 = do not queue; else a refusal puts (or keeps) the lease id in the
+                         pool's fair queue, alive for waitMs unless tried again (see
+                         queueAhead in lease-lib.lua). A grant takes it out.
 
   Output:
     { 'GRANTED', leaseRecord, replayed (0|1) } with the lease's record (see lease-lib.lua):
       "drawId|expiresAt|leaseMs|credits|fencingToken|acquiredAt|grantExpiresAt|inUse|drawAction"
       drawAction: OPENED, JOINED (credits 0) or TAKEN_OVER (a lingering draw; credits = its cost)
-    { 'POOL_EXHAUSTED' | 'GROUP_LIMIT_REACHED', requested, available, retryAfterMs }
+    { 'POOL_EXHAUSTED' | 'GROUP_LIMIT_REACHED', requested, available, retryAfterMs, queuedAhead }
+      available: what this request may draw, after the credits the queue ahead waits for
     { 'UNAVAILABLE' }  the pool's epoch is missing
     { 'UNKNOWN_APP' }
 ]]
 usePool(KEYS[1])
-local leaseId, appId, principal, team, host, workUnit, leaseMs =
-  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local leaseId, appId, principal, team, host, workUnit, leaseMs, waitMs =
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8])
 
 local st, now, nowStr = decisionState(appId, team, leaseId)
 if not st then return { 'UNAVAILABLE' } end
@@ -48,8 +52,13 @@ local token = st[1] .. fence
 local writes = { 'fence', fence, 'l|' .. leaseId, '', 'd|', '' }
 local credits, used
 if mode == 'OPENED' then
-  local refusal, available = refusalFor(tonumber(cost), team, st)
-  if refusal then return { refusal, tonumber(cost), available, retryAfterMs(now) } end
+  local creditsAhead, queuedAhead = 0, 0
+  if st[12] then creditsAhead, queuedAhead = queueAhead(leaseId, now) end
+  local refusal, available = refusalFor(tonumber(cost), team, st, creditsAhead)
+  if refusal then
+    if waitMs > 0 then enqueue(leaseId, cost, now + waitMs, refusal) end
+    return { refusal, tonumber(cost), available, retryAfterMs(now), queuedAhead }
+  end
   -- An earlier lease of this id opened a draw that outlived it: this draw needs another id.
   drawId = st[11] and (leaseId .. '~' .. token) or leaseId
   writes[6] = '1|0|' .. team .. '|' .. cost .. '|' .. leaseId .. '|' .. appId .. '|' .. principal .. '|'
@@ -86,4 +95,5 @@ local record = drawId .. '|' .. expStr .. '|' .. leaseMs .. '|' .. credits .. '|
 writes[4], writes[5] = record, 'd|' .. drawId
 rcall('ZADD', LEASES, expStr, leaseId)
 rcall('HSET', STATE, unpack(writes))
+if st[12] then dequeue(leaseId) end
 return { 'GRANTED', record, 0 }

@@ -3,7 +3,8 @@
   restore its active leases and re-form their draws. A function of the lease library (after
   lease-lib.lua).
 
-  The epoch is deleted first (with the rest of <base>:state) and written last: Redis does not
+  The fair queue is emptied too: its waiters re-enter it on their next try, in their new
+  order. The epoch is deleted first (with the rest of <base>:state) and written last: Redis does not
   roll back a script that fails half-way, and a pool without an epoch refuses every lease
   operation until rebuilt. The events stream is kept: it may hold records the ledger worker
   has not consumed yet. Restored leases expire no sooner than now + graceMs, so live clients
@@ -28,7 +29,7 @@ usePool(KEYS[1])
 local input = cjson.decode(ARGV[1])
 local now = clock()
 
-rcall('UNLINK', STATE, LEASES, LINGERS, GROUPS)
+rcall('UNLINK', STATE, LEASES, LINGERS, GROUPS, QUEUE, QINFO)
 rcall('HSET', STATE, 'cap', input.cap, 'fence', '000000000000')
 local scopes = {}
 for _, entry in ipairs(input.apps) do

@@ -20,6 +20,8 @@
                             lnext   the same for <base>:lingers
                             groups  '1' once a group limit exists (else no team lookups)
                             linger  '1' once an app has a linger (else check-in looks up no app)
+                            queued  '1' while <base>:queue may hold tickets (else check-out
+                                    reads no queue)
                             a|<appId>     "shareScope|lingerMs|cost"
                             t|<team>      credits held by the team's draws (team escaped)
                             l|<leaseId>   "drawId|expiresAt|leaseMs|credits|fencingToken|
@@ -34,6 +36,11 @@
     <base>:leases   zset    leaseId -> expiresAt ms (the expiry index)
     <base>:lingers  zset    drawId -> lingerUntil ms
     <base>:groups   hash    team -> "reserved|max" (max empty = no ceiling)
+    <base>:queue    zset    the fair queue: ticket (the waiting check-out's lease id) -> its
+                            arrival number (state field qseq), first come first served
+    <base>:qinfo    hash    ticket -> "cost|aliveUntilMs|reason": a waiter refreshes
+                            aliveUntil on every try, so a dead one drops out; reason is the
+                            refusal it waits on (POOL_EXHAUSTED or GROUP_LIMIT_REACHED)
     <base>:events   stream  one field per entry, named by the event type:
                             lease_expired  "leaseId|atMs"
                             draw_ended     "drawId|cost|openerLeaseId|appId|principalId|
@@ -63,7 +70,7 @@ local REFS, LINGER_UNTIL, TEAM, COST, OPENER, APP, PRINCIPAL, OPENED_AT, SCOPE =
 -- on every call costs a quarter of a microsecond, so the first call keeps them. The pool's
 -- key names are kept for the next call too, which is often for the same pool.
 local rcall, match, find, sub, format, byte, char, concat
-local BASE, STATE, LEASES, LINGERS, GROUPS, EVENTS
+local BASE, STATE, LEASES, LINGERS, GROUPS, EVENTS, QUEUE, QINFO
 local function usePool(base)
   if not rcall then
     rcall, match, find, sub, format = redis.call, string.match, string.find, string.sub, string.format
@@ -72,6 +79,7 @@ local function usePool(base)
   if base ~= BASE then
     BASE, STATE, LEASES = base, base .. ':state', base .. ':leases'
     LINGERS, GROUPS, EVENTS = base .. ':lingers', base .. ':groups', base .. ':events'
+    QUEUE, QINFO = base .. ':queue', base .. ':qinfo'
   end
 end
 
@@ -246,20 +254,20 @@ end
 
 -- Reads the state fields a check-out or quote decides on, collecting what is due first.
 -- Returns nil when the epoch is missing, else
---   { epoch, cap, used, fence, lexp, lnext, groups, app, teamUsed, lease, draw }, now, nowStr
+--   { epoch, cap, used, fence, lexp, lnext, groups, app, teamUsed, lease, draw, queued }, now, nowStr
 -- With a leaseId (check-out), also its record and a draw record of the same id.
 local function decisionState(appId, team, leaseId)
   local appField, teamField = 'a|' .. appId, 't|' .. team
   local leaseField, drawField = 'l|' .. (leaseId or ''), 'd|' .. (leaseId or '')
   local st = rcall('HMGET', STATE, 'epoch', 'cap', 'used', 'fence', 'lexp', 'lnext', 'groups', appField,
-    teamField, leaseField, drawField)
+    teamField, leaseField, drawField, 'queued')
   if not st[1] then return nil end
   local now, nowStr = clock()
   local leasesDue, lingersDue = isDue(st[5], now), isDue(st[6], now)
   if leasesDue or lingersDue then
     purge(now, leasesDue, lingersDue)
     st = rcall('HMGET', STATE, 'epoch', 'cap', 'used', 'fence', 'lexp', 'lnext', 'groups', appField,
-      teamField, leaseField, drawField)
+      teamField, leaseField, drawField, 'queued')
   end
   return st, now, nowStr
 end
@@ -329,15 +337,64 @@ local function availableFor(team, st)
   return math.max(0, free - reservedByOthers), ceiling, teamUsed
 end
 
--- Refusal (nil when a new draw of cost fits) and the credits available to this team.
--- The team ceiling is checked first: GROUP_LIMIT_REACHED wins when both apply.
-local function refusalFor(cost, team, st)
+-- Refusal (nil when a new draw of cost fits) and the credits available to this team once
+-- the credits waited for by the queue ahead (creditsAhead) are set aside. The team ceiling is
+-- checked first: GROUP_LIMIT_REACHED wins when both apply.
+local function refusalFor(cost, team, st, creditsAhead)
   local available, ceiling, teamUsed = availableFor(team, st)
+  available = math.max(0, available - creditsAhead)
   if ceiling and teamUsed + cost > ceiling then
     return 'GROUP_LIMIT_REACHED', math.max(0, math.min(available, ceiling - teamUsed))
   end
   if cost > available then return 'POOL_EXHAUSTED', available end
   return nil, available
+end
+
+-- The fair queue ahead of ticket (nil or absent from the queue: a newcomer, behind every
+-- ticket): the credits the live tickets ahead wait for from the pool, and how many live
+-- tickets are ahead. Tickets whose waiter stopped refreshing them are dropped on the way.
+-- Tickets waiting on their team's ceiling set no pool credits aside: what holds them back is
+-- their own team, and blocking everyone behind them would leave the pool idle.
+local function queueAhead(ticket, now)
+  local tickets = rcall('ZRANGE', QUEUE, 0, -1)
+  if #tickets == 0 then
+    rcall('HDEL', STATE, 'queued')
+    return 0, 0
+  end
+  local infos = rcall('HMGET', QINFO, unpack(tickets))
+  local credits, count, dead = 0, 0, {}
+  for i = 1, #tickets do
+    if tickets[i] == ticket then break end
+    local cost, aliveUntil, reason = match(infos[i] or '', '^([^|]*)|([^|]*)|(.*)$')
+    if not cost or tonumber(aliveUntil) <= now then
+      dead[#dead + 1] = tickets[i]
+    else
+      count = count + 1
+      if reason == 'POOL_EXHAUSTED' then credits = credits + tonumber(cost) end
+    end
+  end
+  if #dead > 0 then
+    rcall('ZREM', QUEUE, unpack(dead))
+    rcall('HDEL', QINFO, unpack(dead))
+    if rcall('ZCARD', QUEUE) == 0 then rcall('HDEL', STATE, 'queued') end
+  end
+  return credits, count
+end
+
+-- Puts ticket in the queue (keeping its place if it is there already) until aliveUntil.
+local function enqueue(ticket, cost, aliveUntil, reason)
+  if not rcall('ZSCORE', QUEUE, ticket) then
+    rcall('ZADD', QUEUE, rcall('HINCRBY', STATE, 'qseq', 1), ticket)
+    rcall('HSET', STATE, 'queued', '1')
+  end
+  rcall('HSET', QINFO, ticket, cost .. '|' .. format('%d', aliveUntil) .. '|' .. reason)
+end
+
+local function dequeue(ticket)
+  if rcall('ZREM', QUEUE, ticket) == 1 then
+    rcall('HDEL', QINFO, ticket)
+    if rcall('ZCARD', QUEUE) == 0 then rcall('HDEL', STATE, 'queued') end
+  end
 end
 
 -- When a refused check-out may try again: the next lease expiry or linger end, 1 s at least.

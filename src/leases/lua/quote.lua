@@ -9,9 +9,11 @@
     ARGV[4] host ('' = none)  ARGV[5] workUnitId ('' = none)
 
   Output:
-    { 'OK', cost, grantable (0|1), available }
+    { 'OK', cost, grantable (0|1), available, queuedAhead }
       cost: the credits the lease would hold (0 when it would join a live draw)
-      available: credits this principal's team could draw now
+      available: credits this principal's team could draw now, after the credits the fair
+                 queue waits for (a new check-out queues behind every live ticket)
+      queuedAhead: live tickets in the fair queue
     { 'UNAVAILABLE' }  the pool's epoch is missing
     { 'UNKNOWN_APP' }
 ]]
@@ -26,7 +28,9 @@ if scope ~= 'NONE' or lingerMs > 0 then
   local _
   mode, _, d = findDraw(scope, lingerMs, appId, principal, team, host, workUnit, now)
 end
-local refusal, available = refusalFor(tonumber(cost), team, st)
-if mode == 'JOINED' then return { 'OK', 0, 1, available } end
-if mode == 'TAKEN_OVER' then return { 'OK', tonumber(d[COST]), 1, available } end
-return { 'OK', tonumber(cost), refusal and 0 or 1, available }
+local creditsAhead, queuedAhead = 0, 0
+if st[12] then creditsAhead, queuedAhead = queueAhead(nil, now) end
+local refusal, available = refusalFor(tonumber(cost), team, st, creditsAhead)
+if mode == 'JOINED' then return { 'OK', 0, 1, available, queuedAhead } end
+if mode == 'TAKEN_OVER' then return { 'OK', tonumber(d[COST]), 1, available, queuedAhead } end
+return { 'OK', tonumber(cost), refusal and 0 or 1, available, queuedAhead }

@@ -8,8 +8,9 @@
     KEYS[1] the pool's key base "<prefix>:{pool:<id>}" (keys derived as in lease-lib.lua)
 
   Output:
-    { epoch ('' = missing), cap, inUse, activeLeases, reservedUnused }
+    { epoch ('' = missing), cap, inUse, activeLeases, reservedUnused, queued }
       reservedUnused: sum over teams of max(0, reserved - held)
+      queued: tickets in the fair queue (a dead waiter's until the next sweep drops it)
 ]]
 usePool(KEYS[1])
 local now = clock()
@@ -26,4 +27,4 @@ if #groups > 0 then
     reservedUnused = reservedUnused + math.max(0, reserved - (tonumber(held[i]) or 0))
   end
 end
-return { st[1] or '', tonumber(st[2]) or 0, tonumber(st[3]) or 0, active, reservedUnused }
+return { st[1] or '', tonumber(st[2]) or 0, tonumber(st[3]) or 0, active, reservedUnused, rcall('ZCARD', QUEUE) }

@@ -1,6 +1,6 @@
 --[[
   Collect one batch of expired leases and due lingers, recording them on the events stream,
-  and trim the stream. lease-store.ts repeats the call while more are due. It looks whatever
+  drop fair-queue tickets whose waiters stopped refreshing them, and trim the stream. lease-store.ts repeats the call while more are due. It looks whatever
   lexp and lnext say (check-out trusts them) and resets them. A function of the lease library
   (after lease-lib.lua).
 
@@ -13,6 +13,8 @@
 ]]
 usePool(KEYS[1])
 if rcall('HEXISTS', STATE, 'epoch') == 0 then return { 0, 0, 0 } end
-local expired, lingersEnded, more = purge(clock(), true, true)
+local now = clock()
+local expired, lingersEnded, more = purge(now, true, true)
+if rcall('HEXISTS', STATE, 'queued') == 1 then queueAhead(nil, now) end
 if not more then rcall('XTRIM', EVENTS, 'MAXLEN', '~', EVENTS_MAXLEN) end
 return { expired, lingersEnded, more and 1 or 0 }
