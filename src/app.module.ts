@@ -10,6 +10,7 @@ import { RequestAuthService } from './auth/request-auth.service';
 import { AppExceptionFilter } from './common/errors/app-exception.filter';
 import { DatabaseModule } from './common/database/database.module';
 import { HealthModule } from './common/health/health.module';
+import { HistoryModule } from './history/history.module';
 import { LeasesModule } from './leases/leases.module';
 import { LoggingModule } from './common/logging/logging.module';
 import { MetricsModule } from './common/metrics/metrics.module';
@@ -23,6 +24,7 @@ import { OrganizationsModule } from './organizations/organizations.module';
 import { PoolsModule } from './pools/pools.module';
 import { PrincipalsModule } from './principals/principals.module';
 import { ProofsModule } from './proofs/proofs.module';
+import { ReportsModule } from './reports/reports.module';
 
 /** The API process: GraphQL, health, metrics. */
 @Module({
@@ -49,6 +51,8 @@ import { ProofsModule } from './proofs/proofs.module';
     AppsModule,
     LeasesModule,
     ProofsModule,
+    ReportsModule,
+    HistoryModule,
   ],
   providers: [{ provide: APP_FILTER, useClass: AppExceptionFilter }],
 })

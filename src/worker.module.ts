@@ -9,6 +9,7 @@ import { RedisService } from './common/redis/redis.service';
 import { ConfigModule } from './config/config.module';
 import { APP_CONFIG, AppConfig } from './config/env';
 import { LeaseWorkerModule } from './leases/lease-worker.module';
+import { ReportsWorkerModule } from './reports/reports-worker.module';
 
 /**
  * The worker process: every BullMQ processor of the service is listed here, and nothing
@@ -36,6 +37,7 @@ import { LeaseWorkerModule } from './leases/lease-worker.module';
       }),
     }),
     LeaseWorkerModule,
+    ReportsWorkerModule,
   ],
 })
 export class WorkerModule {}

@@ -16,6 +16,10 @@ export interface AppConfig {
   redisUrl: string;
   redisPrefix: string;
   logLevel: string;
+  /** A denial followed by a grant of the same app to the same principal within this many seconds is a false denial. */
+  falseDenialSeconds: number;
+  /** How often the worker brings the usage rollups up to date. */
+  rollupIntervalSeconds: number;
   bootstrapAdminKey?: string;
   leaseSigningKey?: string;
   graphqlIntrospection: boolean;
@@ -147,6 +151,8 @@ export function parseConfig(env: Env): AppConfig {
     redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
     redisPrefix,
     logLevel: r.oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    falseDenialSeconds: r.int('FALSE_DENIAL_SECONDS', 60, 0, 86_400),
+    rollupIntervalSeconds: r.int('ROLLUP_INTERVAL_SECONDS', 300, 10, 86_400),
     bootstrapAdminKey,
     leaseSigningKey: leaseSigningKey(r),
     graphqlIntrospection: r.bool('GRAPHQL_INTROSPECTION', nodeEnv !== 'production'),

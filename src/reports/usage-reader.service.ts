@@ -1,0 +1,121 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { And, DataSource, LessThan, MoreThanOrEqual } from 'typeorm';
+import { AppUsageRollupEntity } from './app-usage-rollup.entity';
+import { PoolUsageRollupEntity, RollupBucket } from './pool-usage-rollup.entity';
+import { PoolRef, sliceOfRows } from './rollup-rows';
+import { UsageRollupCursorEntity } from './usage-rollup-cursor.entity';
+import { UsageRollupsService } from './usage-rollups.service';
+import { ceilTo, computeSlices, DAY_MS, DrawSpan, floorTo, HOUR_MS, UsageSlice } from './usage-slices';
+import { UsageSourceService } from './usage-source.service';
+
+type Part = { kind: 'raw' | RollupBucket; from: number; to: number };
+
+/**
+ * Plans how a window is read: whole days and hours that the rollups cover come from rollup
+ * rows, everything else (partial hours at the edges, the hours not rolled up yet) is computed
+ * from raw rows with the same sweep the rollup job uses. Time before the pool's coverage
+ * holds nothing, by the cursor's invariant.
+ */
+export function planWindow(from: number, to: number, cursor: { coveredFrom: number; coveredUntil: number } | null, useDays: boolean): Part[] {
+  if (!cursor) return [{ kind: 'raw', from, to }];
+  const parts: Part[] = [];
+  const a = Math.max(from, cursor.coveredFrom);
+  const b = Math.min(to, cursor.coveredUntil);
+  if (a < b) {
+    const h1 = ceilTo(a, HOUR_MS);
+    const h2 = floorTo(b, HOUR_MS);
+    if (h1 >= h2) parts.push({ kind: 'raw', from: a, to: b });
+    else {
+      if (a < h1) parts.push({ kind: 'raw', from: a, to: h1 });
+      const d1 = ceilTo(h1, DAY_MS);
+      const d2 = floorTo(h2, DAY_MS);
+      if (useDays && d1 < d2) {
+        if (h1 < d1) parts.push({ kind: 'HOUR', from: h1, to: d1 });
+        parts.push({ kind: 'DAY', from: d1, to: d2 });
+        if (d2 < h2) parts.push({ kind: 'HOUR', from: d2, to: h2 });
+      } else parts.push({ kind: 'HOUR', from: h1, to: h2 });
+      if (h2 < b) parts.push({ kind: 'raw', from: h2, to: b });
+    }
+  }
+  const tail = Math.max(from, cursor.coveredUntil);
+  if (tail < to) parts.push({ kind: 'raw', from: tail, to });
+  return parts;
+}
+
+/** Reads a pool's usage over a window as slices, from rollups where they exist and raw rows elsewhere. */
+@Injectable()
+export class UsageReaderService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly source: UsageSourceService,
+    private readonly rollups: UsageRollupsService,
+  ) {}
+
+  /** Slices covering [from, to) in order; hours with nothing in them may be missing. With `useDays`, whole days come as one slice. */
+  async slices(pool: PoolRef, window: { from: number; to: number; now: number; useDays: boolean }): Promise<UsageSlice[]> {
+    const cursor = await this.rollups.cursor(pool.id);
+    const parts = planWindow(window.from, window.to, cursor && { coveredFrom: cursor.coveredFrom.getTime(), coveredUntil: cursor.coveredUntil.getTime() }, window.useDays);
+    let unrecorded: DrawSpan[] | null = null;
+    const slices: UsageSlice[] = [];
+    for (const part of parts) {
+      if (part.kind !== 'raw') {
+        slices.push(...(await this.rollupSlices(pool, part.kind, part.from, part.to)));
+        continue;
+      }
+      unrecorded ??= await this.source.unrecordedDraws({ organizationId: pool.organizationId, poolId: pool.id, now: window.now });
+      slices.push(...(await this.rawSlices(pool, { ...part, now: window.now, cursor, unrecorded })));
+    }
+    return slices.sort((x, y) => x.start - y.start);
+  }
+
+  /**
+   * Distinct (app, principal) pairs of the leases granted in [from, to): from the daily
+   * principal rows for whole rolled-up days, from leases for the rest.
+   */
+  async principalPairs(pool: PoolRef, from: number, to: number): Promise<{ appId: string; principalId: string }[]> {
+    const cursor = await this.rollups.cursor(pool.id);
+    const d1 = ceilTo(from, DAY_MS);
+    const d2 = cursor ? Math.min(floorTo(to, DAY_MS), floorTo(cursor.coveredUntil.getTime(), DAY_MS)) : d1;
+    if (d1 >= d2) return this.source.principalPairs({ ...pool, poolId: pool.id, ranges: [[from, to]] });
+    const raw = await this.source.principalPairs({ ...pool, poolId: pool.id, ranges: [[from, d1], [d2, to]].filter(([a, b]) => a < b) as [number, number][] });
+    const rolled: { app_id: string; principal_id: string }[] = await this.dataSource.query(
+      'SELECT DISTINCT app_id, principal_id FROM usage_principal_days WHERE pool_id = $1 AND day >= $2 AND day < $3',
+      [pool.id, new Date(d1), new Date(d2)],
+    );
+    const seen = new Map<string, { appId: string; principalId: string }>();
+    for (const p of [...raw, ...rolled.map((r) => ({ appId: r.app_id, principalId: r.principal_id }))]) seen.set(`${p.appId}|${p.principalId}`, p);
+    return [...seen.values()];
+  }
+
+  private async rollupSlices(pool: PoolRef, bucket: RollupBucket, from: number, to: number): Promise<UsageSlice[]> {
+    const where = { poolId: pool.id, bucket, start: And(MoreThanOrEqual(new Date(from)), LessThan(new Date(to))) };
+    const [pools, apps] = await Promise.all([
+      this.dataSource.manager.find(PoolUsageRollupEntity, { where, select: { start: true, levelSeconds: true, requestLevels: true } }),
+      this.dataSource.manager.find(AppUsageRollupEntity, { where }),
+    ]);
+    const unit = bucket === 'DAY' ? DAY_MS : HOUR_MS;
+    const byStart = new Map<number, { pool?: PoolUsageRollupEntity; apps: AppUsageRollupEntity[] }>();
+    const entry = (t: number) => byStart.get(t) ?? byStart.set(t, { apps: [] }).get(t)!;
+    for (const p of pools) entry(p.start.getTime()).pool = p;
+    for (const a of apps) entry(a.start.getTime()).apps.push(a);
+    return [...byStart.entries()].map(([start, rows]) => sliceOfRows(start, start + unit, rows.pool, rows.apps));
+  }
+
+  /** Raw slices of [from, to), a day at a time so memory stays bounded on long windows. */
+  private async rawSlices(pool: PoolRef, q: { from: number; to: number; now: number; cursor: UsageRollupCursorEntity | null; unrecorded: DrawSpan[] }): Promise<UsageSlice[]> {
+    const slices: UsageSlice[] = [];
+    const bounds = this.rollups.bounds(q.cursor, q.now);
+    for (let a = q.from; a < q.to; a = floorTo(a, DAY_MS) + DAY_MS) {
+      const b = Math.min(floorTo(a, DAY_MS) + DAY_MS, q.to);
+      const range = { organizationId: pool.organizationId, poolId: pool.id, from: a, to: b };
+      const [draws, denials, leaseCounts] = await Promise.all([
+        this.source.draws({ ...range, now: q.now, bounds, unrecorded: q.unrecorded }),
+        this.source.denials(range),
+        this.source.leaseCounts(range),
+      ]);
+      slices.push(...computeSlices({ from: a, to: b, draws, denials, leaseCounts }));
+    }
+    return slices;
+  }
+}

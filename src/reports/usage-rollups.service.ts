@@ -1,0 +1,214 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { And, DataSource, EntityManager, LessThan, MoreThanOrEqual } from 'typeorm';
+import { APP_CONFIG, AppConfig } from '../config/env';
+import { AppUsageRollupEntity } from './app-usage-rollup.entity';
+import { PoolUsageRollupEntity } from './pool-usage-rollup.entity';
+import { appRowsOf, isEmptySlice, PoolRef, poolRowOf, sliceOfRows } from './rollup-rows';
+import { UsageRollupCursorEntity } from './usage-rollup-cursor.entity';
+import { computeSlices, DAY_MS, DrawSpan, emptySlice, floorTo, ceilTo, HOUR_MS, mergeInto } from './usage-slices';
+import { DrawBounds, UsageSourceService } from './usage-source.service';
+
+// Each run recomputes this many settled hours again, so draws recorded a little late (the
+// reconciliation after Redis lost events) land in their hours.
+const RECOMPUTE_HOURS = 2;
+// One run rolls up at most this much per pool, so a long backlog is caught up over runs.
+const CATCH_UP_MS = 7 * DAY_MS;
+// A raw read of an old window trusts `longestDrawSeconds` only for draws that ended before
+// this long ago; later ones are found by their end.
+const LATE_RECORDING_MS = DAY_MS;
+
+export interface RollupSummary {
+  pools: number;
+  hours: number;
+}
+
+/**
+ * Keeps the hourly and daily rollups of every pool: computes hours from raw rows (the same
+ * computeSlices a report uses for raw reads), replaces their rows, re-derives the days they
+ * touch, and moves the pool's cursor. Idempotent: a range computed twice from the same rows
+ * writes the same rows.
+ */
+@Injectable()
+export class UsageRollupsService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly source: UsageSourceService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** Hours before this have ended long enough ago for every denial in them to have its verdict. */
+  settledUntil(now: number): number {
+    return floorTo(now - (this.config.falseDenialSeconds + 60) * 1000, HOUR_MS);
+  }
+
+  async cursor(poolId: string): Promise<UsageRollupCursorEntity | null> {
+    return this.dataSource.manager.findOneBy(UsageRollupCursorEntity, { poolId });
+  }
+
+  /** Bounds for raw reads of a pool's old windows (null without rollups: read every overlap). */
+  bounds(cursor: UsageRollupCursorEntity | null, now: number): DrawBounds | null {
+    if (!cursor) return null;
+    return { longestSeconds: cursor.longestDrawSeconds, recentFrom: Math.min(cursor.coveredUntil.getTime(), now) - LATE_RECORDING_MS };
+  }
+
+  /** The worker's periodic run over every pool. */
+  async rollAll(now = Date.now()): Promise<RollupSummary> {
+    const pools: PoolRef[] = await this.dataSource.query('SELECT id, organization_id AS "organizationId" FROM pools ORDER BY created_at, id');
+    let hours = 0;
+    for (const pool of pools) hours += await this.rollPool(pool, now);
+    return { pools: pools.length, hours };
+  }
+
+  /** Rolls a pool's settled hours up, recomputing the last few. Returns the hours computed. */
+  async rollPool(pool: PoolRef, now = Date.now()): Promise<number> {
+    const cursor = await this.ensureCursor(pool);
+    const target = this.settledUntil(now);
+    const until = cursor.coveredUntil.getTime();
+    const start = Math.max(cursor.coveredFrom.getTime(), Math.min(until, target) - RECOMPUTE_HOURS * HOUR_MS);
+    const end = Math.min(target, Math.max(until, start) + CATCH_UP_MS);
+    if (start >= end) return 0;
+    await this.computeRange(pool, start, end, now);
+    return (end - start) / HOUR_MS;
+  }
+
+  /**
+   * After history was written into [from, to) (an import): recomputes those hours, fills the
+   * gap to the existing coverage, and widens it. `longestSeconds` is the longest draw written.
+   */
+  async refresh(pool: PoolRef, range: { from: number; to: number; longestSeconds: number }, now = Date.now()): Promise<void> {
+    const cursor = await this.ensureCursor(pool);
+    await this.raiseLongest(pool.id, range.longestSeconds);
+    const target = this.settledUntil(now);
+    const [coveredFrom, coveredUntil] = [cursor.coveredFrom.getTime(), cursor.coveredUntil.getTime()];
+    const a = floorTo(range.from, HOUR_MS);
+    const b = Math.min(ceilTo(range.to, HOUR_MS), target);
+    if (a < coveredFrom) await this.computeRange(pool, a, Math.min(coveredFrom, target), now);
+    if (Math.max(a, coveredFrom) < Math.min(b, coveredUntil)) await this.computeRange(pool, Math.max(a, coveredFrom), Math.min(b, coveredUntil), now);
+    if (coveredUntil < b) await this.computeRange(pool, coveredUntil, b, now);
+  }
+
+  /**
+   * Recomputes [from, to) (default: everything) within the pool's coverage, e.g. after
+   * FALSE_DENIAL_SECONDS changed. Returns the hours recomputed.
+   */
+  async rebuild(pool: PoolRef, range: { from?: Date; to?: Date } = {}, now = Date.now()): Promise<number> {
+    const cursor = await this.ensureCursor(pool);
+    await this.raiseLongest(pool.id, await this.longestRecorded(pool.id));
+    const a = Math.max(cursor.coveredFrom.getTime(), floorTo(range.from?.getTime() ?? 0, HOUR_MS));
+    const b = Math.min(cursor.coveredUntil.getTime(), ceilTo(range.to?.getTime() ?? now, HOUR_MS));
+    if (a < b) await this.computeRange(pool, a, b, now);
+    return Math.max(0, (b - a) / HOUR_MS);
+  }
+
+  /** Creates the cursor on first use: empty coverage starting where the pool's data starts. */
+  private async ensureCursor(pool: PoolRef): Promise<UsageRollupCursorEntity> {
+    const existing = await this.cursor(pool.id);
+    if (existing) return existing;
+    const rows: { earliest: Date }[] = await this.dataSource.query(
+      `SELECT least((SELECT created_at FROM pools WHERE id = $1),
+                    (SELECT min(opened_at) FROM lease_draws WHERE pool_id = $1),
+                    (SELECT min(acquired_at) FROM leases WHERE pool_id = $1 AND state = 'ACTIVE'),
+                    (SELECT min(at) FROM denials WHERE organization_id = $2 AND pool_id = $1)) AS earliest`,
+      [pool.id, pool.organizationId],
+    );
+    const start = new Date(floorTo(rows[0].earliest.getTime(), HOUR_MS));
+    const longest = await this.longestRecorded(pool.id);
+    await this.dataSource.query(
+      `INSERT INTO usage_rollup_cursors (pool_id, organization_id, covered_from, covered_until, longest_draw_seconds)
+       VALUES ($1, $2, $3, $3, $4) ON CONFLICT (pool_id) DO NOTHING`,
+      [pool.id, pool.organizationId, start, longest],
+    );
+    return (await this.cursor(pool.id))!;
+  }
+
+  private async longestRecorded(poolId: string): Promise<number> {
+    const rows: { s: number }[] = await this.dataSource.query(
+      'SELECT coalesce(ceil(max(extract(epoch FROM ended_at - opened_at))), 0)::int AS s FROM lease_draws WHERE pool_id = $1',
+      [poolId],
+    );
+    return rows[0].s;
+  }
+
+  private async raiseLongest(poolId: string, seconds: number): Promise<void> {
+    await this.dataSource.query('UPDATE usage_rollup_cursors SET longest_draw_seconds = greatest(longest_draw_seconds, $2) WHERE pool_id = $1', [poolId, Math.ceil(seconds)]);
+  }
+
+  /** Computes the hours of [from, to) day by day, then widens the coverage when the range touches it. */
+  private async computeRange(pool: PoolRef, from: number, to: number, now: number): Promise<void> {
+    const unrecorded = await this.source.unrecordedDraws({ organizationId: pool.organizationId, poolId: pool.id, now });
+    let longest = 0;
+    for (let a = from; a < to; a = floorTo(a, DAY_MS) + DAY_MS) {
+      const b = Math.min(floorTo(a, DAY_MS) + DAY_MS, to);
+      longest = Math.max(longest, await this.computeChunk(pool, { from: a, to: b, now, unrecorded }));
+    }
+    await this.dataSource.query(
+      `UPDATE usage_rollup_cursors SET
+         covered_from = CASE WHEN $3 >= covered_from THEN least(covered_from, $2) ELSE covered_from END,
+         covered_until = CASE WHEN $2 <= covered_until THEN greatest(covered_until, $3) ELSE covered_until END,
+         longest_draw_seconds = greatest(longest_draw_seconds, $4), updated_at = now()
+       WHERE pool_id = $1`,
+      [pool.id, new Date(from), new Date(to), Math.ceil(longest / 1000)],
+    );
+  }
+
+  /**
+   * One day's hours (or part of them), in one transaction under the pool's rollup lock, so
+   * a run and an import's refresh never interleave their writes. Returns the longest recorded draw seen (ms).
+   */
+  private async computeChunk(pool: PoolRef, q: { from: number; to: number; now: number; unrecorded: DrawSpan[] }): Promise<number> {
+    return this.dataSource.transaction(async (manager) => {
+      await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended('usage-rollup:' || $1, 0))`, [pool.id]);
+      const cursor = await manager.findOneBy(UsageRollupCursorEntity, { poolId: pool.id });
+      const range = { organizationId: pool.organizationId, poolId: pool.id, from: q.from, to: q.to };
+      const draws = await this.source.draws({ ...range, now: q.now, bounds: this.bounds(cursor, q.now), unrecorded: q.unrecorded }, manager);
+      const [denials, leaseCounts] = [await this.source.denials(range, manager), await this.source.leaseCounts(range, manager)];
+      const slices = computeSlices({ from: q.from, to: q.to, draws, denials, leaseCounts });
+      await this.replaceRows(manager, pool, 'HOUR', q.from, q.to, slices);
+      await this.rollDay(manager, pool, floorTo(q.from, DAY_MS), q.to);
+      const unrecordedIds = new Set(q.unrecorded.map((d) => d.id));
+      return draws.reduce((longest, d) => (unrecordedIds.has(d.id) ? longest : Math.max(longest, d.end - d.start)), 0);
+    });
+  }
+
+  private async replaceRows(manager: EntityManager, pool: PoolRef, bucket: 'HOUR' | 'DAY', from: number, to: number, slices: ReturnType<typeof computeSlices>): Promise<void> {
+    for (const table of ['pool_usage_rollups', 'app_usage_rollups']) {
+      await manager.query(`DELETE FROM ${table} WHERE pool_id = $1 AND bucket = $2 AND start >= $3 AND start < $4`, [pool.id, bucket, new Date(from), new Date(to)]);
+    }
+    const kept = slices.filter((s) => !isEmptySlice(s));
+    if (kept.length === 0) return;
+    await manager.insert(PoolUsageRollupEntity, kept.map((s) => poolRowOf(pool, bucket, s)));
+    const apps = kept.flatMap((s) => appRowsOf(pool, bucket, s));
+    for (let i = 0; i < apps.length; i += 1000) await manager.insert(AppUsageRollupEntity, apps.slice(i, i + 1000));
+  }
+
+  /**
+   * Re-derives day `day` from its hour rows, and who was granted what that day from the
+   * leases granted up to `until` (the end of what has been rolled up of it).
+   */
+  private async rollDay(manager: EntityManager, pool: PoolRef, day: number, until: number): Promise<void> {
+    const range: [string, Date, Date] = [pool.id, new Date(day), new Date(day + DAY_MS)];
+    const hours: Pick<PoolUsageRollupEntity, 'levelSeconds' | 'requestLevels'>[] = await manager.query(
+      `SELECT level_seconds AS "levelSeconds", request_levels AS "requestLevels" FROM pool_usage_rollups WHERE pool_id = $1 AND bucket = 'HOUR' AND start >= $2 AND start < $3`,
+      range,
+    );
+    const appHours = await manager.find(AppUsageRollupEntity, { where: { poolId: pool.id, bucket: 'HOUR', start: And(MoreThanOrEqual(range[1]), LessThan(range[2])) } });
+    await manager.query('DELETE FROM usage_principal_days WHERE pool_id = $1 AND day = $2', [pool.id, range[1]]);
+    await manager.query(
+      `INSERT INTO usage_principal_days (pool_id, day, app_id, principal_id, organization_id, leases)
+       SELECT $1, $2, app_id, principal_id, $3, count(*)::int FROM leases
+       WHERE organization_id = $3 AND pool_id = $1 AND acquired_at >= $2 AND acquired_at < $4
+       GROUP BY app_id, principal_id`,
+      [pool.id, range[1], pool.organizationId, new Date(Math.min(until, day + DAY_MS))],
+    );
+    const principals: { app_id: string; n: number }[] = await manager.query('SELECT app_id, count(*)::int AS n FROM usage_principal_days WHERE pool_id = $1 AND day = $2 GROUP BY app_id', [pool.id, range[1]]);
+    const daySlice = emptySlice(day, day + DAY_MS);
+    for (const h of hours) mergeInto(daySlice, sliceOfRows(day, day + DAY_MS, h, []));
+    for (const a of appHours) mergeInto(daySlice, sliceOfRows(day, day + DAY_MS, undefined, [a]));
+    for (const p of principals) {
+      const app = daySlice.apps.get(p.app_id);
+      if (app) app.distinctPrincipals = p.n;
+    }
+    await this.replaceRows(manager, pool, 'DAY', day, day + DAY_MS, [daySlice]);
+  }
+}
