@@ -11,16 +11,24 @@ import { join } from 'node:path';
 /**
  * The promises under load: at least 3 API processes, 100 concurrent clients, random
  * check-outs of apps of several costs against one small pool, heartbeats and check-ins,
- * then crashes (kill -9, some inside a check-out) and a Redis that loses everything.
+ * then crashes (kill -9, some inside a check-out) and a Redis that loses everything. The
+ * policies run too: sharing apps (5 clients share each principal's key), two teams with a
+ * reservation and ceilings, and a fifth of the check-outs waiting in the fair queue.
  */
 
 const CAP = 20;
 const APPS = [
-  { key: 'probe', cost: 1 },
-  { key: 'mesh', cost: 3 },
-  { key: 'cad', cost: 5 },
-  { key: 'solver', cost: 8 },
+  { key: 'probe', cost: 1, shareScope: 'NONE' },
+  { key: 'mesh', cost: 3, shareScope: 'PRINCIPAL' },
+  { key: 'cad', cost: 5, shareScope: 'PRINCIPAL_HOST' },
+  { key: 'solver', cost: 8, shareScope: 'NONE' },
 ];
+const TEAMS = [
+  { team: 'red', reserved: 5, max: 10 },
+  { team: 'blue', reserved: 0, max: 6 },
+];
+const CEILINGS = Object.fromEntries(TEAMS.map((t) => [t.team, t.max]));
+const WAITING_SHARE = 0.2;
 const LEASE_SECONDS = 5;
 const SWEEP_MS = 500;
 
@@ -57,11 +65,15 @@ async function setUp(t: TestApp, api: ApiProcess): Promise<Setup> {
   const appKeys: string[] = [];
   for (const app of APPS) {
     const key = `${app.key}-${poolId.slice(0, 8)}`;
-    await api.gql(adminKey, 'mutation($input: CreateAppInput!) { createApp(input: $input) { id } }', { input: { poolId, key, name: app.key, cost: app.cost } });
+    await api.gql(adminKey, 'mutation($input: CreateAppInput!) { createApp(input: $input) { id } }', { input: { poolId, key, name: app.key, cost: app.cost, shareScope: app.shareScope } });
     appKeys.push(key);
   }
+  for (const limit of TEAMS) await api.gql(adminKey, 'mutation($input: GroupLimitInput!) { setGroupLimit(input: $input) { team } }', { input: { poolId, ...limit } });
   const keys = [];
-  for (let i = 0; i < 20; i++) keys.push({ ...(await t.principalWithKey(adminKey, 'CLIENT', { name: `agent-${i}`, kind: 'AGENT' })), team: null });
+  for (let i = 0; i < 20; i++) {
+    const team = i < 6 ? 'red' : i < 12 ? 'blue' : null;
+    keys.push({ ...(await t.principalWithKey(adminKey, 'CLIENT', { name: `agent-${i}`, kind: 'AGENT', team: team ?? undefined })), team });
+  }
   return { adminKey, poolId, appKeys, keys };
 }
 
@@ -73,15 +85,24 @@ async function recorded(ids: string[]): Promise<Set<string>> {
   return new Set(rows.map((r) => r.id));
 }
 
+/** Credits of the open draws in PostgreSQL: a draw with an active lease holds its opener's credits, once. */
 async function heldInPostgres(poolId: string): Promise<number> {
   const pg = new Client({ connectionString: process.env.DATABASE_URL });
   await pg.connect();
-  const rows = (await pg.query(`SELECT coalesce(sum(credits), 0)::int AS held FROM leases WHERE pool_id = $1 AND state = 'ACTIVE' AND expires_at > now()`, [poolId])).rows;
+  const rows = (
+    await pg.query(
+      `SELECT coalesce(sum(cost), 0)::int AS held FROM (
+         SELECT max(credits) AS cost FROM leases
+         WHERE draw_id IN (SELECT draw_id FROM leases WHERE pool_id = $1 AND state = 'ACTIVE' AND expires_at > now())
+         GROUP BY draw_id) draws`,
+      [poolId],
+    )
+  ).rows;
   await pg.end();
   return rows[0].held;
 }
 
-/** Redis's in-use figure equals the credits of PostgreSQL's active leases (retried across expiry instants). */
+/** Redis's in-use figure equals the credits of PostgreSQL's open draws (retried across expiry instants). */
 async function storesAgree(store: LeaseStore, poolId: string): Promise<{ redis: number; postgres: number }> {
   let last = { redis: -1, postgres: -2 };
   for (let i = 0; i < 10; i++) {
@@ -110,13 +131,13 @@ describe('lease promises under load', () => {
     const redis = new Redis(process.env.REDIS_URL!);
     try {
       const setup = await setUp(t, apis[0]);
-      const { history, stats } = await runLoad({ apis: () => apis, keys: setup.keys, poolId: setup.poolId, apps: setup.appKeys, leaseSeconds: LEASE_SECONDS }, { clients: 100, durationMs: 20_000 });
+      const { history, stats } = await runLoad({ apis: () => apis, keys: setup.keys, poolId: setup.poolId, apps: setup.appKeys, leaseSeconds: LEASE_SECONDS, waitingShare: WAITING_SHARE }, { clients: 100, durationMs: 20_000 });
       console.log(`load: ${JSON.stringify(stats)}`);
       // Behaviour, not speed: the pool was contended (some grants, some denials), and no request failed.
       expect(stats.granted).toBeGreaterThan(0);
       expect(stats.denied).toBeGreaterThan(0);
       expect(stats.failed).toBe(0);
-      expect(checkHistory(history, { poolId: setup.poolId, cap: CAP })).toEqual([]);
+      expect(checkHistory(history, { poolId: setup.poolId, cap: CAP, teamCeilings: CEILINGS })).toEqual([]);
       const store = new LeaseStore(redis, `${process.env.REDIS_PREFIX}:lease`);
       const agreement = await storesAgree(store, setup.poolId);
       expect(agreement.redis).toBe(agreement.postgres);
@@ -135,7 +156,7 @@ describe('lease promises under load', () => {
     let kills = 0;
     try {
       const setup = await setUp(t, apis[1]);
-      const load = runLoad({ apis: () => apis, keys: setup.keys, poolId: setup.poolId, apps: setup.appKeys, leaseSeconds: LEASE_SECONDS }, { clients: 100, durationMs: 24_000 });
+      const load = runLoad({ apis: () => apis, keys: setup.keys, poolId: setup.poolId, apps: setup.appKeys, leaseSeconds: LEASE_SECONDS, waitingShare: WAITING_SHARE }, { clients: 100, durationMs: 24_000 });
       const killer = (async () => {
         for (let i = 0; i < 10; i++) {
           await new Promise((r) => setTimeout(r, 900 + Math.random() * 700));
@@ -155,7 +176,7 @@ describe('lease promises under load', () => {
       expect(stats.granted).toBeGreaterThan(0);
       const inPostgres = await recorded(acknowledged);
       expect(acknowledged.filter((id) => !inPostgres.has(id))).toEqual([]);
-      expect(checkHistory(history, { poolId: setup.poolId, cap: CAP })).toEqual([]);
+      expect(checkHistory(history, { poolId: setup.poolId, cap: CAP, teamCeilings: CEILINGS })).toEqual([]);
       // Published return time: lease length + sweep interval (+ 1 s margin for this test).
       const store = new LeaseStore(redis, `${process.env.REDIS_PREFIX}:lease`);
       const back = await waitUntil(async () => (await store.status(setup.poolId)).inUse === 0, (LEASE_SECONDS + 3) * 1000);
@@ -177,7 +198,7 @@ describe('lease promises under load', () => {
     control.on('error', () => undefined);
     try {
       const setup = await setUp(t, apis[0]);
-      const load = runLoad({ apis: () => apis, keys: setup.keys, poolId: setup.poolId, apps: setup.appKeys, leaseSeconds: LEASE_SECONDS }, { clients: 100, durationMs: 20_000 });
+      const load = runLoad({ apis: () => apis, keys: setup.keys, poolId: setup.poolId, apps: setup.appKeys, leaseSeconds: LEASE_SECONDS, waitingShare: WAITING_SHARE }, { clients: 100, durationMs: 20_000 });
       const chaos = (async () => {
         await new Promise((r) => setTimeout(r, 5000));
         await control.flushall();
@@ -190,7 +211,7 @@ describe('lease promises under load', () => {
       console.log(`redis loss: ${JSON.stringify(stats)}`);
       expect(stats.unavailable).toBeGreaterThan(0);
       expect(stats.granted).toBeGreaterThan(0);
-      expect(checkHistory(history, { poolId: setup.poolId, cap: CAP })).toEqual([]);
+      expect(checkHistory(history, { poolId: setup.poolId, cap: CAP, teamCeilings: CEILINGS })).toEqual([]);
       const store = new LeaseStore(control, `${process.env.REDIS_PREFIX}:lease`);
       const agreement = await storesAgree(store, setup.poolId);
       expect(agreement.redis).toBe(agreement.postgres);

@@ -8,6 +8,8 @@ export interface LoadTarget {
   poolId: string;
   apps: string[];
   leaseSeconds: number;
+  /** Share of check-outs that wait in the fair queue (for 1 s) instead of being refused at once. */
+  waitingShare?: number;
 }
 
 export interface LoadStats {
@@ -39,7 +41,8 @@ async function call(target: LoadTarget, key: string, query: string, variables: R
 
 /**
  * Runs `clients` concurrent clients until `durationMs` has passed: each checks out a random
- * app, holds it a little (heartbeating now and then), and checks it in, or sometimes walks
+ * app (from one of two hosts, sometimes waiting in the queue; clients that share a key share
+ * the draws of sharing apps), holds it a little (heartbeating now and then), and checks it in, or sometimes walks
  * away and lets it expire. Every answer is recorded for the history checker.
  */
 export async function runLoad(target: LoadTarget, options: { clients: number; durationMs: number }): Promise<{ history: History; stats: LoadStats; acknowledged: string[] }> {
@@ -52,12 +55,14 @@ export async function runLoad(target: LoadTarget, options: { clients: number; du
     while (Date.now() < stopAt) {
       const requestedAt = Date.now();
       stats.checkouts += 1;
-      const res = await call(target, me.key, CHECKOUT, { input: { poolId: target.poolId, app: pick(target.apps), leaseSeconds: target.leaseSeconds } });
+      const waitSeconds = Math.random() < (target.waitingShare ?? 0) ? 1 : undefined;
+      const input = { poolId: target.poolId, app: pick(target.apps), leaseSeconds: target.leaseSeconds, host: `ws-${index % 2}`, waitSeconds };
+      const res = await call(target, me.key, CHECKOUT, { input });
       const acknowledgedAt = Date.now();
       const lease = res?.body.data?.checkout as { id: string; credits: number; fencingToken: string; expiresAt: string } | undefined;
       if (!lease) {
         const code = res?.body.errors?.[0]?.extensions.code;
-        if (code === 'POOL_EXHAUSTED' || code === 'GROUP_LIMIT_REACHED') stats.denied += 1;
+        if (code === 'POOL_EXHAUSTED' || code === 'GROUP_LIMIT_REACHED' || code === 'QUEUE_TIMEOUT') stats.denied += 1;
         else if (code === 'UNAVAILABLE') stats.unavailable += 1;
         else stats.failed += 1;
         await sleep(5 + Math.random() * 30);
