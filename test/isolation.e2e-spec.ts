@@ -1,5 +1,6 @@
 import { GraphQLSchemaHost } from '@nestjs/graphql';
 import { DataSource } from 'typeorm';
+import { HistoryImportService } from '../src/history/history-import.service';
 import { TestApp } from './support/app';
 import { CHECKOUT, createPool } from './support/catalog';
 import { walkOperations } from './support/schema-walk';
@@ -21,7 +22,7 @@ describe('organization isolation, walked over the whole schema', () => {
     dataSource = t.app.get(DataSource);
     a = await t.organization('iso-a');
     b = await t.organization('iso-b');
-    await seedOrganization(t, b.adminKey);
+    await seedOrganization(t, b);
   });
 
   afterAll(async () => {
@@ -61,7 +62,9 @@ describe('organization isolation, walked over the whole schema', () => {
 
   it('finds the seeded rows of organization B in every tenant table it walks', async () => {
     const tables = await tenantTables();
-    expect(tables).toEqual(expect.arrayContaining(['principals', 'api_keys', 'audit_log', 'pools', 'apps', 'leases', 'denials', 'group_limits']));
+    expect(tables).toEqual(
+      expect.arrayContaining(['principals', 'api_keys', 'audit_log', 'pools', 'apps', 'leases', 'denials', 'group_limits', 'lease_draws', 'pool_usage_rollups', 'app_usage_rollups', 'usage_principal_days', 'usage_rollup_cursors', 'history_imports']),
+    );
     expect((await foreignIds(b.organizationId)).length).toBeGreaterThanOrEqual(8);
   });
 
@@ -95,7 +98,8 @@ describe('organization isolation, walked over the whole schema', () => {
 });
 
 /** Gives an organization one of everything the schema can create, through the API. */
-async function seedOrganization(t: TestApp, adminKey: string): Promise<void> {
+async function seedOrganization(t: TestApp, org: { organizationId: string; adminKey: string }): Promise<void> {
+  const { adminKey } = org;
   const client = await t.principalWithKey(adminKey, 'CLIENT', { name: 'b-client', team: 'b-team' });
   await t.principalWithKey(adminKey, 'VIEWER', { name: 'b-viewer' });
   const pool = await createPool(t, adminKey, { cap: 10, apps: [{ key: 'b-app', cost: 6 }] });
@@ -106,4 +110,15 @@ async function seedOrganization(t: TestApp, adminKey: string): Promise<void> {
   await t.gql(client.key, CHECKOUT, { input: { ...input, idempotencyKey: 'b-denied' } }); // a denial
   const ended = await t.gql<{ checkout: { id: string } }>(adminKey, CHECKOUT, { input: { poolId: pool.poolId, app: pool.keyOf('b-app'), leaseSeconds: 600 } });
   if (ended.data) await t.gql(adminKey, 'mutation($id: ID!) { checkin(leaseId: $id) { id } }', { id: ended.data.checkout.id });
+  // Past usage (an ended draw, idle time, a denial) and its rollups, so every report query
+  // walks over rows of B in the usage tables.
+  const day = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 2 * 86_400_000;
+  const hour = (h: number) => new Date(day + h * 3_600_000);
+  const appId = pool.apps['b-app'];
+  await t.app.get(HistoryImportService).import({
+    organizationId: org.organizationId,
+    poolId: pool.poolId,
+    leases: [{ appId, principalId: client.principalId, acquiredAt: hour(1), endedAt: hour(3), idle: [{ startedAt: hour(2), endedAt: hour(2.5) }] }],
+    denials: [{ appId, principalId: client.principalId, at: hour(1.5) }],
+  });
 }
