@@ -5,13 +5,19 @@ import { migrateDatabase } from './common/database/migrate';
 import { loadConfig } from './config/env';
 import { CliModule } from './cli.module';
 import { OnboardingService } from './onboarding/onboarding.service';
+import { UsageRollupsService } from './reports/usage-rollups.service';
 
 const USAGE = `Usage:
   node dist/cli.js migrate [--revert]             apply pending migrations (or revert the last one)
   node dist/cli.js org create <name> [--currency EUR]
                                                   create an organization with an ADMIN principal;
                                                   prints {"organizationId": "...", "adminKey": "..."}
-  node dist/cli.js org admin-key <name>           issue a new ADMIN key for an organization's admin`;
+  node dist/cli.js org admin-key <name>           issue a new ADMIN key for an organization's admin
+  node dist/cli.js rollups run                    bring every pool's usage rollups up to date now
+                                                  (what the worker's job does every ROLLUP_INTERVAL_SECONDS)
+  node dist/cli.js rollups rebuild [--pool <id>] [--from <ISO date>] [--to <ISO date>]
+                                                  recompute rolled-up hours (e.g. after FALSE_DENIAL_SECONDS
+                                                  changed); prints {"pools": n, "hours": n}`;
 
 function option(args: string[], name: string): string | undefined {
   const at = args.indexOf(name);
@@ -25,6 +31,23 @@ async function withOnboarding<T>(work: (onboarding: OnboardingService) => Promis
   } finally {
     await app.close();
   }
+}
+
+async function withRollups<T>(work: (rollups: UsageRollupsService) => Promise<T>): Promise<T> {
+  const app = await NestFactory.createApplicationContext(CliModule, { logger: ['error'] });
+  try {
+    return await work(app.get(UsageRollupsService));
+  } finally {
+    await app.close();
+  }
+}
+
+function dateOption(args: string[], name: string): Date | undefined {
+  const raw = option(args, name);
+  if (raw === undefined) return undefined;
+  const date = new Date(raw);
+  if (Number.isNaN(date.getTime())) throw new Error(`${name} must be an ISO 8601 date-time, got "${raw}"`);
+  return date;
 }
 
 async function main(args: string[]): Promise<number> {
@@ -44,6 +67,13 @@ async function main(args: string[]): Promise<number> {
   if (command === 'org' && sub === 'admin-key' && name) {
     const issued = await withOnboarding((o) => o.issueAdminKey(name));
     console.log(JSON.stringify(issued));
+    return 0;
+  }
+  if (command === 'rollups' && (sub === 'run' || sub === 'rebuild')) {
+    const summary = await withRollups((r) =>
+      sub === 'run' ? r.rollAll() : r.rebuildPools({ poolId: option(args, '--pool'), from: dateOption(args, '--from'), to: dateOption(args, '--to') }),
+    );
+    console.log(JSON.stringify(summary));
     return 0;
   }
   console.error(USAGE);

@@ -3,6 +3,7 @@ import { HistoryImportInput, HistoryImportService } from '../src/history/history
 import { UsageRollupsService } from '../src/reports/usage-rollups.service';
 import { codeOf, TestApp } from './support/app';
 import { CHECKOUT, createPool, PoolFixture } from './support/catalog';
+import { runCli } from './support/processes';
 
 const HOUR = 3_600_000;
 const MIN = 60_000;
@@ -339,6 +340,16 @@ describe('pool reports: shelfware, usage series, histogram, what-if caps', () =>
       await rollups.rebuild(ref);
       await rollups.rollPool(ref);
       expect(await rows(pool.poolId)).toEqual(before);
+    });
+
+    it('are rebuilt by the operator CLI, to the same rows', async () => {
+      const pool = await poolA();
+      const before = await rows(pool.poolId);
+      const run = await runCli(['rollups', 'rebuild', '--pool', pool.poolId, '--from', at(0).toISOString()]);
+      expect(run.code).toBe(0);
+      expect(JSON.parse(run.stdout)).toEqual({ pools: 1, hours: 5 });
+      expect(await rows(pool.poolId)).toEqual(before);
+      expect((await runCli(['rollups', 'rebuild', '--pool', 'nope'])).code).toBe(1);
     });
 
     it('give the same answers as the raw rows, and again after a rebuild from scratch', async () => {

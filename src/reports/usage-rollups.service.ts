@@ -1,6 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { And, DataSource, EntityManager, LessThan, MoreThanOrEqual } from 'typeorm';
+import { AppError } from '../common/errors/app-error';
+import { isUuid } from '../common/validation/validate';
 import { APP_CONFIG, AppConfig } from '../config/env';
 import { AppUsageRollupEntity } from './app-usage-rollup.entity';
 import { PoolUsageRollupEntity } from './pool-usage-rollup.entity';
@@ -99,6 +101,18 @@ export class UsageRollupsService {
     const b = Math.min(cursor.coveredUntil.getTime(), ceilTo(range.to?.getTime() ?? now, HOUR_MS));
     if (a < b) await this.computeRange(pool, a, b, now);
     return Math.max(0, (b - a) / HOUR_MS);
+  }
+
+  /** rebuild() over one pool or every pool (the operator CLI). */
+  async rebuildPools(q: { poolId?: string; from?: Date; to?: Date }): Promise<RollupSummary> {
+    if (q.poolId !== undefined && !isUuid(q.poolId)) throw AppError.badInput('pool', `No pool with id ${q.poolId}`);
+    const pools: PoolRef[] = await this.dataSource.query(
+      'SELECT id, organization_id AS "organizationId" FROM pools WHERE $1::uuid IS NULL OR id = $1 ORDER BY created_at, id',
+      [q.poolId ?? null],
+    );
+    let hours = 0;
+    for (const pool of pools) hours += await this.rebuild(pool, q);
+    return { pools: pools.length, hours };
   }
 
   /** Creates the cursor on first use: empty coverage starting where the pool's data starts. */
