@@ -6,6 +6,7 @@ import { ApiKeysModule } from './api-keys/api-keys.module';
 import { AppsModule } from './apps/apps.module';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
+import { ComputeUsageModule } from './compute-usage/compute-usage.module';
 import { RequestAuthService } from './auth/request-auth.service';
 import { AppExceptionFilter } from './common/errors/app-exception.filter';
 import { DatabaseModule } from './common/database/database.module';
@@ -25,6 +26,7 @@ import { PoolsModule } from './pools/pools.module';
 import { PrincipalsModule } from './principals/principals.module';
 import { ProofsModule } from './proofs/proofs.module';
 import { ReportsModule } from './reports/reports.module';
+import { WorkUnitsModule } from './work-units/work-units.module';
 
 /** The API process: GraphQL, health, metrics. */
 @Module({
@@ -53,6 +55,8 @@ import { ReportsModule } from './reports/reports.module';
     ProofsModule,
     ReportsModule,
     HistoryModule,
+    WorkUnitsModule,
+    ComputeUsageModule,
   ],
   providers: [{ provide: APP_FILTER, useClass: AppExceptionFilter }],
 })

@@ -11,6 +11,8 @@ import { isDependencyDown } from './common/errors/dependency-errors';
 import { ensureDatabase, runMigrations } from './common/database/migrate';
 import { requestIdFor } from './common/logging/request-id';
 import { MetricsService } from './common/metrics/metrics.service';
+import { registerOtlpTracesRoute } from './compute-usage/otlp/otlp-traces.route';
+import { OtlpTracesService } from './compute-usage/otlp/otlp-traces.service';
 import { APP_CONFIG, AppConfig, loadConfig } from './config/env';
 import { OnboardingService } from './onboarding/onboarding.service';
 
@@ -34,6 +36,7 @@ export async function createApiApp(): Promise<NestFastifyApplication> {
   app.useLogger(app.get(Logger));
   const fastify = app.getHttpAdapter().getInstance();
   registerRequestHooks(fastify, app.get(APP_CONFIG), app.get(RequestAuthService), app.get(MetricsService));
+  registerOtlpTracesRoute(fastify, { auth: app.get(RequestAuthService), traces: app.get(OtlpTracesService), bodyLimit: config.otlpBodyLimitBytes });
   if (config.migrationsRun) {
     const applied = await runMigrations(app.get(DataSource));
     if (applied.length > 0) new NestLogger('Migrations').log(`Applied ${applied.join(', ')}`);

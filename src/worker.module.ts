@@ -10,6 +10,7 @@ import { ConfigModule } from './config/config.module';
 import { APP_CONFIG, AppConfig } from './config/env';
 import { LeaseWorkerModule } from './leases/lease-worker.module';
 import { ReportsWorkerModule } from './reports/reports-worker.module';
+import { LedgerWorkerModule } from './ledger/ledger-worker.module';
 
 /**
  * The worker process: every BullMQ processor of the service is listed here, and nothing
@@ -38,6 +39,7 @@ import { ReportsWorkerModule } from './reports/reports-worker.module';
     }),
     LeaseWorkerModule,
     ReportsWorkerModule,
+    LedgerWorkerModule,
   ],
 })
 export class WorkerModule {}

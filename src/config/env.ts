@@ -34,6 +34,12 @@ export interface AppConfig {
   shutdownGraceSeconds: number;
   rebuildGraceSeconds: number;
   sweepIntervalMs: number;
+  /** Compute events may be dated this far ahead of the server clock (clock skew), no further. */
+  ledgerMaxFutureSeconds: number;
+  /** Compute events older than this are refused as absurd. */
+  ledgerMaxEventAgeDays: number;
+  /** Body limit of POST /v1/traces (after gunzip). */
+  otlpBodyLimitBytes: number;
   testHooks: boolean;
   testCheckoutPauseMs: number;
   instanceId: string;
@@ -167,6 +173,9 @@ export function parseConfig(env: Env): AppConfig {
     shutdownGraceSeconds: r.int('SHUTDOWN_GRACE_SECONDS', 25, 1, 600),
     rebuildGraceSeconds: r.int('REBUILD_GRACE_SECONDS', 30, 5, 3600),
     sweepIntervalMs: r.int('SWEEP_INTERVAL_MS', 2000, 100, 60_000),
+    ledgerMaxFutureSeconds: r.int('LEDGER_MAX_FUTURE_SECONDS', 300, 0, 86_400),
+    ledgerMaxEventAgeDays: r.int('LEDGER_MAX_EVENT_AGE_DAYS', 400, 1, 36_500),
+    otlpBodyLimitBytes: r.int('OTLP_BODY_LIMIT_BYTES', 4 * 1_048_576, 1024, 64 * 1_048_576),
     testHooks: r.bool('TEST_HOOKS', false),
     testCheckoutPauseMs: r.int('TEST_CHECKOUT_PAUSE_MS', 0, 0, 10_000),
     instanceId: r.string('INSTANCE_ID', randomBytes(4).toString('hex')),

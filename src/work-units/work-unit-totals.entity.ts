@@ -1,0 +1,45 @@
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+
+const asNumber = { to: (v: number) => v, from: (v: string) => Number(v) };
+
+/**
+ * Running sums of a work unit's ledger rows. Written only by the statement trigger on
+ * ledger_entries (migration UsageLedger), in the same statement as the rows it adds, so the
+ * totals are always the sum of the rows; nothing in the application writes here.
+ */
+@Entity({ name: 'work_unit_totals' })
+@Index('ix_work_unit_totals_organization', ['organizationId'])
+export class WorkUnitTotalsEntity {
+  @PrimaryColumn('uuid', { primaryKeyConstraintName: 'pk_work_unit_totals' })
+  workUnitId!: string;
+
+  @Column('uuid')
+  organizationId!: string;
+
+  @Column('numeric', { precision: 24, scale: 3, default: 0, transformer: asNumber })
+  licenseCreditSeconds!: number;
+
+  @Column('numeric', { precision: 24, scale: 3, default: 0, transformer: asNumber })
+  licenseIdleCreditSeconds!: number;
+
+  @Column('bigint', { default: 0, transformer: asNumber })
+  computeInputTokens!: number;
+
+  @Column('bigint', { default: 0, transformer: asNumber })
+  computeCachedInputTokens!: number;
+
+  @Column('bigint', { default: 0, transformer: asNumber })
+  computeOutputTokens!: number;
+
+  @Column('bigint', { default: 0, transformer: asNumber })
+  computeReasoningTokens!: number;
+
+  @Column('numeric', { precision: 28, scale: 9, default: 0, transformer: asNumber })
+  licenseCost!: number;
+
+  @Column('numeric', { precision: 28, scale: 9, default: 0, transformer: asNumber })
+  computeCost!: number;
+
+  @Column('bigint', { default: 0, transformer: asNumber })
+  entries!: number;
+}
