@@ -1,0 +1,194 @@
+import { randomUUID } from 'node:crypto';
+import { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import request from 'supertest';
+import { DataSource } from 'typeorm';
+import { TestApp } from './support/app';
+
+type ExporterConfig = NonNullable<ConstructorParameters<typeof OTLPTraceExporter>[0]>;
+
+interface LedgerRow {
+  event_key: string;
+  provider: string;
+  model: string;
+  input_tokens: string;
+  cached_input_tokens: string;
+  output_tokens: string;
+  reasoning_tokens: string;
+  occurred_at: Date;
+  work_unit_id: string | null;
+  cost_source: string;
+}
+
+/** POST /v1/traces, fed by the real OpenTelemetry SDK and its OTLP/HTTP exporter, against the listening API. */
+describe('OTLP trace ingest', () => {
+  let t: TestApp;
+  let dataSource: DataSource;
+  let url: string;
+  let org: { organizationId: string; adminKey: string };
+  let client: { key: string; principalId: string };
+
+  beforeAll(async () => {
+    t = await TestApp.start();
+    await t.app.listen(0, '127.0.0.1');
+    url = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}/v1/traces`;
+    dataSource = t.app.get(DataSource);
+    org = await t.organization('otlp');
+    client = await t.principalWithKey(org.adminKey, 'CLIENT', { name: 'agent-runtime', kind: 'AGENT', orgUnitKind: 'CHANGE' });
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  function tracer(options: { resource?: Record<string, string>; exporter?: Partial<ExporterConfig> } = {}) {
+    const exporter = new OTLPTraceExporter({ url, headers: { Authorization: `Bearer ${client.key}` }, ...options.exporter });
+    const provider = new BasicTracerProvider({
+      resource: resourceFromAttributes({ 'service.name': 'agent', ...options.resource }),
+      spanProcessors: [new SimpleSpanProcessor(exporter)],
+    });
+    return { provider, tracer: provider.getTracer('otlp-e2e') };
+  }
+
+  async function rowsFor(traceIds: string[]): Promise<LedgerRow[]> {
+    return dataSource.query(
+      `SELECT event_key, provider, model, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, occurred_at, work_unit_id, cost_source
+       FROM ledger_entries WHERE organization_id = $1 AND split_part(event_key, ':', 3) = ANY($2) ORDER BY input_tokens`,
+      [org.organizationId, traceIds],
+    );
+  }
+
+  it('turns every span with gen_ai usage into a compute event, on the work unit its attributes name (created on first sight)', async () => {
+    const runRef = `run-${randomUUID()}`;
+    const ticketRef = `ticket-${randomUUID()}`;
+    const { provider, tracer: otel } = tracer({ resource: { 'tokenpool.work_unit': runRef } });
+    const chat = otel.startSpan('chat gpt-4.1', {
+      attributes: {
+        'gen_ai.provider.name': 'openai',
+        'gen_ai.request.model': 'gpt-4.1',
+        'gen_ai.response.model': 'gpt-4.1-2025-04-14',
+        'gen_ai.usage.input_tokens': 1200,
+        'gen_ai.usage.output_tokens': 300,
+        'gen_ai.usage.cache_read.input_tokens': 1000,
+      },
+    });
+    chat.end();
+    const older = otel.startSpan('chat claude', {
+      attributes: { 'gen_ai.system': 'anthropic', 'gen_ai.request.model': 'claude-x', 'gen_ai.usage.input_tokens': 50, 'gen_ai.usage.output_tokens': 7, 'tokenpool.work_unit': ticketRef },
+    });
+    older.end();
+    const plain = otel.startSpan('http get');
+    plain.end();
+    await provider.forceFlush();
+    await provider.shutdown();
+
+    const traceIds = [chat.spanContext().traceId, older.spanContext().traceId, plain.spanContext().traceId];
+    const rows = await rowsFor(traceIds);
+    const units: { id: string; external_ref: string; org_unit_kind: string }[] = await dataSource.query(
+      'SELECT id, external_ref, org_unit_kind FROM work_units WHERE organization_id = $1 AND external_ref = ANY($2)',
+      [org.organizationId, [runRef, ticketRef]],
+    );
+    const unitOf = (ref: string) => units.find((u) => u.external_ref === ref)?.id;
+    expect(units.map((u) => u.org_unit_kind)).toEqual(['CHANGE', 'CHANGE']);
+    expect(rows.map(({ occurred_at: _at, ...row }) => row)).toEqual([
+      {
+        event_key: `compute:otlp:${older.spanContext().traceId}:${older.spanContext().spanId}`,
+        provider: 'anthropic',
+        model: 'claude-x',
+        input_tokens: '50',
+        cached_input_tokens: '0',
+        output_tokens: '7',
+        reasoning_tokens: '0',
+        work_unit_id: unitOf(ticketRef),
+        cost_source: 'UNPRICED',
+      },
+      {
+        event_key: `compute:otlp:${chat.spanContext().traceId}:${chat.spanContext().spanId}`,
+        provider: 'openai',
+        model: 'gpt-4.1-2025-04-14',
+        input_tokens: '1200',
+        cached_input_tokens: '1000',
+        output_tokens: '300',
+        reasoning_tokens: '0',
+        work_unit_id: unitOf(runRef),
+        cost_source: 'UNPRICED',
+      },
+    ]);
+    const [endSeconds, endNanos] = (chat as unknown as { endTime: [number, number] }).endTime;
+    expect(rows[1].occurred_at.getTime()).toBe(endSeconds * 1000 + Math.floor(endNanos / 1e6));
+  });
+
+  it('accepts gzip bodies from the exporter', async () => {
+    const { provider, tracer: otel } = tracer({ exporter: { compression: 'gzip' as ExporterConfig['compression'] } });
+    const span = otel.startSpan('chat', { attributes: { 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': 'gpt-zip', 'gen_ai.usage.input_tokens': 3, 'gen_ai.usage.output_tokens': 4 } });
+    span.end();
+    await provider.forceFlush();
+    await provider.shutdown();
+    expect((await rowsFor([span.spanContext().traceId])).map((r) => r.model)).toEqual(['gpt-zip']);
+  });
+
+  describe('answers as OTLP does', () => {
+    const traceId = () => randomUUID().replace(/-/g, '');
+    const span = (attributes: Record<string, unknown>, id = traceId()) => ({
+      traceId: id,
+      spanId: id.slice(0, 16),
+      name: 'chat',
+      startTimeUnixNano: String(BigInt(Date.now() - 1000) * 1_000_000n),
+      endTimeUnixNano: String(BigInt(Date.now()) * 1_000_000n),
+      attributes: Object.entries(attributes).map(([key, value]) => ({ key, value: typeof value === 'number' ? { intValue: String(value) } : { stringValue: value } })),
+    });
+    const body = (spans: unknown[]) => ({ resourceSpans: [{ resource: { attributes: [] }, scopeSpans: [{ scope: { name: 'e2e' }, spans }] }] });
+    const usage = { 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': 'gpt-raw', 'gen_ai.usage.input_tokens': 10, 'gen_ai.usage.output_tokens': 5 };
+
+    function post(payload: unknown, key: string | null = client.key) {
+      const req = request(t.server).post('/v1/traces').set('content-type', 'application/json');
+      if (key) req.set('authorization', `Bearer ${key}`);
+      return req.send(JSON.stringify(payload));
+    }
+
+    it('records the valid spans of an export and counts the others in partialSuccess.rejectedSpans', async () => {
+      const good = span(usage);
+      const res = await post(body([good, span({ ...usage, 'gen_ai.usage.input_tokens': -5 }), span({ 'gen_ai.provider.name': 'openai', 'gen_ai.usage.input_tokens': 1 }), span({ 'http.method': 'GET' })]));
+      expect(res.status).toBe(200);
+      expect(res.body.partialSuccess.rejectedSpans).toBe(2);
+      expect(res.body.partialSuccess.errorMessage).toContain('inputTokens');
+      expect(res.body.partialSuccess.errorMessage).toContain('gen_ai.response.model or gen_ai.request.model is required');
+      expect((await rowsFor([good.traceId])).map((r) => r.input_tokens)).toEqual(['10']);
+      const replay = await post(body([good]));
+      expect(replay.body).toEqual({ partialSuccess: {} });
+      const conflict = await post(body([{ ...good, attributes: span({ ...usage, 'gen_ai.usage.output_tokens': 6 }).attributes }]));
+      expect(conflict.body.partialSuccess.rejectedSpans).toBe(1);
+      expect((await rowsFor([good.traceId])).map((r) => r.output_tokens)).toEqual(['5']);
+    });
+
+    it('takes a gzip body', async () => {
+      const good = span(usage);
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-encoding': 'gzip', authorization: `Bearer ${client.key}` },
+        body: gzipSync(Buffer.from(JSON.stringify(body([good])))),
+      });
+      expect(await res.json()).toEqual({ partialSuccess: {} });
+      expect((await rowsFor([good.traceId])).length).toBe(1);
+    });
+
+    it('refuses a request without a key (401), from a VIEWER key (403), and a body that is not an export (400)', async () => {
+      expect((await post(body([]), null)).status).toBe(401);
+      const viewer = await t.principalWithKey(org.adminKey, 'VIEWER');
+      const forbidden = await post(body([span(usage)]), viewer.key);
+      expect(forbidden.status).toBe(403);
+      expect(forbidden.body.errors[0].extensions.code).toBe('FORBIDDEN');
+      const bad = await post([1, 2]);
+      expect(bad.status).toBe(400);
+      expect(bad.body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    });
+
+    it('answers 415 to the protobuf encoding, which it does not take', async () => {
+      const res = await request(t.server).post('/v1/traces').set({ 'content-type': 'application/x-protobuf', authorization: `Bearer ${client.key}` }).send(Buffer.from([0x0a, 0x00]));
+      expect(res.status).toBe(415);
+    });
+  });
+});
