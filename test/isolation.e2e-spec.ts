@@ -63,7 +63,7 @@ describe('organization isolation, walked over the whole schema', () => {
   it('finds the seeded rows of organization B in every tenant table it walks', async () => {
     const tables = await tenantTables();
     expect(tables).toEqual(
-      expect.arrayContaining(['principals', 'api_keys', 'audit_log', 'pools', 'apps', 'leases', 'denials', 'group_limits', 'lease_draws', 'pool_usage_rollups', 'app_usage_rollups', 'usage_principal_days', 'usage_rollup_cursors', 'history_imports']),
+      expect.arrayContaining(['principals', 'api_keys', 'audit_log', 'pools', 'apps', 'leases', 'denials', 'group_limits', 'lease_draws', 'pool_usage_rollups', 'app_usage_rollups', 'usage_principal_days', 'usage_rollup_cursors', 'history_imports', 'work_units', 'work_unit_outcomes', 'work_unit_totals', 'model_prices', 'ledger_entries', 'ledger_event_keys']),
     );
     expect((await foreignIds(b.organizationId)).length).toBeGreaterThanOrEqual(8);
   });
@@ -121,4 +121,22 @@ async function seedOrganization(t: TestApp, org: { organizationId: string; admin
     leases: [{ appId, principalId: client.principalId, acquiredAt: hour(1), endedAt: hour(3), idle: [{ startedAt: hour(2), endedAt: hour(2.5) }] }],
     denials: [{ appId, principalId: client.principalId, at: hour(1.5) }],
   });
+  // A work unit with an outcome history, compute usage on it (one event priced by the
+  // caller, one unpriced and then priced by a backdated price: a CORRECTION row), so the
+  // ledger's queries and mutations walk over B's rows.
+  const unit = await t.gql<{ upsertWorkUnit: { id: string } }>(client.key, 'mutation { upsertWorkUnit(input: { externalRef: "b-claim", process: "claims", team: "b-team" }) { id } }');
+  if (!unit.data) throw new Error(JSON.stringify(unit.errors));
+  const workUnitId = unit.data.upsertWorkUnit.id;
+  for (const outcome of ['REJECTED', 'ACCEPTED']) {
+    await t.gql(client.key, `mutation($w: ID!) { recordOutcome(input: { workUnitId: $w, outcome: ${outcome}, valueDimension: MARGIN, valueAmount: 10 }) { id } }`, { w: workUnitId });
+  }
+  const usage = { workUnitId, provider: 'b-provider', model: 'b-model', inputTokens: 100, outputTokens: 10, occurredAt: new Date(Date.now() - 60_000).toISOString() };
+  const recorded = await t.gql(client.key, 'mutation($e: [ComputeUsageInput!]!) { recordComputeUsage(events: $e) { accepted } }', {
+    e: [
+      { ...usage, eventId: 'b-unpriced' },
+      { ...usage, eventId: 'b-caller-priced', cost: 0.5 },
+    ],
+  });
+  if (!recorded.data) throw new Error(JSON.stringify(recorded.errors));
+  await t.gql(adminKey, 'mutation { setModelPrice(input: { provider: "b-provider", model: "b-model", inputPerMillion: 1, outputPerMillion: 2, effectiveFrom: "2020-01-01T00:00:00Z" }) }');
 }
