@@ -54,6 +54,44 @@ describe('ended draws', () => {
     expect(Number(draws[0].charged_credit_seconds)).toBe(3000);
   });
 
+  it('charges the draw to the ledger once, on the work unit of the lease that opened it, at the pool price', async () => {
+    const pool = await createPool(t, adminKey, { cap: 10, apps: [{ key: 'agent-tool', cost: 2, shareScope: 'WORK_UNIT', minimumChargeSeconds: 1800 }] });
+    const agent = await t.principalWithKey(adminKey, 'CLIENT', { kind: 'AGENT' });
+    const unit = (await t.gql<{ upsertWorkUnit: { id: string } }>(agent.key, 'mutation { upsertWorkUnit(input: { externalRef: "ticket-77" }) { id } }')).data!.upsertWorkUnit;
+    const leases = [];
+    for (let i = 0; i < 3; i++) leases.push(await checkout(agent.key, { poolId: pool.poolId, app: pool.keyOf('agent-tool'), workUnitId: unit.id }));
+    const read = await t.gql<{ lease: { workUnit: { id: string } } }>(agent.key, 'query($id: ID!) { lease(id: $id) { workUnit { id } } }', { id: leases[1].id });
+    expect(read.data!.lease.workUnit.id).toBe(unit.id);
+    for (const lease of leases) await t.gql(agent.key, CHECKIN, { id: lease.id });
+    await sweep();
+    await sweep();
+    const rows: { kind: string; lease_id: string; credit_seconds: string; cost: string; cost_source: string }[] = await db.query(
+      'SELECT kind, lease_id, credit_seconds, cost, cost_source FROM ledger_entries WHERE work_unit_id = $1',
+      [unit.id],
+    );
+    // One draw of 2 credits, charged the 30-minute minimum: 3,600 credit-seconds = 1 credit-hour at 1.5.
+    expect(rows).toEqual([{ kind: 'LICENSE', lease_id: leases[0].id, credit_seconds: '3600.000', cost: expect.any(String), cost_source: 'PRICE_TABLE' }]);
+    expect(Number(rows[0].cost)).toBeCloseTo(1.5, 6);
+    const totals = await t.gql<{ workUnit: { licenseCreditHours: number; licenseCost: number } }>(agent.key, 'query($id: ID!) { workUnit(id: $id) { licenseCreditHours licenseCost } }', { id: unit.id });
+    expect(totals.data!.workUnit).toEqual({ licenseCreditHours: 1, licenseCost: 1.5 });
+  });
+
+  it('charges a revoked lease\'s draw to the ledger like any other end', async () => {
+    const pool = await createPool(t, adminKey, { cap: 10, apps: [{ key: 'harvested', cost: 4 }] });
+    const user = await t.principalWithKey(adminKey, 'CLIENT');
+    const lease = await checkout(user.key, { poolId: pool.poolId, app: pool.keyOf('harvested') });
+    await t.gql(adminKey, 'mutation($id: ID!) { revokeLease(leaseId: $id, reason: "harvest") { state } }', { id: lease.id });
+    await sweep();
+    const rows: { kind: string }[] = await db.query('SELECT kind FROM ledger_entries WHERE lease_id = $1', [lease.id]);
+    expect(rows).toEqual([{ kind: 'LICENSE' }]);
+  });
+
+  it('refuses a check-out for a work unit that is not the organization\'s', async () => {
+    const pool = await createPool(t, adminKey, { cap: 10, apps: [{ key: 'x', cost: 1 }] });
+    const refused = await t.gql(adminKey, CHECKOUT, { input: { poolId: pool.poolId, app: pool.keyOf('x'), workUnitId: '6f1c2b9e-0000-4000-8000-000000000001' } });
+    expect(refused.errors?.[0].extensions).toMatchObject({ code: 'NOT_FOUND', field: 'input.workUnitId' });
+  });
+
   it('records one draw for three sharing leases, charged to the lease that opened it, only after the last ends', async () => {
     const pool = await createPool(t, adminKey, { cap: 50, apps: [{ key: 'hypermesh', cost: 21, shareScope: 'PRINCIPAL' }] });
     const user = await t.principalWithKey(adminKey, 'CLIENT');
@@ -80,9 +118,10 @@ describe('ended draws', () => {
     await t.gql(user.key, CHECKIN, { id: lease.id });
     await sweep();
     const [draw] = await drawsOf(pool.poolId);
-    // Idle from the check-out (the heartbeat before the idle report) to the check-in: the whole draw.
-    expect(Number(draw.idle_credit_seconds)).toBeGreaterThan(0);
-    expect(Number(draw.idle_credit_seconds)).toBeCloseTo(Number(draw.credit_seconds), 1);
+    // Idle from the check-out (the last contact before the idle report) to the check-in: at
+    // least the 300 ms slept after the report, at most the whole draw.
+    expect(Number(draw.idle_credit_seconds)).toBeGreaterThanOrEqual(6 * 0.29);
+    expect(Number(draw.idle_credit_seconds)).toBeLessThanOrEqual(Number(draw.credit_seconds));
   });
 
   it('reconciles a draw the lease store never reported, and the late report does not charge it again', async () => {

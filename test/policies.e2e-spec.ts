@@ -40,7 +40,8 @@ describe('lease policies through the API', () => {
   it('draws a WORK_UNIT app once for fifty agent leases of one work unit', async () => {
     const pool = await createPool(t, adminKey, { cap: 10, apps: [{ key: 'mes-query', cost: 5, shareScope: 'WORK_UNIT' }] });
     const agent = await t.principalWithKey(adminKey, 'CLIENT', { name: 'orchestrator', kind: 'AGENT' });
-    const workUnitId = '6f1c2b9e-0000-4000-8000-000000000001';
+    const unit = await t.gql<{ upsertWorkUnit: { id: string } }>(agent.key, 'mutation { upsertWorkUnit(input: { externalRef: "run-50-agents" }) { id } }');
+    const workUnitId = unit.data!.upsertWorkUnit.id;
     const leases = await Promise.all(Array.from({ length: 50 }, () => checkout(agent.key, { poolId: pool.poolId, app: pool.keyOf('mes-query'), workUnitId })));
     expect(leases.every((l) => l.data?.checkout)).toBe(true);
     expect(leases.reduce((sum, l) => sum + l.data!.checkout.credits, 0)).toBe(5);

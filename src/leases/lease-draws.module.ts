@@ -1,8 +1,10 @@
 import { Module } from '@nestjs/common';
+import { LedgerModule } from '../ledger/ledger.module';
 import { LeaseDrawsService } from './lease-draws.service';
 
-/** Records ended draws; used by the worker's sweep and by history imports. */
+/** Records ended draws and charges them to the ledger; used by the worker's sweep and by history imports. */
 @Module({
+  imports: [LedgerModule],
   providers: [LeaseDrawsService],
   exports: [LeaseDrawsService],
 })

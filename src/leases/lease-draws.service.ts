@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { LedgerWriter } from '../ledger/ledger-writer';
 import { heldWhileIdleMs, LiveSpan } from './draw-idle';
 
 export type DrawSource = 'stream' | 'reconciled' | 'imported';
@@ -33,23 +34,40 @@ interface SpanRow {
   lease_id: string;
 }
 
+interface RecordedDraw {
+  organization_id: string;
+  pool_id: string;
+  principal_id: string;
+  work_unit_id: string | null;
+  charged_credit_seconds: string;
+  idle_credit_seconds: string;
+  credit_hour_price: string | null;
+}
+
 /**
  * Records ended draws: exactly one `lease_draws` row per draw, whoever reports it first
  * (the stream, the reconciliation or a history import), with the credit-seconds it held,
- * the charged credit-seconds (at least the app's minimum charge) and the idle part.
+ * the charged credit-seconds (at least the app's minimum charge) and the idle part, and in
+ * the same transaction its LICENSE row in the usage ledger, charged to the opener's work
+ * unit at the pool's price per credit-hour.
  */
 @Injectable()
 export class LeaseDrawsService {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly ledger: LedgerWriter,
+  ) {}
 
   /**
-   * Records one ended draw in the caller's transaction (or its own). Returns false when the
-   * draw was already recorded, or when its opener lease was never recorded (a grant that
-   * crashed before PostgreSQL: no client heard of it, so nothing is charged).
+   * Records one ended draw in the caller's transaction (or a transaction of its own).
+   * Returns false when the draw was already recorded, or when its opener lease was never
+   * recorded (a grant that crashed before PostgreSQL: no client heard of it, so nothing is
+   * charged).
    */
-  async record(draw: EndedDraw, manager: EntityManager = this.dataSource.manager): Promise<boolean> {
+  async record(draw: EndedDraw, manager?: EntityManager): Promise<boolean> {
+    if (!manager) return this.dataSource.transaction((m) => this.record(draw, m));
     const idleMs = await this.idleMs(manager, draw);
-    const rows: unknown[] = await manager.query(
+    const rows: RecordedDraw[] = await manager.query(
       `INSERT INTO lease_draws (id, organization_id, pool_id, app_id, opener_lease_id, principal_id, work_unit_id, team, credits,
                                 opened_at, ended_at, credit_seconds, charged_credit_seconds, idle_credit_seconds, source)
        SELECT $1, l.organization_id, l.pool_id, a.id, l.id, l.principal_id, l.work_unit_id, l.team, $4::int, $5::timestamptz, $6::timestamptz,
@@ -58,10 +76,27 @@ export class LeaseDrawsService {
             CROSS JOIN LATERAL (SELECT greatest(0, extract(epoch FROM ($6::timestamptz - $5::timestamptz))) AS held) s
        WHERE l.id = $3
        ON CONFLICT (id) DO NOTHING
-       RETURNING id`,
+       RETURNING organization_id, pool_id, principal_id, work_unit_id, charged_credit_seconds, idle_credit_seconds,
+                 (SELECT credit_hour_price FROM pools WHERE id = pool_id) AS credit_hour_price`,
       [draw.drawId, draw.appId, draw.openerLeaseId, draw.cost, draw.openedAt, draw.endedAt, idleMs, draw.source],
     );
-    return rows.length === 1;
+    if (rows.length === 0) return false;
+    const row = rows[0];
+    await this.ledger.appendLicense(manager, {
+      organizationId: row.organization_id,
+      drawId: draw.drawId,
+      leaseId: draw.openerLeaseId,
+      poolId: row.pool_id,
+      appId: draw.appId,
+      principalId: row.principal_id,
+      workUnitId: row.work_unit_id,
+      startedAt: draw.openedAt,
+      endedAt: draw.endedAt,
+      creditSeconds: Number(row.charged_credit_seconds),
+      idleCreditSeconds: Number(row.idle_credit_seconds),
+      creditHourPrice: row.credit_hour_price === null ? null : Number(row.credit_hour_price),
+    });
+    return true;
   }
 
   /**

@@ -14,6 +14,7 @@ export function leaseView(row: LeaseEntity, now: Date = new Date()): Lease {
     appId: row.appId,
     principalId: row.principalId,
     organizationId: row.organizationId,
+    workUnitId: row.workUnitId,
     credits: row.credits,
     fencingToken: String(row.fencingToken),
     state,

@@ -59,6 +59,7 @@ export class Lease {
   appId!: string;
   principalId!: string;
   organizationId!: string;
+  workUnitId!: string | null;
 }
 
 @ObjectType('Denial', { description: 'A check-out refused for lack of credits or by a limit; kept for right-sizing.' })

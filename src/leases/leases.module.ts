@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppsModule } from '../apps/apps.module';
 import { PoolsModule } from '../pools/pools.module';
 import { PrincipalsModule } from '../principals/principals.module';
+import { WorkUnitsModule } from '../work-units/work-units.module';
 import { DenialEntity } from './denial.entity';
 import { DenialsResolver } from './denials.resolver';
 import { FairQueueService } from './fair-queue.service';
@@ -17,7 +18,7 @@ import { PoolStateService } from './pool-state.service';
 import { QuotesService } from './quotes.service';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([LeaseEntity, DenialEntity, LeaseIdleIntervalEntity]), LeaseStoreModule, PoolsModule, AppsModule, PrincipalsModule],
+  imports: [TypeOrmModule.forFeature([LeaseEntity, DenialEntity, LeaseIdleIntervalEntity]), LeaseStoreModule, PoolsModule, AppsModule, PrincipalsModule, WorkUnitsModule],
   providers: [LeasesService, FairQueueService, QuotesService, LeaseRecordsService, PoolStateService, LeaseMetricsService, LeasesResolver, DenialsResolver],
   exports: [LeasesService],
 })

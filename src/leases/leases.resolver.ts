@@ -7,6 +7,8 @@ import { Roles } from '../auth/roles.decorator';
 import { AppError } from '../common/errors/app-error';
 import { Pool } from '../pools/pool.model';
 import { PoolsService } from '../pools/pools.service';
+import { WorkUnit } from '../work-units/work-unit.model';
+import { WorkUnitsService } from '../work-units/work-units.service';
 import { Principal } from '../principals/principal.model';
 import { PrincipalsService } from '../principals/principals.service';
 import { CheckoutInput } from './dto/checkout.input';
@@ -26,6 +28,7 @@ export class LeasesResolver {
     private readonly appsService: AppsService,
     private readonly principalsService: PrincipalsService,
     private readonly quotes: QuotesService,
+    private readonly workUnitsService: WorkUnitsService,
   ) {}
 
   @Roles('ADMIN', 'CLIENT')
@@ -107,6 +110,11 @@ export class LeasesResolver {
     const app = await this.appsService.findInOrganization(lease.organizationId, lease.appId);
     if (!app) throw new AppError('NOT_FOUND', `App ${lease.appId} is gone`);
     return app;
+  }
+
+  @ResolveField('workUnit', () => WorkUnit, { nullable: true, description: 'The work unit the lease was checked out for (its draw is charged to the opener\'s), or null.' })
+  async workUnit(@Parent() lease: Lease): Promise<WorkUnit | null> {
+    return lease.workUnitId ? this.workUnitsService.findInOrganization(lease.organizationId, lease.workUnitId) : null;
   }
 
   @ResolveField('principal', () => Principal, { description: 'The holder.' })

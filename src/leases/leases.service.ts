@@ -4,11 +4,12 @@ import { appMirror } from '../apps/app-mirror';
 import { AppsService } from '../apps/apps.service';
 import type { AuthContext } from '../auth/auth-context';
 import { AppError } from '../common/errors/app-error';
-import { isUuid, optionalText, requireInt, requirePrintableAscii } from '../common/validation/validate';
+import { optionalText, requireInt, requirePrintableAscii } from '../common/validation/validate';
 import { APP_CONFIG, AppConfig } from '../config/env';
 import { PoolEventsService } from '../pools/pool-events.service';
 import { MIN_LEASE_SECONDS, PoolsService } from '../pools/pools.service';
 import { PrincipalsService } from '../principals/principals.service';
+import { WorkUnitsService } from '../work-units/work-units.service';
 import { CheckoutInput } from './dto/checkout.input';
 import { FairQueueService } from './fair-queue.service';
 import { LeaseEntity } from './lease.entity';
@@ -39,6 +40,7 @@ export class LeasesService {
     private readonly metrics: LeaseMetricsService,
     private readonly events: PoolEventsService,
     private readonly queue: FairQueueService,
+    private readonly workUnits: WorkUnitsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -49,7 +51,9 @@ export class LeasesService {
     const waitSeconds = requireInt(input.waitSeconds ?? 0, 'input.waitSeconds', { min: 0, max: MAX_WAIT_SECONDS });
     const idempotencyKey = input.idempotencyKey ? requirePrintableAscii(input.idempotencyKey, 'input.idempotencyKey', 255) : null;
     const host = optionalText(input.host, 'input.host', { max: 255 });
-    if (input.workUnitId && !isUuid(input.workUnitId)) throw new AppError('NOT_FOUND', `No work unit with id ${input.workUnitId} in your organization`, { field: 'input.workUnitId' });
+    if (input.workUnitId && !(await this.workUnits.existing(auth.organizationId, [input.workUnitId])).has(input.workUnitId)) {
+      throw new AppError('NOT_FOUND', `No work unit with id ${input.workUnitId} in your organization; create it with upsertWorkUnit`, { field: 'input.workUnitId' });
+    }
     const holder = await this.holder(auth, input.onBehalfOf);
     const requestHash = createHash('sha256')
       .update(JSON.stringify([pool.id, app.id, input.workUnitId ?? null, leaseSeconds, host, holder.id]))
