@@ -1,7 +1,9 @@
 import { NestFactory } from '@nestjs/core';
 import type { INestApplicationContext } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { RedisService } from '../src/common/redis/redis.service';
 import { LeaseDrawsService } from '../src/leases/lease-draws.service';
+import { PoolStateService } from '../src/leases/pool-state.service';
 import { LeaseSweepService } from '../src/leases/lease-sweep.service';
 import { WorkerModule } from '../src/worker.module';
 import { TestApp } from './support/app';
@@ -82,6 +84,22 @@ describe('ended draws', () => {
     const lease = await checkout(user.key, { poolId: pool.poolId, app: pool.keyOf('harvested') });
     await t.gql(adminKey, 'mutation($id: ID!) { revokeLease(leaseId: $id, reason: "harvest") { state } }', { id: lease.id });
     await sweep();
+    const rows: { kind: string }[] = await db.query('SELECT kind FROM ledger_entries WHERE lease_id = $1', [lease.id]);
+    expect(rows).toEqual([{ kind: 'LICENSE' }]);
+  });
+
+  it('charges a draw restored after Redis lost the pool\'s state once', async () => {
+    const pool = await createPool(t, adminKey, { cap: 10, apps: [{ key: 'restored', cost: 3 }] });
+    const user = await t.principalWithKey(adminKey, 'CLIENT');
+    const lease = await checkout(user.key, { poolId: pool.poolId, app: pool.keyOf('restored') });
+    // Redis loses the pool's state (its events stream survives); the rebuild restores the lease and its draw.
+    const redis = t.app.get(RedisService).client;
+    await redis.del(`${process.env.REDIS_PREFIX}:lease:{pool:${pool.poolId}}:state`, `${process.env.REDIS_PREFIX}:lease:{pool:${pool.poolId}}:leases`);
+    expect(await t.app.get(PoolStateService).ensure(pool.poolId)).toBe(true);
+    await t.gql(user.key, CHECKIN, { id: lease.id });
+    await sweep();
+    await db.query(`UPDATE leases SET acquired_at = acquired_at - interval '10 minutes', ended_at = ended_at - interval '10 minutes' WHERE id = $1`, [lease.id]);
+    await worker.get(LeaseDrawsService).reconcile(pool.poolId);
     const rows: { kind: string }[] = await db.query('SELECT kind FROM ledger_entries WHERE lease_id = $1', [lease.id]);
     expect(rows).toEqual([{ kind: 'LICENSE' }]);
   });
