@@ -1,0 +1,247 @@
+/**
+ * npm run bench:ledger — compute events ingested per second, measured in one run against the
+ * same PostgreSQL, with BENCH_CONCURRENCY clients per tier. The tiers run in interleaved one-second
+ * turns (BENCH_SECONDS turns each) and the median turn is reported, so load from elsewhere on this
+ * shared machine hits every tier alike:
+ *  1. bare: a multi-row INSERT of the same rows (500 per statement) through `pg` into a plain
+ *     table with the ledger's columns: no partitions, indexes, triggers, keys or pricing;
+ *  2. writer: ComputeLedgerWriter.appendCompute in a transaction (idempotency keys, priced
+ *     partitioned insert, totals trigger), no HTTP, no GraphQL, no validation;
+ *  3. recordComputeUsage through the running API (dist/main.js), batches of 500;
+ *  4. POST /v1/traces through the running API, exports of 500 spans (OTLP JSON).
+ * Every event is new (fresh ids) and priced from the model price table; the API runs with
+ * NODE_ENV=production, as the image does. Prints events/s and the ratio of each tier to the bare
+ * insert. Uses its own database (tokenpool_bench_ledger, recreated) and Redis key prefix;
+ * everything it starts, it stops.
+ */
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { dataSourceOptions } from '../src/common/database/data-source';
+import { ComputeLedgerWriter, ComputeRow } from '../src/ledger/compute-ledger-writer';
+
+const ROOT = join(__dirname, '..');
+const TURNS = Number(process.env.BENCH_SECONDS ?? 8);
+const TURN_MS = 1000;
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
+const BATCH = 500;
+const ADMIN_URL = process.env.BENCH_ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const PORT = 3911;
+const MODELS = ['gpt-a', 'gpt-b', 'claude-c', 'llama-d'];
+
+interface Tier {
+  name: string;
+  /** Sends one batch (the n-th of the run) on client `client`; returns the events it recorded. */
+  send: (n: number, client: number) => Promise<number>;
+  close?: () => Promise<void>;
+  rates: number[];
+}
+
+let sequence = 0;
+
+/** One turn of a tier: CONCURRENCY clients send batches for TURN_MS; returns events per second. */
+async function turn(tier: Tier): Promise<number> {
+  const started = Date.now();
+  let events = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async (_, client) => {
+      while (Date.now() - started < TURN_MS) events += await tier.send(sequence++, client);
+    }),
+  );
+  return events / ((Date.now() - started) / 1000);
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+function rows(workUnitId: string, batch: number): ComputeRow[] {
+  const now = Date.now();
+  return Array.from({ length: BATCH }, (_, i) => ({
+    eventKey: `compute:${batch}-${i}-${randomUUID()}`,
+    contentHash: 'bench',
+    workUnitId,
+    provider: 'openai',
+    model: MODELS[i % MODELS.length],
+    inputTokens: 1000 + i,
+    cachedInputTokens: 200,
+    outputTokens: 300,
+    reasoningTokens: 0,
+    cost: null,
+    occurredAt: new Date(now - i),
+  }));
+}
+
+async function freshDatabase(name: string): Promise<string> {
+  const admin = new Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE "${name}"`);
+  await admin.end();
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function waitFor(url: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if (await fetch(url).then((r) => r.ok, () => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+/** 1. The floor: the same rows, one multi-row INSERT per batch, into a table with nothing on it. */
+async function bare(databaseUrl: string, organizationId: string, workUnitId: string): Promise<Tier> {
+  const clients = await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      const c = new Client({ connectionString: databaseUrl });
+      await c.connect();
+      return c;
+    }),
+  );
+  await clients[0].query('CREATE TABLE bench_bare (LIKE ledger_entries INCLUDING DEFAULTS)');
+  let next = 0;
+  const columns = 'id, organization_id, event_key, kind, meter, work_unit_id, principal_id, occurred_at, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, currency, cost_source, provider, model';
+  return {
+    name: 'bare multi-row INSERT (pg)',
+    rates: [],
+    send: async (n, client) => {
+      const values: unknown[] = [];
+      const tuples = rows(workUnitId, n).map((r, i) => {
+        values.push(next++, organizationId, r.eventKey, workUnitId, r.occurredAt, r.inputTokens, r.cachedInputTokens, r.outputTokens, r.model);
+        const p = i * 9;
+        return `($${p + 1}, $${p + 2}, $${p + 3}, 'COMPUTE', 'COMPUTE', $${p + 4}, NULL, $${p + 5}, $${p + 6}, $${p + 7}, $${p + 8}, 0, 'USD', 'UNPRICED', 'openai', $${p + 9})`;
+      });
+      await clients[client].query(`INSERT INTO bench_bare (${columns}) VALUES ${tuples.join(', ')}`, values);
+      return BATCH;
+    },
+    close: async () => {
+      await Promise.all(clients.map((c) => c.end()));
+    },
+  };
+}
+
+/** 2. The ledger's own statement: keys, priced partitioned insert, totals trigger, in a transaction. */
+async function writer(databaseUrl: string, organizationId: string, principalId: string, workUnitId: string): Promise<Tier> {
+  const dataSource = new DataSource(dataSourceOptions(databaseUrl, { extra: { max: CONCURRENCY } }));
+  await dataSource.initialize();
+  const ledger = new ComputeLedgerWriter();
+  return {
+    name: 'ComputeLedgerWriter (TypeORM, no HTTP)',
+    rates: [],
+    send: async (n) => {
+      const batch = rows(workUnitId, n).sort((a, b) => (a.eventKey < b.eventKey ? -1 : 1));
+      return (await dataSource.transaction((m) => ledger.appendCompute(m, { organizationId, principalId, rows: batch }))).size;
+    },
+    close: () => dataSource.destroy(),
+  };
+}
+
+async function post(path: string, key: string, body: string): Promise<Record<string, unknown>> {
+  const res = await fetch(`http://127.0.0.1:${PORT}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body });
+  if (res.status !== 200) throw new Error(`${path} answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as Record<string, unknown>;
+}
+
+/** 3. recordComputeUsage through the API. */
+function graphql(key: string, workUnitId: string): Tier {
+  const query = 'mutation($e: [ComputeUsageInput!]!) { recordComputeUsage(events: $e) { accepted duplicates conflicts } }';
+  const send = async (n: number) => {
+    const events = rows(workUnitId, n).map((r) => ({
+      eventId: r.eventKey.slice('compute:'.length),
+      workUnitId,
+      provider: r.provider,
+      model: r.model,
+      inputTokens: r.inputTokens,
+      cachedInputTokens: r.cachedInputTokens,
+      outputTokens: r.outputTokens,
+      occurredAt: r.occurredAt.toISOString(),
+    }));
+    const body = (await post('/graphql', key, JSON.stringify({ query, variables: { e: events } }))) as { data?: { recordComputeUsage: { accepted: number } }; errors?: unknown };
+    if (!body.data) throw new Error(JSON.stringify(body.errors));
+    return body.data.recordComputeUsage.accepted;
+  };
+  return { name: 'recordComputeUsage (GraphQL)', rates: [], send };
+}
+
+/** 4. OTLP/HTTP JSON exports through the API, the work unit named by the resource. */
+function otlp(key: string, workUnitRef: string): Tier {
+  const kv = (k: string, v: Record<string, unknown>) => ({ key: k, value: v });
+  const send = async (n: number) => {
+    const spans = rows('', n).map((r, i) => {
+      const traceId = randomUUID().replace(/-/g, '');
+      const end = BigInt(r.occurredAt.getTime()) * 1_000_000n;
+      return {
+        traceId,
+        spanId: traceId.slice(0, 16),
+        name: `chat ${r.model}`,
+        kind: 3,
+        startTimeUnixNano: String(end - 500_000_000n),
+        endTimeUnixNano: String(end),
+        attributes: [
+          kv('gen_ai.operation.name', { stringValue: 'chat' }),
+          kv('gen_ai.provider.name', { stringValue: r.provider }),
+          kv('gen_ai.request.model', { stringValue: r.model }),
+          kv('gen_ai.usage.input_tokens', { intValue: String(r.inputTokens) }),
+          kv('gen_ai.usage.cache_read.input_tokens', { intValue: String(r.cachedInputTokens) }),
+          kv('gen_ai.usage.output_tokens', { intValue: String(r.outputTokens + i) }),
+        ],
+      };
+    });
+    const resource = { attributes: [kv('service.name', { stringValue: 'bench' }), kv('tokenpool.work_unit', { stringValue: workUnitRef })] };
+    const answer = (await post('/v1/traces', key, JSON.stringify({ resourceSpans: [{ resource, scopeSpans: [{ scope: { name: 'bench' }, spans }] }] }))) as { partialSuccess?: { rejectedSpans?: number } };
+    if (answer.partialSuccess?.rejectedSpans) throw new Error(JSON.stringify(answer));
+    return BATCH;
+  };
+  return { name: 'POST /v1/traces (OTLP JSON)', rates: [], send };
+}
+
+function start(file: string, env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, [file], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+async function main(): Promise<void> {
+  const databaseUrl = await freshDatabase('tokenpool_bench_ledger');
+  const env = { NODE_ENV: 'production', DATABASE_URL: databaseUrl, REDIS_PREFIX: 'tpbench:ledger', LOG_LEVEL: 'warn', RATE_LIMIT_PER_KEY: '10000000', PORT: String(PORT), HOST: '127.0.0.1' };
+  const created = JSON.parse(execFileSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'org', 'create', 'bench'], { env: { ...process.env, ...env } }).toString()) as { organizationId: string; adminKey: string };
+  const api = start(join(ROOT, 'dist', 'main.js'), env);
+  try {
+    await waitFor(`http://127.0.0.1:${PORT}/health/ready`);
+    const gql = async (query: string) => ((await post('/graphql', created.adminKey, JSON.stringify({ query }))) as { data: Record<string, Record<string, string>> }).data;
+    const workUnitRef = 'bench-run';
+    const workUnitId = (await gql(`mutation { upsertWorkUnit(input: { externalRef: "${workUnitRef}" }) { id } }`)).upsertWorkUnit.id;
+    const principalId = (await gql('{ me { id } }')).me.id;
+    for (const model of MODELS) {
+      await gql(`mutation { setModelPrice(input: { provider: "openai", model: "${model}", inputPerMillion: 2, outputPerMillion: 8, cachedInputPerMillion: 0.5, effectiveFrom: "2020-01-01T00:00:00Z" }) }`);
+    }
+    console.log(`Ingest: ${CONCURRENCY} concurrent clients per tier, batches of ${BATCH} new events, ${TURNS} interleaved turns of ${TURN_MS} ms per tier`);
+    const tiers = [
+      await bare(databaseUrl, created.organizationId, workUnitId),
+      await writer(databaseUrl, created.organizationId, principalId, workUnitId),
+      graphql(created.adminKey, workUnitId),
+      otlp(created.adminKey, workUnitRef),
+    ];
+    for (const tier of tiers) await turn(tier); // warm-up turn, not counted
+    for (let i = 0; i < TURNS; i++) for (const tier of tiers) tier.rates.push(await turn(tier));
+    for (const tier of tiers) await tier.close?.();
+    const floor = median(tiers[0].rates);
+    console.log('\ntier | events/s (median turn) | min–max | ÷ bare insert\n---|---:|---:|---:');
+    for (const tier of tiers) {
+      const rate = median(tier.rates);
+      const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+      console.log(`${tier.name} | ${fmt(rate)} | ${fmt(Math.min(...tier.rates))}–${fmt(Math.max(...tier.rates))} | ${(rate / floor).toFixed(2)}`);
+    }
+  } finally {
+    api.kill('SIGTERM');
+    await new Promise((resolve) => api.once('exit', resolve));
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
