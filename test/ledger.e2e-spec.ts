@@ -219,7 +219,8 @@ describe('usage ledger: work units, outcomes, compute usage, prices', () => {
         'SELECT event_key, cost, cost_source, cached_input_price_per_million FROM ledger_entries WHERE work_unit_id = $1 ORDER BY id',
         [id],
       );
-      expect(rows.map((r) => [r.cost_source, Number(r.cost), r.cached_input_price_per_million === null ? null : Number(r.cached_input_price_per_million)])).toEqual([
+      const byEvent = new Map(rows.map((r) => [r.event_key, [r.cost_source, Number(r.cost), r.cached_input_price_per_million === null ? null : Number(r.cached_input_price_per_million)]]));
+      expect([early, now, caller].map((e) => byEvent.get(`compute:${e.eventId}`))).toEqual([
         ['PRICE_TABLE', 0.6 * 2 + 0.4 * 0.5 + 0.1 * 8, 0.5],
         ['PRICE_TABLE', 0.6 * 4 + 0.4 * 4 + 0.1 * 16, 4],
         ['CALLER', 0.25, null],

@@ -45,6 +45,18 @@ describe('query limits', () => {
     expect(assertCost({ schema, document, variables: { n: 40 }, max: 1000 })).toBe(1 + 40);
   });
 
+  it('estimates without coercing the items of list variables', () => {
+    const withInput = buildSchema(`
+      input Item { n: Int! }
+      type Result { count: Int! }
+      type Query { a: Int }
+      type Mutation { put(items: [Item!]!, first: Int): [Result!]! }
+    `);
+    const document = parse('mutation($items: [Item!]!, $n: Int) { put(items: $items, first: $n) { count } }');
+    // Items the execution would refuse do not reach the estimate; first still counts.
+    expect(assertCost({ schema: withInput, document, variables: { items: [{ n: 'not a number' }], n: 7 }, max: 1000 })).toBe(1 + 7);
+  });
+
   it('throws QUERY_TOO_COMPLEX above the cost limit', () => {
     const document = parse('{ nodes(first: 100) { children(first: 100) { id } } }');
     expect(() => assertCost({ schema, document, max: 5000 })).toThrow(expect.objectContaining({ extensions: { code: 'QUERY_TOO_COMPLEX' } }));
