@@ -6,10 +6,9 @@ import { CapReplay, ReplayRequest } from './cap-replay';
 import { CapSimulation } from './cap-simulation.model';
 import { reportWindow, ReportWindow } from './report-window';
 import { UsageRollupsService } from './usage-rollups.service';
-import { limitedByCap } from './usage-slices';
+import { DAY_MS, limitedByCap } from './usage-slices';
 import { UsageSourceService } from './usage-source.service';
 
-const PAGE = 50_000;
 /** The longest `waitSeconds` a check-out may ask for: by default a replayed request waits as long. */
 export const DEFAULT_MAX_WAIT_SECONDS = 300;
 
@@ -36,32 +35,28 @@ export class CapSimulationService {
     const window = reportWindow(q.from, q.to);
     const cap = requireInt(q.cap, 'cap', { min: 0, max: 1_000_000_000 });
     const maxWaitSeconds = requireInt(q.maxWaitSeconds ?? DEFAULT_MAX_WAIT_SECONDS, 'maxWaitSeconds', { min: 0, max: 86_400 });
-    const unrecorded = await this.source.unrecordedDraws({ organizationId: pool.organizationId, poolId: pool.id, now: window.now });
-    const held = await this.source.draws({
-      poolId: pool.id,
-      from: window.from,
-      to: window.from + 1,
-      now: window.now,
-      bounds: this.rollups.bounds(await this.rollups.cursor(pool.id), window.now),
-      unrecorded,
-      withIdle: false,
-    });
-    const replay = new CapReplay({ cap, maxWaitMs: maxWaitSeconds * 1000, initial: held.filter((d) => d.start < window.from).map((d) => ({ end: d.end, credits: d.credits })) });
-    const pending = [
-      ...unrecorded.filter((d) => d.start >= window.from && d.start < window.end).map((d) => ({ at: d.start, credits: d.credits, durationMs: d.end - d.start, order: 0 })),
-      ...(await this.deniedDemand(pool, window)),
-    ].sort((a, b) => a.at - b.at || a.order - b.order);
+    // A day of draws at a time (bounded memory, each query an index range scan), the next
+    // day's read under way while this one replays; the first one while denials are read.
+    const day = (a: number) => {
+      const read = this.source.drawsOpened({ poolId: pool.id, from: a, to: Math.min(a + DAY_MS, window.end) });
+      // Its error surfaces where it is awaited; this only keeps a read left behind by an earlier
+      // failure from becoming an unhandled rejection.
+      read.catch(() => undefined);
+      return read;
+    };
+    let reading = day(window.from);
+    const [{ initial, pending: held }, denied] = await Promise.all([this.heldDemand(pool, window), this.deniedDemand(pool, window)]);
+    const replay = new CapReplay({ cap, maxWaitMs: maxWaitSeconds * 1000, initial });
+    // Requests in arrival order; at one instant, draws before denials.
+    const pending = [...held, ...denied].sort((a, b) => a.at - b.at || a.order - b.order);
     let next = 0;
-    let after: { at: string; id: string } | null = null;
-    for (;;) {
-      const page = await this.source.drawsOpened({ poolId: pool.id, from: window.from, to: window.end, after, limit: PAGE });
-      for (const d of page) {
-        // Requests in arrival order; at one instant, draws before denials.
-        while (next < pending.length && pending[next].at < d.start) replay.offer(pending[next++]);
-        replay.offer({ at: d.start, credits: d.credits, durationMs: d.end - d.start });
+    for (let a = window.from; a < window.end; a += DAY_MS) {
+      const draws = await reading;
+      if (a + DAY_MS < window.end) reading = day(a + DAY_MS);
+      for (const [start, end, credits] of draws) {
+        while (next < pending.length && pending[next].at < start) replay.offer(pending[next++]);
+        replay.offer({ at: start, credits, durationMs: end - start });
       }
-      if (page.length < PAGE) break;
-      after = { at: page[page.length - 1].key, id: page[page.length - 1].id };
     }
     while (next < pending.length) replay.offer(pending[next++]);
     const result = replay.finish();
@@ -72,6 +67,17 @@ export class CapSimulationService {
       delayed: result.delayed,
       deniedCreditHours: result.deniedCreditSeconds / 3600,
       longestWaitSeconds: Math.ceil(result.longestWaitMs / 1000),
+    };
+  }
+
+  /** Draws held when the window starts (they keep their credits), and unrecorded draws opened in it (requests). */
+  private async heldDemand(pool: PoolEntity, window: ReportWindow): Promise<{ initial: { end: number; credits: number }[]; pending: (ReplayRequest & { order: number })[] }> {
+    const unrecorded = await this.source.unrecordedDraws({ organizationId: pool.organizationId, poolId: pool.id, now: window.now });
+    const bounds = this.rollups.bounds(await this.rollups.cursor(pool.id), window.now);
+    const held = await this.source.draws({ poolId: pool.id, from: window.from, to: window.from + 1, now: window.now, bounds, unrecorded, withIdle: false });
+    return {
+      initial: held.filter((d) => d.start < window.from).map((d) => ({ end: d.end, credits: d.credits })),
+      pending: unrecorded.filter((d) => d.start >= window.from && d.start < window.end).map((d) => ({ at: d.start, credits: d.credits, durationMs: d.end - d.start, order: 0 })),
     };
   }
 

@@ -28,7 +28,7 @@ export class PoolUsageService {
     const window = reportWindow(q.from, q.to);
     const unit = q.bucket === 'DAY' ? DAY_MS : HOUR_MS;
     const [slices, changes] = await Promise.all([
-      this.reader.slices(pool, { from: window.from, to: window.end, now: window.now, useDays: q.bucket === 'DAY' }),
+      this.reader.slices(pool, { from: window.from, to: window.end, now: window.now, useDays: q.bucket === 'DAY', perApp: false, levels: false }),
       this.source.capChanges(pool.id),
     ]);
     let next = 0;
@@ -52,7 +52,7 @@ export class PoolUsageService {
   async histogram(q: PoolWindowQuery): Promise<UsageLevel[]> {
     const pool = await this.pools.getInOrganization(q.organizationId, q.poolId, 'poolId');
     const window = reportWindow(q.from, q.to);
-    const slices = await this.reader.slices(pool, { from: window.from, to: window.end, now: window.now, useDays: true });
+    const slices = await this.reader.slices(pool, { from: window.from, to: window.end, now: window.now, useDays: true, perApp: false });
     const usage = emptySlice(window.from, window.end);
     for (const s of slices) mergeInto(usage, s);
     const seconds = (window.end - window.from) / 1000;

@@ -60,11 +60,19 @@ export function appRowsOf(pool: PoolRef, bucket: RollupBucket, slice: UsageSlice
 }
 
 /** A rollup bucket read back as the slice it was written from. */
-export function sliceOfRows(start: number, end: number, pool: Pick<PoolRow, 'levelSeconds' | 'requestLevels'> | undefined, apps: AppUsageRollupEntity[]): UsageSlice {
+/** An app rollup row's figures, whatever the row's key. */
+export type AppRollupFigures = Omit<AppUsageRollupEntity, 'poolId' | 'organizationId' | 'bucket' | 'start'>;
+
+/** A pool rollup row's figures; the level histograms may be left out when a report does not need them. */
+export type PoolRollupFigures = Pick<PoolRow, 'peakCredits' | 'creditSeconds'> & Partial<Pick<PoolRow, 'levelSeconds' | 'requestLevels'>>;
+
+export function sliceOfRows(start: number, end: number, pool: PoolRollupFigures | undefined, apps: AppRollupFigures[]): UsageSlice {
   const slice = emptySlice(start, end);
   if (pool) {
-    slice.levelSeconds = fromJson(pool.levelSeconds);
-    slice.requestLevels = fromJson(pool.requestLevels);
+    slice.peak = pool.peakCredits;
+    slice.creditSeconds = Number(pool.creditSeconds);
+    if (pool.levelSeconds) slice.levelSeconds = fromJson(pool.levelSeconds);
+    if (pool.requestLevels) slice.requestLevels = fromJson(pool.requestLevels);
   }
   for (const row of apps) {
     const app = appOf(slice, row.appId);

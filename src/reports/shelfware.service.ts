@@ -17,6 +17,8 @@ import { AppSlice, creditSecondsOf, DAY_MS, denialsOf, emptyApp, emptySlice, mer
 // "Lapsed": granted something in this many days before the window, nothing in it.
 const LAPSED_LOOKBACK_DAYS = 90;
 
+type Pair = { appId: string; principalId: string };
+
 export interface ShelfwareQuery {
   organizationId: string;
   poolId: string;
@@ -41,10 +43,11 @@ export class ShelfwareService {
     const window = reportWindow(q.from, q.to);
     const tolerance = q.tolerance ?? 0;
     if (!Number.isFinite(tolerance) || tolerance < 0 || tolerance >= 1) throw AppError.badInput('tolerance', 'tolerance must be a share from 0 (inclusive) to 1 (exclusive)');
-    const [slices, apps, changes] = await Promise.all([
+    const [slices, apps, changes, pairs] = await Promise.all([
       this.reader.slices(pool, { from: window.from, to: window.end, now: window.now, useDays: true }),
       this.apps.listByPool(pool.id),
       this.source.capChanges(pool.id),
+      this.reader.principalPairs(pool, window.from, window.end),
     ]);
     const usage = emptySlice(window.from, window.end);
     for (const s of slices) mergeInto(usage, s);
@@ -68,8 +71,8 @@ export class ShelfwareService {
       falseDenials,
       suggestedCap,
       estimatedSavings: this.savings(pool, cap, suggestedCap, seconds),
-      apps: await this.appUsage(pool, apps, usage, window),
-      lapsedPrincipals: await this.lapsed(pool, window.from, window.end),
+      apps: this.appUsage(apps, usage, pairs),
+      lapsedPrincipals: await this.lapsed(pool, window.from, pairs),
     };
   }
 
@@ -78,8 +81,7 @@ export class ShelfwareService {
     return (cap - suggestedCap) * (seconds / 3600) * pool.creditHourPrice;
   }
 
-  private async appUsage(pool: PoolEntity, apps: CatalogAppEntity[], usage: UsageSlice, window: { from: number; end: number }): Promise<AppUsage[]> {
-    const pairs = await this.reader.principalPairs(pool, window.from, window.end);
+  private appUsage(apps: CatalogAppEntity[], usage: UsageSlice, pairs: Pair[]): AppUsage[] {
     const principals = new Map<string, number>();
     for (const p of pairs) principals.set(p.appId, (principals.get(p.appId) ?? 0) + 1);
     return [...apps]
@@ -99,8 +101,9 @@ export class ShelfwareService {
       });
   }
 
-  private async lapsed(pool: PoolEntity, from: number, end: number): Promise<PrincipalEntity[]> {
-    const [before, during] = await Promise.all([this.reader.principalPairs(pool, from - LAPSED_LOOKBACK_DAYS * DAY_MS, from), this.reader.principalPairs(pool, from, end)]);
+  /** Principals granted something in the lookback before `from` and nothing in the window (`during`). */
+  private async lapsed(pool: PoolEntity, from: number, during: Pair[]): Promise<PrincipalEntity[]> {
+    const before = await this.reader.principalPairs(pool, from - LAPSED_LOOKBACK_DAYS * DAY_MS, from);
     const active = new Set(during.map((p) => p.principalId));
     const ids = [...new Set(before.map((p) => p.principalId))].filter((id) => !active.has(id));
     if (ids.length === 0) return [];

@@ -1,13 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { And, DataSource, LessThan, MoreThanOrEqual } from 'typeorm';
-import { AppUsageRollupEntity } from './app-usage-rollup.entity';
-import { PoolUsageRollupEntity, RollupBucket } from './pool-usage-rollup.entity';
-import { PoolRef, sliceOfRows } from './rollup-rows';
+import { DataSource } from 'typeorm';
+import type { RollupBucket } from './pool-usage-rollup.entity';
+import { AppRollupFigures, PoolRef, PoolRollupFigures, sliceOfRows } from './rollup-rows';
 import { UsageRollupCursorEntity } from './usage-rollup-cursor.entity';
 import { UsageRollupsService } from './usage-rollups.service';
 import { ceilTo, computeSlices, DAY_MS, DrawSpan, floorTo, HOUR_MS, UsageSlice } from './usage-slices';
 import { planWindow } from './window-plan';
+
+type RollupPoolRow = PoolRollupFigures & { start: number };
+
+const ms = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
 import { UsageSourceService } from './usage-source.service';
 
 /** Reads a pool's usage over a window as slices, from rollups where they exist and raw rows elsewhere. */
@@ -19,15 +22,20 @@ export class UsageReaderService {
     private readonly rollups: UsageRollupsService,
   ) {}
 
-  /** Slices covering [from, to) in order; hours with nothing in them may be missing. With `useDays`, whole days come as one slice. */
-  async slices(pool: PoolRef, window: { from: number; to: number; now: number; useDays: boolean }): Promise<UsageSlice[]> {
+  /**
+   * Slices covering [from, to) in order; hours with nothing in them may be missing. With
+   * `useDays`, whole days come as one slice; with `perApp` false, rolled-up slices carry one
+   * app entry ('*') with the pool's totals; with `levels` false, rolled-up slices carry peak
+   * and credit-seconds but not the level histograms (a 90-day hourly series would parse megabytes of them).
+   */
+  async slices(pool: PoolRef, window: { from: number; to: number; now: number; useDays: boolean; perApp?: boolean; levels?: boolean }): Promise<UsageSlice[]> {
     const cursor = await this.rollups.cursor(pool.id);
     const parts = planWindow(window.from, window.to, cursor && { coveredFrom: cursor.coveredFrom.getTime(), coveredUntil: cursor.coveredUntil.getTime() }, window.useDays);
     let unrecorded: DrawSpan[] | null = null;
     const slices: UsageSlice[] = [];
     for (const part of parts) {
       if (part.kind !== 'raw') {
-        slices.push(...(await this.rollupSlices(pool, part.kind, part.from, part.to)));
+        slices.push(...(await this.rollupSlices(pool, { bucket: part.kind, from: part.from, to: part.to, perApp: window.perApp ?? true, levels: window.levels ?? true })));
         continue;
       }
       unrecorded ??= await this.source.unrecordedDraws({ organizationId: pool.organizationId, poolId: pool.id, now: window.now });
@@ -55,17 +63,29 @@ export class UsageReaderService {
     return [...seen.values()];
   }
 
-  private async rollupSlices(pool: PoolRef, bucket: RollupBucket, from: number, to: number): Promise<UsageSlice[]> {
-    const where = { poolId: pool.id, bucket, start: And(MoreThanOrEqual(new Date(from)), LessThan(new Date(to))) };
+  private async rollupSlices(pool: PoolRef, q: { bucket: RollupBucket; from: number; to: number; perApp: boolean; levels: boolean }): Promise<UsageSlice[]> {
+    // Raw queries: a 90-day hourly series reads thousands of rows, where entity hydration costs more than the query.
+    const params = [pool.id, q.bucket, new Date(q.from), new Date(q.to)];
+    const where = 'WHERE pool_id = $1 AND bucket = $2 AND start >= $3 AND start < $4';
+    const sum = (column: string, as: string) => (q.perApp ? `${column} AS "${as}"` : `sum(${column})::float8 AS "${as}"`);
+    const appFigures = `${ms('start')} AS start, ${q.perApp ? 'app_id' : `'*'`} AS "appId", ${q.perApp ? 'peak_credits' : '0'} AS "peakCredits",
+         ${sum('credit_seconds', 'creditSeconds')}, ${sum('idle_credit_seconds', 'idleCreditSeconds')}, ${sum('leases', 'leases')},
+         ${q.perApp ? 'distinct_principals' : '0'} AS "distinctPrincipals", ${sum('denials_pool_exhausted', 'denialsPoolExhausted')},
+         ${sum('denials_group_limit_reached', 'denialsGroupLimitReached')}, ${sum('denials_queue_timeout', 'denialsQueueTimeout')}, ${sum('false_denials', 'falseDenials')}`;
     const [pools, apps] = await Promise.all([
-      this.dataSource.manager.find(PoolUsageRollupEntity, { where, select: { start: true, levelSeconds: true, requestLevels: true } }),
-      this.dataSource.manager.find(AppUsageRollupEntity, { where }),
+      this.dataSource.query(
+        `SELECT ${ms('start')} AS start, peak_credits AS "peakCredits", credit_seconds::float8 AS "creditSeconds"
+                ${q.levels ? ', level_seconds AS "levelSeconds", request_levels AS "requestLevels"' : ''}
+         FROM pool_usage_rollups ${where}`,
+        params,
+      ) as Promise<RollupPoolRow[]>,
+      this.dataSource.query(`SELECT ${appFigures} FROM app_usage_rollups ${where} ${q.perApp ? '' : 'GROUP BY start'}`, params) as Promise<(AppRollupFigures & { start: number })[]>,
     ]);
-    const unit = bucket === 'DAY' ? DAY_MS : HOUR_MS;
-    const byStart = new Map<number, { pool?: PoolUsageRollupEntity; apps: AppUsageRollupEntity[] }>();
+    const unit = q.bucket === 'DAY' ? DAY_MS : HOUR_MS;
+    const byStart = new Map<number, { pool?: RollupPoolRow; apps: AppRollupFigures[] }>();
     const entry = (t: number) => byStart.get(t) ?? byStart.set(t, { apps: [] }).get(t)!;
-    for (const p of pools) entry(p.start.getTime()).pool = p;
-    for (const a of apps) entry(a.start.getTime()).apps.push(a);
+    for (const p of pools) entry(p.start).pool = p;
+    for (const a of apps) entry(a.start).apps.push(a);
     return [...byStart.entries()].map(([start, rows]) => sliceOfRows(start, start + unit, rows.pool, rows.apps));
   }
 

@@ -6,7 +6,7 @@ import { isUuid } from '../common/validation/validate';
 import { APP_CONFIG, AppConfig } from '../config/env';
 import { AppUsageRollupEntity } from './app-usage-rollup.entity';
 import { PoolUsageRollupEntity } from './pool-usage-rollup.entity';
-import { appRowsOf, isEmptySlice, PoolRef, poolRowOf, sliceOfRows } from './rollup-rows';
+import { appRowsOf, isEmptySlice, PoolRef, PoolRollupFigures, poolRowOf, sliceOfRows } from './rollup-rows';
 import { UsageRollupCursorEntity } from './usage-rollup-cursor.entity';
 import { computeSlices, DAY_MS, DrawSpan, emptySlice, floorTo, ceilTo, HOUR_MS, mergeInto } from './usage-slices';
 import { DrawBounds, UsageSourceService } from './usage-source.service';
@@ -202,8 +202,9 @@ export class UsageRollupsService {
    */
   private async rollDay(manager: EntityManager, pool: PoolRef, day: number, until: number): Promise<void> {
     const range: [string, Date, Date] = [pool.id, new Date(day), new Date(day + DAY_MS)];
-    const hours: Pick<PoolUsageRollupEntity, 'levelSeconds' | 'requestLevels'>[] = await manager.query(
-      `SELECT level_seconds AS "levelSeconds", request_levels AS "requestLevels" FROM pool_usage_rollups WHERE pool_id = $1 AND bucket = 'HOUR' AND start >= $2 AND start < $3`,
+    const hours: PoolRollupFigures[] = await manager.query(
+      `SELECT peak_credits AS "peakCredits", credit_seconds::float8 AS "creditSeconds", level_seconds AS "levelSeconds", request_levels AS "requestLevels"
+       FROM pool_usage_rollups WHERE pool_id = $1 AND bucket = 'HOUR' AND start >= $2 AND start < $3`,
       range,
     );
     const appHours = await manager.find(AppUsageRollupEntity, { where: { poolId: pool.id, bucket: 'HOUR', start: And(MoreThanOrEqual(range[1]), LessThan(range[2])) } });

@@ -53,6 +53,10 @@ export interface AppSlice {
 export interface UsageSlice {
   start: number;
   end: number;
+  /** Most credits held at once (for any length of time). */
+  peak: number;
+  /** Credits times seconds held: the sum over levelSeconds, kept so a series can skip the levels. */
+  creditSeconds: number;
   levelSeconds: Map<number, number>;
   requestLevels: Map<number, number>;
   apps: Map<string, AppSlice>;
@@ -68,7 +72,7 @@ export function emptyApp(): AppSlice {
 }
 
 export function emptySlice(start: number, end: number): UsageSlice {
-  return { start, end, levelSeconds: new Map(), requestLevels: new Map(), apps: new Map() };
+  return { start, end, peak: 0, creditSeconds: 0, levelSeconds: new Map(), requestLevels: new Map(), apps: new Map() };
 }
 
 export function appOf(slice: UsageSlice, appId: string): AppSlice {
@@ -187,6 +191,12 @@ export function computeSlices(input: { from: number; to: number; draws: DrawSpan
     sweep.apply(event);
   }
   sweep.advance(t, to);
+  for (const slice of slices) {
+    for (const [level, s] of slice.levelSeconds) {
+      if (s > 0) slice.peak = Math.max(slice.peak, level);
+      slice.creditSeconds += level * s;
+    }
+  }
   addIdle(slices, input.draws);
   addLeaseCounts(slices, input.leaseCounts);
   return slices;
@@ -225,6 +235,8 @@ function addLeaseCounts(slices: UsageSlice[], counts: LeaseCount[]): void {
 
 /** Adds `from` into `into` (levels, requests, per-app sums and peaks); distinct principals are left to the caller. */
 export function mergeInto(into: UsageSlice, from: UsageSlice): void {
+  into.peak = Math.max(into.peak, from.peak);
+  into.creditSeconds += from.creditSeconds;
   for (const [level, s] of from.levelSeconds) bump(into.levelSeconds, level, s);
   for (const [level, n] of from.requestLevels) bump(into.requestLevels, level, n);
   for (const [appId, a] of from.apps) {
@@ -241,15 +253,11 @@ export function mergeInto(into: UsageSlice, from: UsageSlice): void {
 }
 
 export function peakOf(slice: UsageSlice): number {
-  let peak = 0;
-  for (const [level, s] of slice.levelSeconds) if (s > 0 && level > peak) peak = level;
-  return peak;
+  return slice.peak;
 }
 
 export function creditSecondsOf(slice: UsageSlice): number {
-  let sum = 0;
-  for (const [level, s] of slice.levelSeconds) sum += level * s;
-  return sum;
+  return slice.creditSeconds;
 }
 
 export function denialsOf(slice: UsageSlice): { trueDenials: number; falseDenials: number } {
