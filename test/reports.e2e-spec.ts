@@ -433,6 +433,24 @@ describe('pool reports: shelfware, usage series, histogram, what-if caps', () =>
       ]);
     });
 
+    it('charges a draw shared by a work unit once, to that work unit, in the ledger', async () => {
+      const pool = await createPool(t, adminKey, { cap: 10, apps: [{ key: 'tool', cost: 3, shareScope: 'WORK_UNIT' }] });
+      const unit = await t.gql<{ upsertWorkUnit: { id: string } }>(adminKey, 'mutation($ref: String!) { upsertWorkUnit(input: { externalRef: $ref, process: "quote" }) { id } }', { ref: `run-${pool.poolId}` });
+      const workUnitId = unit.data!.upsertWorkUnit.id;
+      const result = await importHistory(pool, {
+        leases: [
+          { appId: pool.apps.tool, principalId: ann, acquiredAt: at(1), endedAt: at(2), workUnitId },
+          { appId: pool.apps.tool, principalId: bob, acquiredAt: at(1, 30), endedAt: at(3), workUnitId },
+        ],
+      });
+      // One draw of 3 credits from 1:00 to 3:00: 6 credit-hours, charged once.
+      expect(result.draws).toBe(1);
+      const charged = await t.gql<{ workUnit: { licenseCreditHours: number } }>(viewerKey, 'query($id: ID!) { workUnit(id: $id) { licenseCreditHours } }', { id: workUnitId });
+      expect(charged.data?.workUnit.licenseCreditHours).toBeCloseTo(6, 6);
+      const missing = importHistory(pool, { leases: [{ appId: pool.apps.tool, principalId: ann, acquiredAt: at(5), endedAt: at(6), workUnitId: pool.poolId }] });
+      await expect(missing).rejects.toMatchObject({ code: 'NOT_FOUND', extensions: { field: 'leases[0].workUnitId' } });
+    });
+
     it('refuses rows that live traffic could not have made', async () => {
       const pool = await createPool(t, adminKey, { cap: 10, apps: [{ key: 'cad', cost: 2 }] });
       const other = await createPool(t, adminKey, { cap: 10, apps: [{ key: 'elsewhere', cost: 2 }] });

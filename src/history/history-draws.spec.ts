@@ -3,7 +3,7 @@ import { checkCap, groupDraws, PastLease } from './history-draws';
 const S = 1000;
 
 function lease(over: Partial<PastLease> & { start: number; end: number }): PastLease {
-  return { appId: 'cad', principalId: 'ann', host: 'ws-1', shareScope: 'NONE', lingerSeconds: 0, cost: 20, ...over, start: over.start * S, end: over.end * S };
+  return { appId: 'cad', principalId: 'ann', host: 'ws-1', workUnitId: null, shareScope: 'NONE', lingerSeconds: 0, cost: 20, ...over, start: over.start * S, end: over.end * S };
 }
 
 describe('groupDraws', () => {
@@ -29,6 +29,16 @@ describe('groupDraws', () => {
       [[0, 1], 0, 90],
       [[2], 100, 140],
     ]);
+  });
+
+  it('lets the sub-agents of one work unit share a draw with WORK_UNIT, and never without a work unit', () => {
+    const draws = groupDraws([
+      lease({ start: 0, end: 50, shareScope: 'WORK_UNIT', workUnitId: 'run-1' }),
+      lease({ start: 10, end: 60, shareScope: 'WORK_UNIT', workUnitId: 'run-1', principalId: 'agent-2' }),
+      lease({ start: 10, end: 20, shareScope: 'WORK_UNIT' }),
+      lease({ start: 10, end: 20, shareScope: 'WORK_UNIT' }),
+    ]);
+    expect(draws.map((d) => d.leases)).toEqual([[0, 1], [2], [3]]);
   });
 
   it('shares by host with PRINCIPAL_HOST', () => {

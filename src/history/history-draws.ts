@@ -6,6 +6,7 @@ export interface PastLease {
   appId: string;
   principalId: string;
   host: string | null;
+  workUnitId: string | null;
   start: number;
   end: number;
   shareScope: ShareScope;
@@ -30,7 +31,8 @@ function shareKey(lease: PastLease): string | null {
       return `${lease.appId}|${lease.principalId}`;
     case 'PRINCIPAL_HOST':
       return `${lease.appId}|${lease.principalId}|${lease.host ?? ''}`;
-    // WORK_UNIT sharing needs work units, which imports do not carry yet; NONE never shares.
+    case 'WORK_UNIT':
+      return lease.workUnitId === null ? null : `${lease.appId}|wu|${lease.workUnitId}`;
     default:
       return null;
   }

@@ -11,6 +11,7 @@ import { PoolEntity } from '../pools/pool.entity';
 import { MIN_LEASE_SECONDS, PoolsService } from '../pools/pools.service';
 import { PrincipalEntity } from '../principals/principal.entity';
 import { UsageRollupsService } from '../reports/usage-rollups.service';
+import { WorkUnitsService } from '../work-units/work-units.service';
 import { UsageSourceService } from '../reports/usage-source.service';
 import { CapChange } from '../reports/usage-math';
 import { checkCap, groupDraws, PastDraw } from './history-draws';
@@ -56,6 +57,7 @@ export class HistoryImportService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly pools: PoolsService,
     private readonly apps: AppsService,
+    private readonly workUnits: WorkUnitsService,
     private readonly draws: LeaseDrawsService,
     private readonly source: UsageSourceService,
     private readonly rollups: UsageRollupsService,
@@ -83,7 +85,13 @@ export class HistoryImportService {
   private async catalog(pool: PoolEntity, input: HistoryImportInput, now: number): Promise<Catalog> {
     const ids = [...new Set([...(input.leases ?? []), ...(input.denials ?? [])].map((r) => r.principalId))].filter((id) => typeof id === 'string' && isUuid(id));
     const principals = ids.length === 0 ? [] : await this.dataSource.manager.findBy(PrincipalEntity, { organizationId: pool.organizationId, id: In(ids) });
-    return { apps: new Map((await this.apps.listByPool(pool.id)).map((a) => [a.id, a])), principals: new Map(principals.map((p) => [p.id, p])), now };
+    const workUnitIds = (input.leases ?? []).map((l) => l.workUnitId).filter((id): id is string => typeof id === 'string');
+    return {
+      apps: new Map((await this.apps.listByPool(pool.id)).map((a) => [a.id, a])),
+      principals: new Map(principals.map((p) => [p.id, p])),
+      workUnits: workUnitIds.length === 0 ? new Set() : await this.workUnits.existing(pool.organizationId, workUnitIds),
+      now,
+    };
   }
 
   /** Everything in one transaction, under the pool's import lock, so two imports never both fit under the cap alone. */
@@ -161,17 +169,18 @@ export class HistoryImportService {
       const batch = q.leases.slice(at, at + BATCH).map((l, k) => ({ l, i: at + k }));
       const col = <T>(f: (row: { l: ValidLease; i: number }) => T) => batch.map(f);
       await manager.query(
-        `INSERT INTO leases (id, organization_id, pool_id, app_id, principal_id, requested_by_principal_id, api_key_id, team, host, draw_id, credits,
-                             lease_seconds, fencing_token, epoch, state, acquired_at, expires_at, ended_at, credit_seconds, end_reason)
-         SELECT u.id, $1, $2, u.app_id, u.principal_id, u.principal_id, $3, u.team, u.host, u.draw_id, u.credits, u.lease_seconds, u.token, 0, u.state,
-                u.s, u.e, u.e, u.credits * extract(epoch FROM (u.e - u.s)), 'imported'
-         FROM unnest($4::uuid[], $5::uuid[], $6::uuid[], $7::text[], $8::text[], $9::uuid[], $10::int[], $11::int[], $12::bigint[], $13::text[], $14::timestamptz[], $15::timestamptz[])
-              AS u(id, app_id, principal_id, team, host, draw_id, credits, lease_seconds, token, state, s, e)`,
+        `INSERT INTO leases (id, organization_id, pool_id, app_id, principal_id, requested_by_principal_id, api_key_id, work_unit_id, team, host, draw_id,
+                             credits, lease_seconds, fencing_token, epoch, state, acquired_at, expires_at, ended_at, credit_seconds, end_reason)
+         SELECT u.id, $1, $2, u.app_id, u.principal_id, u.principal_id, $3, u.work_unit_id, u.team, u.host, u.draw_id, u.credits, u.lease_seconds, u.token, 0,
+                u.state, u.s, u.e, u.e, u.credits * extract(epoch FROM (u.e - u.s)), 'imported'
+         FROM unnest($4::uuid[], $5::uuid[], $6::uuid[], $7::text[], $8::text[], $9::uuid[], $10::int[], $11::int[], $12::bigint[], $13::text[], $14::timestamptz[],
+                     $15::timestamptz[], $16::uuid[])
+              AS u(id, app_id, principal_id, team, host, draw_id, credits, lease_seconds, token, state, s, e, work_unit_id)`,
         [
           q.pool.organizationId, q.pool.id, IMPORTED_API_KEY_ID,
           col((r) => ids[r.i]), col((r) => r.l.appId), col((r) => r.l.principalId), col((r) => r.l.team), col((r) => r.l.host), col((r) => drawIds[r.i]),
           col((r) => credits[r.i]), col((r) => Math.max(MIN_LEASE_SECONDS, Math.min(q.pool.maxLeaseSeconds, Math.ceil((r.l.end - r.l.start) / 1000)))),
-          col((r) => token[r.i]), col((r) => r.l.state), col((r) => new Date(r.l.start)), col((r) => new Date(r.l.end)),
+          col((r) => token[r.i]), col((r) => r.l.state), col((r) => new Date(r.l.start)), col((r) => new Date(r.l.end)), col((r) => r.l.workUnitId),
         ],
       );
     }

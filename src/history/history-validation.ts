@@ -14,6 +14,8 @@ export interface ImportedLease {
   endedAt: Date;
   state?: 'RELEASED' | 'EXPIRED';
   host?: string | null;
+  /** The work unit the lease served: its draw is charged to it, and WORK_UNIT apps share by it. */
+  workUnitId?: string | null;
   /** Stretches during which the holder reported no user activity, inside the lease. */
   idle?: { startedAt: Date; endedAt: Date }[];
 }
@@ -46,6 +48,7 @@ export interface ValidDenial {
 export interface Catalog {
   apps: Map<string, CatalogAppEntity>;
   principals: Map<string, PrincipalEntity>;
+  workUnits: Set<string>;
   now: number;
 }
 
@@ -78,6 +81,8 @@ export function validLeases(leases: ImportedLease[], catalog: Catalog): ValidLea
     const principal = principalOf(catalog, l.principalId, `${field}.principalId`);
     const start = time(l.acquiredAt, `${field}.acquiredAt`, catalog.now);
     const end = time(l.endedAt, `${field}.endedAt`, catalog.now);
+    const workUnitId = l.workUnitId ?? null;
+    if (workUnitId !== null && !catalog.workUnits.has(workUnitId)) throw new AppError('NOT_FOUND', `No work unit with id ${workUnitId} in your organization`, { field: `${field}.workUnitId` });
     if (end <= start) throw AppError.badInput(`${field}.endedAt`, `${field}.endedAt must be after acquiredAt`);
     if (l.state !== undefined && l.state !== 'RELEASED' && l.state !== 'EXPIRED') throw AppError.badInput(`${field}.state`, `${field}.state must be RELEASED or EXPIRED`);
     const idle = (l.idle ?? []).map((span, k) => {
@@ -91,6 +96,7 @@ export function validLeases(leases: ImportedLease[], catalog: Catalog): ValidLea
       principalId: principal.id,
       team: principal.team,
       host: optionalText(l.host, `${field}.host`, { max: 255 }),
+      workUnitId,
       start,
       end,
       state: l.state ?? 'RELEASED',
