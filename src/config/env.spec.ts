@@ -22,6 +22,13 @@ describe('parseConfig', () => {
     expect(problems).toContain('BOOTSTRAP_ADMIN_KEY');
   });
 
+  it('reads the report settings: false-denial interval and rollup cadence', () => {
+    expect(parseConfig({})).toMatchObject({ falseDenialSeconds: 60, rollupIntervalSeconds: 300 });
+    expect(parseConfig({ FALSE_DENIAL_SECONDS: '0', ROLLUP_INTERVAL_SECONDS: '60' })).toMatchObject({ falseDenialSeconds: 0, rollupIntervalSeconds: 60 });
+    expect(() => parseConfig({ FALSE_DENIAL_SECONDS: '-1' })).toThrow('FALSE_DENIAL_SECONDS');
+    expect(() => parseConfig({ ROLLUP_INTERVAL_SECONDS: '1' })).toThrow('ROLLUP_INTERVAL_SECONDS');
+  });
+
   it('refuses test hooks in production', () => {
     expect(() => parseConfig({ NODE_ENV: 'production', TEST_HOOKS: 'true' })).toThrow('TEST_HOOKS');
   });
