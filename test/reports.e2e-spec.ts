@@ -324,14 +324,16 @@ describe('pool reports: shelfware, usage series, histogram, what-if caps', () =>
   });
 
   describe('rollups', () => {
+    /** The pool's rollup rows with their row versions (xmin): a write that changed nothing still shows. */
     async function rows(poolId: string): Promise<string> {
-      const hours = await dataSource.query(`SELECT bucket, start, peak_credits, credit_seconds, level_seconds, request_levels FROM pool_usage_rollups WHERE pool_id = $1 ORDER BY bucket, start`, [poolId]);
-      const apps = await dataSource.query(`SELECT * FROM app_usage_rollups WHERE pool_id = $1 ORDER BY bucket, start, app_id`, [poolId]);
-      const principals = await dataSource.query(`SELECT * FROM usage_principal_days WHERE pool_id = $1 ORDER BY day, app_id, principal_id`, [poolId]);
-      return JSON.stringify({ hours, apps, principals });
+      const hours = await dataSource.query(`SELECT xmin::text, * FROM pool_usage_rollups WHERE pool_id = $1 ORDER BY bucket, start`, [poolId]);
+      const apps = await dataSource.query(`SELECT xmin::text, * FROM app_usage_rollups WHERE pool_id = $1 ORDER BY bucket, start, app_id`, [poolId]);
+      const principals = await dataSource.query(`SELECT xmin::text, * FROM usage_principal_days WHERE pool_id = $1 ORDER BY day, app_id, principal_id`, [poolId]);
+      const cursor = await dataSource.query(`SELECT xmin::text, * FROM usage_rollup_cursors WHERE pool_id = $1`, [poolId]);
+      return JSON.stringify({ hours, apps, principals, cursor });
     }
 
-    it('are written by the import, and rebuilding them rewrites the same rows', async () => {
+    it('are written by the import, and rolling up or rebuilding again writes nothing', async () => {
       const pool = await poolA();
       const before = await rows(pool.poolId);
       expect(JSON.parse(before).hours.filter((h: { bucket: string }) => h.bucket === 'HOUR')).toHaveLength(4);
@@ -345,7 +347,7 @@ describe('pool reports: shelfware, usage series, histogram, what-if caps', () =>
     it('are rebuilt by the operator CLI, to the same rows', async () => {
       const pool = await poolA();
       const before = await rows(pool.poolId);
-      const run = await runCli(['rollups', 'rebuild', '--pool', pool.poolId, '--from', at(0).toISOString()]);
+      const run = await runCli(['rollups', 'rebuild', '--pool', pool.poolId, '--from', at(0).toISOString(), '--to', at(5).toISOString()]);
       expect(run.code).toBe(0);
       expect(JSON.parse(run.stdout)).toEqual({ pools: 1, hours: 5 });
       expect(await rows(pool.poolId)).toEqual(before);

@@ -5,8 +5,8 @@ import { AppError } from '../common/errors/app-error';
 import { isUuid } from '../common/validation/validate';
 import { APP_CONFIG, AppConfig } from '../config/env';
 import { AppUsageRollupEntity } from './app-usage-rollup.entity';
-import { PoolUsageRollupEntity } from './pool-usage-rollup.entity';
-import { appRowsOf, isEmptySlice, PoolRef, PoolRollupFigures, poolRowOf, sliceOfRows } from './rollup-rows';
+import { PoolRef, PoolRollupFigures, sliceOfRows } from './rollup-rows';
+import { writePrincipalDay, writeRollupRows } from './rollup-writes';
 import { UsageRollupCursorEntity } from './usage-rollup-cursor.entity';
 import { computeSlices, DAY_MS, DrawSpan, emptySlice, floorTo, ceilTo, HOUR_MS, mergeInto } from './usage-slices';
 import { DrawBounds, UsageSourceService } from './usage-source.service';
@@ -76,7 +76,8 @@ export class UsageRollupsService {
 
   /**
    * After history was written into [from, to) (an import): recomputes those hours, fills the
-   * gap to the existing coverage, and widens it. `longestSeconds` is the longest draw written.
+   * gaps to the existing coverage and on to the last settled hour, and widens the coverage.
+   * `longestSeconds` is the longest draw written.
    */
   async refresh(pool: PoolRef, range: { from: number; to: number; longestSeconds: number }, now = Date.now()): Promise<void> {
     const cursor = await this.ensureCursor(pool);
@@ -87,7 +88,7 @@ export class UsageRollupsService {
     const b = Math.min(ceilTo(range.to, HOUR_MS), target);
     if (a < coveredFrom) await this.computeRange(pool, a, Math.min(coveredFrom, target), now);
     if (Math.max(a, coveredFrom) < Math.min(b, coveredUntil)) await this.computeRange(pool, Math.max(a, coveredFrom), Math.min(b, coveredUntil), now);
-    if (coveredUntil < b) await this.computeRange(pool, coveredUntil, b, now);
+    if (coveredUntil < target) await this.computeRange(pool, coveredUntil, target, now);
   }
 
   /**
@@ -145,7 +146,7 @@ export class UsageRollupsService {
   }
 
   private async raiseLongest(poolId: string, seconds: number): Promise<void> {
-    await this.dataSource.query('UPDATE usage_rollup_cursors SET longest_draw_seconds = greatest(longest_draw_seconds, $2) WHERE pool_id = $1', [poolId, Math.ceil(seconds)]);
+    await this.dataSource.query('UPDATE usage_rollup_cursors SET longest_draw_seconds = $2, updated_at = now() WHERE pool_id = $1 AND longest_draw_seconds < $2', [poolId, Math.ceil(seconds)]);
   }
 
   /** Computes the hours of [from, to) day by day, then widens the coverage when the range touches it. */
@@ -156,12 +157,15 @@ export class UsageRollupsService {
       const b = Math.min(floorTo(a, DAY_MS) + DAY_MS, to);
       longest = Math.max(longest, await this.computeChunk(pool, { from: a, to: b, now, unrecorded }));
     }
+    // Written only when it moves: updated_at says when the coverage last changed.
     await this.dataSource.query(
-      `UPDATE usage_rollup_cursors SET
-         covered_from = CASE WHEN $3 >= covered_from THEN least(covered_from, $2) ELSE covered_from END,
-         covered_until = CASE WHEN $2 <= covered_until THEN greatest(covered_until, $3) ELSE covered_until END,
-         longest_draw_seconds = greatest(longest_draw_seconds, $4), updated_at = now()
-       WHERE pool_id = $1`,
+      `UPDATE usage_rollup_cursors c SET covered_from = v.f, covered_until = v.u, longest_draw_seconds = v.l, updated_at = now()
+       FROM (SELECT pool_id,
+                    CASE WHEN $3 >= covered_from THEN least(covered_from, $2) ELSE covered_from END AS f,
+                    CASE WHEN $2 <= covered_until THEN greatest(covered_until, $3) ELSE covered_until END AS u,
+                    greatest(longest_draw_seconds, $4) AS l
+             FROM usage_rollup_cursors WHERE pool_id = $1) v
+       WHERE c.pool_id = v.pool_id AND (c.covered_from, c.covered_until, c.longest_draw_seconds) IS DISTINCT FROM (v.f, v.u, v.l)`,
       [pool.id, new Date(from), new Date(to), Math.ceil(longest / 1000)],
     );
   }
@@ -178,22 +182,11 @@ export class UsageRollupsService {
       const draws = await this.source.draws({ ...range, now: q.now, bounds: this.bounds(cursor, q.now), unrecorded: q.unrecorded }, manager);
       const [denials, leaseCounts] = [await this.source.denials(range, manager), await this.source.leaseCounts(range, manager)];
       const slices = computeSlices({ from: q.from, to: q.to, draws, denials, leaseCounts });
-      await this.replaceRows(manager, pool, 'HOUR', q.from, q.to, slices);
+      await writeRollupRows(manager, { pool, bucket: 'HOUR', from: q.from, to: q.to, slices });
       await this.rollDay(manager, pool, floorTo(q.from, DAY_MS), q.to);
       const unrecordedIds = new Set(q.unrecorded.map((d) => d.id));
       return draws.reduce((longest, d) => (unrecordedIds.has(d.id) ? longest : Math.max(longest, d.end - d.start)), 0);
     });
-  }
-
-  private async replaceRows(manager: EntityManager, pool: PoolRef, bucket: 'HOUR' | 'DAY', from: number, to: number, slices: ReturnType<typeof computeSlices>): Promise<void> {
-    for (const table of ['pool_usage_rollups', 'app_usage_rollups']) {
-      await manager.query(`DELETE FROM ${table} WHERE pool_id = $1 AND bucket = $2 AND start >= $3 AND start < $4`, [pool.id, bucket, new Date(from), new Date(to)]);
-    }
-    const kept = slices.filter((s) => !isEmptySlice(s));
-    if (kept.length === 0) return;
-    await manager.insert(PoolUsageRollupEntity, kept.map((s) => poolRowOf(pool, bucket, s)));
-    const apps = kept.flatMap((s) => appRowsOf(pool, bucket, s));
-    for (let i = 0; i < apps.length; i += 1000) await manager.insert(AppUsageRollupEntity, apps.slice(i, i + 1000));
   }
 
   /**
@@ -208,14 +201,7 @@ export class UsageRollupsService {
       range,
     );
     const appHours = await manager.find(AppUsageRollupEntity, { where: { poolId: pool.id, bucket: 'HOUR', start: And(MoreThanOrEqual(range[1]), LessThan(range[2])) } });
-    await manager.query('DELETE FROM usage_principal_days WHERE pool_id = $1 AND day = $2', [pool.id, range[1]]);
-    await manager.query(
-      `INSERT INTO usage_principal_days (pool_id, day, app_id, principal_id, organization_id, leases)
-       SELECT $1, $2, app_id, principal_id, $3, count(*)::int FROM leases
-       WHERE organization_id = $3 AND pool_id = $1 AND acquired_at >= $2 AND acquired_at < $4
-       GROUP BY app_id, principal_id`,
-      [pool.id, range[1], pool.organizationId, new Date(Math.min(until, day + DAY_MS))],
-    );
+    await writePrincipalDay(manager, { pool, day: range[1], until: new Date(Math.min(until, day + DAY_MS)) });
     const principals: { app_id: string; n: number }[] = await manager.query('SELECT app_id, count(*)::int AS n FROM usage_principal_days WHERE pool_id = $1 AND day = $2 GROUP BY app_id', [pool.id, range[1]]);
     const daySlice = emptySlice(day, day + DAY_MS);
     for (const h of hours) mergeInto(daySlice, sliceOfRows(day, day + DAY_MS, h, []));
@@ -224,6 +210,6 @@ export class UsageRollupsService {
       const app = daySlice.apps.get(p.app_id);
       if (app) app.distinctPrincipals = p.n;
     }
-    await this.replaceRows(manager, pool, 'DAY', day, day + DAY_MS, [daySlice]);
+    await writeRollupRows(manager, { pool, bucket: 'DAY', from: day, to: day + DAY_MS, slices: [daySlice] });
   }
 }
