@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { AppError } from '../common/errors/app-error';
 import type { ComputeRow } from '../ledger/compute-ledger-writer';
 
@@ -29,10 +29,11 @@ export const MAX_ID_LENGTH = 255;
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
+const NOT_BLANK = /\S/;
 
 /** A name or id the caller makes up: 1 to 255 characters, not blank, no control characters, kept as given. */
 export function requireName(value: unknown, field: string): string {
-  if (typeof value !== 'string' || value.length === 0 || value.trim().length === 0) throw AppError.badInput(field, `${field} must not be empty`);
+  if (typeof value !== 'string' || !NOT_BLANK.test(value)) throw AppError.badInput(field, `${field} must not be empty`);
   if (value.length > MAX_ID_LENGTH) throw AppError.badInput(field, `${field} must be at most ${MAX_ID_LENGTH} characters`);
   if (CONTROL.test(value)) throw AppError.badInput(field, `${field} must not contain control characters`);
   return value;
@@ -74,15 +75,29 @@ export function prepareComputeEvent(event: ComputeEvent, path: string, limits: E
   if (!Number.isFinite(at)) throw AppError.badInput(`${path}.occurredAt`, `${path}.occurredAt must be an ISO 8601 date-time`);
   if (at > limits.now + limits.maxFutureMs) throw AppError.badInput(`${path}.occurredAt`, `${path}.occurredAt lies more than ${Math.round(limits.maxFutureMs / 1000)} s in the future`);
   if (at < limits.now - limits.maxAgeMs) throw AppError.badInput(`${path}.occurredAt`, `${path}.occurredAt is more than ${Math.round(limits.maxAgeMs / 86_400_000)} days old`);
-  const occurredAt = new Date(at);
-  const row = { eventKey: `compute:${eventId}`, workUnitId, provider, model, inputTokens, cachedInputTokens, outputTokens, reasoningTokens, cost, occurredAt };
-  return { ...row, contentHash: contentHash(row) };
+  const eventKey = `compute:${eventId}`;
+  return {
+    eventKey,
+    contentHash: contentHash([eventKey, workUnitId, provider, model, inputTokens, cachedInputTokens, outputTokens, reasoningTokens, cost, at]),
+    workUnitId,
+    provider,
+    model,
+    inputTokens,
+    cachedInputTokens,
+    outputTokens,
+    reasoningTokens,
+    cost,
+    occurredAt: new Date(at),
+  };
 }
 
+// crypto.hash (Node 20.12 and later) digests in one call, without a Hash object per event.
+const digest: (text: string) => string =
+  typeof crypto.hash === 'function' ? (text) => crypto.hash('sha256', text, 'base64url') : (text) => crypto.createHash('sha256').update(text).digest('base64url');
+
 /** A digest of everything an event says, to tell a replay from a conflicting reuse of its id. */
-function contentHash(row: Omit<ComputeRow, 'contentHash'>): string {
-  const canonical = [row.eventKey, row.workUnitId, row.provider, row.model, row.inputTokens, row.cachedInputTokens, row.outputTokens, row.reasoningTokens, row.cost, row.occurredAt.getTime()];
-  return createHash('sha256').update(JSON.stringify(canonical)).digest('base64url').slice(0, 22);
+function contentHash(canonical: unknown[]): string {
+  return digest(JSON.stringify(canonical)).slice(0, 22);
 }
 
 export interface DedupedBatch {
