@@ -22,6 +22,7 @@ import { APP_CONFIG, AppConfig } from './config/env';
 import { graphqlOptions } from './graphql.options';
 import { OnboardingModule } from './onboarding/onboarding.module';
 import { OrganizationsModule } from './organizations/organizations.module';
+import { OutcomeReportsModule } from './outcome-reports/outcome-reports.module';
 import { PoolsModule } from './pools/pools.module';
 import { PrincipalsModule } from './principals/principals.module';
 import { ProofsModule } from './proofs/proofs.module';
@@ -57,6 +58,7 @@ import { WorkUnitsModule } from './work-units/work-units.module';
     HistoryModule,
     WorkUnitsModule,
     ComputeUsageModule,
+    OutcomeReportsModule,
   ],
   providers: [{ provide: APP_FILTER, useClass: AppExceptionFilter }],
 })

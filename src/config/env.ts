@@ -20,6 +20,8 @@ export interface AppConfig {
   falseDenialSeconds: number;
   /** How often the worker brings the usage rollups up to date. */
   rollupIntervalSeconds: number;
+  /** burnReport maturity: the going-concern share of cost from which burn is operational, and the outcome-linked share of that from which it is productive (0..1). */
+  burnThresholds: { goingConcernShare: number; outcomeLinkedShare: number };
   bootstrapAdminKey?: string;
   leaseSigningKey?: string;
   graphqlIntrospection: boolean;
@@ -159,6 +161,10 @@ export function parseConfig(env: Env): AppConfig {
     logLevel: r.oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     falseDenialSeconds: r.int('FALSE_DENIAL_SECONDS', 60, 0, 86_400),
     rollupIntervalSeconds: r.int('ROLLUP_INTERVAL_SECONDS', 300, 10, 86_400),
+    burnThresholds: {
+      goingConcernShare: r.int('BURN_GOING_CONCERN_PERCENT', 50, 0, 100) / 100,
+      outcomeLinkedShare: r.int('BURN_OUTCOME_LINKED_PERCENT', 50, 0, 100) / 100,
+    },
     bootstrapAdminKey,
     leaseSigningKey: leaseSigningKey(r),
     graphqlIntrospection: r.bool('GRAPHQL_INTROSPECTION', nodeEnv !== 'production'),
