@@ -175,7 +175,7 @@ describe('OTLP trace ingest', () => {
       expect((await rowsFor([good.traceId])).length).toBe(1);
     });
 
-    it('refuses a request without a key (401), from a VIEWER key (403), and a body that is not an export (400)', async () => {
+    it('refuses a request without a key (401), from a VIEWER key (403), and a body that is not an export or not JSON (400)', async () => {
       expect((await post(body([]), null)).status).toBe(401);
       const viewer = await t.principalWithKey(org.adminKey, 'VIEWER');
       const forbidden = await post(body([span(usage)]), viewer.key);
@@ -184,6 +184,9 @@ describe('OTLP trace ingest', () => {
       const bad = await post([1, 2]);
       expect(bad.status).toBe(400);
       expect(bad.body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+      const broken = await request(t.server).post('/v1/traces').set({ 'content-type': 'application/json', authorization: `Bearer ${client.key}` }).send('{"resourceSpans": [');
+      expect(broken.status).toBe(400);
+      expect(broken.body.errors[0].extensions.code).toBe('BAD_REQUEST');
     });
 
     it('answers 415 to the protobuf encoding, which it does not take', async () => {

@@ -30,20 +30,23 @@ export interface SpanReading {
 export const WORK_UNIT_ATTRIBUTE = 'tokenpool.work_unit';
 
 type AnyValue = { stringValue?: unknown; intValue?: unknown; doubleValue?: unknown; boolValue?: unknown };
-type Attributes = Map<string, AnyValue>;
+/** A span's or resource's attributes as sent: a list of { key, value }, searched in place (a handful per span). */
+type Attributes = unknown[];
 
 function attributesOf(list: unknown): Attributes {
-  const map: Attributes = new Map();
-  if (!Array.isArray(list)) return map;
-  for (const kv of list as { key?: unknown; value?: unknown }[]) {
-    if (kv && typeof kv.key === 'string' && kv.value && typeof kv.value === 'object') map.set(kv.key, kv.value as AnyValue);
+  return Array.isArray(list) ? list : [];
+}
+
+function valueOf(attrs: Attributes, key: string): AnyValue | undefined {
+  for (const kv of attrs as { key?: unknown; value?: unknown }[]) {
+    if (kv && kv.key === key && kv.value && typeof kv.value === 'object') return kv.value as AnyValue;
   }
-  return map;
+  return undefined;
 }
 
 function str(attrs: Attributes, ...keys: string[]): string | null {
   for (const key of keys) {
-    const value = attrs.get(key)?.stringValue;
+    const value = valueOf(attrs, key)?.stringValue;
     if (typeof value === 'string' && value.length > 0) return value;
   }
   return null;
@@ -51,7 +54,7 @@ function str(attrs: Attributes, ...keys: string[]): string | null {
 
 /** An integer attribute: intValue (number or decimal string) or an integral doubleValue; NaN when malformed. */
 function int(attrs: Attributes, key: string): number | null {
-  const value = attrs.get(key);
+  const value = valueOf(attrs, key);
   if (!value) return null;
   if (typeof value.intValue === 'number') return value.intValue;
   if (typeof value.intValue === 'string') return /^-?\d{1,16}$/.test(value.intValue) ? Number(value.intValue) : NaN;

@@ -22,6 +22,17 @@ const logger = new Logger('OtlpTraces');
 export function registerOtlpTracesRoute(fastify: FastifyInstance, deps: { auth: RequestAuthService; traces: OtlpTracesService; bodyLimit: number }): void {
   void fastify.register(async (instance) => {
     instance.setErrorHandler((error: FastifyError, _request, reply) => answerError(reply, error));
+    // Plain JSON.parse: Fastify's default parser also scans the whole text twice for
+    // __proto__ and constructor keys, which protects code that merges request objects into
+    // others; this route only reads named fields of the export (see otlp-spans.ts).
+    instance.removeContentTypeParser('application/json');
+    instance.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+      try {
+        done(null, JSON.parse(body as string));
+      } catch {
+        done(Object.assign(new Error('The body is not valid JSON'), { statusCode: 400 }), undefined);
+      }
+    });
     instance.post(
       OTLP_TRACES_PATH,
       {
