@@ -104,6 +104,23 @@ describe('ended draws', () => {
     expect(rows).toEqual([{ kind: 'LICENSE' }]);
   });
 
+  it('rebuilds a shared draw whose opener ended with its full credits, still charged to the opener', async () => {
+    const pool = await createPool(t, adminKey, { cap: 10, apps: [{ key: 'shared', cost: 5, shareScope: 'PRINCIPAL' }] });
+    const user = await t.principalWithKey(adminKey, 'CLIENT');
+    const opener = await checkout(user.key, { poolId: pool.poolId, app: pool.keyOf('shared') });
+    const joiner = await checkout(user.key, { poolId: pool.poolId, app: pool.keyOf('shared') });
+    await t.gql(user.key, CHECKIN, { id: opener.id });
+    const redis = t.app.get(RedisService).client;
+    await redis.del(`${process.env.REDIS_PREFIX}:lease:{pool:${pool.poolId}}:state`, `${process.env.REDIS_PREFIX}:lease:{pool:${pool.poolId}}:leases`);
+    expect(await t.app.get(PoolStateService).ensure(pool.poolId)).toBe(true);
+    const figures = await t.gql<{ pool: { inUse: number } }>(adminKey, 'query($id: ID!) { pool(id: $id) { inUse } }', { id: pool.poolId });
+    expect(figures.data!.pool.inUse).toBe(5);
+    await t.gql(user.key, CHECKIN, { id: joiner.id });
+    await sweep();
+    const rows: { lease_id: string }[] = await db.query('SELECT lease_id FROM ledger_entries WHERE draw_id = $1', [opener.id]);
+    expect(rows).toEqual([{ lease_id: opener.id }]);
+  });
+
   it('refuses a check-out for a work unit that is not the organization\'s', async () => {
     const pool = await createPool(t, adminKey, { cap: 10, apps: [{ key: 'x', cost: 1 }] });
     const refused = await t.gql(adminKey, CHECKOUT, { input: { poolId: pool.poolId, app: pool.keyOf('x'), workUnitId: '6f1c2b9e-0000-4000-8000-000000000001' } });

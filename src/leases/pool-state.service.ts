@@ -89,8 +89,16 @@ export class PoolStateService {
          WHERE pool_id = $1 AND state = 'ACTIVE' RETURNING *`,
         [poolId, graceSeconds],
       );
+      const leases = rows.map(leaseFromRow);
+      // A draw outlives its opener while a sharing lease is live: its credits, opener and start
+      // come from all of its leases, ended ones included, not just from the ones restored.
+      const draws: { draw_id: string; opener: string; cost: number; opened_at: Date }[] = await manager.query(
+        `SELECT draw_id, (array_agg(id ORDER BY acquired_at) FILTER (WHERE credits > 0))[1] AS opener, max(credits) AS cost, min(acquired_at) AS opened_at
+         FROM leases WHERE draw_id = ANY($1::uuid[]) GROUP BY draw_id`,
+        [[...new Set(leases.map((l) => l.drawId))]],
+      );
       const { apps, groups } = await this.catalog(poolId, manager);
-      return { pool, epoch: Number(raised[0].epoch), leases: rows.map(leaseFromRow), apps, groups };
+      return { pool, epoch: Number(raised[0].epoch), leases, draws, apps, groups };
     });
     if (!snapshot) return false;
     const result = await this.store.install(poolId, {
@@ -98,7 +106,7 @@ export class PoolStateService {
       cap: snapshot.pool.cap,
       apps: snapshot.apps.map(appMirror),
       groups: snapshot.groups.map((g) => ({ team: g.team, reserved: g.reserved, max: g.max })),
-      leases: restoredLeases(snapshot.leases),
+      leases: restoredLeases(snapshot.leases, snapshot.draws),
       graceMs: graceSeconds * 1000,
     });
     this.logger.warn(
@@ -113,18 +121,13 @@ export class PoolStateService {
   }
 }
 
-/** Leases that share a drawId form one draw again; its opener is the lease that holds its credits. */
-function restoredLeases(leases: LeaseEntity[]): RestoredLease[] {
+/**
+ * Leases that share a drawId form one draw again, with the credits, opener and start the
+ * draw had (from all of its leases in the database; the opener may have ended already).
+ */
+function restoredLeases(leases: LeaseEntity[], drawRows: { draw_id: string; opener: string | null; cost: number; opened_at: Date }[]): RestoredLease[] {
   const draws = new Map<string, { cost: number; opener: string; openedAt: number }>();
-  for (const lease of leases) {
-    const draw = draws.get(lease.drawId) ?? { cost: 0, opener: lease.id, openedAt: lease.acquiredAt.getTime() };
-    if (lease.credits > 0) {
-      draw.cost = lease.credits;
-      draw.opener = lease.id;
-    }
-    draw.openedAt = Math.min(draw.openedAt, lease.acquiredAt.getTime());
-    draws.set(lease.drawId, draw);
-  }
+  for (const row of drawRows) draws.set(row.draw_id, { cost: Number(row.cost), opener: row.opener ?? row.draw_id, openedAt: row.opened_at.getTime() });
   return leases.map((lease) => {
     const draw = draws.get(lease.drawId)!;
     return {
