@@ -13,11 +13,11 @@ import { LedgerPartitionsService } from './ledger-partitions.service';
 export class LedgerWorkerModule implements OnApplicationBootstrap {
   constructor(@InjectQueue(LEDGER_MAINTENANCE_QUEUE) private readonly queue: Queue) {}
 
-  /** Idempotent: every worker upserts the same scheduler; BullMQ runs it at once, then every six hours. */
+  /** Idempotent: every worker upserts the same scheduler; BullMQ runs an `every` job at once, then every six hours. */
   async onApplicationBootstrap(): Promise<void> {
     await this.queue.upsertJobScheduler(
       ENSURE_LEDGER_PARTITIONS_JOB,
-      { every: ENSURE_LEDGER_PARTITIONS_EVERY_MS, immediately: true },
+      { every: ENSURE_LEDGER_PARTITIONS_EVERY_MS },
       { name: ENSURE_LEDGER_PARTITIONS_JOB, opts: { removeOnComplete: true, removeOnFail: 100 } },
     );
   }
