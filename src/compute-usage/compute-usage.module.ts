@@ -16,6 +16,6 @@ import { OtlpTracesService } from './otlp/otlp-traces.service';
 @Module({
   imports: [TypeOrmModule.forFeature([ModelPriceEntity]), LedgerModule, WorkUnitsModule, AuditModule],
   providers: [ComputeUsageService, ModelPricesService, OtlpTracesService, ComputeUsageResolver],
-  exports: [OtlpTracesService],
+  exports: [OtlpTracesService, ComputeUsageService, ModelPricesService],
 })
 export class ComputeUsageModule {}

@@ -1,0 +1,21 @@
+import { Module } from '@nestjs/common';
+import { ApiKeysModule } from '../api-keys/api-keys.module';
+import { AppsModule } from '../apps/apps.module';
+import { DatabaseModule } from '../common/database/database.module';
+import { RedisModule } from '../common/redis/redis.module';
+import { ComputeUsageModule } from '../compute-usage/compute-usage.module';
+import { ConfigModule } from '../config/config.module';
+import { HistoryModule } from '../history/history.module';
+import { OnboardingModule } from '../onboarding/onboarding.module';
+import { PoolsModule } from '../pools/pools.module';
+import { PrincipalsModule } from '../principals/principals.module';
+import { WorkUnitsModule } from '../work-units/work-units.module';
+import { DemoHistoryService } from './demo-history.service';
+import { DemoTenantService } from './demo-tenant.service';
+
+/** What `npm run seed:demo` needs: the services admins and clients reach through the API, nothing that listens. */
+@Module({
+  imports: [ConfigModule, DatabaseModule, RedisModule, OnboardingModule, PrincipalsModule, ApiKeysModule, PoolsModule, AppsModule, HistoryModule, WorkUnitsModule, ComputeUsageModule],
+  providers: [DemoTenantService, DemoHistoryService],
+})
+export class DemoModule {}
