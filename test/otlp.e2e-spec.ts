@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
+import { diag, DiagLogLevel } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as OTLPProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import request from 'supertest';
@@ -130,6 +132,54 @@ describe('OTLP trace ingest', () => {
     expect((await rowsFor([span.spanContext().traceId])).map((r) => r.model)).toEqual(['gpt-zip']);
   });
 
+  it('takes the protobuf encoding from the official OTLP/HTTP protobuf exporter', async () => {
+    const ref = `proto-${randomUUID()}`;
+    const exporter = new OTLPProtoTraceExporter({ url, headers: { Authorization: `Bearer ${client.key}` } });
+    const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'tokenpool.work_unit': ref }), spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    const span = provider.getTracer('proto').startSpan('chat', {
+      attributes: {
+        'gen_ai.provider.name': 'self-hosted',
+        'gen_ai.response.model': 'llama-proto',
+        'gen_ai.usage.input_tokens': 4096,
+        'gen_ai.usage.cache_read.input_tokens': 1024,
+        'gen_ai.usage.output_tokens': 2_000_000,
+        'gen_ai.usage.reasoning.output_tokens': 1500,
+      },
+    });
+    span.end();
+    await provider.forceFlush();
+    await provider.shutdown();
+    const [row] = await rowsFor([span.spanContext().traceId]);
+    const [unit]: { id: string }[] = await dataSource.query('SELECT id FROM work_units WHERE organization_id = $1 AND external_ref = $2', [org.organizationId, ref]);
+    expect(row).toMatchObject({
+      event_key: `compute:otlp:${span.spanContext().traceId}:${span.spanContext().spanId}`,
+      provider: 'self-hosted',
+      model: 'llama-proto',
+      input_tokens: '4096',
+      cached_input_tokens: '1024',
+      output_tokens: '2000000',
+      reasoning_tokens: '1500',
+      work_unit_id: unit.id,
+    });
+  });
+
+  it('answers a protobuf export with a partial success the official exporter decodes', async () => {
+    const warnings: string[] = [];
+    const keep = (...args: unknown[]) => warnings.push(args.map(String).join(' '));
+    diag.setLogger({ error: keep, warn: keep, info: () => undefined, debug: () => undefined, verbose: () => undefined }, DiagLogLevel.WARN);
+    try {
+      const exporter = new OTLPProtoTraceExporter({ url, headers: { Authorization: `Bearer ${client.key}` } });
+      const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+      const bad = provider.getTracer('proto').startSpan('chat', { attributes: { 'gen_ai.provider.name': 'x', 'gen_ai.request.model': 'y', 'gen_ai.usage.input_tokens': -3 } });
+      bad.end();
+      await provider.forceFlush();
+      await provider.shutdown();
+    } finally {
+      diag.disable();
+    }
+    expect(warnings.join('\n')).toMatch(/Received Partial Success response:.*rejectedSpans.*inputTokens must be a whole number of at least 0/);
+  });
+
   describe('answers as OTLP does', () => {
     const traceId = () => randomUUID().replace(/-/g, '');
     const span = (attributes: Record<string, unknown>, id = traceId()) => ({
@@ -189,9 +239,16 @@ describe('OTLP trace ingest', () => {
       expect(broken.body.errors[0].extensions.code).toBe('BAD_REQUEST');
     });
 
-    it('answers 415 to the protobuf encoding, which it does not take', async () => {
-      const res = await request(t.server).post('/v1/traces').set({ 'content-type': 'application/x-protobuf', authorization: `Bearer ${client.key}` }).send(Buffer.from([0x0a, 0x00]));
-      expect(res.status).toBe(415);
+    it('answers a protobuf request in protobuf, refuses malformed protobuf with 400, and other media types with 415', async () => {
+      const protobuf = (payload: Buffer) => request(t.server).post('/v1/traces').set({ 'content-type': 'application/x-protobuf', authorization: `Bearer ${client.key}` }).send(payload);
+      const empty = await protobuf(Buffer.alloc(0));
+      expect(empty.status).toBe(200);
+      expect(empty.headers['content-type']).toContain('application/x-protobuf');
+      const broken = await protobuf(Buffer.from([0x0a, 0x05, 0x01]));
+      expect(broken.status).toBe(400);
+      expect(broken.body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+      const xml = await request(t.server).post('/v1/traces').set({ 'content-type': 'application/xml', authorization: `Bearer ${client.key}` }).send('<spans/>');
+      expect(xml.status).toBe(415);
     });
   });
 });

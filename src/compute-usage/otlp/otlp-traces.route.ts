@@ -5,9 +5,11 @@ import type { Role } from '../../api-keys/api-key.entity';
 import { RequestAuthService } from '../../auth/request-auth.service';
 import { AppError, errorBody, httpStatusFor } from '../../common/errors/app-error';
 import { isDependencyDown } from '../../common/errors/dependency-errors';
+import { decodeTraceExport, encodeTraceResponse } from './otlp-protobuf';
 import { OtlpTracesService } from './otlp-traces.service';
 
 export const OTLP_TRACES_PATH = '/v1/traces';
+const PROTOBUF = 'application/x-protobuf';
 const WRITERS: Role[] = ['ADMIN', 'CLIENT'];
 const logger = new Logger('OtlpTraces');
 
@@ -15,9 +17,9 @@ const logger = new Logger('OtlpTraces');
  * POST /v1/traces, the OTLP/HTTP trace endpoint, as a plain Fastify route in its own
  * encapsulated plugin (its body limit, gzip and error shape touch no other route).
  * Authenticated like GraphQL (Authorization: Bearer <api key>), for ADMIN and CLIENT keys,
- * before the body is read. JSON encoding only; protobuf answers 415, which OTLP exporters
- * report without retrying. The answer is an ExportTraceServiceResponse:
- * { "partialSuccess": {} } or { "partialSuccess": { "rejectedSpans": n, "errorMessage": "..." } }.
+ * before the body is read. Both OTLP/HTTP encodings: JSON (application/json) and protobuf
+ * (application/x-protobuf); the answer is an ExportTraceServiceResponse in the request's
+ * encoding: { "partialSuccess": {} } or { "partialSuccess": { "rejectedSpans": n, "errorMessage": "..." } }.
  */
 export function registerOtlpTracesRoute(fastify: FastifyInstance, deps: { auth: RequestAuthService; traces: OtlpTracesService; bodyLimit: number }): void {
   void fastify.register(async (instance) => {
@@ -31,6 +33,13 @@ export function registerOtlpTracesRoute(fastify: FastifyInstance, deps: { auth: 
         done(null, JSON.parse(body as string));
       } catch {
         done(Object.assign(new Error('The body is not valid JSON'), { statusCode: 400 }), undefined);
+      }
+    });
+    instance.addContentTypeParser(PROTOBUF, { parseAs: 'buffer' }, (_request, body, done) => {
+      try {
+        done(null, decodeTraceExport(body as Buffer));
+      } catch (err) {
+        done(err as Error, undefined);
       }
     });
     instance.post(
@@ -49,8 +58,9 @@ export function registerOtlpTracesRoute(fastify: FastifyInstance, deps: { auth: 
           return payload.pipe(createGunzip());
         },
       },
-      async (request: FastifyRequest) => {
+      async (request: FastifyRequest, reply: FastifyReply) => {
         const partialSuccess = await deps.traces.export(request.auth!, request.body);
+        if (request.headers['content-type']?.startsWith(PROTOBUF)) return reply.type(PROTOBUF).send(encodeTraceResponse(partialSuccess));
         return { partialSuccess };
       },
     );
