@@ -10,6 +10,7 @@ import { ComputeUsageModule } from './compute-usage/compute-usage.module';
 import { RequestAuthService } from './auth/request-auth.service';
 import { AppExceptionFilter } from './common/errors/app-exception.filter';
 import { DatabaseModule } from './common/database/database.module';
+import { ExportsModule } from './exports/exports.module';
 import { HealthModule } from './common/health/health.module';
 import { HistoryModule } from './history/history.module';
 import { LeasesModule } from './leases/leases.module';
@@ -59,6 +60,7 @@ import { WorkUnitsModule } from './work-units/work-units.module';
     WorkUnitsModule,
     ComputeUsageModule,
     OutcomeReportsModule,
+    ExportsModule,
   ],
   providers: [{ provide: APP_FILTER, useClass: AppExceptionFilter }],
 })

@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module';
+import { ExportsAuthGuard } from './exports-auth.guard';
+import { ExportsController } from './exports.controller';
+import { ExportsService } from './exports.service';
+
+/** CSV exports of the ledger: the raw entries and a FinOps FOCUS 1.2 view. */
+@Module({
+  imports: [AuthModule],
+  controllers: [ExportsController],
+  providers: [ExportsService, ExportsAuthGuard],
+  exports: [ExportsService],
+})
+export class ExportsModule {}

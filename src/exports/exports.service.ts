@@ -1,0 +1,113 @@
+import { Readable } from 'node:stream';
+import { Injectable, Logger } from '@nestjs/common';
+import { DataSource, QueryRunner } from 'typeorm';
+import type { AuthContext } from '../auth/auth-context';
+import { AppError } from '../common/errors/app-error';
+import { requireWindow } from '../common/validation/validate';
+import { csvLine } from './csv';
+import { FOCUS_COLUMNS, FOCUS_SQL, LEDGER_COLUMNS, LEDGER_SQL } from './export-queries';
+
+/** A year and a bit, like the reports, so year-on-year fits in one file. */
+export const EXPORT_MAX_DAYS = 400;
+/** Rows per FETCH: a few hundred kB of CSV, so memory stays flat whatever the window holds. */
+const BATCH_ROWS = 1000;
+/** Each export holds a pool connection for its whole length; past this many, callers retry. */
+const MAX_CONCURRENT_EXPORTS = 4;
+const CURSOR = 'export_rows';
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+export interface ExportWindow {
+  from: Date;
+  to: Date;
+}
+
+/**
+ * Streams CSV exports of the ledger straight from a server-side cursor: each export gets a
+ * dedicated connection holding one read-only REPEATABLE READ transaction (one snapshot for
+ * the whole file), and fetches the next batch only when the response has taken the last
+ * one (Readable.from pulls on demand), so memory does not grow with the window.
+ */
+@Injectable()
+export class ExportsService {
+  private readonly logger = new Logger('Exports');
+  private running = 0;
+
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** Checks `from` and `to` as they come from the query string. */
+  window(from: unknown, to: unknown): ExportWindow {
+    const window = { from: parseDate(from, 'from'), to: parseDate(to, 'to') };
+    requireWindow(window.from, window.to, { maxDays: EXPORT_MAX_DAYS });
+    return window;
+  }
+
+  /** One row per ledger entry of the caller's organization in [from, to), oldest first. */
+  ledgerCsv(auth: AuthContext, window: ExportWindow): Promise<Readable> {
+    return this.open(LEDGER_COLUMNS, LEDGER_SQL, [auth.organizationId, window.from, window.to]);
+  }
+
+  /** FOCUS 1.2 rows: one per UTC day, work unit, and model or app (see export-queries.ts). */
+  focusCsv(auth: AuthContext, window: ExportWindow): Promise<Readable> {
+    return this.open(FOCUS_COLUMNS, FOCUS_SQL, [auth.organizationId, window.from, window.to]);
+  }
+
+  // The cursor is declared before the stream is returned, so a database fault is still an
+  // ordinary error response; after the first byte the only way to report one is to cut the
+  // connection, which a CSV reader sees as a truncated download.
+  private async open(columns: readonly string[], sql: string, params: unknown[]): Promise<Readable> {
+    if (this.running >= MAX_CONCURRENT_EXPORTS) {
+      throw new AppError('RATE_LIMITED', `At most ${MAX_CONCURRENT_EXPORTS} exports run at once; retry shortly`, { retryAfterSeconds: 5 });
+    }
+    this.running++;
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      await runner.connect();
+      await runner.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      await runner.query(`DECLARE ${CURSOR} NO SCROLL CURSOR FOR ${sql}`, params);
+    } catch (err) {
+      await this.close(runner);
+      throw err;
+    }
+    const toLine = (row: Record<string, string | null>) => csvLine(columns.map((c) => row[c]));
+    // Byte mode with a small high-water mark: at most about one batch waits in memory.
+    return Readable.from(this.batches(runner, csvLine(columns), toLine), { objectMode: false, highWaterMark: 64 * 1024 });
+  }
+
+  // The finally block runs when the cursor is exhausted, on an error, and when the response
+  // destroys the stream because the client went away: the connection always goes back.
+  private async *batches(runner: QueryRunner, header: string, toLine: (row: Record<string, string | null>) => string): AsyncGenerator<string> {
+    try {
+      yield header;
+      for (;;) {
+        const rows: Record<string, string | null>[] = await runner.query(`FETCH ${BATCH_ROWS} FROM ${CURSOR}`);
+        if (rows.length === 0) return;
+        let chunk = '';
+        for (const row of rows) chunk += toLine(row);
+        yield chunk;
+      }
+    } finally {
+      await this.close(runner);
+    }
+  }
+
+  private async close(runner: QueryRunner): Promise<void> {
+    this.running--;
+    if (runner.isReleased) return;
+    try {
+      await runner.query('ROLLBACK');
+      await runner.release();
+    } catch (err) {
+      // Released with the error, pg-pool discards the connection instead of handing out one
+      // that may still sit inside the export's transaction.
+      this.logger.warn({ err }, 'Could not end an export transaction; the connection is dropped');
+      await (runner as QueryRunner & { releasePostgresConnection(err: unknown): Promise<void> }).releasePostgresConnection(err);
+    }
+  }
+}
+
+function parseDate(value: unknown, field: string): Date {
+  if (typeof value !== 'string' || !ISO_DATE.test(value)) throw AppError.badInput(field, `${field} must be an ISO 8601 date or date-time, e.g. 2026-01-01T00:00:00Z`);
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) throw AppError.badInput(field, `${field} is not a valid date`);
+  return date;
+}
