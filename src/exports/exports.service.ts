@@ -21,6 +21,17 @@ export interface ExportWindow {
   to: Date;
 }
 
+/** `from` and `to` as they come from the query string, unchecked. */
+export interface ExportQuery {
+  from: unknown;
+  to: unknown;
+}
+
+export interface CsvExport {
+  filename: string;
+  body: Readable;
+}
+
 /**
  * Streams CSV exports of the ledger straight from a server-side cursor: each export gets a
  * dedicated connection holding one read-only REPEATABLE READ transaction (one snapshot for
@@ -34,21 +45,16 @@ export class ExportsService {
 
   constructor(private readonly dataSource: DataSource) {}
 
-  /** Checks `from` and `to` as they come from the query string. */
-  window(from: unknown, to: unknown): ExportWindow {
-    const window = { from: parseDate(from, 'from'), to: parseDate(to, 'to') };
-    requireWindow(window.from, window.to, { maxDays: EXPORT_MAX_DAYS });
-    return window;
-  }
-
   /** One row per ledger entry of the caller's organization in [from, to), oldest first. */
-  ledgerCsv(auth: AuthContext, window: ExportWindow): Promise<Readable> {
-    return this.open(LEDGER_COLUMNS, LEDGER_SQL, [auth.organizationId, window.from, window.to]);
+  async ledgerCsv(auth: AuthContext, query: ExportQuery): Promise<CsvExport> {
+    const window = exportWindow(query);
+    return { filename: filename('ledger', window), body: await this.open(LEDGER_COLUMNS, LEDGER_SQL, [auth.organizationId, window.from, window.to]) };
   }
 
   /** FOCUS 1.2 rows: one per UTC day, work unit, and model or app (see export-queries.ts). */
-  focusCsv(auth: AuthContext, window: ExportWindow): Promise<Readable> {
-    return this.open(FOCUS_COLUMNS, FOCUS_SQL, [auth.organizationId, window.from, window.to]);
+  async focusCsv(auth: AuthContext, query: ExportQuery): Promise<CsvExport> {
+    const window = exportWindow(query);
+    return { filename: filename('focus', window), body: await this.open(FOCUS_COLUMNS, FOCUS_SQL, [auth.organizationId, window.from, window.to]) };
   }
 
   // The cursor is declared before the stream is returned, so a database fault is still an
@@ -60,22 +66,28 @@ export class ExportsService {
     }
     this.running++;
     const runner = this.dataSource.createQueryRunner();
+    let closing: Promise<void> | undefined;
+    const finish = () => (closing ??= this.close(runner));
     try {
       await runner.connect();
       await runner.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       await runner.query(`DECLARE ${CURSOR} NO SCROLL CURSOR FOR ${sql}`, params);
     } catch (err) {
-      await this.close(runner);
+      await finish();
       throw err;
     }
     const toLine = (row: Record<string, string | null>) => csvLine(columns.map((c) => row[c]));
     // Byte mode with a small high-water mark: at most about one batch waits in memory.
-    return Readable.from(this.batches(runner, csvLine(columns), toLine), { objectMode: false, highWaterMark: 64 * 1024 });
+    const body = Readable.from(this.batches(runner, csvLine(columns), toLine, finish), { objectMode: false, highWaterMark: 64 * 1024 });
+    // A stream destroyed before its first read never enters the generator, so its finally
+    // would not run: 'close' covers that case (finish is idempotent).
+    body.once('close', () => void finish());
+    return body;
   }
 
   // The finally block runs when the cursor is exhausted, on an error, and when the response
   // destroys the stream because the client went away: the connection always goes back.
-  private async *batches(runner: QueryRunner, header: string, toLine: (row: Record<string, string | null>) => string): AsyncGenerator<string> {
+  private async *batches(runner: QueryRunner, header: string, toLine: (row: Record<string, string | null>) => string, finish: () => Promise<void>): AsyncGenerator<string> {
     try {
       yield header;
       for (;;) {
@@ -86,13 +98,12 @@ export class ExportsService {
         yield chunk;
       }
     } finally {
-      await this.close(runner);
+      await finish();
     }
   }
 
   private async close(runner: QueryRunner): Promise<void> {
     this.running--;
-    if (runner.isReleased) return;
     try {
       await runner.query('ROLLBACK');
       await runner.release();
@@ -103,6 +114,17 @@ export class ExportsService {
       await (runner as QueryRunner & { releasePostgresConnection(err: unknown): Promise<void> }).releasePostgresConnection(err);
     }
   }
+}
+
+function exportWindow(query: ExportQuery): ExportWindow {
+  const window = { from: parseDate(query.from, 'from'), to: parseDate(query.to, 'to') };
+  requireWindow(window.from, window.to, { maxDays: EXPORT_MAX_DAYS });
+  return window;
+}
+
+function filename(name: string, window: ExportWindow): string {
+  const day = (d: Date) => d.toISOString().slice(0, 10);
+  return `${name}-${day(window.from)}-${day(window.to)}.csv`;
 }
 
 function parseDate(value: unknown, field: string): Date {
