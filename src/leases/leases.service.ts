@@ -150,11 +150,20 @@ export class LeasesService {
       // PostgreSQL already says it ended; if Redis cannot free the credits now, they come
       // back at the lease's expiry: under-use, never over-use.
       const ref = { poolId: lease.poolId, leaseId: lease.id };
-      const freed = await (state === 'REVOKED' ? this.store.revoke(ref) : this.store.checkin(ref)).catch((err: Error) => {
+      const free = () => (state === 'REVOKED' ? this.store.revoke(ref) : this.store.checkin(ref));
+      const freed = await free().catch((err: Error) => {
         this.logger.warn(`Lease ${lease.id} ended in PostgreSQL; Redis frees its credits at expiry (${err.message})`);
         return null;
       });
-      if (freed?.status === 'UNAVAILABLE') this.poolState.requestRebuild(lease.poolId);
+      // The pool's Redis state is gone: a rebuild that read the lease as active just before
+      // it ended here would restore it (for its grace period), so free it again once the
+      // pool is rebuilt. A lease the rebuild did not restore answers NOT_ACTIVE: nothing to do.
+      if (freed?.status === 'UNAVAILABLE') {
+        this.poolState
+          .ensure(lease.poolId)
+          .then(free)
+          .catch((err: Error) => this.logger.warn(`Lease ${lease.id}: could not free it after the rebuild; it expires by itself (${err.message})`));
+      }
       this.events.changed(lease.poolId);
     }
     return ended;
