@@ -38,6 +38,10 @@ export function graphqlOptions(config: AppConfig, requestAuth: RequestAuthServic
     sortSchema: true,
     path: '/graphql',
     graphiql: false,
+    // Compile an operation with graphql-jit from its second run on: variable coercion and
+    // execution become generated code (a 500-event recordComputeUsage batch spent most of its
+    // CPU coercing variables). Every test runs with it.
+    jit: 1,
     allowBatchedQueries: false,
     fieldResolverEnhancers: ['guards', 'filters'],
     buildSchemaOptions: { dateScalarMode: 'isoDate', numberScalarMode: 'integer' },
