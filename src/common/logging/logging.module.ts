@@ -21,7 +21,7 @@ import { requestIdFor } from './request-id';
         },
         // Probes and scrapes every few seconds would drown the request log.
         exclude: [
-          { method: RequestMethod.GET, path: 'health/(.*)' },
+          { method: RequestMethod.GET, path: 'health/{*path}' },
           { method: RequestMethod.GET, path: 'metrics' },
         ],
       }),
