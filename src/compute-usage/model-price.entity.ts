@@ -1,6 +1,5 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
-
-const asNumber = { to: (v: number) => v, from: (v: string) => Number(v) };
+import { numericColumn } from '../common/database/numeric-column';
 
 /**
  * Versions of a model's price, by effective date; never updated. The price in force at an
@@ -22,14 +21,14 @@ export class ModelPriceEntity {
   @Column('text')
   model!: string;
 
-  @Column('numeric', { precision: 20, scale: 9, transformer: asNumber })
+  @Column('numeric', { precision: 20, scale: 9, transformer: numericColumn })
   inputPerMillion!: number;
 
-  @Column('numeric', { precision: 20, scale: 9, transformer: asNumber })
+  @Column('numeric', { precision: 20, scale: 9, transformer: numericColumn })
   outputPerMillion!: number;
 
   /** Stored resolved: the input price when the caller gave none. */
-  @Column('numeric', { precision: 20, scale: 9, transformer: asNumber })
+  @Column('numeric', { precision: 20, scale: 9, transformer: numericColumn })
   cachedInputPerMillion!: number;
 
   @Column('timestamptz')

@@ -1,6 +1,5 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryColumn } from 'typeorm';
-
-const numeric = { to: (v: number) => v, from: (v: string) => Number(v) };
+import { numericColumn } from '../common/database/numeric-column';
 
 /**
  * One ended draw: the credits one lease (or several sharing leases, plus linger) held from
@@ -52,15 +51,15 @@ export class LeaseDrawEntity {
   endedAt!: Date;
 
   /** Credits times held seconds. */
-  @Column('numeric', { precision: 20, scale: 3, transformer: numeric })
+  @Column('numeric', { precision: 20, scale: 3, transformer: numericColumn })
   creditSeconds!: number;
 
   /** Credits times the seconds charged: the held seconds, or the app's minimum charge if longer. */
-  @Column('numeric', { precision: 20, scale: 3, transformer: numeric })
+  @Column('numeric', { precision: 20, scale: 3, transformer: numericColumn })
   chargedCreditSeconds!: number;
 
   /** Credits times the held seconds during which every live lease of the draw reported its user idle. */
-  @Column('numeric', { precision: 20, scale: 3, transformer: numeric })
+  @Column('numeric', { precision: 20, scale: 3, transformer: numericColumn })
   idleCreditSeconds!: number;
 
   /** How the draw's end was learnt: 'stream' (the lease store's event), 'reconciled' or 'imported'. */

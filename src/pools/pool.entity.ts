@@ -1,5 +1,6 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 import { OrganizationEntity } from '../organizations/organization.entity';
+import { nullableNumericColumn } from '../common/database/numeric-column';
 
 @Entity({ name: 'pools' })
 @Index('uq_pools_organization_name', ['organizationId', 'name'], { unique: true })
@@ -26,7 +27,7 @@ export class PoolEntity {
   @Column('int', { default: 3600 })
   maxLeaseSeconds!: number;
 
-  @Column('numeric', { precision: 18, scale: 6, nullable: true, transformer: { to: (v: number | null) => v, from: (v: string | null) => (v === null ? null : Number(v)) } })
+  @Column('numeric', { precision: 18, scale: 6, nullable: true, transformer: nullableNumericColumn })
   creditHourPrice!: number | null;
 
   /**

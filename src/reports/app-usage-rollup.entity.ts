@@ -1,7 +1,6 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import type { RollupBucket } from './pool-usage-rollup.entity';
-
-const numeric = { to: (v: number) => v, from: (v: string) => Number(v) };
+import { numericColumn } from '../common/database/numeric-column';
 
 /** One app's use of its pool in one UTC hour or day; written with the pool's rollup row. */
 @Entity({ name: 'app_usage_rollups' })
@@ -25,11 +24,11 @@ export class AppUsageRollupEntity {
   @Column('int')
   peakCredits!: number;
 
-  @Column('numeric', { precision: 20, scale: 3, transformer: numeric })
+  @Column('numeric', { precision: 20, scale: 3, transformer: numericColumn })
   creditSeconds!: number;
 
   /** Credit-seconds held while every live lease of the draw reported its user idle. */
-  @Column('numeric', { precision: 20, scale: 3, transformer: numeric })
+  @Column('numeric', { precision: 20, scale: 3, transformer: numericColumn })
   idleCreditSeconds!: number;
 
   /** Leases granted (acquired) in the bucket, joining leases included. */

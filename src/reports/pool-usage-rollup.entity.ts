@@ -1,8 +1,7 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { numericColumn } from '../common/database/numeric-column';
 
 export type RollupBucket = 'HOUR' | 'DAY';
-
-const numeric = { to: (v: number) => v, from: (v: string) => Number(v) };
 
 /**
  * A pool's use in one UTC hour or day: the seconds it spent at each level of use (level 0
@@ -27,7 +26,7 @@ export class PoolUsageRollupEntity {
   @Column('int')
   peakCredits!: number;
 
-  @Column('numeric', { precision: 20, scale: 3, transformer: numeric })
+  @Column('numeric', { precision: 20, scale: 3, transformer: numericColumn })
   creditSeconds!: number;
 
   /** {"<level>": seconds} for every level above 0 held in the bucket. */

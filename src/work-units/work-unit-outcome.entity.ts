@@ -1,5 +1,6 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
-import { numericOrNull, OutcomeStatus, ValueDimension } from './work-unit.entity';
+import { OutcomeStatus, ValueDimension } from './work-unit.entity';
+import { nullableNumericColumn } from '../common/database/numeric-column';
 
 /**
  * Every outcome ever recorded for a work unit: when, by whom, what it was before and what it
@@ -44,9 +45,9 @@ export class WorkUnitOutcomeEntity {
   @Column('text', { nullable: true })
   valueDimension!: ValueDimension | null;
 
-  @Column('numeric', { precision: 24, scale: 6, nullable: true, transformer: numericOrNull })
+  @Column('numeric', { precision: 24, scale: 6, nullable: true, transformer: nullableNumericColumn })
   valueAmount!: number | null;
 
-  @Column('numeric', { precision: 5, scale: 4, nullable: true, transformer: numericOrNull })
+  @Column('numeric', { precision: 5, scale: 4, nullable: true, transformer: nullableNumericColumn })
   evidenceConfidence!: number | null;
 }

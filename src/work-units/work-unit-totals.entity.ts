@@ -1,6 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
-
-const asNumber = { to: (v: number) => v, from: (v: string) => Number(v) };
+import { numericColumn } from '../common/database/numeric-column';
 
 /**
  * Running sums of a work unit's ledger rows. Written only by the statement trigger on
@@ -16,30 +15,30 @@ export class WorkUnitTotalsEntity {
   @Column('uuid')
   organizationId!: string;
 
-  @Column('numeric', { precision: 24, scale: 3, default: 0, transformer: asNumber })
+  @Column('numeric', { precision: 24, scale: 3, default: 0, transformer: numericColumn })
   licenseCreditSeconds!: number;
 
-  @Column('numeric', { precision: 24, scale: 3, default: 0, transformer: asNumber })
+  @Column('numeric', { precision: 24, scale: 3, default: 0, transformer: numericColumn })
   licenseIdleCreditSeconds!: number;
 
-  @Column('bigint', { default: 0, transformer: asNumber })
+  @Column('bigint', { default: 0, transformer: numericColumn })
   computeInputTokens!: number;
 
-  @Column('bigint', { default: 0, transformer: asNumber })
+  @Column('bigint', { default: 0, transformer: numericColumn })
   computeCachedInputTokens!: number;
 
-  @Column('bigint', { default: 0, transformer: asNumber })
+  @Column('bigint', { default: 0, transformer: numericColumn })
   computeOutputTokens!: number;
 
-  @Column('bigint', { default: 0, transformer: asNumber })
+  @Column('bigint', { default: 0, transformer: numericColumn })
   computeReasoningTokens!: number;
 
-  @Column('numeric', { precision: 28, scale: 9, default: 0, transformer: asNumber })
+  @Column('numeric', { precision: 28, scale: 9, default: 0, transformer: numericColumn })
   licenseCost!: number;
 
-  @Column('numeric', { precision: 28, scale: 9, default: 0, transformer: asNumber })
+  @Column('numeric', { precision: 28, scale: 9, default: 0, transformer: numericColumn })
   computeCost!: number;
 
-  @Column('bigint', { default: 0, transformer: asNumber })
+  @Column('bigint', { default: 0, transformer: numericColumn })
   entries!: number;
 }

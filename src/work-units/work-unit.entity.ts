@@ -1,12 +1,12 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 import { OrganizationEntity } from '../organizations/organization.entity';
 import type { OrgUnitKind } from '../principals/principal.entity';
+import { nullableNumericColumn } from '../common/database/numeric-column';
 
 export type OutcomeStatus = 'PENDING' | 'ACCEPTED' | 'REJECTED';
 export type ValueDimension = 'REVENUE' | 'MARGIN' | 'LOSS_AVOIDED' | 'THROUGHPUT' | 'QUALITY' | 'CYCLE_TIME' | 'RESILIENCE' | 'STRATEGIC';
 
 /** numeric columns come back from pg as strings; read them as numbers (null stays null). */
-export const numericOrNull = { to: (v: number | null) => v, from: (v: string | null) => (v === null ? null : Number(v)) };
 
 /**
  * One piece of business work that leases and compute usage are charged to. The outcome
@@ -60,10 +60,10 @@ export class WorkUnitEntity {
   @Column('text', { nullable: true })
   valueDimension!: ValueDimension | null;
 
-  @Column('numeric', { precision: 24, scale: 6, nullable: true, transformer: numericOrNull })
+  @Column('numeric', { precision: 24, scale: 6, nullable: true, transformer: nullableNumericColumn })
   valueAmount!: number | null;
 
-  @Column('numeric', { precision: 5, scale: 4, nullable: true, transformer: numericOrNull })
+  @Column('numeric', { precision: 5, scale: 4, nullable: true, transformer: nullableNumericColumn })
   evidenceConfidence!: number | null;
 
   @Column('timestamptz', { nullable: true })
