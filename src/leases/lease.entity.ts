@@ -1,4 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { nullableNumericColumn } from '../common/database/numeric-column';
 
 export type LeaseState = 'ACTIVE' | 'RELEASED' | 'EXPIRED' | 'REVOKED';
 
@@ -10,6 +11,8 @@ export type LeaseState = 'ACTIVE' | 'RELEASED' | 'EXPIRED' | 'REVOKED';
 @Index('ix_leases_organization_acquired', ['organizationId', 'acquiredAt', 'id'])
 @Index('ix_leases_pool_state', ['poolId', 'state'])
 @Index('ix_leases_draw', ['drawId'])
+// The draw reconciliation looks for recently ended openers per pool (lease-draws.service.ts).
+@Index('ix_leases_pool_opener_ended', ['poolId', 'endedAt'], { where: '"credits" > 0' })
 @Index('ix_leases_principal_acquired', ['organizationId', 'principalId', 'acquiredAt'])
 @Index('uq_leases_idempotency', ['organizationId', 'apiKeyId', 'idempotencyKey'], { unique: true, where: '"idempotency_key" IS NOT NULL' })
 export class LeaseEntity {
@@ -81,7 +84,7 @@ export class LeaseEntity {
   idleSince!: Date | null;
 
   /** Credits held times seconds held, written when the lease ends. */
-  @Column('numeric', { precision: 20, scale: 3, nullable: true, transformer: { to: (v: number | null) => v, from: (v: string | null) => (v === null ? null : Number(v)) } })
+  @Column('numeric', { precision: 20, scale: 3, nullable: true, transformer: nullableNumericColumn })
   creditSeconds!: number | null;
 
   @Column('text', { nullable: true })
