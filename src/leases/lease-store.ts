@@ -43,6 +43,8 @@ const SCRIPT_FILES = {
 
 type ScriptName = keyof typeof SCRIPT_FILES;
 type Reply = (string | number)[];
+/** check-out answers a new grant with its bare record, check-in its usual end with 1. */
+type FastReply = string | number | Reply;
 
 interface LeaseLibrary {
   code: string;
@@ -88,7 +90,7 @@ export class LeaseStore {
 
   /** (Re)builds the pool from the database; see lua/install.lua. */
   async install(poolId: string, input: InstallInput): Promise<InstallResult> {
-    const [leasesRestored, drawsRestored, inUse] = await this.run('install', poolId, installPayload(input));
+    const [leasesRestored, drawsRestored, inUse] = (await this.run('install', poolId, [installPayload(input)])) as Reply;
     return { leasesRestored: Number(leasesRestored), drawsRestored: Number(drawsRestored), inUse: Number(inUse) };
   }
 
@@ -117,14 +119,15 @@ export class LeaseStore {
    */
   async checkout(input: CheckoutInput): Promise<CheckoutResult> {
     assertIds(input.leaseId, input.appId, input.principalId, input.workUnitId ?? '');
-    const reply = await this.run('checkout', input.poolId, input.leaseId, ...requesterArgs(input), input.leaseMs, input.waitMs ?? 0);
-    const status = reply[0];
+    const reply = await this.run('checkout', input.poolId, checkoutArgs(input));
+    if (typeof reply === 'string') return parseGrant(input.leaseId, reply, false);
+    const status = Array.isArray(reply) ? reply[0] : reply;
     switch (status) {
-      case 'GRANTED':
-        return parseGrant(input.leaseId, String(reply[1]), reply[2] === 1);
+      case 'REPLAYED':
+        return parseGrant(input.leaseId, String((reply as Reply)[1]), true);
       case 'POOL_EXHAUSTED':
       case 'GROUP_LIMIT_REACHED':
-        return { status, requested: Number(reply[1]), available: Number(reply[2]), retryAfterMs: Number(reply[3]), queuedAhead: Number(reply[4]) };
+        return refusal(status, reply as Reply);
       case 'UNAVAILABLE':
       case 'UNKNOWN_APP':
         return { status };
@@ -135,7 +138,8 @@ export class LeaseStore {
 
   /** Sets an active lease's expiry to now + its length; an ended or expired lease stays ended. */
   async heartbeat(input: HeartbeatInput): Promise<HeartbeatResult> {
-    const [status, expiresAtMs] = await this.run('heartbeat', input.poolId, input.leaseId, input.leaseMs ?? 0);
+    const args = input.leaseMs === undefined ? [input.leaseId] : [input.leaseId, input.leaseMs];
+    const [status, expiresAtMs] = (await this.run('heartbeat', input.poolId, args)) as Reply;
     if (status === 'OK') return { status, expiresAtMs: Number(expiresAtMs) };
     return { status: status as 'NOT_ACTIVE' | 'UNAVAILABLE' };
   }
@@ -154,7 +158,7 @@ export class LeaseStore {
   async sweep(poolId: string): Promise<number> {
     let ended = 0;
     for (;;) {
-      const [leases, lingers, more] = await this.run('sweep', poolId);
+      const [leases, lingers, more] = (await this.run('sweep', poolId, [])) as Reply;
       ended += Number(leases) + Number(lingers);
       if (more !== 1) return ended;
     }
@@ -162,7 +166,7 @@ export class LeaseStore {
 
   /** Read-only counters; inUse may include what is due but not yet swept. */
   async status(poolId: string): Promise<PoolStatus> {
-    const [epoch, cap, inUse, activeLeases, reservedUnused, queued] = await this.run('status', poolId);
+    const [epoch, cap, inUse, activeLeases, reservedUnused, queued] = (await this.run('status', poolId, [])) as Reply;
     return {
       epoch: epoch === '' ? null : String(epoch),
       cap: Number(cap),
@@ -176,7 +180,9 @@ export class LeaseStore {
   /** What a check-out would get now, decided by the same Lua as checkout. */
   async quote(input: Requester): Promise<QuoteResult> {
     assertIds(input.appId, input.principalId, input.workUnitId ?? '');
-    const [status, cost, grantable, available, queuedAhead] = await this.run('quote', input.poolId, ...requesterArgs(input));
+    const [status, cost, grantable, available, queuedAhead] = (await this.run('quote', input.poolId, [
+      input.appId, input.principalId, escapeTeam(input.team), input.host ?? '', input.workUnitId ?? '',
+    ])) as Reply;
     if (status === 'OK') {
       return { status, cost: Number(cost), grantable: grantable === 1, available: Number(available), queuedAhead: Number(queuedAhead) };
     }
@@ -185,7 +191,7 @@ export class LeaseStore {
 
   /** Takes a waiting check-out's ticket (its lease id) out of the fair queue; true if it was queued. */
   async leaveQueue(ref: LeaseRef): Promise<boolean> {
-    const [left] = await this.run('leaveQueue', ref.poolId, ref.leaseId);
+    const [left] = (await this.run('leaveQueue', ref.poolId, [ref.leaseId])) as Reply;
     return left === 1;
   }
 
@@ -220,7 +226,9 @@ export class LeaseStore {
   }
 
   private async endLease(ref: LeaseRef, how: 'checkin' | 'revoke'): Promise<EndLeaseResult> {
-    const [status, drawEnded, lingerUntil] = await this.run('end', ref.poolId, ref.leaseId, how);
+    const reply = await this.run('end', ref.poolId, how === 'checkin' ? [ref.leaseId] : [ref.leaseId, how]);
+    if (reply === 1) return { status: 'ENDED', drawEnded: true, lingerUntilMs: null };
+    const [status, drawEnded, lingerUntil] = reply as Reply;
     if (status === 'ENDED') {
       return { status, drawEnded: drawEnded === 1, lingerUntilMs: lingerUntil === 0 ? null : Number(lingerUntil) };
     }
@@ -237,13 +245,14 @@ export class LeaseStore {
   }
 
   /** Calls the function; a Redis without the library (first use, restart, flush) gets it loaded first. */
-  private run(script: ScriptName, poolId: string, ...args: (string | number)[]): Promise<Reply> {
+  private run(script: ScriptName, poolId: string, args: (string | number)[]): Promise<FastReply> {
     const name = this.library.functions[script];
     const key = poolKeyBase(this.prefix, poolId);
-    return (this.redis.fcall(name, 1, key, ...args) as Promise<Reply>).catch(async (err: unknown) => {
+    const call = () => this.redis.fcall(name, 1, key, ...args) as Promise<FastReply>;
+    return call().catch(async (err: unknown) => {
       if (!(err instanceof Error) || !err.message.includes('Function not found')) throw err;
       await this.loadLibrary();
-      return this.redis.fcall(name, 1, key, ...args) as Promise<Reply>;
+      return call();
     });
   }
 
@@ -274,8 +283,21 @@ function installPayload(input: InstallInput): string {
   });
 }
 
-function requesterArgs(r: Requester): string[] {
-  return [r.appId, r.principalId, escapeTeam(r.team), r.host ?? '', r.workUnitId ?? ''];
+/**
+ * checkout.lua's arguments: the ones every check-out has, then team, host, work unit and
+ * waitMs, leaving out the empty ones at the end (most check-outs send four).
+ */
+function checkoutArgs(input: CheckoutInput): (string | number)[] {
+  const args: (string | number)[] = [input.leaseId, input.appId, input.principalId, input.leaseMs];
+  const optional = [escapeTeam(input.team), input.host ?? '', input.workUnitId ?? '', input.waitMs ?? 0];
+  let last = optional.length;
+  while (last > 0 && (optional[last - 1] === '' || optional[last - 1] === 0)) last--;
+  for (let i = 0; i < last; i++) args.push(optional[i]);
+  return args;
+}
+
+function refusal(status: 'POOL_EXHAUSTED' | 'GROUP_LIMIT_REACHED', reply: Reply): CheckoutResult {
+  return { status, requested: Number(reply[1]), available: Number(reply[2]), retryAfterMs: Number(reply[3]), queuedAhead: Number(reply[4]) };
 }
 
 /** A lease record of lua/lease-lib.lua; the grant is its fields as first answered. */

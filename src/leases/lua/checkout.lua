@@ -9,70 +9,68 @@
                          its first grant back and creates nothing. Also the id of a draw it opens
     ARGV[2] appId
     ARGV[3] principalId
-    ARGV[4] team         escaped; '' = no team
-    ARGV[5] host         '' = none
-    ARGV[6] workUnitId   '' = none
-    ARGV[7] leaseMs
-    ARGV[8] waitMs       0 = do not queue; else a refusal puts (or keeps) the lease id in the
-                         pool's fair queue, alive for waitMs unless tried again (see
+    ARGV[4] leaseMs
+    ARGV[5] team         escaped; '' or absent = no team
+    ARGV[6] host         '' or absent = none
+    ARGV[7] workUnitId   '' or absent = none
+    ARGV[8] waitMs       '0' or absent = do not queue; else a refusal puts (or keeps) the lease
+                         id in the pool's fair queue, alive for waitMs unless tried again (see
                          queueAhead in lease-lib.lua). A grant takes it out.
+    (lease-store.ts leaves out trailing empty arguments: most check-outs send four.)
 
   Output:
-    { 'GRANTED', leaseRecord, replayed (0|1) } with the lease's record (see lease-lib.lua):
+    leaseRecord          a new grant: the lease's record (see lease-lib.lua),
       "drawId|expiresAt|leaseMs|credits|fencingToken|acquiredAt|grantExpiresAt|inUse|drawAction"
       drawAction: OPENED, JOINED (credits 0) or TAKEN_OVER (a lingering draw; credits = its cost)
+    { 'REPLAYED', leaseRecord }  the lease id is an active lease: its first grant, unchanged
     { 'POOL_EXHAUSTED' | 'GROUP_LIMIT_REACHED', requested, available, retryAfterMs, queuedAhead }
       available: what this request may draw, after the credits the queue ahead waits for
     { 'UNAVAILABLE' }  the pool's epoch is missing
     { 'UNKNOWN_APP' }
 ]]
 usePool(KEYS[1])
-local leaseId, appId, principal, team, host, workUnit, leaseMs, waitMs =
-  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8])
+local leaseId, appId, principal, leaseMs = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local team, host, workUnit, waitMs = ARGV[5] or '', ARGV[6] or '', ARGV[7] or '', ARGV[8]
 
 local st, now, nowStr = decisionState(appId, team, leaseId)
 if not st then return { 'UNAVAILABLE' } end
-if st[10] then
-  local drawId, expiresAt = leaseHead(st[10])
-  if tonumber(expiresAt) > now then return { 'GRANTED', st[10], 1 } end
+if st[S_LEASE] then
+  local drawId, expiresAt = leaseHead(st[S_LEASE])
+  if expiresAt + 0 > now then return { 'REPLAYED', st[S_LEASE] } end
   -- Past its expiry but not collected yet: it ends as expired, and this call is a new lease.
-  endLease(leaseId, drawId, loadDraw(drawId), 'expire', tonumber(expiresAt), expiresAt, 0)
+  endLease(leaseId, drawId, loadDraw(drawId), 'expire', expiresAt + 0, expiresAt, 0)
   st, now, nowStr = decisionState(appId, team, leaseId)
 end
-if not st[8] then return { 'UNKNOWN_APP' } end
+if not st[S_APP] then return { 'UNKNOWN_APP' } end
 
-local cost, scope, lingerMs = parseApp(st[8])
+local cost, scope, lingerMs = parseApp(st[S_APP])
 local mode, drawId, d, scopeKey = 'OPENED', nil, nil, ''
 if scope ~= 'NONE' or lingerMs > 0 then
   mode, drawId, d, scopeKey = findDraw(scope, lingerMs, appId, principal, team, host, workUnit, now)
 end
-local fence = nextFence(st[4])
-local token = st[1] .. fence
--- Every write to the state hash goes into one HSET: fence, lease, draw, then what applies.
-local writes = { 'fence', fence, 'l|' .. leaseId, '', 'd|', '' }
-local credits, used
+local costN = num(cost)
 if mode == 'OPENED' then
   local creditsAhead, queuedAhead = 0, 0
-  if st[12] then creditsAhead, queuedAhead = queueAhead(leaseId, now) end
-  local refusal, available = refusalFor(tonumber(cost), team, st, creditsAhead)
+  if st[S_QUEUED] then creditsAhead, queuedAhead = queueAhead(leaseId, now) end
+  local refusal, available = refusalFor(costN, team, st, creditsAhead)
   if refusal then
-    if waitMs > 0 then enqueue(leaseId, cost, now + waitMs, refusal) end
-    return { refusal, tonumber(cost), available, retryAfterMs(now), queuedAhead }
+    if waitMs and waitMs ~= '0' then enqueue(leaseId, cost, now + waitMs, refusal) end
+    return { refusal, costN, available, retryAfterMs(now), queuedAhead }
   end
+end
+local fence = nextFence(st[S_FENCE])
+local token = st[S_EPOCH] .. fence
+local expiresAt = now + num(leaseMs)
+local expStr = format('%d', expiresAt)
+-- lexp only ever moves earlier here (see lease-lib.lua).
+local lexp = (not st[S_LEXP] or expiresAt < num(st[S_LEXP])) and expStr or nil
+local credits, used, drawPacked
+if mode == 'OPENED' then
   -- An earlier lease of this id opened a draw that outlived it: this draw needs another id.
-  drawId = st[11] and (leaseId .. '~' .. token) or leaseId
-  writes[6] = '1|0|' .. team .. '|' .. cost .. '|' .. leaseId .. '|' .. appId .. '|' .. principal .. '|'
+  drawId = st[S_DRAW] and (leaseId .. '~' .. token) or leaseId
+  drawPacked = '1|0|' .. team .. '|' .. cost .. '|' .. leaseId .. '|' .. appId .. '|' .. principal .. '|'
     .. nowStr .. '|' .. scopeKey
-  credits, used = cost, format('%d', (tonumber(st[3]) or 0) + tonumber(cost))
-  writes[7], writes[8] = 'used', used
-  if team ~= '' then
-    writes[#writes + 1] = 't|' .. team
-    writes[#writes + 1] = format('%d', (tonumber(st[9]) or 0) + tonumber(cost))
-  end
-  if scopeKey ~= '' then
-    writes[#writes + 1] = scopeKey
-    writes[#writes + 1] = drawId
-  end
+  credits, used = cost, str((st[S_USED] and num(st[S_USED]) or 0) + costN)
 else
   if mode == 'JOINED' then
     credits = '0'
@@ -81,19 +79,34 @@ else
     takeOver(drawId, d, scopeKey)
     credits = d[COST]
   end
-  writes[6], used = packDraw(d), st[3] or '0'
+  drawPacked, used = packDraw(d), st[S_USED] or '0'
 end
 
-local expiresAt = now + tonumber(leaseMs)
-local expStr = format('%d', expiresAt)
-if not st[5] or expiresAt < tonumber(st[5]) then
-  writes[#writes + 1] = 'lexp'
-  writes[#writes + 1] = expStr
-end
 local record = drawId .. '|' .. expStr .. '|' .. leaseMs .. '|' .. credits .. '|' .. token .. '|' .. nowStr
   .. '|' .. expStr .. '|' .. used .. '|' .. mode
-writes[4], writes[5] = record, 'd|' .. drawId
 rcall('ZADD', LEASES, expStr, leaseId)
-rcall('HSET', STATE, unpack(writes))
-if st[12] then dequeue(leaseId) end
-return { 'GRANTED', record, 0 }
+-- Every write to the state hash goes into one HSET; the usual one (a new draw of a team-less
+-- app that shares nothing, lexp unchanged) without building a table first.
+if mode == 'OPENED' and team == '' and scopeKey == '' and not lexp then
+  rcall('HSET', STATE, 'fence', fence, 'l|' .. leaseId, record, 'd|' .. drawId, drawPacked, 'used', used)
+else
+  local writes = { 'fence', fence, 'l|' .. leaseId, record, 'd|' .. drawId, drawPacked }
+  if mode == 'OPENED' then
+    writes[7], writes[8] = 'used', used
+    if team ~= '' then
+      writes[#writes + 1] = 't|' .. team
+      writes[#writes + 1] = format('%d', (st[S_TEAM_USED] and num(st[S_TEAM_USED]) or 0) + costN)
+    end
+    if scopeKey ~= '' then
+      writes[#writes + 1] = scopeKey
+      writes[#writes + 1] = drawId
+    end
+  end
+  if lexp then
+    writes[#writes + 1] = 'lexp'
+    writes[#writes + 1] = lexp
+  end
+  rcall('HSET', STATE, unpack(writes))
+end
+if st[S_QUEUED] then dequeue(leaseId) end
+return record

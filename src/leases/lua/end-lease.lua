@@ -6,15 +6,16 @@
   Input:
     KEYS[1] the pool's key base "<prefix>:{pool:<id>}" (keys derived as in lease-lib.lua)
     ARGV[1] leaseId
-    ARGV[2] how   'checkin' (linger applies) or 'revoke' (no linger)
+    ARGV[2] how   'checkin' or absent (linger applies), or 'revoke' (no linger)
 
   Output:
+    1  ended, and so did its draw (the usual check-in: same as { 'ENDED', 1, 0 })
     { 'ENDED', drawEnded (0|1), lingerUntilMs (0 = no linger) }
     { 'NOT_ACTIVE' }   unknown, ended, or already past its expiry (then ended as expired)
     { 'UNAVAILABLE' }  the pool's epoch is missing
 ]]
 usePool(KEYS[1])
-local leaseId, how = ARGV[1], ARGV[2]
+local leaseId, how = ARGV[1], ARGV[2] or 'checkin'
 -- The lease's record, the draw's when the lease opened it (the usual case), the epoch, and
 -- whether any app of the pool lingers.
 local recs = rcall('HMGET', STATE, 'l|' .. leaseId, 'd|' .. leaseId, 'epoch', 'linger')
@@ -36,23 +37,24 @@ if drawPacked and (how == 'revoke' or not recs[4]) then
 end
 if event then
   event = drawId .. '|' .. event
-  local id = tonumber(expiresAt) % TRIM_EVERY_MS == 0
+  local expires = expiresAt + 0
+  local id = expires % TRIM_EVERY_MS == 0
     and rcall('XADD', EVENTS, 'MAXLEN', '~', EVENTS_MAXLEN, '*', 'draw_ended', event)
     or rcall('XADD', EVENTS, '*', 'draw_ended', event)
-  if tonumber(expiresAt) > tonumber(sub(id, 1, find(id, '-', 1, true) - 1)) then
+  if expires > sub(id, 1, find(id, '-', 1, true) - 1) + 0 then
     rcall('ZREM', LEASES, leaseId)
     rcall('HDEL', STATE, 'l|' .. leaseId, 'd|' .. drawId)
     addTo('used', cost, '-')
     if team ~= '' then addTo('t|' .. team, cost, '-') end
-    return { 'ENDED', 1, 0 }
+    return 1
   end
   rcall('XDEL', EVENTS, id)
 end
 
 local d = drawPacked and parseDraw(drawPacked) or nil
 local now, nowStr = clock()
-if tonumber(expiresAt) <= now then
-  endLease(leaseId, drawId, d, 'expire', tonumber(expiresAt), expiresAt, 0)
+if expiresAt + 0 <= now then
+  endLease(leaseId, drawId, d, 'expire', expiresAt + 0, expiresAt, 0)
   return { 'NOT_ACTIVE' }
 end
 -- The app's linger as it is now, needed only when a check-in ends the draw's last lease.

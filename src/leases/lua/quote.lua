@@ -21,15 +21,15 @@ usePool(KEYS[1])
 local appId, principal, team, host, workUnit = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local st, now = decisionState(appId, team)
 if not st then return { 'UNAVAILABLE' } end
-if not st[8] then return { 'UNKNOWN_APP' } end
-local cost, scope, lingerMs = parseApp(st[8])
+if not st[S_APP] then return { 'UNKNOWN_APP' } end
+local cost, scope, lingerMs = parseApp(st[S_APP])
 local mode, d = 'OPENED', nil
 if scope ~= 'NONE' or lingerMs > 0 then
   local _
   mode, _, d = findDraw(scope, lingerMs, appId, principal, team, host, workUnit, now)
 end
 local creditsAhead, queuedAhead = 0, 0
-if st[12] then creditsAhead, queuedAhead = queueAhead(nil, now) end
+if st[S_QUEUED] then creditsAhead, queuedAhead = queueAhead(nil, now) end
 local refusal, available = refusalFor(tonumber(cost), team, st, creditsAhead)
 if mode == 'JOINED' then return { 'OK', 0, 1, available, queuedAhead } end
 if mode == 'TAKEN_OVER' then return { 'OK', tonumber(d[COST]), 1, available, queuedAhead } end

@@ -13,9 +13,9 @@
       queued: tickets in the fair queue (a dead waiter's until the next sweep drops it)
 ]]
 usePool(KEYS[1])
-local now = clock()
+local _, nowStr = clock()
 local st = rcall('HMGET', STATE, 'epoch', 'cap', 'used')
-local active = rcall('ZCOUNT', LEASES, '(' .. now, '+inf')
+local active = rcall('ZCOUNT', LEASES, '(' .. nowStr, '+inf')
 local groups = rcall('HGETALL', GROUPS)
 local reservedUnused = 0
 if #groups > 0 then

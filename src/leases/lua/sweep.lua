@@ -13,8 +13,8 @@
 ]]
 usePool(KEYS[1])
 if rcall('HEXISTS', STATE, 'epoch') == 0 then return { 0, 0, 0 } end
-local now = clock()
-local expired, lingersEnded, more = purge(now, true, true)
+local now, nowStr = clock()
+local expired, lingersEnded, more = purge(nowStr, true, true)
 if rcall('HEXISTS', STATE, 'queued') == 1 then queueAhead(nil, now) end
 if not more then rcall('XTRIM', EVENTS, 'MAXLEN', '~', EVENTS_MAXLEN) end
 return { expired, lingersEnded, more and 1 or 0 }
