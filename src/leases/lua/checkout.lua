@@ -49,7 +49,9 @@ if scope ~= 'NONE' or lingerMs > 0 then
   mode, drawId, d, scopeKey = findDraw(scope, lingerMs, appId, principal, team, host, workUnit, now)
 end
 local costN = num(cost)
-if mode == 'OPENED' then
+-- Without a queue or group limits the free credits alone decide; else refusalFor does.
+local usedN = st[S_USED] and num(st[S_USED]) or 0
+if mode == 'OPENED' and (st[S_QUEUED] or st[S_GROUPS] or costN > (st[S_CAP] and num(st[S_CAP]) or 0) - usedN) then
   local creditsAhead, queuedAhead = 0, 0
   if st[S_QUEUED] then creditsAhead, queuedAhead = queueAhead(leaseId, now) end
   local refusal, available = refusalFor(costN, team, st, creditsAhead)
@@ -70,7 +72,7 @@ if mode == 'OPENED' then
   drawId = st[S_DRAW] and (leaseId .. '~' .. token) or leaseId
   drawPacked = '1|0|' .. team .. '|' .. cost .. '|' .. leaseId .. '|' .. appId .. '|' .. principal .. '|'
     .. nowStr .. '|' .. scopeKey
-  credits, used = cost, str((st[S_USED] and num(st[S_USED]) or 0) + costN)
+  credits, used = cost, str(usedN + costN)
 else
   if mode == 'JOINED' then
     credits = '0'
