@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
+import DataLoader from 'dataloader';
 import { Repository } from 'typeorm';
 import { AppError } from '../common/errors/app-error';
 import { isUuid, pageSize, requireWindow } from '../common/validation/validate';
@@ -10,6 +11,25 @@ import { leaseFromRow } from './lease-row';
 export type NewLease = Omit<LeaseEntity, 'state' | 'endedAt' | 'lastHeartbeatAt' | 'idleSince' | 'creditSeconds' | 'endReason'>;
 
 export type InsertOutcome = { inserted: true } | { inserted: false; reason: 'STALE_EPOCH' | 'IDEMPOTENCY_TAKEN' };
+
+/** Who ends which lease, and how: see endIfActive. */
+export interface EndTarget {
+  organizationId: string;
+  leaseId: string;
+  principalId: string;
+  anyHolder: boolean;
+  state: 'RELEASED' | 'REVOKED';
+  reason: string | null;
+}
+
+/** Group commit: what one turn of the event loop brings, at most 200 rows a statement. */
+const GROUP_COMMIT = { cache: false, maxBatchSize: 200, batchScheduleFn: (flush: () => void) => setImmediate(flush) };
+
+/** Errors of one row's data or of lock order, after which each row is worth trying on its own. */
+function rowSpecific(err: unknown): boolean {
+  const code = (err as { code?: string }).code ?? '';
+  return code.startsWith('22') || code.startsWith('23') || code === '40P01' || code === '40001';
+}
 
 export interface LeasePage {
   organizationId: string;
@@ -37,8 +57,60 @@ export class LeaseRecordsService {
    * Records a granted lease, but only while the pool's epoch is the one the grant was made
    * under: the pool row is share-locked, so a rebuild (which raises the epoch under an
    * exclusive lock, then reads the active leases) either sees this row or makes it fail.
+   *
+   * Group commit: the grants that reach this point in one turn of the event loop are
+   * written by one statement (one round trip, one commit), each with its own outcome.
    */
-  async insert(lease: NewLease): Promise<InsertOutcome> {
+  insert(lease: NewLease): Promise<InsertOutcome> {
+    return this.inserts.load(lease);
+  }
+
+  private readonly inserts = new DataLoader<NewLease, InsertOutcome>((batch) => this.insertBatch(batch), GROUP_COMMIT);
+
+  private async insertBatch(batch: readonly NewLease[]): Promise<(InsertOutcome | Error)[]> {
+    if (batch.length === 1) return [await this.insertOne(batch[0]).catch((err: Error) => err)];
+    let rows: { id: string; inserted: boolean; current_epoch: boolean | null }[];
+    try {
+      rows = await this.leases.query(
+        `WITH v AS (
+           SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[], $7::uuid[], $8::uuid[], $9::text[], $10::text[],
+                                $11::uuid[], $12::int[], $13::int[], $14::bigint[], $15::bigint[], $16::timestamptz[], $17::timestamptz[], $18::text[], $19::text[])
+             AS v(id, organization_id, pool_id, app_id, principal_id, requested_by_principal_id, api_key_id, work_unit_id, team, host,
+                  draw_id, credits, lease_seconds, fencing_token, epoch, acquired_at, expires_at, idempotency_key, request_hash)),
+         p AS (SELECT id, epoch FROM pools WHERE id IN (SELECT pool_id FROM v) FOR SHARE),
+         ins AS (
+           INSERT INTO leases (id, organization_id, pool_id, app_id, principal_id, requested_by_principal_id, api_key_id, work_unit_id,
+                               team, host, draw_id, credits, lease_seconds, fencing_token, epoch, state, acquired_at, expires_at,
+                               idempotency_key, request_hash)
+           SELECT v.id, v.organization_id, v.pool_id, v.app_id, v.principal_id, v.requested_by_principal_id, v.api_key_id, v.work_unit_id,
+                  v.team, v.host, v.draw_id, v.credits, v.lease_seconds, v.fencing_token, v.epoch, 'ACTIVE', v.acquired_at, v.expires_at,
+                  v.idempotency_key, v.request_hash
+           FROM v JOIN p ON p.id = v.pool_id AND p.epoch = v.epoch
+           ON CONFLICT DO NOTHING
+           RETURNING id)
+         SELECT v.id, EXISTS (SELECT 1 FROM ins WHERE ins.id = v.id) AS inserted, p.epoch = v.epoch AS current_epoch
+         FROM v LEFT JOIN p ON p.id = v.pool_id`,
+        [
+          batch.map((l) => l.id), batch.map((l) => l.organizationId), batch.map((l) => l.poolId), batch.map((l) => l.appId), batch.map((l) => l.principalId),
+          batch.map((l) => l.requestedByPrincipalId), batch.map((l) => l.apiKeyId), batch.map((l) => l.workUnitId), batch.map((l) => l.team), batch.map((l) => l.host),
+          batch.map((l) => l.drawId), batch.map((l) => l.credits), batch.map((l) => l.leaseSeconds), batch.map((l) => l.fencingToken), batch.map((l) => l.epoch),
+          batch.map((l) => l.acquiredAt), batch.map((l) => l.expiresAt), batch.map((l) => l.idempotencyKey), batch.map((l) => l.requestHash),
+        ],
+      );
+    } catch (err) {
+      // One lease's data must not fail the others: write them one by one.
+      if (rowSpecific(err)) return Promise.all(batch.map((lease) => this.insertOne(lease).catch((e: Error) => e)));
+      return batch.map(() => err as Error);
+    }
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return batch.map((lease): InsertOutcome => {
+      const row = byId.get(lease.id);
+      if (row?.inserted) return { inserted: true };
+      return { inserted: false, reason: row?.current_epoch ? 'IDEMPOTENCY_TAKEN' : 'STALE_EPOCH' };
+    });
+  }
+
+  private async insertOne(lease: NewLease): Promise<InsertOutcome> {
     try {
       const rows: unknown[] = await this.leases.query(
         `WITH p AS (SELECT id FROM pools WHERE id = $2 AND epoch = $15 FOR SHARE)
@@ -101,6 +173,55 @@ export class LeaseRecordsService {
     if (rows.length === 0) return (await this.expireIfDue(lease.id)) ?? lease;
     if (lease.idleSince) await this.closeIdleInterval(lease.id);
     return this.leases.create({ ...lease, state, endReason: reason, endedAt: rows[0].ended_at, creditSeconds: Number(rows[0].credit_seconds) });
+  }
+
+  /**
+   * The common check-in and revocation in one statement: ends the lease if it is in the
+   * organization, still active and not run out, and (unless `anyHolder`) held or requested
+   * by `principalId`. Returns the ended lease, or null when any of that is not so: the caller
+   * then reads the lease to answer why (NOT_FOUND, already ended, expired). Group commit as
+   * for `insert`: the ends of one turn of the event loop share one statement.
+   */
+  async endIfActive(target: EndTarget): Promise<LeaseEntity | null> {
+    if (!isUuid(target.leaseId)) return null;
+    const ended = await this.ends.load(target);
+    if (ended?.idleSince) {
+      await this.closeIdleInterval(ended.id);
+      ended.idleSince = null;
+    }
+    return ended;
+  }
+
+  private readonly ends = new DataLoader<EndTarget, LeaseEntity | null>((batch) => this.endBatch(batch), GROUP_COMMIT);
+
+  private async endBatch(batch: readonly EndTarget[]): Promise<(LeaseEntity | null | Error)[]> {
+    let rows: Record<string, unknown>[];
+    try {
+      [rows] = await this.leases.query(
+        `WITH v AS (
+           SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::boolean[], $6::uuid[])
+             AS v(id, organization_id, state, reason, any_holder, principal_id))
+         UPDATE leases l SET state = v.state, ended_at = now(), end_reason = v.reason, credit_seconds = l.credits * extract(epoch FROM (now() - l.acquired_at))
+         FROM v
+         WHERE l.id = v.id AND l.organization_id = v.organization_id AND l.state = 'ACTIVE' AND l.expires_at > now()
+           AND (v.any_holder OR l.principal_id = v.principal_id OR l.requested_by_principal_id = v.principal_id)
+         RETURNING l.*`,
+        [batch.map((t) => t.leaseId), batch.map((t) => t.organizationId), batch.map((t) => t.state), batch.map((t) => t.reason), batch.map((t) => t.anyHolder), batch.map((t) => t.principalId)],
+      );
+    } catch (err) {
+      // A deadlock between two batches (the same leases ended twice at once) or one row's
+      // data: each end goes on its own.
+      if (batch.length > 1 && rowSpecific(err)) return Promise.all(batch.map((t) => this.endBatch([t]).then(([r]) => r)));
+      return batch.map(() => err as Error);
+    }
+    // The same lease ended twice in one batch is ended once: the first asker frees it, the
+    // other reads it as already ended.
+    const byId = new Map(rows.map((r) => [r.id as string, r]));
+    return batch.map((t) => {
+      const row = byId.get(t.leaseId);
+      byId.delete(t.leaseId);
+      return row ? leaseFromRow(row) : null;
+    });
   }
 
   /** Marks the lease EXPIRED at its expiresAt if that time has passed and it is still ACTIVE; returns the row. */

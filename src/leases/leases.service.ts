@@ -126,14 +126,20 @@ export class LeasesService {
 
   /** Idempotent: an ended lease is returned as it is, whatever ended it. */
   async checkin(auth: AuthContext, leaseId: string): Promise<LeaseEntity> {
+    // The common case in one statement; anything else (not yours, ended, run out) is read and answered below.
+    const ended = await this.records.endIfActive({ organizationId: auth.organizationId, leaseId, principalId: auth.principalId, anyHolder: auth.role === 'ADMIN', state: 'RELEASED', reason: null });
+    if (ended) return this.freed(ended);
     const lease = await this.ownLease(auth, leaseId);
     return this.end(lease, 'RELEASED', null);
   }
 
   async revoke(auth: AuthContext, leaseId: string, reason: string | null): Promise<LeaseEntity> {
+    const why = optionalText(reason, 'reason', { max: 500 }) ?? 'revoked';
+    const ended = await this.records.endIfActive({ organizationId: auth.organizationId, leaseId, principalId: auth.principalId, anyHolder: true, state: 'REVOKED', reason: why });
+    if (ended) return this.freed(ended);
     const lease = await this.records.findInOrganization(auth.organizationId, leaseId);
     if (!lease) throw new AppError('NOT_FOUND', `No lease with id ${leaseId} in your organization`, { field: 'leaseId' });
-    return this.end(lease, 'REVOKED', optionalText(reason, 'reason', { max: 500 }) ?? 'revoked');
+    return this.end(lease, 'REVOKED', why);
   }
 
   /** A lease the caller may see: ADMIN and VIEWER see the organization's, CLIENT its own. */
@@ -146,26 +152,29 @@ export class LeasesService {
   private async end(lease: LeaseEntity, state: 'RELEASED' | 'REVOKED', reason: string | null): Promise<LeaseEntity> {
     if (lease.state !== 'ACTIVE') return lease;
     const ended = await this.records.end(lease, state, reason);
-    if (ended.state === state) {
-      // PostgreSQL already says it ended; if Redis cannot free the credits now, they come
-      // back at the lease's expiry: under-use, never over-use.
-      const ref = { poolId: lease.poolId, leaseId: lease.id };
-      const free = () => (state === 'REVOKED' ? this.store.revoke(ref) : this.store.checkin(ref));
-      const freed = await free().catch((err: Error) => {
-        this.logger.warn(`Lease ${lease.id} ended in PostgreSQL; Redis frees its credits at expiry (${err.message})`);
-        return null;
-      });
-      // The pool's Redis state is gone: a rebuild that read the lease as active just before
-      // it ended here would restore it (for its grace period), so free it again once the
-      // pool is rebuilt. A lease the rebuild did not restore answers NOT_ACTIVE: nothing to do.
-      if (freed?.status === 'UNAVAILABLE') {
-        this.poolState
-          .ensure(lease.poolId)
-          .then(free)
-          .catch((err: Error) => this.logger.warn(`Lease ${lease.id}: could not free it after the rebuild; it expires by itself (${err.message})`));
-      }
-      this.events.changed(lease.poolId);
+    return ended.state === state ? this.freed(ended) : ended;
+  }
+
+  /** Frees in Redis the credits of a lease that PostgreSQL has just recorded as ended (checked in or revoked). */
+  private async freed(ended: LeaseEntity): Promise<LeaseEntity> {
+    // PostgreSQL already says it ended; if Redis cannot free the credits now, they come
+    // back at the lease's expiry: under-use, never over-use.
+    const ref = { poolId: ended.poolId, leaseId: ended.id };
+    const free = () => (ended.state === 'REVOKED' ? this.store.revoke(ref) : this.store.checkin(ref));
+    const result = await free().catch((err: Error) => {
+      this.logger.warn(`Lease ${ended.id} ended in PostgreSQL; Redis frees its credits at expiry (${err.message})`);
+      return null;
+    });
+    // The pool's Redis state is gone: a rebuild that read the lease as active just before
+    // it ended here would restore it (for its grace period), so free it again once the
+    // pool is rebuilt. A lease the rebuild did not restore answers NOT_ACTIVE: nothing to do.
+    if (result?.status === 'UNAVAILABLE') {
+      this.poolState
+        .ensure(ended.poolId)
+        .then(free)
+        .catch((err: Error) => this.logger.warn(`Lease ${ended.id}: could not free it after the rebuild; it expires by itself (${err.message})`));
     }
+    this.events.changed(ended.poolId);
     return ended;
   }
 

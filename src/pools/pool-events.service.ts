@@ -20,6 +20,8 @@ export class PoolEventsService implements OnApplicationBootstrap {
   private subscriber?: Redis;
   /** Local waiters (check-outs in the fair queue) by pool, woken by the next change. */
   private readonly waiters = new Map<string, Set<() => void>>();
+  /** Pools changed in this turn of the event loop, announced at its end. */
+  private readonly pending = new Set<string>();
 
   constructor(
     private readonly redis: RedisService,
@@ -32,9 +34,22 @@ export class PoolEventsService implements OnApplicationBootstrap {
     return `POOL_CHANGED:${poolId}`;
   }
 
-  /** Announces a change; never delays or fails the operation that made it. */
+  /**
+   * Announces a change; never delays or fails the operation that made it. Changes of one
+   * pool within the same turn of the event loop go out as one message: under load a
+   * process ends and grants many leases of a pool per turn, and "it changed" says it once.
+   */
   changed(poolId: string): void {
-    this.redis.client.publish(this.channel, poolId).catch((err: Error) => this.logger.warn(`Could not announce a change of pool ${poolId}: ${err.message}`));
+    if (this.pending.size === 0) setImmediate(() => this.flush());
+    this.pending.add(poolId);
+  }
+
+  private flush(): void {
+    const pools = [...this.pending];
+    this.pending.clear();
+    for (const poolId of pools) {
+      this.redis.client.publish(this.channel, poolId).catch((err: Error) => this.logger.warn(`Could not announce a change of pool ${poolId}: ${err.message}`));
+    }
   }
 
   /**

@@ -10,6 +10,8 @@ import {
   SelectionSetNode,
   ValidationContext,
   DocumentNode,
+  Kind,
+  visit,
 } from 'graphql';
 import { getComplexity, ComplexityEstimatorArgs } from 'graphql-query-complexity';
 
@@ -118,15 +120,38 @@ function estimator({ args, childComplexity, field }: ComplexityEstimatorArgs): n
  * execution, with the variables, so `first: $n` counts.
  */
 export function assertCost(options: { schema: GraphQLSchema; document: DocumentNode; variables?: Record<string, unknown>; operationName?: string; max: number }): number {
-  const cost = getComplexity({
-    schema: options.schema,
-    query: options.document,
-    variables: withoutListItems(options.variables ?? {}),
-    operationName: options.operationName,
-    estimators: [estimator],
-  });
+  const variables = options.variables ?? {};
+  // Mercurius hands every run of a cached query the same document object, and only the
+  // variables passed as `first` or to @skip/@include move the estimate: a client repeating an
+  // operation pays for the estimate once per distinct page size, not on every call.
+  let cached = costCache.get(options.document);
+  if (!cached) costCache.set(options.document, (cached = { costVariables: costVariables(options.document), costs: new Map() }));
+  const key = `${options.operationName ?? ''}\u0000${cached.costVariables.map((name) => String(variables[name])).join('\u0000')}`;
+  let cost = cached.costs.get(key);
+  if (cost === undefined) {
+    cost = getComplexity({ schema: options.schema, query: options.document, variables: withoutListItems(variables), operationName: options.operationName, estimators: [estimator] });
+    if (cached.costs.size >= COST_CACHE_PER_DOCUMENT) cached.costs.clear();
+    cached.costs.set(key, cost);
+  }
   if (cost > options.max) throw tooComplex(`The operation's estimated cost is ${cost}; the limit is ${options.max}`);
   return cost;
+}
+
+const costCache = new WeakMap<DocumentNode, { costVariables: string[]; costs: Map<string, number> }>();
+const COST_CACHE_PER_DOCUMENT = 256;
+
+/** The variables a document passes as `first` or to a directive (@skip, @include): the only ones the estimate reads. */
+function costVariables(document: DocumentNode): string[] {
+  const names = new Set<string>();
+  visit(document, {
+    Field(node) {
+      for (const arg of node.arguments ?? []) if (arg.name.value === 'first' && arg.value.kind === Kind.VARIABLE) names.add(arg.value.name.value);
+    },
+    Directive(node) {
+      for (const arg of node.arguments ?? []) if (arg.value.kind === Kind.VARIABLE) names.add(arg.value.name.value);
+    },
+  });
+  return [...names].sort();
 }
 
 /**
