@@ -7,7 +7,8 @@
  * API's request handlers share the process's command connection. The three cells of a row
  * are measured in turns, in short slices after a warm-up, and each reports its median slice:
  * other processes on the machine (tests, builds) then slow all three alike instead of
- * whichever cell they happen to overlap.
+ * whichever cell they happen to overlap. The order of the cells rotates from turn to turn, so
+ * none always runs right after the same other one (and its garbage).
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -59,7 +60,10 @@ export async function runLeaseStoreBench(options: BenchOptions = {}): Promise<Be
       const names = Object.keys(cycles) as (keyof typeof cycles)[];
       for (const name of names) await measure(cycles[name], clients, WARMUP_MS);
       for (let slice = 0; slice < slices; slice++) {
-        for (const name of names) rates[name].push(await measure(cycles[name], clients, durationMs / slices));
+        for (let i = 0; i < names.length; i++) {
+          const name = names[(slice + i) % names.length];
+          rates[name].push(await measure(cycles[name], clients, durationMs / slices));
+        }
       }
       rows.push({ clients, leaseStore: median(rates.leaseStore), baseline: median(rates.baseline), semaphore: median(rates.semaphore) });
     }

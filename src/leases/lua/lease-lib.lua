@@ -137,7 +137,7 @@ local function parseApp(packed)
   local app = apps[packed]
   if not app then
     local scope, linger, cost = match(packed, '^([^|]*)|([^|]*)|(.*)$')
-    app = { cost, scope, linger + 0 }
+    app = { cost, scope, tonumber(linger) or 0 }
     if appCount >= NUM_MEMO then apps, appCount = {}, 0 end
     apps[packed], appCount = app, appCount + 1
   end
