@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { Module, RequestMethod } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { APP_CONFIG, AppConfig } from '../../config/env';
@@ -16,7 +17,8 @@ import { requestIdFor } from './request-id';
             paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]', '*.secret', '*.adminKey', '*.password'],
             censor: '[redacted]',
           },
-          customProps: () => ({ instance: config.instanceId }),
+          // On every line from the root logger down, without pino-http's per-request child for customProps.
+          base: { pid: process.pid, hostname: hostname(), instance: config.instanceId },
           quietReqLogger: true,
         },
         // Probes and scrapes every few seconds would drown the request log.
