@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
 import { HistoryImportService } from '../src/history/history-import.service';
 import { codeOf, TestApp } from './support/app';
 import { createPool } from './support/catalog';
@@ -217,6 +218,167 @@ describe('outcome reports: burn location, attribution coverage, cost per outcome
         expect(codeOf(await t.gql(a.client.key, query, window()))).toBe('FORBIDDEN');
         expect(codeOf(await t.gql(null, query, window()))).toBe('UNAUTHENTICATED');
       }
+    });
+  });
+
+  describe('whole days from the daily rollup, partial days from raw rows', () => {
+    // TODAY is this UTC midnight; D(n) is n days after D1, three days ago.
+    const TODAY = new Date(Math.floor(Date.now() / DAY) * DAY);
+    const D1 = new Date(TODAY.getTime() - 3 * DAY);
+    const d = (day: number, hours = 0) => new Date(D1.getTime() + (day - 1) * DAY + hours * HOUR);
+    const WINDOW_FROM = d(1, 6);
+    let r: Tenant;
+    let windowTo: Date;
+
+    /**
+     * Organization R, window [D1 06:00, now + 1 min): rollup days D2 and D3, raw edges
+     * [D1 06:00, D2) and [today, now + 1 min).
+     *   u1 (GOING_CONCERN, ops, claims, owner ana, ACCEPTED value 100):
+     *     D1 05:00 cost 1000 (before the window), D1 06:00 cost 1 (10 tokens), D1 23:59:59.999 cost 2 (20 tokens),
+     *     D1 07:00 2,000,000 tokens unpriced, D3 12:00 1,000,000 tokens unpriced: a back-dated price of 3 per million
+     *     adds CORRECTIONs of 6 (raw edge) and 3 (rolled day); then an imported lease D2 10:00-12:00 of 2 credits
+     *     at 1.5 per credit-hour: 4 credit-hours, 6 (a rolled day, written after the day's other rows).
+     *   u2 (CHANGE, lab, pilot, owner bo, REJECTED): D2 00:00 cost 4 (40 tokens), today 00:00 cost 32 (320 tokens).
+     *   u3 (GOING_CONCERN, ops, claims, no owner, no outcome): D2 14:00 cost 128 (1,280 tokens), D3 09:00 cost 256
+     *     (2,560 tokens): all its days are whole days of the window (read from its all-time sums).
+     *   no work unit: the CHANGE principal D3 13:00 cost 16 (160 tokens); the GOING_CONCERN principal D2 08:00
+     *     cost 64 (640 tokens), reported last.
+     * Organization S spends 500 on D1 07:00, D2 and today on a work unit of the same team and process.
+     * In the window: u1 12 compute + 6 license = 18, u2 36, u3 384, no work unit 80 (CHANGE 16, GOING_CONCERN 64).
+     * CHANGE: 520 tokens, cost 52; GOING_CONCERN: 3,004,510 tokens, compute 460, license 6. Total 518.
+     */
+    beforeAll(async () => {
+      r = await tenant('rollup-r');
+      const c = r.client.key;
+      const u1 = await workUnit(c, { orgUnitKind: 'GOING_CONCERN', team: 'ops', process: 'claims', owner: 'ana' });
+      const u2 = await workUnit(c, { orgUnitKind: 'CHANGE', team: 'lab', process: 'pilot', owner: 'bo' });
+      const u3 = await workUnit(c, { orgUnitKind: 'GOING_CONCERN', team: 'ops', process: 'claims' });
+      await usage(c, { workUnitId: u3, inputTokens: 1280, cost: 128, occurredAt: d(2, 14) });
+      await usage(c, { workUnitId: u3, inputTokens: 2560, cost: 256, occurredAt: d(3, 9) });
+      await usage(c, { workUnitId: u1, inputTokens: 7, cost: 1000, occurredAt: d(1, 5) });
+      await usage(c, { workUnitId: u1, inputTokens: 10, cost: 1, occurredAt: d(1, 6) });
+      await usage(c, { workUnitId: u1, inputTokens: 20, cost: 2, occurredAt: new Date(d(2).getTime() - 1) });
+      await usage(c, { workUnitId: u1, inputTokens: 2_000_000, model: 'm-late', occurredAt: d(1, 7) });
+      await usage(c, { workUnitId: u1, inputTokens: 1_000_000, model: 'm-late', occurredAt: d(3, 12) });
+      await usage(c, { workUnitId: u2, inputTokens: 40, cost: 4, occurredAt: d(2) });
+      await usage(c, { workUnitId: u2, inputTokens: 320, cost: 32, occurredAt: TODAY });
+      await usage(r.changeClient.key, { inputTokens: 160, cost: 16, occurredAt: d(3, 13) });
+      await ok(r.adminKey, PRICE, { input: { provider: 'test', model: 'm-late', inputPerMillion: 3, outputPerMillion: 3, effectiveFrom: d(1).toISOString() } });
+      const pool = await createPool(t, r.adminKey, { cap: 10, apps: [{ key: 'solver', cost: 2 }] });
+      await t.app.get(HistoryImportService).import({
+        organizationId: r.organizationId,
+        poolId: pool.poolId,
+        leases: [{ appId: pool.apps.solver, principalId: r.client.principalId, acquiredAt: d(2, 10), endedAt: d(2, 12), workUnitId: u1 }],
+      });
+      await usage(c, { inputTokens: 640, cost: 64, occurredAt: d(2, 8) });
+      await outcome(c, u1, 'ACCEPTED', 100);
+      await outcome(c, u2, 'REJECTED');
+
+      const s = await tenant('rollup-s');
+      const sUnit = await workUnit(s.client.key, { orgUnitKind: 'GOING_CONCERN', team: 'ops', process: 'claims', owner: 'ana' });
+      for (const occurredAt of [d(1, 7), d(2, 9), TODAY]) await usage(s.client.key, { workUnitId: sUnit, inputTokens: 5, cost: 500, occurredAt });
+      await outcome(s.client.key, sUnit, 'ACCEPTED', 1);
+      windowTo = new Date(Date.now() + 60_000);
+    });
+
+    it('adds the raw edges to the rolled days: burn split, teams and maturity', async () => {
+      const report = await burn(r.viewerKey, WINDOW_FROM, windowTo);
+      expect(report.slices).toEqual([
+        { orgUnitKind: 'CHANGE', computeTokens: 520, computeCost: 52, licenseCreditHours: 0, licenseCost: 0, workUnits: 1, acceptedWorkUnits: 0 },
+        { orgUnitKind: 'GOING_CONCERN', computeTokens: 3_004_510, computeCost: 460, licenseCreditHours: 4, licenseCost: 6, workUnits: 2, acceptedWorkUnits: 1 },
+      ]);
+      expect(report.byTeam).toEqual([
+        { key: 'ops', computeCost: 396, licenseCost: 6, totalCost: 402, workUnits: 2, acceptedWorkUnits: 1 },
+        { key: '', computeCost: 80, licenseCost: 0, totalCost: 80, workUnits: 0, acceptedWorkUnits: 0 },
+        { key: 'lab', computeCost: 36, licenseCost: 0, totalCost: 36, workUnits: 1, acceptedWorkUnits: 0 },
+      ]);
+      expect(report.goingConcernShare).toBeCloseTo(466 / 518, 12);
+      expect(report.outcomeLinkedShare).toBeCloseTo(18 / 466, 12);
+      expect(report.maturity).toBe('OPERATIONAL_BURN');
+    });
+
+    it('agrees on coverage and cost per outcome over the same window', async () => {
+      const result = await coverage(r.viewerKey, WINDOW_FROM, windowTo);
+      expect([result.totalCost, result.attributedCost]).toEqual([518, 54]);
+      expect(result.coverage).toBeCloseTo(54 / 518, 12);
+      expect(await perOutcome(r.viewerKey, WINDOW_FROM, windowTo)).toEqual([
+        { process: 'claims', workUnits: 2, acceptedWorkUnits: 1, totalCost: 402, costPerAcceptedOutcome: 402 },
+        { process: '', workUnits: 0, acceptedWorkUnits: 0, totalCost: 80, costPerAcceptedOutcome: null },
+        { process: 'pilot', workUnits: 1, acceptedWorkUnits: 0, totalCost: 36, costPerAcceptedOutcome: null },
+      ]);
+    });
+
+    it('reads a window of whole days from the rollup alone, outcomes recorded after it as PENDING', async () => {
+      // [D1, today): everything above but today's 32, plus the 1000 at D1 05:00. Both outcomes came later.
+      expect(await coverage(r.viewerKey, d(1), TODAY)).toEqual({ totalCost: 1486, attributedCost: 0, coverage: 0 });
+      expect(await perOutcome(r.viewerKey, d(1), TODAY)).toEqual([
+        { process: 'claims', workUnits: 2, acceptedWorkUnits: 0, totalCost: 1402, costPerAcceptedOutcome: null },
+        { process: '', workUnits: 0, acceptedWorkUnits: 0, totalCost: 80, costPerAcceptedOutcome: null },
+        { process: 'pilot', workUnits: 1, acceptedWorkUnits: 0, totalCost: 4, costPerAcceptedOutcome: null },
+      ]);
+    });
+
+    it('reads a window holding no whole day from raw rows alone', async () => {
+      // D3 12:00 to 13:00: only the correction of 3 (its unpriced row adds tokens, no cost); 16 at 13:00 is out.
+      expect(await coverage(r.viewerKey, d(3, 12), d(3, 13))).toEqual({ totalCost: 3, attributedCost: 0, coverage: 0 });
+      // D1 23:00 to D2 01:00 crosses a midnight: 2 before it, 4 at it.
+      expect(await coverage(r.viewerKey, d(1, 23), d(2, 1))).toEqual({ totalCost: 6, attributedCost: 0, coverage: 0 });
+      const report = await burn(r.viewerKey, d(3, 12), d(3, 13));
+      expect(report.slices[1]).toEqual({ orgUnitKind: 'GOING_CONCERN', computeTokens: 1_000_000, computeCost: 3, licenseCreditHours: 0, licenseCost: 0, workUnits: 1, acceptedWorkUnits: 0 });
+    });
+
+    it('keeps the daily rollup equal to the sums of the ledger rows, for every organization and day', async () => {
+      // One statement, so one snapshot: rows other suites insert meanwhile are on both sides or on neither.
+      const [diff]: { differing: number; keys: number; ours: number }[] = await t.app.get(DataSource).query(
+        `WITH fresh AS (
+           SELECT organization_id, (occurred_at AT TIME ZONE 'UTC')::date AS day, work_unit_id, CASE WHEN work_unit_id IS NULL THEN principal_id END AS principal_id,
+                  coalesce(sum(input_tokens + output_tokens) FILTER (WHERE kind = 'COMPUTE'), 0) AS compute_tokens,
+                  coalesce(sum(cost) FILTER (WHERE meter = 'COMPUTE'), 0) AS compute_cost,
+                  coalesce(sum(credit_seconds) FILTER (WHERE kind = 'LICENSE'), 0) AS license_credit_seconds,
+                  coalesce(sum(cost) FILTER (WHERE meter = 'LICENSE'), 0) AS license_cost,
+                  count(*) AS entries
+           FROM ledger_entries GROUP BY 1, 2, 3, 4)
+         SELECT count(*) FILTER (WHERE f.organization_id IS NULL OR k.organization_id IS NULL OR f.compute_tokens <> k.compute_tokens
+                                   OR f.compute_cost <> k.compute_cost OR f.license_credit_seconds <> k.license_credit_seconds
+                                   OR f.license_cost <> k.license_cost OR f.entries <> k.entries)::int AS differing,
+                count(*)::int AS keys,
+                count(*) FILTER (WHERE coalesce(f.organization_id, k.organization_id) = $1)::int AS ours
+         FROM fresh f
+         FULL JOIN ledger_daily_usage k
+           ON k.organization_id = f.organization_id AND k.day = f.day
+          AND coalesce(k.work_unit_id, $2::uuid) = coalesce(f.work_unit_id, $2::uuid) AND coalesce(k.principal_id, $2::uuid) = coalesce(f.principal_id, $2::uuid)`,
+        [r.organizationId, '00000000-0000-0000-0000-000000000000'],
+      );
+      expect(diff.differing).toBe(0);
+      expect(diff.keys).toBeGreaterThan(diff.ours);
+      // u1 on D1, D2 and D3; u2 on D2 and today; u3 on D2 and D3; each principal's rows on no work unit on one day.
+      expect(diff.ours).toBe(9);
+    });
+
+    it('keeps the all-time sums and first and last days per work unit or principal equal to the ledger rows', async () => {
+      const [diff]: { differing: number; ours: number }[] = await t.app.get(DataSource).query(
+        `WITH fresh AS (
+           SELECT organization_id, work_unit_id, CASE WHEN work_unit_id IS NULL THEN principal_id END AS principal_id,
+                  min((occurred_at AT TIME ZONE 'UTC')::date) AS first_day, max((occurred_at AT TIME ZONE 'UTC')::date) AS last_day,
+                  coalesce(sum(input_tokens + output_tokens) FILTER (WHERE kind = 'COMPUTE'), 0) AS compute_tokens,
+                  coalesce(sum(cost) FILTER (WHERE meter = 'COMPUTE'), 0) AS compute_cost,
+                  coalesce(sum(credit_seconds) FILTER (WHERE kind = 'LICENSE'), 0) AS license_credit_seconds,
+                  coalesce(sum(cost) FILTER (WHERE meter = 'LICENSE'), 0) AS license_cost,
+                  count(*) AS entries
+           FROM ledger_entries GROUP BY 1, 2, 3)
+         SELECT count(*) FILTER (WHERE f.organization_id IS NULL OR k.organization_id IS NULL OR f.first_day <> k.first_day OR f.last_day <> k.last_day
+                                   OR f.compute_tokens <> k.compute_tokens OR f.compute_cost <> k.compute_cost
+                                   OR f.license_credit_seconds <> k.license_credit_seconds OR f.license_cost <> k.license_cost OR f.entries <> k.entries)::int AS differing,
+                count(*) FILTER (WHERE coalesce(f.organization_id, k.organization_id) = $1)::int AS ours
+         FROM fresh f
+         FULL JOIN ledger_subject_usage k
+           ON k.organization_id = f.organization_id
+          AND coalesce(k.work_unit_id, $2::uuid) = coalesce(f.work_unit_id, $2::uuid) AND coalesce(k.principal_id, $2::uuid) = coalesce(f.principal_id, $2::uuid)`,
+        [r.organizationId, '00000000-0000-0000-0000-000000000000'],
+      );
+      expect(diff.differing).toBe(0);
+      // u1, u2, u3 and the two principals' rows on no work unit.
+      expect(diff.ours).toBe(5);
     });
   });
 

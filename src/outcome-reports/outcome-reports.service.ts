@@ -9,6 +9,7 @@ import { burnShares, byCostThenKey, costPerAccepted, share } from './burn-math';
 import { BurnGroup, BurnReport, BurnSlice } from './burn-report.model';
 import { OutcomeCost } from './outcome-cost.model';
 import { UNIT_USAGE_CTE } from './outcome-usage.sql';
+import { rollupSpan } from './rollup-span';
 
 /** Same bound as the pool reports: a year and a bit, so year-on-year fits. */
 export const MAX_OUTCOME_REPORT_DAYS = 400;
@@ -36,7 +37,8 @@ const SIDES: OrgUnitKind[] = ['CHANGE', 'GOING_CONCERN'];
 /**
  * What the spend produced: where it burned (burnReport), how much of it is attributed
  * (attributionCoverage), and its cost per accepted outcome (costPerOutcome). Each report is
- * one aggregate query over UNIT_USAGE_CTE, which holds every definition they share. Not
+ * one aggregate query over UNIT_USAGE_CTE, which holds every definition they share and reads
+ * the daily ledger rollup for whole days, raw rows for the partial days at the edges. Not
  * clipped to now, unlike the pool reports: a ledger has nothing after now to mis-measure,
  * and `to` in the future simply reads today's outcomes.
  */
@@ -48,18 +50,27 @@ export class OutcomeReportsService {
   ) {}
 
   async burnReport(query: OutcomeReportQuery): Promise<BurnReport> {
+    // Work units are first summed per class (kind, team, process, accepted, valued), a few
+    // hundred rows, so the three grouping sets add up those instead of every work unit.
     const rows = await this.run<GroupRow>(
       query,
-      `SELECT CASE WHEN grouping(kind) = 0 THEN 'kind' WHEN grouping(team) = 0 THEN 'team' ELSE 'process' END AS dimension,
+      `, classes AS (
+         SELECT kind, team, process, outcome = 'ACCEPTED' AS accepted, value_amount IS NOT NULL AS valued,
+                sum(compute_tokens) AS compute_tokens, sum(compute_cost) AS compute_cost, sum(credit_seconds) AS credit_seconds,
+                sum(license_cost) AS license_cost, sum(total_cost) AS total_cost, count(work_unit_id) AS work_units
+         FROM units
+         GROUP BY 1, 2, 3, 4, 5
+       )
+       SELECT CASE WHEN grouping(kind) = 0 THEN 'kind' WHEN grouping(team) = 0 THEN 'team' ELSE 'process' END AS dimension,
               coalesce(kind, team, process) AS key,
               sum(compute_tokens)::float8 AS compute_tokens,
               sum(compute_cost)::float8 AS compute_cost,
               sum(credit_seconds)::float8 AS credit_seconds,
               sum(license_cost)::float8 AS license_cost,
-              count(work_unit_id)::int AS work_units,
-              count(work_unit_id) FILTER (WHERE outcome = 'ACCEPTED')::int AS accepted,
-              coalesce(sum(total_cost) FILTER (WHERE outcome = 'ACCEPTED' AND value_amount IS NOT NULL), 0)::float8 AS outcome_linked_cost
-       FROM units
+              sum(work_units)::int AS work_units,
+              coalesce(sum(work_units) FILTER (WHERE accepted), 0)::int AS accepted,
+              coalesce(sum(total_cost) FILTER (WHERE accepted AND valued), 0)::float8 AS outcome_linked_cost
+       FROM classes
        GROUP BY GROUPING SETS ((kind), (team), (process))`,
     );
     const kinds = new Map(rows.filter((r) => r.dimension === 'kind').map((r) => [r.key, r]));
@@ -115,9 +126,17 @@ export class OutcomeReportsService {
       }));
   }
 
-  private async run<T>(query: OutcomeReportQuery, select: string): Promise<T[]> {
+  /** Runs `WITH UNIT_USAGE_CTE <rest>`: `rest` is the report's SELECT, after more CTEs if it starts with a comma. */
+  private async run<T>(query: OutcomeReportQuery, rest: string): Promise<T[]> {
     requireWindow(query.from, query.to, { maxDays: MAX_OUTCOME_REPORT_DAYS });
-    return this.dataSource.query(`WITH ${UNIT_USAGE_CTE} ${select}`, [query.organizationId, query.from, query.to]);
+    const span = rollupSpan(query.from, query.to);
+    return this.dataSource.transaction(async (manager) => {
+      // The planner's estimate of these queries is far above what they cost, so it would
+      // JIT-compile them for longer than they run; and their hash tables (a window's work
+      // units) want more than the default 4 MB.
+      await manager.query(`SET LOCAL jit = off; SET LOCAL work_mem = '64MB'`);
+      return manager.query(`WITH ${UNIT_USAGE_CTE} ${rest}`, [query.organizationId, query.from, query.to, span.start, span.end]);
+    });
   }
 }
 

@@ -1,7 +1,29 @@
+// The whole UTC days inside the window, [FIRST_DAY, END_DAY) (see rollupSpan).
+const FIRST_DAY = `($4::timestamptz AT TIME ZONE 'UTC')::date`;
+const END_DAY = `($5::timestamptz AT TIME ZONE 'UTC')::date`;
+
+// Raw ledger rows between two instants, as the rollups count them.
+const RAW_ROWS = (from: string, to: string) => `
+    SELECT e.work_unit_id, CASE WHEN e.work_unit_id IS NULL THEN e.principal_id END,
+           CASE WHEN e.kind = 'COMPUTE' THEN e.input_tokens + e.output_tokens ELSE 0 END,
+           CASE WHEN e.meter = 'COMPUTE' THEN e.cost END,
+           CASE WHEN e.kind = 'LICENSE' THEN e.credit_seconds ELSE 0 END,
+           CASE WHEN e.meter = 'LICENSE' THEN e.cost END
+    FROM ledger_entries e
+    WHERE e.organization_id = $1 AND e.occurred_at >= ${from} AND e.occurred_at < ${to}`;
+
+// The outcome history of a work unit as of `to`: its last record at or before it.
+const OUTCOME_AS_OF = (column: string) => `(
+    SELECT o.${column} FROM work_unit_outcomes o
+    WHERE o.organization_id = $1 AND o.work_unit_id = w.id AND o.recorded_at <= $3
+    ORDER BY o.recorded_at DESC, o.id DESC
+    LIMIT 1)`;
+
 /**
- * The window's ledger rows summed per work unit (and, for rows on no work unit, per
+ * The window's ledger usage summed per work unit (and, for rows on no work unit, per
  * principal), joined to the work unit and to its outcome as of `to`. Parameters:
- * $1 organization, $2 from, $3 to. The three reports aggregate this one relation, so they
+ * $1 organization, $2 from, $3 to, $4 and $5 the UTC midnights that bound the whole days
+ * inside the window (rollupSpan). The three reports aggregate this one relation, so they
  * agree on every definition:
  * - a row counts when occurred_at is in [from, to); a LICENSE row is dated by its draw's end;
  * - quantities come from COMPUTE and LICENSE rows only, cost from every row of the meter:
@@ -10,21 +32,53 @@
  * - kind is the work unit's org_unit_kind, else the principal's (a slice has no "none"),
  *   else CHANGE: spend not shown to be daily operations does not raise the maturity;
  * - team and process are the work unit's ('' when it has none or there is no work unit);
- * - the outcome is the last one recorded at or before `to` (work_unit_outcomes_as_of);
- *   no record by then reads as PENDING.
- * The ledger scan is a range of ix_ledger_entries_organization_occurred (and partition
- * pruning on occurred_at); the per-unit sums keep the joins to one row per work unit.
+ * - the outcome is the last one recorded at or before `to`; no record by then reads as
+ *   PENDING.
+ *
+ * Where the sums come from (the rollups' trigger applies the definitions above to every
+ * inserted row, so the result is the same as summing raw rows, only faster):
+ * - a subject (work unit, or principal for rows on no work unit) whose first and last day
+ *   both lie in the whole days: its all-time sums, one ledger_subject_usage row;
+ * - any other subject with a day in the whole days: its ledger_daily_usage rows of those
+ *   days (few: work units that straddle the window's edges, and the principals);
+ * - the partial days at the edges, [from, $4) and [$5, to): raw ledger rows.
+ * The first kind has no row at the edges, so nothing is counted twice.
+ * The outcome is the work unit's current one when it was recorded by `to` (OutcomesService
+ * writes it and its history row in one transaction, stamped alike, so it is the last
+ * record); only a work unit whose outcome changed after `to` reads its history, through
+ * ix_work_unit_outcomes_unit_recorded.
  */
 export const UNIT_USAGE_CTE = `
+  inside AS (
+    SELECT s.work_unit_id, s.principal_id, s.compute_tokens, s.compute_cost, s.license_credit_seconds AS credit_seconds, s.license_cost
+    FROM ledger_subject_usage s
+    WHERE s.organization_id = $1 AND s.last_day >= ${FIRST_DAY} AND s.last_day < ${END_DAY} AND s.first_day >= ${FIRST_DAY}
+  ),
+  straddling AS (
+    SELECT s.work_unit_id, s.principal_id
+    FROM ledger_subject_usage s
+    WHERE s.organization_id = $1 AND s.last_day >= ${FIRST_DAY} AND s.first_day < ${END_DAY}
+      AND (s.first_day < ${FIRST_DAY} OR s.last_day >= ${END_DAY})
+  ),
+  partial_rows AS (
+    SELECT d.work_unit_id, d.principal_id, d.compute_tokens, d.compute_cost, d.license_credit_seconds, d.license_cost
+    FROM straddling a
+    JOIN ledger_daily_usage d ON d.organization_id = $1 AND d.work_unit_id = a.work_unit_id AND d.principal_id IS NULL
+                             AND d.day >= ${FIRST_DAY} AND d.day < ${END_DAY}
+    UNION ALL
+    SELECT d.work_unit_id, d.principal_id, d.compute_tokens, d.compute_cost, d.license_credit_seconds, d.license_cost
+    FROM straddling a
+    JOIN ledger_daily_usage d ON d.organization_id = $1 AND d.work_unit_id IS NULL AND d.principal_id = a.principal_id
+                             AND d.day >= ${FIRST_DAY} AND d.day < ${END_DAY}
+    WHERE a.work_unit_id IS NULL
+    UNION ALL ${RAW_ROWS('$2', '$4')}
+    UNION ALL ${RAW_ROWS('$5', '$3')}
+  ),
   usage AS (
-    SELECT e.work_unit_id,
-           CASE WHEN e.work_unit_id IS NULL THEN e.principal_id END AS principal_id,
-           coalesce(sum(e.input_tokens + e.output_tokens) FILTER (WHERE e.kind = 'COMPUTE'), 0) AS compute_tokens,
-           coalesce(sum(e.cost) FILTER (WHERE e.meter = 'COMPUTE'), 0) AS compute_cost,
-           coalesce(sum(e.credit_seconds) FILTER (WHERE e.kind = 'LICENSE'), 0) AS credit_seconds,
-           coalesce(sum(e.cost) FILTER (WHERE e.meter = 'LICENSE'), 0) AS license_cost
-    FROM ledger_entries e
-    WHERE e.organization_id = $1 AND e.occurred_at >= $2 AND e.occurred_at < $3
+    SELECT * FROM inside
+    UNION ALL
+    SELECT work_unit_id, principal_id, sum(compute_tokens), coalesce(sum(compute_cost), 0), sum(license_credit_seconds), coalesce(sum(license_cost), 0)
+    FROM partial_rows
     GROUP BY 1, 2
   ),
   units AS (
@@ -34,10 +88,12 @@ export const UNIT_USAGE_CTE = `
            coalesce(w.team, '') AS team,
            coalesce(w.process, '') AS process,
            w.owner,
-           coalesce(o.outcome, 'PENDING') AS outcome,
-           o.value_amount
+           CASE WHEN w.outcome_recorded_at <= $3 THEN w.outcome
+                WHEN w.outcome_recorded_at > $3 THEN coalesce(${OUTCOME_AS_OF('outcome')}, 'PENDING')
+                ELSE 'PENDING' END AS outcome,
+           CASE WHEN w.outcome_recorded_at <= $3 THEN w.value_amount
+                WHEN w.outcome_recorded_at > $3 THEN ${OUTCOME_AS_OF('value_amount')} END AS value_amount
     FROM usage u
     LEFT JOIN work_units w ON w.id = u.work_unit_id AND w.organization_id = $1
     LEFT JOIN principals p ON p.id = u.principal_id AND p.organization_id = $1
-    LEFT JOIN work_unit_outcomes_as_of($1, $3) o ON o.work_unit_id = u.work_unit_id
   )`;
