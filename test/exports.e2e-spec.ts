@@ -186,6 +186,32 @@ describe('CSV exports of the ledger', () => {
     expect(JSON.parse(res.body as string).errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
   });
 
+  it('neutralises text cells a spreadsheet would run as formulas, and writes negative numbers as numbers', async () => {
+    const tenant = await t.organization('exports-formulas');
+    const writer = await t.principalWithKey(tenant.adminKey, 'CLIENT', { name: '@SUM(1+1)', orgUnitKind: 'CHANGE' });
+    const ref = `=HYPERLINK("http://evil.example","open") ${randomUUID().slice(0, 8)}`;
+    const unit = await t.gql<{ upsertWorkUnit: { id: string } }>(writer.key, UPSERT, { input: { externalRef: ref, team: '-team', process: '+process' } });
+    const unitId = unit.data!.upsertWorkUnit.id;
+    await t.gql(writer.key, RECORD, { events: [{ eventId: randomUUID(), workUnitId: unitId, provider: '+p', model: '-cmd', inputTokens: 3, outputTokens: 0, cost: 1, occurredAt: '2026-11-02T09:00:00Z' }] });
+    // The API refuses a negative cost; a row written straight shows how a negative number leaves.
+    await dataSource.query(
+      `INSERT INTO ledger_entries (id, organization_id, event_key, kind, meter, work_unit_id, principal_id, occurred_at, input_tokens, cost, currency, cost_source, provider, model)
+       SELECT nextval('ledger_entries_id_seq'), $1, 'compute:negative', 'COMPUTE', 'COMPUTE', $2, $3, '2026-11-02T10:00:00Z', 0, -1.5, currency, 'CALLER', '+p', '-cmd'
+       FROM organizations WHERE id = $1`,
+      [tenant.organizationId, unitId, writer.principalId],
+    );
+    const ledger = records((await get(`/exports/ledger.csv?${WINDOW}`, tenant.adminKey)).body as string);
+    expect(ledger.map((r) => [r.work_unit_external_ref, r.principal_name, r.provider, r.model, r.cost])).toEqual([
+      [`'${ref}`, "'@SUM(1+1)", "'+p", "'-cmd", '1'],
+      [`'${ref}`, "'@SUM(1+1)", "'+p", "'-cmd", '-1.5'],
+    ]);
+    const focus = records((await get(`/exports/focus.csv?${WINDOW}`, tenant.adminKey)).body as string);
+    expect(focus).toHaveLength(1);
+    expect(focus[0]).toMatchObject({ BilledCost: '-0.5', ListCost: '-0.5', ChargeDescription: `'+p -cmd tokens for work unit ${ref}`, ProviderName: "'+p", ServiceName: "'-cmd", SkuId: "'+p/-cmd", x_WorkUnitExternalRef: `'${ref}` });
+    // JSON starts with a brace: the values inside it stay as they were sent.
+    expect(JSON.parse(focus[0].Tags)).toMatchObject({ 'tokenpool/work_unit': ref, 'tokenpool/team': '-team', 'tokenpool/process': '+process' });
+  });
+
   describe('300,000 rows through a spawned API process', () => {
     const ROWS = 300_000;
     let api: ApiProcess;
@@ -242,6 +268,40 @@ describe('CSV exports of the ledger', () => {
       expect(lines - 1).toBe(ROWS);
       // Holding the file would take at least its size (more as JS strings and row objects).
       expect(growthKb * 1024).toBeLessThan(bytes / 2);
+    });
+
+    it('refuses a fifth export at once with 429, a retry-after header and the usual error body', async () => {
+      const url = `${api.url}/exports/ledger.csv?from=2026-10-05T00:00:00Z&to=2026-10-06T00:00:00Z`;
+      const headers = { authorization: `Bearer ${bulk.adminKey}` };
+      const controller = new AbortController();
+      // Four exports read one chunk each and then stall: each keeps its connection and its slot.
+      const readers = await Promise.all(
+        [1, 2, 3, 4].map(async () => {
+          const res = await fetch(url, { headers, signal: controller.signal });
+          const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+          await reader.read();
+          return reader;
+        }),
+      );
+      try {
+        const refused = await fetch(url, { headers });
+        expect(refused.status).toBe(429);
+        expect(refused.headers.get('retry-after')).toBe('5');
+        expect(await refused.json()).toEqual({
+          errors: [{ message: 'At most 4 exports run at once; retry shortly', extensions: { code: 'RATE_LIMITED', retryAfterSeconds: 5 } }],
+        });
+      } finally {
+        controller.abort();
+        await Promise.all(readers.map((reader) => reader.cancel().catch(() => undefined)));
+      }
+      const open = async () => Number((await dataSource.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE query LIKE 'FETCH % FROM export_rows' OR query LIKE 'DECLARE export_rows%'`))[0].n);
+      for (let i = 0; i < 200 && (await open()) > 0; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(await open()).toBe(0);
+      // The slots are free again.
+      const after = await fetch(`${api.url}/exports/ledger.csv?from=2026-10-05T00:00:00Z&to=2026-10-05T00:00:01Z`, { headers });
+      expect(after.status).toBe(200);
+      // The header, 19 rows (one every 50 ms) and the empty rest after the last CRLF.
+      expect((await after.text()).split('\r\n').length).toBe(21);
     });
 
     it('gives the connection back when the client goes away mid-file', async () => {

@@ -1,19 +1,19 @@
 import { Readable } from 'node:stream';
 import { Injectable, Logger } from '@nestjs/common';
+import type { PoolClient } from 'pg';
 import { DataSource, QueryRunner } from 'typeorm';
 import type { AuthContext } from '../auth/auth-context';
 import { AppError } from '../common/errors/app-error';
 import { requireWindow } from '../common/validation/validate';
-import { csvLine } from './csv';
-import { FOCUS_COLUMNS, FOCUS_SQL, LEDGER_COLUMNS, LEDGER_SQL } from './export-queries';
+import type { CsvKind } from './csv';
+import { cursorCsvChunks, declareCursor } from './cursor-csv';
+import { FOCUS_COLUMNS, FOCUS_KINDS, FOCUS_SQL, LEDGER_COLUMNS, LEDGER_KINDS, LEDGER_SQL } from './export-queries';
+import { utcDays } from './utc-days';
 
 /** A year and a bit, like the reports, so year-on-year fits in one file. */
 export const EXPORT_MAX_DAYS = 400;
-/** Rows per FETCH: a few hundred kB of CSV, so memory stays flat whatever the window holds. */
-const BATCH_ROWS = 1000;
 /** Each export holds a pool connection for its whole length; past this many, callers retry. */
 const MAX_CONCURRENT_EXPORTS = 4;
-const CURSOR = 'export_rows';
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 
 export interface ExportWindow {
@@ -32,8 +32,34 @@ export interface CsvExport {
   body: Readable;
 }
 
+interface ExportShape {
+  name: string;
+  columns: readonly string[];
+  kinds: readonly CsvKind[];
+  sql: string;
+  /** The parameters of each run of `sql`, in file order. */
+  segments(organizationId: string, window: ExportWindow): unknown[][];
+}
+
+const LEDGER: ExportShape = {
+  name: 'ledger',
+  columns: LEDGER_COLUMNS,
+  kinds: LEDGER_KINDS,
+  sql: LEDGER_SQL,
+  segments: (organizationId, window) => [[organizationId, window.from, window.to]],
+};
+
+// One run per UTC day (see FOCUS_SQL).
+const FOCUS: ExportShape = {
+  name: 'focus',
+  columns: FOCUS_COLUMNS,
+  kinds: FOCUS_KINDS,
+  sql: FOCUS_SQL,
+  segments: (organizationId, window) => utcDays(window.from, window.to).map((day) => [organizationId, day.from, day.to, window.to]),
+};
+
 /**
- * Streams CSV exports of the ledger straight from a server-side cursor: each export gets a
+ * Streams CSV exports of the ledger straight from server-side cursors: each export gets a
  * dedicated connection holding one read-only REPEATABLE READ transaction (one snapshot for
  * the whole file), and fetches the next batch only when the response has taken the last
  * one (Readable.from pulls on demand), so memory does not grow with the window.
@@ -47,20 +73,19 @@ export class ExportsService {
 
   /** One row per ledger entry of the caller's organization in [from, to), oldest first. */
   async ledgerCsv(auth: AuthContext, query: ExportQuery): Promise<CsvExport> {
-    const window = exportWindow(query);
-    return { filename: filename('ledger', window), body: await this.open(LEDGER_COLUMNS, LEDGER_SQL, [auth.organizationId, window.from, window.to]) };
+    return this.open(LEDGER, auth, query);
   }
 
   /** FOCUS 1.2 rows: one per UTC day, work unit, and model or app (see export-queries.ts). */
   async focusCsv(auth: AuthContext, query: ExportQuery): Promise<CsvExport> {
-    const window = exportWindow(query);
-    return { filename: filename('focus', window), body: await this.open(FOCUS_COLUMNS, FOCUS_SQL, [auth.organizationId, window.from, window.to]) };
+    return this.open(FOCUS, auth, query);
   }
 
-  // The cursor is declared before the stream is returned, so a database fault is still an
-  // ordinary error response; after the first byte the only way to report one is to cut the
-  // connection, which a CSV reader sees as a truncated download.
-  private async open(columns: readonly string[], sql: string, params: unknown[]): Promise<Readable> {
+  // The first cursor is declared before the stream is returned, so a database fault is
+  // still an ordinary error response; after the first byte the only way to report one is to
+  // cut the connection, which a CSV reader sees as a truncated download.
+  private async open(shape: ExportShape, auth: AuthContext, query: ExportQuery): Promise<CsvExport> {
+    const window = exportWindow(query);
     if (this.running >= MAX_CONCURRENT_EXPORTS) {
       throw new AppError('RATE_LIMITED', `At most ${MAX_CONCURRENT_EXPORTS} exports run at once; retry shortly`, { retryAfterSeconds: 5 });
     }
@@ -68,38 +93,25 @@ export class ExportsService {
     const runner = this.dataSource.createQueryRunner();
     let closing: Promise<void> | undefined;
     const finish = () => (closing ??= this.close(runner));
+    const segments = shape.segments(auth.organizationId, window);
+    let client: PoolClient;
     try {
-      await runner.connect();
+      client = (await runner.connect()) as PoolClient;
       await runner.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      await runner.query(`DECLARE ${CURSOR} NO SCROLL CURSOR FOR ${sql}`, params);
+      // A FOCUS day groups and sorts some tens of thousands of rows: in memory, not on disk.
+      await runner.query(`SET LOCAL work_mem = '64MB'`);
+      await declareCursor(client, shape.sql, segments[0]);
     } catch (err) {
       await finish();
       throw err;
     }
-    const toLine = (row: Record<string, string | null>) => csvLine(columns.map((c) => row[c]));
+    const chunks = cursorCsvChunks({ client, columns: shape.columns, kinds: shape.kinds, sql: shape.sql, segments });
     // Byte mode with a small high-water mark: at most about one batch waits in memory.
-    const body = Readable.from(this.batches(runner, csvLine(columns), toLine, finish), { objectMode: false, highWaterMark: 64 * 1024 });
+    const body = Readable.from(finishing(chunks, finish), { objectMode: false, highWaterMark: 64 * 1024 });
     // A stream destroyed before its first read never enters the generator, so its finally
     // would not run: 'close' covers that case (finish is idempotent).
     body.once('close', () => void finish());
-    return body;
-  }
-
-  // The finally block runs when the cursor is exhausted, on an error, and when the response
-  // destroys the stream because the client went away: the connection always goes back.
-  private async *batches(runner: QueryRunner, header: string, toLine: (row: Record<string, string | null>) => string, finish: () => Promise<void>): AsyncGenerator<string> {
-    try {
-      yield header;
-      for (;;) {
-        const rows: Record<string, string | null>[] = await runner.query(`FETCH ${BATCH_ROWS} FROM ${CURSOR}`);
-        if (rows.length === 0) return;
-        let chunk = '';
-        for (const row of rows) chunk += toLine(row);
-        yield chunk;
-      }
-    } finally {
-      await finish();
-    }
+    return { filename: filename(shape.name, window), body };
   }
 
   private async close(runner: QueryRunner): Promise<void> {
@@ -113,6 +125,16 @@ export class ExportsService {
       this.logger.warn({ err }, 'Could not end an export transaction; the connection is dropped');
       await (runner as QueryRunner & { releasePostgresConnection(err: unknown): Promise<void> }).releasePostgresConnection(err);
     }
+  }
+}
+
+// The finally block runs when the file is complete, on an error, and when the response
+// destroys the stream because the client went away: the connection always goes back.
+async function* finishing(chunks: AsyncGenerator<string>, finish: () => Promise<void>): AsyncGenerator<string> {
+  try {
+    yield* chunks;
+  } finally {
+    await finish();
   }
 }
 
