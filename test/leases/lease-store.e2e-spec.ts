@@ -291,6 +291,8 @@ describe('LeaseStore (Redis)', () => {
     const again = await grant({ ...input, team: 'U' });
     expect(again).toMatchObject({ drawAction: 'OPENED', credits: 3, inUse: 6 });
     expect(again.drawId).not.toBe(first.drawId);
+    // PostgreSQL records draw ids as UUIDs.
+    expect(again.drawId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     await sleep(500);
     expect(await store.sweep(poolId)).toBe(1);
     expect(await store.status(poolId)).toMatchObject({ inUse: 3, activeLeases: 1 });

@@ -69,7 +69,7 @@ local lexp = (not st[S_LEXP] or expiresAt < num(st[S_LEXP])) and expStr or nil
 local credits, used, drawPacked
 if mode == 'OPENED' then
   -- An earlier lease of this id opened a draw that outlived it: this draw needs another id.
-  drawId = st[S_DRAW] and (leaseId .. '~' .. token) or leaseId
+  drawId = st[S_DRAW] and derivedUuid(leaseId .. '~' .. token) or leaseId
   drawPacked = '1|0|' .. team .. '|' .. cost .. '|' .. leaseId .. '|' .. appId .. '|' .. principal .. '|'
     .. nowStr .. '|' .. scopeKey
   credits, used = cost, str(usedN + costN)

@@ -88,6 +88,15 @@ local function usePool(base)
 end
 
 -- Redis TIME in ms, as a number and as a string.
+-- A draw that cannot take its opener's lease id (an earlier draw of that id still lingers)
+-- gets a UUID derived from the name (SHA-1, version-5 form): PostgreSQL records draw ids as
+-- UUIDs, and a re-sent call derives the same one.
+local function derivedUuid(name)
+  local h = redis.sha1hex(name)
+  local variant = format('%x', 8 + (tonumber(sub(h, 17, 17), 16) % 4))
+  return sub(h, 1, 8) .. '-' .. sub(h, 9, 12) .. '-5' .. sub(h, 14, 16) .. '-' .. variant .. sub(h, 18, 20) .. '-' .. sub(h, 21, 32)
+end
+
 local function clock()
   local t = rcall('TIME')
   local s = t[1] .. sub('00000' .. t[2], -6, -4)
