@@ -1,4 +1,4 @@
-import { csvLine, csvNumber, csvRecordWriter, csvText } from './csv';
+import { csvLine, csvVerbatim, csvRecordWriter, csvText } from './csv';
 
 describe('csv', () => {
   it('leaves plain fields alone and writes null as an empty field', () => {
@@ -30,13 +30,13 @@ describe('csv', () => {
   });
 
   it('writes number cells as they are, negative ones included', () => {
-    expect(csvNumber('-1.5')).toBe('-1.5');
-    expect(csvNumber('0.000000001')).toBe('0.000000001');
-    expect(csvNumber(null)).toBe('');
+    expect(csvVerbatim('-1.5')).toBe('-1.5');
+    expect(csvVerbatim('0.000000001')).toBe('0.000000001');
+    expect(csvVerbatim(null)).toBe('');
   });
 
-  it('writes a record by column kind: numbers as numbers, text neutralised and quoted', () => {
-    const write = csvRecordWriter(['number', 'text', 'text', 'number']);
+  it('writes a record by column kind: verbatim cells as they are, text neutralised and quoted', () => {
+    const write = csvRecordWriter(['verbatim', 'text', 'text', 'verbatim']);
     expect(write(['-1.5', '-1.5', '=1+2', null])).toBe(`-1.5,'-1.5,'=1+2,\r\n`);
     expect(write(['2', 'a,b', '', '-3'])).toBe('2,"a,b",,-3\r\n');
   });

@@ -1,10 +1,12 @@
 /**
- * How a column's cells are written. `number` cells are PostgreSQL's text of a numeric or
- * integer column, written as they are: a spreadsheet reads `-1.5` as a number, not a
- * formula. `text` cells may hold anything a caller once sent (a work unit reference, a
- * model, a principal's name), so they are neutralised against formula injection.
+ * How a column's cells are written. `verbatim` cells are written as PostgreSQL formats
+ * them: numbers (a spreadsheet reads `-1.5` as a number, not a formula), uuids, timestamps,
+ * and codes a CHECK constraint limits (kind, meter, cost source); none of them can hold a
+ * comma, quote or line break. `text` cells may hold anything a caller once sent (a work
+ * unit reference, a model, a principal's name), so they are quoted as needed and
+ * neutralised against formula injection.
  */
-export type CsvKind = 'number' | 'text';
+export type CsvKind = 'verbatim' | 'text';
 
 /**
  * A text cell that a spreadsheet would run as a formula (it starts with =, +, -, @, tab or
@@ -20,8 +22,8 @@ export function csvText(value: string | null | undefined): string {
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-/** A number cell as PostgreSQL formatted it (digits, a sign, a decimal point); null is empty. */
-export function csvNumber(value: string | number | null | undefined): string {
+/** A verbatim cell (see CsvKind), e.g. a number as PostgreSQL formatted it; null is empty. */
+export function csvVerbatim(value: string | number | null | undefined): string {
   return value === null || value === undefined ? '' : String(value);
 }
 
@@ -35,7 +37,7 @@ export function csvLine(fields: readonly (string | null | undefined)[]): string 
  * export: a row of an export is written tens of thousands of times a second.
  */
 export function csvRecordWriter(kinds: readonly CsvKind[]): (row: readonly (string | null)[]) => string {
-  const writers = kinds.map((kind) => (kind === 'number' ? csvNumber : csvText));
+  const writers = kinds.map((kind) => (kind === 'verbatim' ? csvVerbatim : csvText));
   const last = writers.length - 1;
   return (row) => {
     let line = '';

@@ -1,20 +1,29 @@
 import type { FieldDef, PoolClient, QueryArrayConfig, QueryArrayResult } from 'pg';
-import { CsvKind, csvLine, csvRecordWriter } from './csv';
 
-/** Rows per FETCH: a few hundred kB of CSV, so memory stays flat whatever the window holds. */
-const BATCH_ROWS = 2000;
+/** Rows per FETCH: some hundred kB of CSV, so memory stays flat whatever the window holds. */
+const BATCH_ROWS = 500;
+/** Room for a batch of typical rows; a batch of longer rows grows it. */
+const BATCH_BYTES = BATCH_ROWS * 1024;
 const CURSOR = 'export_rows';
 // Every value reaches the CSV as PostgreSQL's text: no parsing into numbers or dates and back.
 const AS_TEXT = { getTypeParser: () => (value: string) => value } as unknown as QueryArrayConfig['types'];
 
-/** One CSV file: its header and column kinds, and a query run once per segment, in order. */
+export type CsvRow = readonly (string | null)[];
+
+/** One run of the query: its parameters, and how its rows are written. */
+export interface CursorSegment {
+  params: readonly unknown[];
+  writeRow: (row: CsvRow) => string;
+}
+
+/** One CSV file: its header line, then the rows of `sql` run once per segment, in order. */
 export interface CursorCsv {
   client: PoolClient;
-  columns: readonly string[];
-  kinds: readonly CsvKind[];
+  header: string;
   sql: string;
-  /** The parameters of each run of `sql`; the file is their rows one after the other. */
-  segments: readonly unknown[][];
+  /** The names of the query's columns, in order: the writers read rows by position. */
+  sqlColumns: readonly string[];
+  segments: readonly CursorSegment[];
 }
 
 /** Declares the cursor over one segment (in the caller's transaction). */
@@ -30,21 +39,27 @@ export async function declareCursor(client: PoolClient, sql: string, params: rea
  * at most two batches are held. The consumer pulls, so nothing is fetched past what the
  * socket has taken plus those two.
  */
-export async function* cursorCsvChunks(csv: CursorCsv): AsyncGenerator<string> {
-  const record = csvRecordWriter(csv.kinds);
-  yield csvLine(csv.columns);
+export async function* cursorCsvChunks(csv: CursorCsv): AsyncGenerator<Buffer> {
+  yield Buffer.from(csv.header);
+  let buffer = Buffer.allocUnsafe(BATCH_BYTES);
   for (let i = 0; i < csv.segments.length; i++) {
-    if (i > 0) await declareCursor(csv.client, csv.sql, csv.segments[i]);
+    const { params, writeRow } = csv.segments[i];
+    if (i > 0) await declareCursor(csv.client, csv.sql, params);
     let next: Promise<QueryArrayResult<(string | null)[]>> | undefined = fetchBatch(csv.client);
     try {
       while (next) {
         const batch: QueryArrayResult<(string | null)[]> = await next;
         next = batch.rows.length === BATCH_ROWS ? fetchBatch(csv.client) : undefined;
         if (batch.rows.length === 0) break;
-        requireColumns(batch.fields, csv.columns);
-        let chunk = '';
-        for (const row of batch.rows) chunk += record(row);
-        yield chunk;
+        requireColumns(batch.fields, csv.sqlColumns);
+        // Each line goes straight into a byte buffer: one string per row, never one per batch.
+        let length = 0;
+        for (const row of batch.rows) {
+          const line = writeRow(row);
+          if (length + line.length * 3 > buffer.length) buffer = grow(buffer, length + line.length * 3);
+          length += buffer.write(line, length);
+        }
+        yield Buffer.from(buffer.subarray(0, length));
       }
     } finally {
       // Left early (the client went away, or a fault): the FETCH already sent still has to
@@ -60,12 +75,18 @@ function fetchBatch(client: PoolClient): Promise<QueryArrayResult<(string | null
   return client.query<(string | null)[]>({ text: `FETCH ${BATCH_ROWS} FROM ${CURSOR}`, rowMode: 'array', types: AS_TEXT });
 }
 
+function grow(buffer: Buffer, needed: number): Buffer {
+  const larger = Buffer.allocUnsafe(Math.max(needed, buffer.length * 2));
+  buffer.copy(larger);
+  return larger;
+}
+
 function noop(): void {}
 
-// The CSV header and the SELECT's column list are kept in the same order by hand: a
-// mismatch would write values under the wrong header, so it fails the export instead.
+// The writers read rows by position, so the query's column list must be the one they
+// expect: a mismatch would write values under the wrong header, so it fails the export.
 function requireColumns(fields: readonly FieldDef[], columns: readonly string[]): void {
   if (fields.length !== columns.length || fields.some((f, i) => f.name !== columns[i])) {
-    throw new Error(`Export columns ${fields.map((f) => f.name).join(',')} do not match the header ${columns.join(',')}`);
+    throw new Error(`Export query columns ${fields.map((f) => f.name).join(',')} are not the expected ${columns.join(',')}`);
   }
 }

@@ -5,10 +5,11 @@ import { DataSource, QueryRunner } from 'typeorm';
 import type { AuthContext } from '../auth/auth-context';
 import { AppError } from '../common/errors/app-error';
 import { requireWindow } from '../common/validation/validate';
-import type { CsvKind } from './csv';
-import { cursorCsvChunks, declareCursor } from './cursor-csv';
-import { FOCUS_COLUMNS, FOCUS_KINDS, FOCUS_SQL, LEDGER_COLUMNS, LEDGER_KINDS, LEDGER_SQL } from './export-queries';
-import { utcDays } from './utc-days';
+import { csvLine, csvRecordWriter } from './csv';
+import { CursorSegment, cursorCsvChunks, declareCursor } from './cursor-csv';
+import { FOCUS_SQL, LEDGER_COLUMNS, LEDGER_KINDS, LEDGER_SQL } from './export-queries';
+import { FOCUS_COLUMNS, FOCUS_SQL_COLUMNS, FocusAccount, focusRowWriter } from './focus-row';
+import { focusPeriods, utcDays } from './utc-days';
 
 /** A year and a bit, like the reports, so year-on-year fits in one file. */
 export const EXPORT_MAX_DAYS = 400;
@@ -35,27 +36,31 @@ export interface CsvExport {
 interface ExportShape {
   name: string;
   columns: readonly string[];
-  kinds: readonly CsvKind[];
   sql: string;
-  /** The parameters of each run of `sql`, in file order. */
-  segments(organizationId: string, window: ExportWindow): unknown[][];
+  sqlColumns: readonly string[];
+  /** The runs of `sql`, in file order, for this organization (`account`) and window. */
+  segments(account: FocusAccount, window: ExportWindow): CursorSegment[];
 }
 
 const LEDGER: ExportShape = {
   name: 'ledger',
   columns: LEDGER_COLUMNS,
-  kinds: LEDGER_KINDS,
   sql: LEDGER_SQL,
-  segments: (organizationId, window) => [[organizationId, window.from, window.to]],
+  sqlColumns: LEDGER_COLUMNS,
+  segments: (account, window) => [{ params: [account.id, window.from, window.to], writeRow: csvRecordWriter(LEDGER_KINDS) }],
 };
 
 // One run per UTC day (see FOCUS_SQL).
 const FOCUS: ExportShape = {
   name: 'focus',
   columns: FOCUS_COLUMNS,
-  kinds: FOCUS_KINDS,
   sql: FOCUS_SQL,
-  segments: (organizationId, window) => utcDays(window.from, window.to).map((day) => [organizationId, day.from, day.to, window.to]),
+  sqlColumns: FOCUS_SQL_COLUMNS,
+  segments: (account, window) =>
+    utcDays(window.from, window.to).map((day) => ({
+      params: [account.id, day.from, day.to, window.to],
+      writeRow: focusRowWriter(account, focusPeriods(day.from)),
+    })),
 };
 
 /**
@@ -93,19 +98,21 @@ export class ExportsService {
     const runner = this.dataSource.createQueryRunner();
     let closing: Promise<void> | undefined;
     const finish = () => (closing ??= this.close(runner));
-    const segments = shape.segments(auth.organizationId, window);
     let client: PoolClient;
+    let segments: CursorSegment[];
     try {
       client = (await runner.connect()) as PoolClient;
       await runner.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       // A FOCUS day groups and sorts some tens of thousands of rows: in memory, not on disk.
       await runner.query(`SET LOCAL work_mem = '64MB'`);
-      await declareCursor(client, shape.sql, segments[0]);
+      const [account]: FocusAccount[] = await runner.query('SELECT id, name, currency FROM organizations WHERE id = $1', [auth.organizationId]);
+      segments = shape.segments(account, window);
+      await declareCursor(client, shape.sql, segments[0].params);
     } catch (err) {
       await finish();
       throw err;
     }
-    const chunks = cursorCsvChunks({ client, columns: shape.columns, kinds: shape.kinds, sql: shape.sql, segments });
+    const chunks = cursorCsvChunks({ client, header: csvLine(shape.columns), sql: shape.sql, sqlColumns: shape.sqlColumns, segments });
     // Byte mode with a small high-water mark: at most about one batch waits in memory.
     const body = Readable.from(finishing(chunks, finish), { objectMode: false, highWaterMark: 64 * 1024 });
     // A stream destroyed before its first read never enters the generator, so its finally
@@ -130,7 +137,7 @@ export class ExportsService {
 
 // The finally block runs when the file is complete, on an error, and when the response
 // destroys the stream because the client went away: the connection always goes back.
-async function* finishing(chunks: AsyncGenerator<string>, finish: () => Promise<void>): AsyncGenerator<string> {
+async function* finishing(chunks: AsyncGenerator<Buffer>, finish: () => Promise<void>): AsyncGenerator<Buffer> {
   try {
     yield* chunks;
   } finally {
