@@ -14,7 +14,10 @@ export class RedisService implements OnApplicationShutdown {
   private readonly extra: Redis[] = [];
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
-    this.client = this.connect('commands', { maxRetriesPerRequest: 1, commandTimeout: 5000 });
+    // Auto-pipelining: the commands issued in one turn of the event loop (rate limits,
+    // lease FCALLs, announcements of many concurrent requests) go out in one write. Measured
+    // on bench:leases' HTTP part: +40 to 80 % check-out/check-in cycles at 16 connections.
+    this.client = this.connect('commands', { maxRetriesPerRequest: 1, commandTimeout: 5000, enableAutoPipelining: true });
   }
 
   /** A key under this deployment's prefix. Callers add their own hash tags. */
