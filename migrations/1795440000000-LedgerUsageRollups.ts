@@ -104,6 +104,9 @@ export class LedgerUsageRollups1795440000000 implements MigrationInterface {
             END $$`);
         await queryRunner.query(`CREATE TRIGGER "tr_ledger_entries_usage" AFTER INSERT ON "ledger_entries" REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION "ledger_add_to_usage"()`);
         await queryRunner.query(`WITH days AS (${DAY_SUMS('"ledger_entries"')}), ${ADD_DAYS}`);
+        // Statistics now, not at autovacuum's leisure: without them the reports' planner may
+        // take the backfilled tables for empty and join them row by row.
+        await queryRunner.query(`ANALYZE "ledger_daily_usage", "ledger_subject_usage"`);
     }
 
     public async down(queryRunner: QueryRunner): Promise<void> {
