@@ -55,11 +55,12 @@ export class LeasesService {
       throw new AppError('NOT_FOUND', `No work unit with id ${input.workUnitId} in your organization; create it with upsertWorkUnit`, { field: 'input.workUnitId' });
     }
     const holder = await this.holder(auth, input.onBehalfOf);
-    const requestHash = createHash('sha256')
-      .update(JSON.stringify([pool.id, app.id, input.workUnitId ?? null, leaseSeconds, host, holder.id]))
-      .digest('hex');
+    // What a retry with the same idempotency key must repeat (only kept when there is a key).
+    const requestHash = idempotencyKey
+      ? createHash('sha256').update(JSON.stringify([pool.id, app.id, input.workUnitId ?? null, leaseSeconds, host, holder.id])).digest('hex')
+      : null;
 
-    if (idempotencyKey) {
+    if (idempotencyKey && requestHash) {
       const earlier = await this.records.findByIdempotencyKey(auth.organizationId, auth.keyId, idempotencyKey);
       if (earlier) return this.sameRequestOrConflict(earlier, requestHash);
     }
