@@ -35,12 +35,14 @@ const OUTCOME_AS_OF = (column: string) => `(
  * - the outcome is the last one recorded at or before `to`; no record by then reads as
  *   PENDING.
  *
- * Where the sums come from (the rollups' trigger applies the definitions above to every
- * inserted row, so the result is the same as summing raw rows, only faster):
- * - a subject (work unit, or principal for rows on no work unit) whose first and last day
- *   both lie in the whole days: its all-time sums, one ledger_subject_usage row;
- * - any other subject with a day in the whole days: its ledger_daily_usage rows of those
- *   days (few: work units that straddle the window's edges, and the principals);
+ * Where the sums come from (each source applies the definitions above to every ledger row,
+ * in the same statement as its insert, so the result is the same as summing raw rows):
+ * - a work unit whose first and last day (work_unit_totals) both lie in the whole days: its
+ *   all-time totals, one row. work_unit_totals sums quantities by meter, which is the same
+ *   as by kind: a CORRECTION carries none (ck_ledger_entries_correction_quantities);
+ * - a work unit with days both inside and outside the whole days (it straddles the window's
+ *   edges), and the principals' rows on no work unit: their ledger_daily_usage rows of the
+ *   whole days;
  * - the partial days at the edges, [from, $4) and [$5, to): raw ledger rows.
  * The first kind has no row at the edges, so nothing is counted twice.
  * The outcome is the work unit's current one when it was recorded by `to` (OutcomesService
@@ -50,27 +52,22 @@ const OUTCOME_AS_OF = (column: string) => `(
  */
 export const UNIT_USAGE_CTE = `
   inside AS (
-    SELECT s.work_unit_id, s.principal_id, s.compute_tokens, s.compute_cost, s.license_credit_seconds AS credit_seconds, s.license_cost
-    FROM ledger_subject_usage s
-    WHERE s.organization_id = $1 AND s.last_day >= ${FIRST_DAY} AND s.last_day < ${END_DAY} AND s.first_day >= ${FIRST_DAY}
-  ),
-  straddling AS (
-    SELECT s.work_unit_id, s.principal_id
-    FROM ledger_subject_usage s
-    WHERE s.organization_id = $1 AND s.last_day >= ${FIRST_DAY} AND s.first_day < ${END_DAY}
-      AND (s.first_day < ${FIRST_DAY} OR s.last_day >= ${END_DAY})
+    SELECT t.work_unit_id, NULL::uuid AS principal_id, t.compute_input_tokens + t.compute_output_tokens AS compute_tokens,
+           t.compute_cost, t.license_credit_seconds AS credit_seconds, t.license_cost
+    FROM work_unit_totals t
+    WHERE t.organization_id = $1 AND t.last_day >= ${FIRST_DAY} AND t.last_day < ${END_DAY} AND t.first_day >= ${FIRST_DAY}
   ),
   partial_rows AS (
     SELECT d.work_unit_id, d.principal_id, d.compute_tokens, d.compute_cost, d.license_credit_seconds, d.license_cost
-    FROM straddling a
-    JOIN ledger_daily_usage d ON d.organization_id = $1 AND d.work_unit_id = a.work_unit_id AND d.principal_id IS NULL
+    FROM work_unit_totals t
+    JOIN ledger_daily_usage d ON d.organization_id = $1 AND d.work_unit_id = t.work_unit_id AND d.principal_id IS NULL
                              AND d.day >= ${FIRST_DAY} AND d.day < ${END_DAY}
+    WHERE t.organization_id = $1 AND t.last_day >= ${FIRST_DAY} AND t.first_day < ${END_DAY}
+      AND (t.first_day < ${FIRST_DAY} OR t.last_day >= ${END_DAY})
     UNION ALL
     SELECT d.work_unit_id, d.principal_id, d.compute_tokens, d.compute_cost, d.license_credit_seconds, d.license_cost
-    FROM straddling a
-    JOIN ledger_daily_usage d ON d.organization_id = $1 AND d.work_unit_id IS NULL AND d.principal_id = a.principal_id
-                             AND d.day >= ${FIRST_DAY} AND d.day < ${END_DAY}
-    WHERE a.work_unit_id IS NULL
+    FROM ledger_daily_usage d
+    WHERE d.organization_id = $1 AND d.work_unit_id IS NULL AND d.day >= ${FIRST_DAY} AND d.day < ${END_DAY}
     UNION ALL ${RAW_ROWS('$2', '$4')}
     UNION ALL ${RAW_ROWS('$5', '$3')}
   ),

@@ -8,6 +8,7 @@ import { numericColumn } from '../common/database/numeric-column';
  */
 @Entity({ name: 'work_unit_totals' })
 @Index('ix_work_unit_totals_organization', ['organizationId'])
+@Index('ix_work_unit_totals_organization_last_day', ['organizationId', 'lastDay'])
 export class WorkUnitTotalsEntity {
   @PrimaryColumn('uuid', { primaryKeyConstraintName: 'pk_work_unit_totals' })
   workUnitId!: string;
@@ -41,4 +42,12 @@ export class WorkUnitTotalsEntity {
 
   @Column('bigint', { default: 0, transformer: numericColumn })
   entries!: number;
+
+  /** UTC day (YYYY-MM-DD) of the work unit's first ledger row (migration LedgerUsageRollups); the outcome reports read it. */
+  @Column('date')
+  firstDay!: string;
+
+  /** UTC day of its last ledger row. */
+  @Column('date')
+  lastDay!: string;
 }
