@@ -7,17 +7,29 @@
  * through GraphQL (in process, Fastify inject): cold (first call) and warm (median of 3).
  * Targets: every report under 1 s, simulateCap under 10 s.
  *
- * Ledger rows (license and compute) and the CSV exports belong to the ledger's own bench:
- * add their generation after `generateHistory` and their timings to `REPORTS` below.
+ * Then the ledger (generateLedger): 250,000 work units in both org unit kinds, with teams,
+ * processes and outcomes (some accepted with a value, some changed twice), a LICENSE row for
+ * every draw (60 % on a work unit) and 4,000,000 COMPUTE rows (85 % on a work unit, 2 %
+ * unpriced and half of those priced later by a CORRECTION), inserted a few days per
+ * statement so the ledger's triggers keep work_unit_totals and ledger_daily_usage as live
+ * traffic does. It times burnReport, attributionCoverage and costPerOutcome over 90 days the
+ * same way (targets: under 1 s), and both CSV exports over 90 days through real HTTP on
+ * 127.0.0.1, read by a separate client process that counts the rows as they stream in
+ * (target: 50,000 rows/s). The ledger rows carry no idempotency keys (ledger_event_keys):
+ * nothing here reads them.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { promisify } from 'node:util';
 import { Client } from 'pg';
 
 const ROOT = join(__dirname, '..');
+const execFileAsync = promisify(execFile);
 const ADMIN_URL = process.env.BENCH_ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const LEASES = Number(process.env.BENCH_LEASES ?? 1_000_000);
+const WORK_UNITS = Number(process.env.BENCH_WORK_UNITS ?? 250_000);
+const COMPUTE_ROWS = Number(process.env.BENCH_COMPUTE_ROWS ?? 4_000_000);
 const DAYS = 90;
 
 async function freshDatabase(name: string): Promise<string> {
@@ -119,6 +131,157 @@ async function generateHistory(db: Client, organizationId: string): Promise<stri
   return pool.id;
 }
 
+// process, its org unit kind: daily operations (going concern) or the change organisation
+const PROCESSES: [string, string][] = [
+  ['claims-handling', 'GOING_CONCERN'], ['quote', 'GOING_CONCERN'], ['purchasing', 'GOING_CONCERN'], ['support', 'GOING_CONCERN'],
+  ['invoice-check', 'GOING_CONCERN'], ['code-review', 'GOING_CONCERN'], ['onboarding', 'GOING_CONCERN'],
+  ['design-change', 'CHANGE'], ['crash-simulation', 'CHANGE'], ['research', 'CHANGE'], ['pilot', 'CHANGE'], ['migration', 'CHANGE'],
+];
+// index, provider, model, input / cached input / output price per million, share of the calls (the last is unpriced)
+const MODELS: [number, string, string, number, number, number, number][] = [
+  [0, 'openai', 'gpt-4.1-mini', 0.4, 0.1, 1.6, 0.3], [1, 'openai', 'gpt-4.1', 2, 0.5, 8, 0.2], [2, 'anthropic', 'claude-haiku-4', 1, 0.1, 5, 0.2],
+  [3, 'anthropic', 'claude-sonnet-4', 3, 0.3, 15, 0.15], [4, 'google', 'gemini-2.5-pro', 1.25, 0.31, 10, 0.13], [5, 'local', 'llama-70b', 0.6, 0.6, 0.6, 0.02],
+];
+const UNPRICED_MODEL = 5;
+/** Days per INSERT: each statement's rows go through the ledger's triggers in one transition table. */
+const LEDGER_CHUNK_DAYS = 10;
+
+/**
+ * Work units (temp table wu, n = 0 .. WORK_UNITS - 1): unit n starts on day n % 90 of the
+ * window and gets rows on that day and the two after it. Its outcome is recorded 2 to 6 days
+ * after it starts (none when that is still ahead): half ACCEPTED (70 % of those with a
+ * value), 15 % REJECTED, 5 % an explicit PENDING, the rest never decided; 10 % were REJECTED
+ * a day before their final record.
+ */
+async function generateWorkUnits(db: Client, organizationId: string): Promise<void> {
+  await db.query(
+    `CREATE TEMP TABLE wu AS
+     WITH w AS (
+       SELECT n, gen_random_uuid() AS id, n % ${DAYS} AS start_day, (n / 7) % ${PROCESSES.length} AS proc,
+              random() AS r_owner, random() AS r_outcome, random() AS r_value, random() AS r_twice,
+              date_trunc('day', now()) - interval '${DAYS} days' + (n % ${DAYS} + 2 + random() * 4) * interval '1 day' AS decided
+       FROM generate_series(0, ${WORK_UNITS - 1}) n)
+     SELECT w.*, CASE WHEN decided > now() - interval '1 minute' THEN NULL
+                      WHEN r_outcome < 0.5 THEN 'ACCEPTED' WHEN r_outcome < 0.65 THEN 'REJECTED' WHEN r_outcome < 0.7 THEN 'PENDING' END AS outcome,
+            CASE WHEN r_outcome < 0.5 AND r_value < 0.7 THEN round((50 + r_value * 2000)::numeric, 2) END AS value_amount
+     FROM w`,
+  );
+  await db.query(`UPDATE wu SET value_amount = NULL WHERE outcome IS NULL`);
+  await db.query(`CREATE UNIQUE INDEX ON wu (n)`);
+  await db.query(`ANALYZE wu`);
+  await db.query(
+    `INSERT INTO work_units (id, organization_id, external_ref, owner, team, process, task, org_unit_kind, outcome, value_dimension, value_amount,
+                             outcome_recorded_at, created_by_principal_id, created_at, updated_at)
+     SELECT w.id, $1::uuid, 'wu-' || w.n, CASE WHEN w.r_owner < 0.8 THEN 'user-' || (1 + w.n % 300) END, 'team-' || (w.n % 12),
+            ($2::text[])[w.proc + 1], 'task-' || (w.n % 5), ($3::text[])[w.proc + 1], coalesce(w.outcome, 'PENDING'),
+            CASE WHEN w.value_amount IS NOT NULL THEN 'MARGIN' END, w.value_amount,
+            CASE WHEN w.outcome IS NOT NULL THEN w.decided END, p.ids[1 + w.n % 300],
+            date_trunc('day', now()) - interval '${DAYS} days' + w.start_day * interval '1 day', coalesce(CASE WHEN w.outcome IS NOT NULL THEN w.decided END, now())
+     FROM wu w, (SELECT array_agg(id ORDER BY name) AS ids FROM principals WHERE organization_id = $1) p`,
+    [organizationId, PROCESSES.map((p) => p[0]), PROCESSES.map((p) => p[1])],
+  );
+  await db.query(
+    `INSERT INTO work_unit_outcomes (organization_id, work_unit_id, recorded_at, recorded_by_principal_id, before, outcome, value_dimension, value_amount)
+     SELECT $1::uuid, w.id, w.decided - interval '1 day', p.ids[1 + w.n % 300], NULL, 'REJECTED', NULL, NULL
+     FROM wu w, (SELECT array_agg(id ORDER BY name) AS ids FROM principals WHERE organization_id = $1) p
+     WHERE w.outcome IS NOT NULL AND w.r_twice < 0.1
+     UNION ALL
+     SELECT $1::uuid, w.id, w.decided, p.ids[1 + w.n % 300], CASE WHEN w.r_twice < 0.1 THEN '{"outcome":"REJECTED"}'::jsonb END, w.outcome,
+            CASE WHEN w.value_amount IS NOT NULL THEN 'MARGIN' END, w.value_amount
+     FROM wu w, (SELECT array_agg(id ORDER BY name) AS ids FROM principals WHERE organization_id = $1) p
+     WHERE w.outcome IS NOT NULL
+     ORDER BY 3`,
+    [organizationId],
+  );
+}
+
+/** The work unit n (see generateWorkUnits) of a row on day `dayIndex`: one that started that day or up to two days before. */
+const unitOf = (dayIndex: string) =>
+  `(greatest(least(${dayIndex}, ${DAYS - 1}) - floor(random() * 3)::int, 0) + ${DAYS} * floor(random() * ${Math.floor(WORK_UNITS / DAYS)})::int)`;
+
+/** LICENSE rows for every draw of generateHistory (temp table gen), then COMPUTE rows and the CORRECTIONs of some unpriced ones. */
+async function generateLedger(db: Client, organizationId: string, poolId: string): Promise<void> {
+  await timed(`generate ${WORK_UNITS.toLocaleString('en-US')} work units and ${COMPUTE_ROWS.toLocaleString('en-US')}+ compute rows, a license row per draw`, async () => {
+    await generateWorkUnits(db, organizationId);
+    await db.query('ANALYZE gen');
+    const base = `(date_trunc('day', now()) - interval '${DAYS} days')`;
+    const principals = `(SELECT array_agg(id ORDER BY name) AS ids FROM principals WHERE organization_id = $1)`;
+    const models = `(VALUES ${MODELS.map((m) => `(${m[0]}, '${m[1]}', '${m[2]}', ${m[3]}::numeric, ${m[4]}::numeric, ${m[5]}::numeric)`).join(', ')}) AS m(i, provider, model, input_price, cached_price, output_price)`;
+    let cumulative = 0;
+    const pickModel = MODELS.map((m) => `WHEN r_model < ${(cumulative += m[6]).toFixed(4)} THEN ${m[0]}`).join(' ');
+    const candidatesPerChunk = Math.ceil((COMPUTE_ROWS * LEDGER_CHUNK_DAYS) / DAYS / 0.77);
+    for (let first = 0; first <= DAYS; first += LEDGER_CHUNK_DAYS) {
+      const chunkStarted = performance.now();
+      // License rows are dated by the draw's end; 60 % are on a work unit.
+      await db.query(
+        `INSERT INTO ledger_entries (id, organization_id, event_key, kind, meter, work_unit_id, principal_id, occurred_at, started_at, credit_seconds,
+                                     idle_credit_seconds, credit_hour_price, cost, currency, cost_source, lease_id, draw_id, pool_id, app_id)
+         SELECT nextval('ledger_entries_id_seq'), $1::uuid, 'draw:' || g.draw_id, 'LICENSE', 'LICENSE', wu.id, g.principal_id, g.e, g.s, g.credits * g.seconds,
+                CASE WHEN g.idle THEN g.credits * g.seconds * 0.4 ELSE 0 END, 0.85, round((g.credits * g.seconds / 3600 * 0.85)::numeric, 9),
+                o.currency, 'PRICE_TABLE', g.id, g.draw_id, $2::uuid, g.app_id
+         FROM (SELECT gen.*, e, CASE WHEN random() < 0.6 THEN ${unitOf(`floor(extract(epoch FROM e - ${base}) / 86400)::int`)} END AS n
+               FROM gen, LATERAL (SELECT gen.s + make_interval(secs => gen.seconds) AS e) x
+               WHERE e >= ${base} + ${first} * interval '1 day' AND e < ${base} + ${first + LEDGER_CHUNK_DAYS} * interval '1 day') g
+         LEFT JOIN wu ON wu.n = g.n
+         JOIN organizations o ON o.id = $1
+         ORDER BY g.e`,
+        [organizationId, poolId],
+      );
+      // Compute rows: weekdays 8:00 to 18:00 mostly, weekends a fifth; 85 % on a work unit.
+      await db.query(
+        `INSERT INTO ledger_entries (id, organization_id, event_key, kind, meter, work_unit_id, principal_id, occurred_at,
+                                     input_tokens, cached_input_tokens, output_tokens, reasoning_tokens,
+                                     input_price_per_million, cached_input_price_per_million, output_price_per_million, cost, currency, cost_source, provider, model)
+         SELECT c.id, $1::uuid, 'compute:bench-' || c.id, 'COMPUTE', 'COMPUTE', wu.id, p.ids[c.who], c.at,
+                c.input, c.cached, c.output, c.reasoning,
+                CASE WHEN c.model <> ${UNPRICED_MODEL} THEN m.input_price END, CASE WHEN c.model <> ${UNPRICED_MODEL} THEN m.cached_price END,
+                CASE WHEN c.model <> ${UNPRICED_MODEL} THEN m.output_price END,
+                CASE WHEN c.model <> ${UNPRICED_MODEL} THEN round(((c.input - c.cached) * m.input_price + c.cached * m.cached_price + c.output * m.output_price) / 1e6, 9) END,
+                o.currency, CASE WHEN c.model <> ${UNPRICED_MODEL} THEN 'PRICE_TABLE' ELSE 'UNPRICED' END, m.provider, m.model
+         FROM (
+           SELECT nextval('ledger_entries_id_seq') AS id, at, who, model, input, floor(input * r_cache * 0.6)::bigint AS cached, output,
+                  floor(output * r_reason * 0.3)::bigint AS reasoning, CASE WHEN r_unit < 0.85 THEN ${unitOf('day')} END AS n
+           FROM (
+             SELECT day, ${base} + day * interval '1 day' + CASE WHEN r_when < 0.85 THEN interval '8 hours' + r_hour * interval '10 hours' ELSE r_hour * interval '24 hours' END AS at,
+                    1 + floor(random() * 300)::int AS who, CASE ${pickModel} ELSE 0 END AS model,
+                    200 + floor(power(random(), 2) * 20000)::bigint AS input, 50 + floor(power(random(), 2) * 4000)::bigint AS output,
+                    random() AS r_cache, random() AS r_reason, random() AS r_unit
+             FROM (SELECT ${first} + floor(random() * ${LEDGER_CHUNK_DAYS})::int AS day, random() AS r_when, random() AS r_hour, random() AS r_model
+                   FROM generate_series(1, ${candidatesPerChunk})) d
+             WHERE day < ${DAYS} AND (extract(isodow FROM ${base} + day * interval '1 day') < 6 OR random() < 0.2)) t
+           WHERE at < now() - interval '1 minute') c
+         JOIN ${models} ON m.i = c.model
+         LEFT JOIN wu ON wu.n = c.n
+         JOIN organizations o ON o.id = $1
+         CROSS JOIN ${principals} p
+         ORDER BY c.at`,
+        [organizationId],
+      );
+      console.log(`  days ${first} to ${Math.min(first + LEDGER_CHUNK_DAYS, DAYS)}: ${((performance.now() - chunkStarted) / 1000).toFixed(1)} s`);
+    }
+    // A price for the local model, back-dated to the first half of the window: its unpriced rows there get CORRECTIONs.
+    await db.query(
+      `INSERT INTO ledger_entries (id, organization_id, event_key, kind, meter, work_unit_id, principal_id, occurred_at,
+                                   input_price_per_million, cached_input_price_per_million, output_price_per_million, cost, currency, cost_source, provider, model, corrects_entry_id)
+       SELECT nextval('ledger_entries_id_seq'), $1::uuid, 'correction:' || e.id, 'CORRECTION', 'COMPUTE', e.work_unit_id, e.principal_id, e.occurred_at,
+              0.6, 0.6, 0.6, round((e.input_tokens + e.output_tokens) * 0.6 / 1e6, 9), e.currency, 'PRICE_TABLE', e.provider, e.model, e.id
+       FROM ledger_entries e
+       WHERE e.organization_id = $1 AND e.cost_source = 'UNPRICED' AND e.provider = 'local' AND e.model = 'llama-70b' AND e.occurred_at < ${base} + ${DAYS / 2} * interval '1 day'
+       ORDER BY e.occurred_at`,
+      [organizationId],
+    );
+  });
+  const counts = (await db.query(
+    `SELECT (SELECT count(*) FROM ledger_entries)::int AS ledger, (SELECT count(*) FROM ledger_entries WHERE kind = 'CORRECTION')::int AS corrections,
+            (SELECT count(*) FROM ledger_entries WHERE work_unit_id IS NULL)::int AS no_unit, (SELECT count(*) FROM ledger_daily_usage)::int AS rollup,
+            (SELECT count(*) FROM work_unit_outcomes)::int AS outcomes`,
+  )).rows[0];
+  const fmt = (n: number) => n.toLocaleString('en-US');
+  console.log(`ledger: ${fmt(counts.ledger)} rows (${fmt(counts.corrections)} corrections, ${fmt(counts.no_unit)} on no work unit), ${fmt(counts.rollup)} daily usage rows, ${fmt(counts.outcomes)} outcome records`);
+  // As autovacuum would after such a load (it also sets the visibility map and hint bits).
+  await timed('vacuum analyze', () => db.query('VACUUM ANALYZE'));
+}
+
 const REPORTS: { name: string; query: string; extra?: Record<string, unknown>; target: number }[] = [
   { name: 'shelfwareReport', target: 1, query: `query($p: ID!, $from: DateTime!, $to: DateTime!) { shelfwareReport(poolId: $p, from: $from, to: $to) { peakInUse p95InUse averageInUse utilization unusedCreditHours denials falseDenials suggestedCap estimatedSavings apps { app { key } leases creditHours peakCredits distinctPrincipals denials idleCreditHours } lapsedPrincipals { id } } }` },
   { name: 'poolUsage (HOUR)', target: 1, extra: { b: 'HOUR' }, query: `query($p: ID!, $from: DateTime!, $to: DateTime!, $b: Bucket!) { poolUsage(poolId: $p, from: $from, to: $to, bucket: $b) { start cap peakInUse averageInUse denials falseDenials } }` },
@@ -126,6 +289,46 @@ const REPORTS: { name: string; query: string; extra?: Record<string, unknown>; t
   { name: 'usageHistogram', target: 1, query: `query($p: ID!, $from: DateTime!, $to: DateTime!) { usageHistogram(poolId: $p, from: $from, to: $to) { credits shareOfTime } }` },
   { name: 'simulateCap', target: 10, extra: { cap: 600 }, query: `query($p: ID!, $from: DateTime!, $to: DateTime!, $cap: Int!) { simulateCap(poolId: $p, cap: $cap, from: $from, to: $to) { requests denied delayed deniedCreditHours longestWaitSeconds } }` },
 ];
+
+const OUTCOME_REPORTS: { name: string; query: string; daysBeforeNow?: number }[] = [
+  { name: 'burnReport', query: `query($from: DateTime!, $to: DateTime!) { burnReport(from: $from, to: $to) { goingConcernShare outcomeLinkedShare maturity slices { orgUnitKind computeTokens computeCost licenseCreditHours licenseCost workUnits acceptedWorkUnits } byTeam { key totalCost workUnits acceptedWorkUnits } byProcess { key computeCost licenseCost totalCost workUnits acceptedWorkUnits } } }` },
+  { name: 'attributionCoverage', query: `query($from: DateTime!, $to: DateTime!) { attributionCoverage(from: $from, to: $to) { totalCost attributedCost coverage } }` },
+  { name: 'costPerOutcome', query: `query($from: DateTime!, $to: DateTime!) { costPerOutcome(from: $from, to: $to) { process workUnits acceptedWorkUnits totalCost costPerAcceptedOutcome } }` },
+  // Outcomes recorded after `to` are read from the outcome history instead of the work unit.
+  { name: 'burnReport (ending 3 days ago)', daysBeforeNow: 3, query: `query($from: DateTime!, $to: DateTime!) { burnReport(from: $from, to: $to) { goingConcernShare outcomeLinkedShare maturity slices { orgUnitKind computeCost licenseCost workUnits acceptedWorkUnits } byTeam { key totalCost } byProcess { key totalCost } } }` },
+];
+
+/** Cold (the first call) and warm (the median of the next three) seconds of a call. */
+async function coldAndWarm(call: () => Promise<void>): Promise<{ cold: number; warm: number }> {
+  const times: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    const started = performance.now();
+    await call();
+    times.push((performance.now() - started) / 1000);
+  }
+  return { cold: times[0], warm: times.slice(1).sort((a, b) => a - b)[1] };
+}
+
+// The client of an export, run in its own process as a real one would be (in this process
+// it would take the API's event loop): reads the body as it streams and counts its lines.
+const EXPORT_CLIENT = `
+  const started = performance.now();
+  fetch(process.argv[1], { headers: { authorization: 'Bearer ' + process.argv[2] } }).then(async (res) => {
+    if (res.status !== 200) throw new Error(process.argv[1] + ' answered ' + res.status + ': ' + (await res.text()));
+    const firstByte = (performance.now() - started) / 1000;
+    let lines = 0, bytes = 0;
+    for await (const chunk of res.body) {
+      bytes += chunk.byteLength;
+      for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
+    }
+    console.log(JSON.stringify({ rows: lines - 1, bytes, firstByte, seconds: (performance.now() - started) / 1000 }));
+  }).catch((err) => { console.error(err); process.exit(1); });`;
+
+/** Streams an export over real HTTP into a separate client process; its rows, bytes and times. */
+async function streamExport(url: string, key: string): Promise<{ rows: number; bytes: number; seconds: number; firstByte: number }> {
+  const { stdout } = await execFileAsync(process.execPath, ['-e', EXPORT_CLIENT, url, key], { maxBuffer: 1 << 20 });
+  return JSON.parse(stdout) as { rows: number; bytes: number; seconds: number; firstByte: number };
+}
 
 async function main(): Promise<void> {
   const databaseUrl = await freshDatabase('tokenpool_bench_reports');
@@ -136,6 +339,7 @@ async function main(): Promise<void> {
   const db = new Client({ connectionString: databaseUrl });
   await db.connect();
   const poolId = await generateHistory(db, created.organizationId);
+  await generateLedger(db, created.organizationId, poolId);
   await db.end();
 
   // Loaded only now: the configuration is read from the environment set above.
@@ -176,7 +380,34 @@ async function main(): Promise<void> {
       const warm = times.slice(1).sort((a, b) => a - b)[1];
       rows.push(`${report.name} | ${times[0].toFixed(3)} s | ${warm.toFixed(3)} s | < ${report.target} s`);
     }
+    for (const report of OUTCOME_REPORTS) {
+      const end = new Date(to.getTime() - (report.daysBeforeNow ?? 0) * 86_400_000);
+      const variables = { from: new Date(end.getTime() - DAYS * 86_400_000).toISOString(), to: end.toISOString() };
+      const { cold, warm } = await coldAndWarm(async () => {
+        const res = await fastify.inject({
+          method: 'POST',
+          url: '/graphql',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${created.adminKey}` },
+          payload: JSON.stringify({ query: report.query, variables }),
+        });
+        const body = res.json() as { errors?: unknown };
+        if (body.errors) throw new Error(`${report.name}: ${JSON.stringify(body.errors)}`);
+      });
+      rows.push(`${report.name} | ${cold.toFixed(3)} s | ${warm.toFixed(3)} s | < 1 s`);
+    }
     console.log(rows.join('\n'));
+
+    // Exports through real HTTP (Fastify's inject would buffer the whole body), read by a client process.
+    await app.listen(0, '127.0.0.1');
+    const base = await app.getUrl();
+    const exportsTable = ['export (90 days, HTTP on 127.0.0.1) | rows | MB | first byte | seconds | rows/s | target', '--- | ---: | ---: | ---: | ---: | ---: | ---:'];
+    for (const name of ['ledger.csv', 'focus.csv']) {
+      const result = await streamExport(`${base}/exports/${name}?from=${from.toISOString()}&to=${to.toISOString()}`, created.adminKey);
+      exportsTable.push(
+        `GET /exports/${name} | ${result.rows.toLocaleString('en-US')} | ${(result.bytes / 1e6).toFixed(0)} | ${result.firstByte.toFixed(2)} s | ${result.seconds.toFixed(1)} s | ${Math.round(result.rows / result.seconds).toLocaleString('en-US')} | ≥ 50,000`,
+      );
+    }
+    console.log(exportsTable.join('\n'));
   } finally {
     await app.close();
   }

@@ -52,9 +52,11 @@ export class OutcomeReportsService {
   async burnReport(query: OutcomeReportQuery): Promise<BurnReport> {
     // Work units are first summed per class (kind, team, process, accepted, valued), a few
     // hundred rows, so the three grouping sets add up those instead of every work unit.
+    // MATERIALIZED keeps that first step a hash aggregate of its own: merged with the
+    // grouping sets, the planner may sort every work unit instead.
     const rows = await this.run<GroupRow>(
       query,
-      `, classes AS (
+      `, classes AS MATERIALIZED (
          SELECT kind, team, process, outcome = 'ACCEPTED' AS accepted, value_amount IS NOT NULL AS valued,
                 sum(compute_tokens) AS compute_tokens, sum(compute_cost) AS compute_cost, sum(credit_seconds) AS credit_seconds,
                 sum(license_cost) AS license_cost, sum(total_cost) AS total_cost, count(work_unit_id) AS work_units

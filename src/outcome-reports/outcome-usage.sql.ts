@@ -12,13 +12,6 @@ const RAW_ROWS = (from: string, to: string) => `
     FROM ledger_entries e
     WHERE e.organization_id = $1 AND e.occurred_at >= ${from} AND e.occurred_at < ${to}`;
 
-// The outcome history of a work unit as of `to`: its last record at or before it.
-const OUTCOME_AS_OF = (column: string) => `(
-    SELECT o.${column} FROM work_unit_outcomes o
-    WHERE o.organization_id = $1 AND o.work_unit_id = w.id AND o.recorded_at <= $3
-    ORDER BY o.recorded_at DESC, o.id DESC
-    LIMIT 1)`;
-
 /**
  * The window's ledger usage summed per work unit (and, for rows on no work unit, per
  * principal), joined to the work unit and to its outcome as of `to`. Parameters:
@@ -45,10 +38,12 @@ const OUTCOME_AS_OF = (column: string) => `(
  *   whole days;
  * - the partial days at the edges, [from, $4) and [$5, to): raw ledger rows.
  * The first kind has no row at the edges, so nothing is counted twice.
- * The outcome is the work unit's current one when it was recorded by `to` (OutcomesService
- * writes it and its history row in one transaction, stamped alike, so it is the last
- * record); only a work unit whose outcome changed after `to` reads its history, through
- * ix_work_unit_outcomes_unit_recorded.
+ * The outcome is the work unit's current one (OutcomesService writes it and its history
+ * row in one transaction, stamped alike, so it is the last record), unless the work unit
+ * has a record after `to` (`late`: a range of ix_work_unit_outcomes_organization_recorded,
+ * short for a recent `to`): then its last record at or before `to`, through
+ * ix_work_unit_outcomes_unit_recorded. Joins only, no per-row subqueries, so the planner
+ * may hash and parallelize every step.
  */
 export const UNIT_USAGE_CTE = `
   inside AS (
@@ -78,6 +73,17 @@ export const UNIT_USAGE_CTE = `
     FROM partial_rows
     GROUP BY 1, 2
   ),
+  late AS (
+    SELECT l.work_unit_id, h.outcome, h.value_amount
+    FROM (SELECT DISTINCT r.work_unit_id FROM work_unit_outcomes r WHERE r.organization_id = $1 AND r.recorded_at > $3) l
+    LEFT JOIN LATERAL (
+      SELECT o.outcome, o.value_amount
+      FROM work_unit_outcomes o
+      WHERE o.organization_id = $1 AND o.work_unit_id = l.work_unit_id AND o.recorded_at <= $3
+      ORDER BY o.recorded_at DESC, o.id DESC
+      LIMIT 1
+    ) h ON true
+  ),
   units AS (
     SELECT u.work_unit_id, u.compute_tokens, u.compute_cost, u.credit_seconds, u.license_cost,
            u.compute_cost + u.license_cost AS total_cost,
@@ -85,12 +91,13 @@ export const UNIT_USAGE_CTE = `
            coalesce(w.team, '') AS team,
            coalesce(w.process, '') AS process,
            w.owner,
-           CASE WHEN w.outcome_recorded_at <= $3 THEN w.outcome
-                WHEN w.outcome_recorded_at > $3 THEN coalesce(${OUTCOME_AS_OF('outcome')}, 'PENDING')
+           CASE WHEN l.work_unit_id IS NOT NULL THEN coalesce(l.outcome, 'PENDING')
+                WHEN w.outcome_recorded_at <= $3 THEN w.outcome
                 ELSE 'PENDING' END AS outcome,
-           CASE WHEN w.outcome_recorded_at <= $3 THEN w.value_amount
-                WHEN w.outcome_recorded_at > $3 THEN ${OUTCOME_AS_OF('value_amount')} END AS value_amount
+           CASE WHEN l.work_unit_id IS NOT NULL THEN l.value_amount
+                WHEN w.outcome_recorded_at <= $3 THEN w.value_amount END AS value_amount
     FROM usage u
     LEFT JOIN work_units w ON w.id = u.work_unit_id AND w.organization_id = $1
     LEFT JOIN principals p ON p.id = u.principal_id AND p.organization_id = $1
+    LEFT JOIN late l ON l.work_unit_id = u.work_unit_id
   )`;
