@@ -230,6 +230,17 @@ describe('CSV exports of the ledger', () => {
          FROM keys k JOIN organizations o ON o.id = $1`,
         [bulk.organizationId, '2026-10-05T00:00:00Z', ROWS],
       );
+      // For FOCUS: 30,000 groups over ten days (each model on each day once).
+      await dataSource.query(
+        `WITH ids AS (SELECT nextval('ledger_entries_id_seq') AS id, n FROM generate_series(0, 29999) n),
+              keys AS (INSERT INTO ledger_event_keys (organization_id, event_key, entry_id, occurred_at, content_hash)
+                       SELECT $1, 'compute:focus-' || n, id, $2::timestamptz + (n % 10) * interval '1 day' + n * interval '1 millisecond', 'bulk' FROM ids
+                       RETURNING entry_id, event_key, occurred_at)
+         INSERT INTO ledger_entries (id, organization_id, event_key, kind, meter, occurred_at, input_tokens, output_tokens, cost, currency, cost_source, provider, model)
+         SELECT k.entry_id, $1, k.event_key, 'COMPUTE', 'COMPUTE', k.occurred_at, 10, 2, 0.5, o.currency, 'CALLER', 'openai', 'm-' || (substr(k.event_key, 15)::int / 10)
+         FROM keys k JOIN organizations o ON o.id = $1`,
+        [bulk.organizationId, '2026-09-01T00:00:00Z'],
+      );
       // V8 grows its heap lazily while garbage is cheap to keep (86 MB of RSS growth was
       // measured for 200,000 rows without a cap, flat across repeated exports). A 96 MB old
       // space makes it collect instead, so RSS shows what the export keeps alive: a process
@@ -303,6 +314,29 @@ describe('CSV exports of the ledger', () => {
       expect(after.status).toBe(200);
       // The header, 19 rows (one every 50 ms) and the empty rest after the last CRLF.
       expect((await after.text()).split('\r\n').length).toBe(21);
+    });
+
+    it('gives both connections of a FOCUS export back when the client goes away mid-file', async () => {
+      const controller = new AbortController();
+      const res = await fetch(`${api.url}/exports/focus.csv?from=2026-09-01T00:00:00Z&to=2026-09-11T00:00:00Z`, { headers: { authorization: `Bearer ${bulk.adminKey}` }, signal: controller.signal });
+      expect(res.status).toBe(200);
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      await reader.read();
+      const open = async () => Number((await dataSource.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE query LIKE 'FETCH % FROM export_rows' OR query LIKE 'DECLARE export_rows%' OR query LIKE 'SET TRANSACTION SNAPSHOT%'`))[0].n);
+      controller.abort();
+      await reader.cancel().catch(() => undefined);
+      for (let i = 0; i < 200 && (await open()) > 0; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(await open()).toBe(0);
+    });
+
+    it('streams a FOCUS export of many days from two connections in day order', async () => {
+      const res = await fetch(`${api.url}/exports/focus.csv?from=2026-09-01T00:00:00Z&to=2026-09-11T00:00:00Z`, { headers: { authorization: `Bearer ${bulk.adminKey}` } });
+      const rows = records(await res.text());
+      expect(rows).toHaveLength(30_000);
+      const days = rows.map((r) => r.ChargePeriodStart);
+      expect(days).toEqual([...days].sort());
+      expect(new Set(days).size).toBe(10);
+      expect(rows.every((r) => r.BilledCost === '0.5' && r.PricingQuantity === '12')).toBe(true);
     });
 
     it('gives the connection back when the client goes away mid-file', async () => {

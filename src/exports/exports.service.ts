@@ -13,7 +13,7 @@ import { focusPeriods, utcDays } from './utc-days';
 
 /** A year and a bit, like the reports, so year-on-year fits in one file. */
 export const EXPORT_MAX_DAYS = 400;
-/** Each export holds a pool connection for its whole length; past this many, callers retry. */
+/** Each export holds one or two pool connections for its whole length; past this many, callers retry. */
 const MAX_CONCURRENT_EXPORTS = 4;
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 
@@ -38,6 +38,8 @@ interface ExportShape {
   columns: readonly string[];
   sql: string;
   sqlColumns: readonly string[];
+  /** Connections for a file of several segments: two compute one segment while the other streams. */
+  connections: 1 | 2;
   /** The runs of `sql`, in file order, for this organization (`account`) and window. */
   segments(account: FocusAccount, window: ExportWindow): CursorSegment[];
 }
@@ -47,15 +49,18 @@ const LEDGER: ExportShape = {
   columns: LEDGER_COLUMNS,
   sql: LEDGER_SQL,
   sqlColumns: LEDGER_COLUMNS,
+  connections: 1,
   segments: (account, window) => [{ params: [account.id, window.from, window.to], writeRow: csvRecordWriter(LEDGER_KINDS) }],
 };
 
-// One run per UTC day (see FOCUS_SQL).
+// One run per UTC day (see FOCUS_SQL). A day's grouping and sort finish before its first
+// row: on a second connection the next day is computed while this one is written.
 const FOCUS: ExportShape = {
   name: 'focus',
   columns: FOCUS_COLUMNS,
   sql: FOCUS_SQL,
   sqlColumns: FOCUS_SQL_COLUMNS,
+  connections: 2,
   segments: (account, window) =>
     utcDays(window.from, window.to).map((day) => ({
       params: [account.id, day.from, day.to, window.to],
@@ -64,10 +69,11 @@ const FOCUS: ExportShape = {
 };
 
 /**
- * Streams CSV exports of the ledger straight from server-side cursors: each export gets a
- * dedicated connection holding one read-only REPEATABLE READ transaction (one snapshot for
- * the whole file), and fetches the next batch only when the response has taken the last
- * one (Readable.from pulls on demand), so memory does not grow with the window.
+ * Streams CSV exports of the ledger straight from server-side cursors: each export gets
+ * dedicated connections holding read-only REPEATABLE READ transactions on one snapshot (a
+ * second connection imports the first one's), so the whole file sees one state of the
+ * ledger, and fetches the next batch only when the response has taken the last one
+ * (Readable.from pulls on demand), so memory does not grow with the window.
  */
 @Injectable()
 export class ExportsService {
@@ -95,24 +101,25 @@ export class ExportsService {
       throw new AppError('RATE_LIMITED', `At most ${MAX_CONCURRENT_EXPORTS} exports run at once; retry shortly`, { retryAfterSeconds: 5 });
     }
     this.running++;
-    const runner = this.dataSource.createQueryRunner();
+    const runners: QueryRunner[] = [];
     let closing: Promise<void> | undefined;
-    const finish = () => (closing ??= this.close(runner));
-    let client: PoolClient;
+    const finish = () => (closing ??= this.close(runners));
+    let clients: PoolClient[];
     let segments: CursorSegment[];
     try {
-      client = (await runner.connect()) as PoolClient;
-      await runner.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      // A FOCUS day groups and sorts some tens of thousands of rows: in memory, not on disk.
-      await runner.query(`SET LOCAL work_mem = '64MB'`);
-      const [account]: FocusAccount[] = await runner.query('SELECT id, name, currency FROM organizations WHERE id = $1', [auth.organizationId]);
+      clients = [await this.begin(runners)];
+      const [account]: FocusAccount[] = await runners[0].query('SELECT id, name, currency FROM organizations WHERE id = $1', [auth.organizationId]);
       segments = shape.segments(account, window);
-      await declareCursor(client, shape.sql, segments[0].params);
+      if (shape.connections === 2 && segments.length > 1) {
+        const [{ snapshot }]: { snapshot: string }[] = await runners[0].query('SELECT pg_export_snapshot() AS snapshot');
+        clients.push(await this.begin(runners, snapshot));
+      }
+      await declareCursor(clients[0], shape.sql, segments[0].params);
     } catch (err) {
       await finish();
       throw err;
     }
-    const chunks = cursorCsvChunks({ client, header: csvLine(shape.columns), sql: shape.sql, sqlColumns: shape.sqlColumns, segments });
+    const chunks = cursorCsvChunks({ clients, header: csvLine(shape.columns), sql: shape.sql, sqlColumns: shape.sqlColumns, segments });
     // Byte mode with a small high-water mark: at most about one batch waits in memory.
     const body = Readable.from(finishing(chunks, finish), { objectMode: false, highWaterMark: 64 * 1024 });
     // A stream destroyed before its first read never enters the generator, so its finally
@@ -121,8 +128,28 @@ export class ExportsService {
     return { filename: filename(shape.name, window), body };
   }
 
-  private async close(runner: QueryRunner): Promise<void> {
+  /** A pooled connection in a read-only REPEATABLE READ transaction, on `snapshot` when given. */
+  private async begin(runners: QueryRunner[], snapshot?: string): Promise<PoolClient> {
+    const runner = this.dataSource.createQueryRunner();
+    runners.push(runner);
+    const client = (await runner.connect()) as PoolClient;
+    await runner.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    // SET TRANSACTION takes no parameters; the id is PostgreSQL's own (hex and dashes).
+    if (snapshot !== undefined) {
+      if (!/^[0-9A-F-]+$/i.test(snapshot)) throw new Error(`Unexpected snapshot id ${snapshot}`);
+      await runner.query(`SET TRANSACTION SNAPSHOT '${snapshot}'`);
+    }
+    // A FOCUS day groups and sorts some tens of thousands of rows: in memory, not on disk.
+    await runner.query(`SET LOCAL work_mem = '64MB'`);
+    return client;
+  }
+
+  private async close(runners: QueryRunner[]): Promise<void> {
     this.running--;
+    await Promise.all(runners.map((runner) => this.release(runner)));
+  }
+
+  private async release(runner: QueryRunner): Promise<void> {
     try {
       await runner.query('ROLLBACK');
       await runner.release();
