@@ -4,36 +4,81 @@ import type { CsvKind } from './csv';
  * The SQL behind the two CSV exports. Every value is formatted by PostgreSQL (timestamps as
  * ISO 8601 UTC, numerics without trailing zeros), so the stream only escapes text and
  * places values. The stream reads rows as arrays and checks their column names against
- * LEDGER_COLUMNS (the CSV header) and FOCUS_SQL_COLUMNS. Parameters: $1 organization, $2
- * from, $3 to. Joins repeat the organization, so a row can never pick up another tenant's
- * names.
+ * LEDGER_SQL_COLUMNS and FOCUS_SQL_COLUMNS. Parameters: $1 organization, $2 from, $3 to.
+ * Joins repeat the organization, so a row can never pick up another tenant's names.
  */
 
 const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
-export const LEDGER_COLUMNS = [
-  'id', 'event_key', 'occurred_at', 'recorded_at', 'started_at', 'kind', 'meter',
-  'work_unit_id', 'work_unit_external_ref', 'principal_id', 'principal_name',
-  'pool_id', 'pool_name', 'app_id', 'app_key', 'app_name', 'lease_id', 'draw_id', 'provider', 'model',
-  'credit_seconds', 'idle_credit_seconds', 'input_tokens', 'cached_input_tokens', 'output_tokens', 'reasoning_tokens',
-  'credit_hour_price', 'input_price_per_million', 'cached_input_price_per_million', 'output_price_per_million', 'model_price_id',
-  'cost', 'currency', 'cost_source', 'corrects_entry_id',
-] as const;
+/**
+ * ledger.csv, column by column: the header name, the SQL expression, and whether it is
+ * text (what a caller or an admin named) or verbatim (numbers, ids, times, checked codes).
+ */
+const LEDGER_FIELDS: readonly [string, string, CsvKind][] = [
+  ['id', 'e.id', 'verbatim'],
+  ['event_key', 'e.event_key', 'text'],
+  ['occurred_at', iso('e.occurred_at'), 'verbatim'],
+  ['recorded_at', iso('e.recorded_at'), 'verbatim'],
+  ['started_at', iso('e.started_at'), 'verbatim'],
+  ['kind', 'e.kind', 'verbatim'],
+  ['meter', 'e.meter', 'verbatim'],
+  ['work_unit_id', 'e.work_unit_id', 'verbatim'],
+  ['work_unit_external_ref', 'w.external_ref', 'text'],
+  ['principal_id', 'e.principal_id', 'verbatim'],
+  ['principal_name', 'p.name', 'text'],
+  ['pool_id', 'e.pool_id', 'verbatim'],
+  ['pool_name', 'pl.name', 'text'],
+  ['app_id', 'e.app_id', 'verbatim'],
+  ['app_key', 'a.key', 'text'],
+  ['app_name', 'a.name', 'text'],
+  ['lease_id', 'e.lease_id', 'verbatim'],
+  ['draw_id', 'e.draw_id', 'verbatim'],
+  ['provider', 'e.provider', 'text'],
+  ['model', 'e.model', 'text'],
+  ['credit_seconds', 'trim_scale(e.credit_seconds)', 'verbatim'],
+  ['idle_credit_seconds', 'trim_scale(e.idle_credit_seconds)', 'verbatim'],
+  ['input_tokens', 'e.input_tokens', 'verbatim'],
+  ['cached_input_tokens', 'e.cached_input_tokens', 'verbatim'],
+  ['output_tokens', 'e.output_tokens', 'verbatim'],
+  ['reasoning_tokens', 'e.reasoning_tokens', 'verbatim'],
+  ['credit_hour_price', 'trim_scale(e.credit_hour_price)', 'verbatim'],
+  ['input_price_per_million', 'trim_scale(e.input_price_per_million)', 'verbatim'],
+  ['cached_input_price_per_million', 'trim_scale(e.cached_input_price_per_million)', 'verbatim'],
+  ['output_price_per_million', 'trim_scale(e.output_price_per_million)', 'verbatim'],
+  ['model_price_id', 'e.model_price_id', 'verbatim'],
+  ['cost', 'trim_scale(e.cost)', 'verbatim'],
+  ['currency', 'e.currency', 'text'],
+  ['cost_source', 'e.cost_source', 'verbatim'],
+  ['corrects_entry_id', 'e.corrects_entry_id', 'verbatim'],
+];
 
-/** Text columns: what a caller or an admin named. Every other column is verbatim (numbers, ids, times, checked codes). */
-const LEDGER_TEXT = new Set<string>(['event_key', 'work_unit_external_ref', 'principal_name', 'pool_name', 'app_key', 'app_name', 'provider', 'model', 'currency']);
-export const LEDGER_KINDS: CsvKind[] = LEDGER_COLUMNS.map((c) => (LEDGER_TEXT.has(c) ? 'text' : 'verbatim'));
+/** The CSV header of ledger.csv. */
+export const LEDGER_COLUMNS = LEDGER_FIELDS.map(([name]) => name);
+
+// Consecutive verbatim fields leave PostgreSQL as one value, already joined by commas
+// (null as empty): a row arrives as 17 strings instead of 35, and parsing and collecting
+// those strings is most of what the stream spends per row.
+const LEDGER_RUNS = LEDGER_FIELDS.reduce<{ names: string[]; exprs: string[]; kind: CsvKind }[]>((runs, [name, expr, kind]) => {
+  const last = runs[runs.length - 1];
+  if (kind === 'verbatim' && last?.kind === 'verbatim') {
+    last.names.push(name);
+    last.exprs.push(expr);
+  } else {
+    runs.push({ names: [name], exprs: [expr], kind });
+  }
+  return runs;
+}, []);
+
+/** The columns LEDGER_SQL returns (a joined run is named after its first field), and how each is written. */
+export const LEDGER_SQL_COLUMNS = LEDGER_RUNS.map((run) => run.names[0]);
+export const LEDGER_KINDS: CsvKind[] = LEDGER_RUNS.map((run) => run.kind);
+
+const ledgerSelect = LEDGER_RUNS.map((run) =>
+  run.exprs.length === 1 ? `${run.exprs[0]} AS ${run.names[0]}` : `${run.exprs.map((e) => `coalesce((${e})::text, '')`).join(` || ',' || `)} AS ${run.names[0]}`,
+).join(',\n         ');
 
 export const LEDGER_SQL = `
-  SELECT e.id, e.event_key, ${iso('e.occurred_at')} AS occurred_at, ${iso('e.recorded_at')} AS recorded_at, ${iso('e.started_at')} AS started_at,
-         e.kind, e.meter, e.work_unit_id, w.external_ref AS work_unit_external_ref, e.principal_id, p.name AS principal_name,
-         e.pool_id, pl.name AS pool_name, e.app_id, a.key AS app_key, a.name AS app_name, e.lease_id, e.draw_id, e.provider, e.model,
-         trim_scale(e.credit_seconds) AS credit_seconds, trim_scale(e.idle_credit_seconds) AS idle_credit_seconds,
-         e.input_tokens, e.cached_input_tokens, e.output_tokens, e.reasoning_tokens,
-         trim_scale(e.credit_hour_price) AS credit_hour_price, trim_scale(e.input_price_per_million) AS input_price_per_million,
-         trim_scale(e.cached_input_price_per_million) AS cached_input_price_per_million,
-         trim_scale(e.output_price_per_million) AS output_price_per_million, e.model_price_id,
-         trim_scale(e.cost) AS cost, e.currency, e.cost_source, e.corrects_entry_id
+  SELECT ${ledgerSelect}
   FROM ledger_entries e
   LEFT JOIN work_units w ON w.id = e.work_unit_id AND w.organization_id = e.organization_id
   LEFT JOIN principals p ON p.id = e.principal_id AND p.organization_id = e.organization_id

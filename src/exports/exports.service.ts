@@ -7,7 +7,7 @@ import { AppError } from '../common/errors/app-error';
 import { requireWindow } from '../common/validation/validate';
 import { csvLine, csvRecordWriter } from './csv';
 import { CursorSegment, cursorCsvChunks, declareCursor } from './cursor-csv';
-import { FOCUS_SQL, LEDGER_COLUMNS, LEDGER_KINDS, LEDGER_SQL } from './export-queries';
+import { FOCUS_SQL, LEDGER_COLUMNS, LEDGER_KINDS, LEDGER_SQL, LEDGER_SQL_COLUMNS } from './export-queries';
 import { FOCUS_COLUMNS, FOCUS_SQL_COLUMNS, FocusAccount, focusRowWriter } from './focus-row';
 import { focusPeriods, utcDays } from './utc-days';
 
@@ -48,7 +48,7 @@ const LEDGER: ExportShape = {
   name: 'ledger',
   columns: LEDGER_COLUMNS,
   sql: LEDGER_SQL,
-  sqlColumns: LEDGER_COLUMNS,
+  sqlColumns: LEDGER_SQL_COLUMNS,
   connections: 1,
   segments: (account, window) => [{ params: [account.id, window.from, window.to], writeRow: csvRecordWriter(LEDGER_KINDS) }],
 };
