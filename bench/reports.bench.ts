@@ -144,10 +144,11 @@ const MODELS: [number, string, string, number, number, number, number][] = [
 ];
 const UNPRICED_MODEL = 5;
 /** Days per INSERT: each statement's rows go through the ledger's triggers in one transition table. */
-const LEDGER_CHUNK_DAYS = 10;
+const LEDGER_CHUNK_DAYS = 5;
 
 /**
- * Work units (temp table wu, n = 0 .. WORK_UNITS - 1): unit n starts on day n % 90 of the
+ * Work units (table bench_work_units, n = 0 .. WORK_UNITS - 1, unlogged and not temporary so
+ * that both loading connections see it): unit n starts on day n % 90 of the
  * window and gets rows on that day and the two after it. Its outcome is recorded 2 to 6 days
  * after it starts (none when that is still ahead): half ACCEPTED (70 % of those with a
  * value), 15 % REJECTED, 5 % an explicit PENDING, the rest never decided; 10 % were REJECTED
@@ -155,7 +156,7 @@ const LEDGER_CHUNK_DAYS = 10;
  */
 async function generateWorkUnits(db: Client, organizationId: string): Promise<void> {
   await db.query(
-    `CREATE TEMP TABLE wu AS
+    `CREATE UNLOGGED TABLE bench_work_units AS
      WITH w AS (
        SELECT n, gen_random_uuid() AS id, n % ${DAYS} AS start_day, (n / 7) % ${PROCESSES.length} AS proc,
               random() AS r_owner, random() AS r_outcome, random() AS r_value, random() AS r_twice,
@@ -166,9 +167,9 @@ async function generateWorkUnits(db: Client, organizationId: string): Promise<vo
             CASE WHEN r_outcome < 0.5 AND r_value < 0.7 THEN round((50 + r_value * 2000)::numeric, 2) END AS value_amount
      FROM w`,
   );
-  await db.query(`UPDATE wu SET value_amount = NULL WHERE outcome IS NULL`);
-  await db.query(`CREATE UNIQUE INDEX ON wu (n)`);
-  await db.query(`ANALYZE wu`);
+  await db.query(`UPDATE bench_work_units SET value_amount = NULL WHERE outcome IS NULL`);
+  await db.query(`CREATE UNIQUE INDEX ON bench_work_units (n)`);
+  await db.query(`ANALYZE bench_work_units`);
   await db.query(
     `INSERT INTO work_units (id, organization_id, external_ref, owner, team, process, task, org_unit_kind, outcome, value_dimension, value_amount,
                              outcome_recorded_at, created_by_principal_id, created_at, updated_at)
@@ -177,18 +178,18 @@ async function generateWorkUnits(db: Client, organizationId: string): Promise<vo
             CASE WHEN w.value_amount IS NOT NULL THEN 'MARGIN' END, w.value_amount,
             CASE WHEN w.outcome IS NOT NULL THEN w.decided END, p.ids[1 + w.n % 300],
             date_trunc('day', now()) - interval '${DAYS} days' + w.start_day * interval '1 day', coalesce(CASE WHEN w.outcome IS NOT NULL THEN w.decided END, now())
-     FROM wu w, (SELECT array_agg(id ORDER BY name) AS ids FROM principals WHERE organization_id = $1) p`,
+     FROM bench_work_units w, (SELECT array_agg(id ORDER BY name) AS ids FROM principals WHERE organization_id = $1) p`,
     [organizationId, PROCESSES.map((p) => p[0]), PROCESSES.map((p) => p[1])],
   );
   await db.query(
     `INSERT INTO work_unit_outcomes (organization_id, work_unit_id, recorded_at, recorded_by_principal_id, before, outcome, value_dimension, value_amount)
      SELECT $1::uuid, w.id, w.decided - interval '1 day', p.ids[1 + w.n % 300], NULL, 'REJECTED', NULL, NULL
-     FROM wu w, (SELECT array_agg(id ORDER BY name) AS ids FROM principals WHERE organization_id = $1) p
+     FROM bench_work_units w, (SELECT array_agg(id ORDER BY name) AS ids FROM principals WHERE organization_id = $1) p
      WHERE w.outcome IS NOT NULL AND w.r_twice < 0.1
      UNION ALL
      SELECT $1::uuid, w.id, w.decided, p.ids[1 + w.n % 300], CASE WHEN w.r_twice < 0.1 THEN '{"outcome":"REJECTED"}'::jsonb END, w.outcome,
             CASE WHEN w.value_amount IS NOT NULL THEN 'MARGIN' END, w.value_amount
-     FROM wu w, (SELECT array_agg(id ORDER BY name) AS ids FROM principals WHERE organization_id = $1) p
+     FROM bench_work_units w, (SELECT array_agg(id ORDER BY name) AS ids FROM principals WHERE organization_id = $1) p
      WHERE w.outcome IS NOT NULL
      ORDER BY 3`,
     [organizationId],
@@ -199,65 +200,90 @@ async function generateWorkUnits(db: Client, organizationId: string): Promise<vo
 const unitOf = (dayIndex: string) =>
   `(greatest(least(${dayIndex}, ${DAYS - 1}) - floor(random() * 3)::int, 0) + ${DAYS} * floor(random() * ${Math.floor(WORK_UNITS / DAYS)})::int)`;
 
-/** LICENSE rows for every draw of generateHistory (temp table gen), then COMPUTE rows and the CORRECTIONs of some unpriced ones. */
-async function generateLedger(db: Client, organizationId: string, poolId: string): Promise<void> {
+const BASE_DAY = `(date_trunc('day', now()) - interval '${DAYS} days')`;
+
+/** License rows of the draws that ended in days [first, first + LEDGER_CHUNK_DAYS), dated by the draw's end; 60 % on a work unit. */
+async function insertLicenseRows(db: Client, pool: { organizationId: string; poolId: string }, first: number): Promise<void> {
+  await db.query(
+    `INSERT INTO ledger_entries (id, organization_id, event_key, kind, meter, work_unit_id, principal_id, occurred_at, started_at, credit_seconds,
+                                 idle_credit_seconds, credit_hour_price, cost, currency, cost_source, lease_id, draw_id, pool_id, app_id)
+     SELECT nextval('ledger_entries_id_seq'), $1::uuid, 'draw:' || g.draw_id, 'LICENSE', 'LICENSE', wu.id, g.principal_id, g.e, g.s, g.credits * g.seconds,
+            CASE WHEN g.idle THEN g.credits * g.seconds * 0.4 ELSE 0 END, 0.85, round((g.credits * g.seconds / 3600 * 0.85)::numeric, 9),
+            o.currency, 'PRICE_TABLE', g.id, g.draw_id, $2::uuid, g.app_id
+     FROM (SELECT gen.*, e, CASE WHEN random() < 0.6 THEN ${unitOf(`floor(extract(epoch FROM e - ${BASE_DAY}) / 86400)::int`)} END AS n
+           FROM gen, LATERAL (SELECT gen.s + make_interval(secs => gen.seconds) AS e) x
+           WHERE e >= ${BASE_DAY} + ${first} * interval '1 day' AND (e < ${BASE_DAY} + ${first + LEDGER_CHUNK_DAYS} * interval '1 day' OR ${first + LEDGER_CHUNK_DAYS >= DAYS})) g
+     LEFT JOIN bench_work_units wu ON wu.n = g.n
+     JOIN organizations o ON o.id = $1
+     ORDER BY g.e`,
+    [pool.organizationId, pool.poolId],
+  );
+}
+
+const MODEL_ROWS = `(VALUES ${MODELS.map((m) => `(${m[0]}, '${m[1]}', '${m[2]}', ${m[3]}::numeric, ${m[4]}::numeric, ${m[5]}::numeric)`).join(', ')}) AS m(i, provider, model, input_price, cached_price, output_price)`;
+
+/** Compute rows of days [first, first + LEDGER_CHUNK_DAYS): weekdays 8:00 to 18:00 mostly, weekends a fifth; 85 % on a work unit. */
+async function insertComputeRows(db: Client, organizationId: string, first: number): Promise<void> {
+  let cumulative = 0;
+  const pickModel = MODELS.map((m) => `WHEN r_model < ${(cumulative += m[6]).toFixed(4)} THEN ${m[0]}`).join(' ');
+  const candidates = Math.ceil((COMPUTE_ROWS * LEDGER_CHUNK_DAYS) / DAYS / 0.77);
+  await db.query(
+    `INSERT INTO ledger_entries (id, organization_id, event_key, kind, meter, work_unit_id, principal_id, occurred_at,
+                                 input_tokens, cached_input_tokens, output_tokens, reasoning_tokens,
+                                 input_price_per_million, cached_input_price_per_million, output_price_per_million, cost, currency, cost_source, provider, model)
+     SELECT c.id, $1::uuid, 'compute:bench-' || c.id, 'COMPUTE', 'COMPUTE', wu.id, p.ids[c.who], c.at,
+            c.input, c.cached, c.output, c.reasoning,
+            CASE WHEN c.model <> ${UNPRICED_MODEL} THEN m.input_price END, CASE WHEN c.model <> ${UNPRICED_MODEL} THEN m.cached_price END,
+            CASE WHEN c.model <> ${UNPRICED_MODEL} THEN m.output_price END,
+            CASE WHEN c.model <> ${UNPRICED_MODEL} THEN round(((c.input - c.cached) * m.input_price + c.cached * m.cached_price + c.output * m.output_price) / 1e6, 9) END,
+            o.currency, CASE WHEN c.model <> ${UNPRICED_MODEL} THEN 'PRICE_TABLE' ELSE 'UNPRICED' END, m.provider, m.model
+     FROM (
+       SELECT nextval('ledger_entries_id_seq') AS id, at, who, model, input, floor(input * r_cache * 0.6)::bigint AS cached, output,
+              floor(output * r_reason * 0.3)::bigint AS reasoning, CASE WHEN r_unit < 0.85 THEN ${unitOf('day')} END AS n
+       FROM (
+         SELECT day, ${BASE_DAY} + day * interval '1 day' + CASE WHEN r_when < 0.85 THEN interval '8 hours' + r_hour * interval '10 hours' ELSE r_hour * interval '24 hours' END AS at,
+                1 + floor(random() * 300)::int AS who, CASE ${pickModel} ELSE 0 END AS model,
+                200 + floor(power(random(), 2) * 20000)::bigint AS input, 50 + floor(power(random(), 2) * 4000)::bigint AS output,
+                random() AS r_cache, random() AS r_reason, random() AS r_unit
+         FROM (SELECT ${first} + floor(random() * ${LEDGER_CHUNK_DAYS})::int AS day, random() AS r_when, random() AS r_hour, random() AS r_model
+               FROM generate_series(1, ${candidates})) d
+         WHERE day < ${DAYS} AND (extract(isodow FROM ${BASE_DAY} + day * interval '1 day') < 6 OR random() < 0.2)) t
+       WHERE at < now() - interval '1 minute') c
+     JOIN ${MODEL_ROWS} ON m.i = c.model
+     LEFT JOIN bench_work_units wu ON wu.n = c.n
+     JOIN organizations o ON o.id = $1
+     CROSS JOIN (SELECT array_agg(id ORDER BY name) AS ids FROM principals WHERE organization_id = $1) p
+     ORDER BY c.at`,
+    [organizationId],
+  );
+}
+
+/**
+ * LICENSE rows for every draw of generateHistory (temp table gen, so on `db`), COMPUTE rows,
+ * then the CORRECTIONs of some unpriced ones. Two connections load at once (this machine has
+ * two cores): `db` writes the license rows and then helps with the compute rows.
+ */
+async function generateLedger(db: Client, databaseUrl: string, organizationId: string, poolId: string): Promise<void> {
   await timed(`generate ${WORK_UNITS.toLocaleString('en-US')} work units and ${COMPUTE_ROWS.toLocaleString('en-US')}+ compute rows, a license row per draw`, async () => {
     await generateWorkUnits(db, organizationId);
     await db.query('ANALYZE gen');
-    const base = `(date_trunc('day', now()) - interval '${DAYS} days')`;
-    const principals = `(SELECT array_agg(id ORDER BY name) AS ids FROM principals WHERE organization_id = $1)`;
-    const models = `(VALUES ${MODELS.map((m) => `(${m[0]}, '${m[1]}', '${m[2]}', ${m[3]}::numeric, ${m[4]}::numeric, ${m[5]}::numeric)`).join(', ')}) AS m(i, provider, model, input_price, cached_price, output_price)`;
-    let cumulative = 0;
-    const pickModel = MODELS.map((m) => `WHEN r_model < ${(cumulative += m[6]).toFixed(4)} THEN ${m[0]}`).join(' ');
-    const candidatesPerChunk = Math.ceil((COMPUTE_ROWS * LEDGER_CHUNK_DAYS) / DAYS / 0.77);
-    for (let first = 0; first <= DAYS; first += LEDGER_CHUNK_DAYS) {
-      const chunkStarted = performance.now();
-      // License rows are dated by the draw's end; 60 % are on a work unit.
-      await db.query(
-        `INSERT INTO ledger_entries (id, organization_id, event_key, kind, meter, work_unit_id, principal_id, occurred_at, started_at, credit_seconds,
-                                     idle_credit_seconds, credit_hour_price, cost, currency, cost_source, lease_id, draw_id, pool_id, app_id)
-         SELECT nextval('ledger_entries_id_seq'), $1::uuid, 'draw:' || g.draw_id, 'LICENSE', 'LICENSE', wu.id, g.principal_id, g.e, g.s, g.credits * g.seconds,
-                CASE WHEN g.idle THEN g.credits * g.seconds * 0.4 ELSE 0 END, 0.85, round((g.credits * g.seconds / 3600 * 0.85)::numeric, 9),
-                o.currency, 'PRICE_TABLE', g.id, g.draw_id, $2::uuid, g.app_id
-         FROM (SELECT gen.*, e, CASE WHEN random() < 0.6 THEN ${unitOf(`floor(extract(epoch FROM e - ${base}) / 86400)::int`)} END AS n
-               FROM gen, LATERAL (SELECT gen.s + make_interval(secs => gen.seconds) AS e) x
-               WHERE e >= ${base} + ${first} * interval '1 day' AND e < ${base} + ${first + LEDGER_CHUNK_DAYS} * interval '1 day') g
-         LEFT JOIN wu ON wu.n = g.n
-         JOIN organizations o ON o.id = $1
-         ORDER BY g.e`,
-        [organizationId, poolId],
-      );
-      // Compute rows: weekdays 8:00 to 18:00 mostly, weekends a fifth; 85 % on a work unit.
-      await db.query(
-        `INSERT INTO ledger_entries (id, organization_id, event_key, kind, meter, work_unit_id, principal_id, occurred_at,
-                                     input_tokens, cached_input_tokens, output_tokens, reasoning_tokens,
-                                     input_price_per_million, cached_input_price_per_million, output_price_per_million, cost, currency, cost_source, provider, model)
-         SELECT c.id, $1::uuid, 'compute:bench-' || c.id, 'COMPUTE', 'COMPUTE', wu.id, p.ids[c.who], c.at,
-                c.input, c.cached, c.output, c.reasoning,
-                CASE WHEN c.model <> ${UNPRICED_MODEL} THEN m.input_price END, CASE WHEN c.model <> ${UNPRICED_MODEL} THEN m.cached_price END,
-                CASE WHEN c.model <> ${UNPRICED_MODEL} THEN m.output_price END,
-                CASE WHEN c.model <> ${UNPRICED_MODEL} THEN round(((c.input - c.cached) * m.input_price + c.cached * m.cached_price + c.output * m.output_price) / 1e6, 9) END,
-                o.currency, CASE WHEN c.model <> ${UNPRICED_MODEL} THEN 'PRICE_TABLE' ELSE 'UNPRICED' END, m.provider, m.model
-         FROM (
-           SELECT nextval('ledger_entries_id_seq') AS id, at, who, model, input, floor(input * r_cache * 0.6)::bigint AS cached, output,
-                  floor(output * r_reason * 0.3)::bigint AS reasoning, CASE WHEN r_unit < 0.85 THEN ${unitOf('day')} END AS n
-           FROM (
-             SELECT day, ${base} + day * interval '1 day' + CASE WHEN r_when < 0.85 THEN interval '8 hours' + r_hour * interval '10 hours' ELSE r_hour * interval '24 hours' END AS at,
-                    1 + floor(random() * 300)::int AS who, CASE ${pickModel} ELSE 0 END AS model,
-                    200 + floor(power(random(), 2) * 20000)::bigint AS input, 50 + floor(power(random(), 2) * 4000)::bigint AS output,
-                    random() AS r_cache, random() AS r_reason, random() AS r_unit
-             FROM (SELECT ${first} + floor(random() * ${LEDGER_CHUNK_DAYS})::int AS day, random() AS r_when, random() AS r_hour, random() AS r_model
-                   FROM generate_series(1, ${candidatesPerChunk})) d
-             WHERE day < ${DAYS} AND (extract(isodow FROM ${base} + day * interval '1 day') < 6 OR random() < 0.2)) t
-           WHERE at < now() - interval '1 minute') c
-         JOIN ${models} ON m.i = c.model
-         LEFT JOIN wu ON wu.n = c.n
-         JOIN organizations o ON o.id = $1
-         CROSS JOIN ${principals} p
-         ORDER BY c.at`,
-        [organizationId],
-      );
-      console.log(`  days ${first} to ${Math.min(first + LEDGER_CHUNK_DAYS, DAYS)}: ${((performance.now() - chunkStarted) / 1000).toFixed(1)} s`);
+    const other = new Client({ connectionString: databaseUrl });
+    await other.connect();
+    const chunks = Array.from({ length: Math.ceil(DAYS / LEDGER_CHUNK_DAYS) }, (_, i) => i * LEDGER_CHUNK_DAYS);
+    const computeQueue = [...chunks];
+    const computeWorker = async (client: Client) => {
+      for (let first = computeQueue.shift(); first !== undefined; first = computeQueue.shift()) await insertComputeRows(client, organizationId, first);
+    };
+    try {
+      await Promise.all([
+        (async () => {
+          for (const first of chunks) await insertLicenseRows(db, { organizationId, poolId }, first);
+          await computeWorker(db);
+        })(),
+        computeWorker(other),
+      ]);
+    } finally {
+      await other.end();
     }
     // A price for the local model, back-dated to the first half of the window: its unpriced rows there get CORRECTIONs.
     await db.query(
@@ -266,10 +292,11 @@ async function generateLedger(db: Client, organizationId: string, poolId: string
        SELECT nextval('ledger_entries_id_seq'), $1::uuid, 'correction:' || e.id, 'CORRECTION', 'COMPUTE', e.work_unit_id, e.principal_id, e.occurred_at,
               0.6, 0.6, 0.6, round((e.input_tokens + e.output_tokens) * 0.6 / 1e6, 9), e.currency, 'PRICE_TABLE', e.provider, e.model, e.id
        FROM ledger_entries e
-       WHERE e.organization_id = $1 AND e.cost_source = 'UNPRICED' AND e.provider = 'local' AND e.model = 'llama-70b' AND e.occurred_at < ${base} + ${DAYS / 2} * interval '1 day'
+       WHERE e.organization_id = $1 AND e.cost_source = 'UNPRICED' AND e.provider = 'local' AND e.model = 'llama-70b' AND e.occurred_at < ${BASE_DAY} + ${DAYS / 2} * interval '1 day'
        ORDER BY e.occurred_at`,
       [organizationId],
     );
+    await db.query('DROP TABLE bench_work_units');
   });
   const counts = (await db.query(
     `SELECT (SELECT count(*) FROM ledger_entries)::int AS ledger, (SELECT count(*) FROM ledger_entries WHERE kind = 'CORRECTION')::int AS corrections,
@@ -339,7 +366,7 @@ async function main(): Promise<void> {
   const db = new Client({ connectionString: databaseUrl });
   await db.connect();
   const poolId = await generateHistory(db, created.organizationId);
-  await generateLedger(db, created.organizationId, poolId);
+  await generateLedger(db, databaseUrl, created.organizationId, poolId);
   await db.end();
 
   // Loaded only now: the configuration is read from the environment set above.
