@@ -105,6 +105,24 @@ describe('usage ledger: work units, outcomes, compute usage, prices', () => {
   });
 
   describe('outcomes', () => {
+    it('dates racing outcomes of one work unit in the order they became current', async () => {
+      const id = await workUnit();
+      const outcomes = ['ACCEPTED', 'REJECTED'];
+      await Promise.all(
+        Array.from({ length: 16 }, (_, i) =>
+          t.gql(client.key, 'mutation($input: OutcomeInput!) { recordOutcome(input: $input) { id } }', { input: { workUnitId: id, outcome: outcomes[i % 2] } }),
+        ),
+      );
+      const dataSource = t.app.get(DataSource);
+      // Records in the order they were written (the row lock serializes them): their times must rise with it.
+      const history: { recorded_at: Date; outcome: string }[] = await dataSource.query('SELECT recorded_at, outcome FROM work_unit_outcomes WHERE work_unit_id = $1 ORDER BY id', [id]);
+      expect(history).toHaveLength(16);
+      for (let i = 1; i < history.length; i++) expect(history[i].recorded_at.getTime()).toBeGreaterThanOrEqual(history[i - 1].recorded_at.getTime());
+      const [current]: { outcome: string; outcome_recorded_at: Date }[] = await dataSource.query('SELECT outcome, outcome_recorded_at FROM work_units WHERE id = $1', [id]);
+      expect(current).toEqual({ outcome: history[15].outcome, outcome_recorded_at: history[15].recorded_at });
+      expect((await t.app.get(OutcomesService).outcomesAsOf(org.organizationId, new Date())).get(id)?.outcome).toBe(current.outcome);
+    });
+
     it('keeps every outcome with when, by whom, before and after, and reads the outcome as of a date', async () => {
       const id = await workUnit();
       const first = await t.gql<{ recordOutcome: { outcome: string } }>(client.key, 'mutation($input: OutcomeInput!) { recordOutcome(input: $input) { outcome } }', {

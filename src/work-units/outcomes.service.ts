@@ -58,15 +58,17 @@ export class OutcomesService {
       if (current.length === 0) throw this.notFound(input.workUnitId);
       const before = current[0].outcome_recorded_at === null ? null : snapshotOf(current[0]);
       const values = [after.outcome, after.qualityResult, after.humanReviewed, after.decision, after.valueDimension, after.valueAmount, after.evidenceConfidence];
-      await manager.query(
-        `UPDATE work_units SET (${OUTCOME_COLUMNS}, outcome_recorded_at, updated_at) = ($3, $4, $5, $6, $7, $8, $9, now(), now())
-         WHERE id = $1 AND organization_id = $2`,
+      // Stamped after the row lock (clock_timestamp(), not the transaction's start), so records
+      // of one work unit are dated in the order they became current, even when they raced.
+      const [updated]: [{ outcome_recorded_at: Date }[], number] = await manager.query(
+        `UPDATE work_units SET (${OUTCOME_COLUMNS}, outcome_recorded_at, updated_at) = ($3, $4, $5, $6, $7, $8, $9, clock_timestamp(), now())
+         WHERE id = $1 AND organization_id = $2 RETURNING outcome_recorded_at`,
         [input.workUnitId, auth.organizationId, ...values],
       );
       await manager.query(
-        `INSERT INTO work_unit_outcomes (organization_id, work_unit_id, recorded_by_principal_id, before, ${OUTCOME_COLUMNS})
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-        [auth.organizationId, input.workUnitId, auth.principalId, before === null ? null : JSON.stringify(before), ...values],
+        `INSERT INTO work_unit_outcomes (organization_id, work_unit_id, recorded_by_principal_id, before, ${OUTCOME_COLUMNS}, recorded_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+        [auth.organizationId, input.workUnitId, auth.principalId, before === null ? null : JSON.stringify(before), ...values, updated[0].outcome_recorded_at],
       );
     });
     return this.workUnits.getInOrganization(auth.organizationId, input.workUnitId, 'input.workUnitId');
