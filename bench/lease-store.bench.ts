@@ -174,7 +174,8 @@ function defaultBaselineDir(): string {
   return fromEnv;
 }
 
-async function unlinkPrefix(redis: Redis, prefix: string): Promise<void> {
+/** Removes every key that starts with `prefix` (SCAN + UNLINK). */
+export async function unlinkPrefix(redis: Redis, prefix: string): Promise<void> {
   let cursor = '0';
   do {
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);

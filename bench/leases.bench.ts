@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import Redis from 'ioredis';
 import { Client } from 'pg';
-import { formatBenchTable, runLeaseStoreBench } from './lease-store.bench';
+import { formatBenchTable, runLeaseStoreBench, unlinkPrefix } from './lease-store.bench';
 
 const ROOT = join(__dirname, '..');
 const BASELINE_DIR = process.env.BASELINE_DIR ?? join(ROOT, '..', 'shared', 'bench');
@@ -84,12 +84,7 @@ async function removeKeys(prefix: string): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 1000));
   const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      if (keys.length > 0) await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    await unlinkPrefix(redis, `${prefix}:`);
   } finally {
     redis.disconnect();
   }

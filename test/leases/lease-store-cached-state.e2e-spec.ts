@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { LeaseStore } from '../../src/leases/lease-store';
 import { AppMirror, CheckoutInput, Granted } from '../../src/leases/lease-store.types';
+import { unlinkPrefix } from '../support/redis-keys';
 
 // What the scripts keep between calls or read instead of scanning: the earliest-expiry bound
 // (lexp) that lets a check-out skip looking for expired leases, and the conversions the
@@ -22,12 +23,7 @@ describe('LeaseStore cached state (Redis)', () => {
   });
 
   afterAll(async () => {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
-      if (keys.length > 0) await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    await unlinkPrefix(redis, PREFIX);
     await redis.quit();
   });
 

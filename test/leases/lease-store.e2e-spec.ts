@@ -11,6 +11,7 @@ import {
   PoolEvent,
   RestoredLease,
 } from '../../src/leases/lease-store.types';
+import { unlinkPrefix } from '../support/redis-keys';
 
 // Talks to the shared Redis under its own prefix, and removes only its own keys.
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -28,12 +29,7 @@ describe('LeaseStore (Redis)', () => {
   });
 
   afterAll(async () => {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
-      if (keys.length > 0) await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    await unlinkPrefix(redis, PREFIX);
     await redis.quit();
   });
 

@@ -1,5 +1,6 @@
 import Redis from 'ioredis';
 import { Client } from 'pg';
+import { unlinkPrefix } from './redis-keys';
 
 /** Drops the run's database and deletes the run's Redis keys (only ours: by prefix, never FLUSHDB). */
 export default async function globalTeardown(): Promise<void> {
@@ -13,12 +14,7 @@ export default async function globalTeardown(): Promise<void> {
   const prefix = process.env.REDIS_PREFIX;
   if (prefix?.startsWith('tptest:')) {
     const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== '0');
+    await unlinkPrefix(redis, `${prefix}:`);
     await redis.quit();
   }
 }
