@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { Module, RequestMethod } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { APP_CONFIG, AppConfig } from '../../config/env';
-import { requestIdFor } from './request-id';
+import { requestIdFor, requestLine } from './request-id';
 
 /** Structured JSON logs (pino) with the request id on every line; credentials are redacted. */
 @Module({
@@ -13,6 +13,10 @@ import { requestIdFor } from './request-id';
         pinoHttp: {
           level: config.logLevel,
           genReqId: requestIdFor,
+          // pino-http binds the request to a child logger as each request arrives, so this
+          // runs on every request even when nothing is logged: keep it to what a request line
+          // needs (no headers: they are where credentials travel).
+          serializers: { req: requestLine },
           redact: {
             paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]', '*.secret', '*.adminKey', '*.password'],
             censor: '[redacted]',

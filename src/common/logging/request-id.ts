@@ -15,3 +15,8 @@ export function requestIdFor(req: Pick<IncomingMessage, 'headers'>): string {
   carrier.id = id;
   return id;
 }
+
+/** What a log line says about its request (pino-std-serializers' fields, less the headers). */
+export function requestLine(req: { id?: unknown; method?: string; url?: string; remoteAddress?: string }): Record<string, unknown> {
+  return { id: req.id, method: req.method, url: req.url, remoteAddress: req.remoteAddress };
+}
