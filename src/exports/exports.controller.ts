@@ -1,13 +1,11 @@
-import { Controller, Get, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
+import { Controller, Get, Query, Req, Res, UseGuards } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ExportsAuthGuard } from './exports-auth.guard';
-import { ExportsExceptionFilter } from './exports-exception.filter';
 import { CsvExport, ExportsService } from './exports.service';
 
 /** GET /exports/ledger.csv and /exports/focus.csv?from=&to= for ADMIN and VIEWER keys, streamed as CSV. */
 @Controller('exports')
 @UseGuards(ExportsAuthGuard)
-@UseFilters(ExportsExceptionFilter)
 export class ExportsController {
   constructor(private readonly exports: ExportsService) {}
 

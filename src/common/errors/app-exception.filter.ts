@@ -20,7 +20,10 @@ export class AppExceptionFilter implements ExceptionFilter {
       return this.toGraphQLError(exception, GqlArgumentsHost.create(host).getInfo<{ fieldName?: string } | undefined>()?.fieldName);
     }
     const reply = host.switchToHttp().getResponse<FastifyReply>();
-    const { status, body } = this.toHttp(exception);
+    const { status, body, retryAfterSeconds } = this.toHttp(exception);
+    // A refusal for now (rate limit, too many exports at once, a dependency down) says when
+    // to come back in the header HTTP clients and proxies read, as in its extensions.
+    if (retryAfterSeconds !== undefined) reply.header('retry-after', String(retryAfterSeconds));
     return reply.status(status).send(body);
   }
 
@@ -40,10 +43,11 @@ export class AppExceptionFilter implements ExceptionFilter {
     return AppError.unavailable('A storage dependency is unreachable; retry shortly', 2);
   }
 
-  private toHttp(exception: unknown): { status: number; body: unknown } {
+  private toHttp(exception: unknown): { status: number; body: unknown; retryAfterSeconds?: number } {
     exception = this.dependencyDownAsUnavailable(exception);
     if (exception instanceof AppError) {
-      return { status: httpStatusFor(exception.code), body: errorBody(exception.code, exception.message, exception.extensions) };
+      const retryAfterSeconds = typeof exception.extensions.retryAfterSeconds === 'number' ? exception.extensions.retryAfterSeconds : undefined;
+      return { status: httpStatusFor(exception.code), body: errorBody(exception.code, exception.message, exception.extensions), retryAfterSeconds };
     }
     if (exception instanceof HttpException && exception.getStatus() < 500) {
       const status = exception.getStatus();
