@@ -120,10 +120,11 @@ describe('fair queue', () => {
     }
   });
 
-  it('takes a waiter whose client disconnects out of the queue', async () => {
+  it('takes a waiter whose client disconnects out of the queue and records its denial', async () => {
     const pool = await createPool(t, adminKey, { cap: 3, apps: [{ key: 'mesh', cost: 3 }] });
     const app = pool.keyOf('mesh');
     await checkout(adminKey, { poolId: pool.poolId, app });
+    const from = new Date(Date.now() - 1000).toISOString();
     await t.app.listen({ port: 0, host: '127.0.0.1' });
     const address = t.app.getHttpServer().address() as { port: number };
     const req = httpRequest({ host: '127.0.0.1', port: address.port, path: '/graphql', method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${adminKey}` } });
@@ -135,6 +136,18 @@ describe('fair queue', () => {
     // Nothing was granted to the gone client.
     const held = await t.app.get(DataSource).query(`SELECT count(*)::int AS n FROM leases WHERE pool_id = $1 AND state = 'ACTIVE'`, [pool.poolId]);
     expect(held[0].n).toBe(1);
+    // It was refused for lack of credits all the while it waited: one denial, for right-sizing.
+    const denied = async () =>
+      (
+        await t.gql<{ denials: { reason: string; requested: number; available: number }[] }>(adminKey, 'query($p: ID!, $f: DateTime!, $t: DateTime!) { denials(poolId: $p, from: $f, to: $t) { reason requested available } }', {
+          p: pool.poolId,
+          f: from,
+          t: new Date(Date.now() + 1000).toISOString(),
+        })
+      ).data!.denials;
+    const deadline = Date.now() + 5000;
+    while ((await denied()).length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await denied()).toEqual([{ reason: 'POOL_EXHAUSTED', requested: 3, available: 0 }]);
   });
 
   it('quotes the queue ahead: not grantable while earlier requests wait for the free credits', async () => {

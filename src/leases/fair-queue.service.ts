@@ -23,6 +23,8 @@ export interface WaitOutcome {
   result: CheckoutResult;
   /** Still refused when the wait ran out. */
   timedOut: boolean;
+  /** Still refused when the client went away. */
+  abandoned: boolean;
 }
 
 /**
@@ -31,6 +33,7 @@ export interface WaitOutcome {
  * check-out keeps its ticket alive by trying again, on every change of its pool and at least
  * every second, until it is granted, its wait runs out, its client disconnects or the
  * process shuts down; it leaves the queue in every case but a grant (which the Lua does).
+ * Only a shutdown throws; the caller answers (and records) every other refusal.
  */
 @Injectable()
 export class FairQueueService implements OnModuleDestroy {
@@ -54,11 +57,14 @@ export class FairQueueService implements OnModuleDestroy {
         const result = await attempt(TICKET_TTL_MS);
         if (result.status !== 'POOL_EXHAUSTED' && result.status !== 'GROUP_LIMIT_REACHED') {
           granted = result.status === 'GRANTED';
-          return { result, timedOut: false };
+          return { result, timedOut: false, abandoned: false };
         }
-        if (signal.aborted) throw AppError.unavailable('The request stopped waiting: the client went away or the server is shutting down; retry', 1);
+        // A client that gave up was refused all the while it waited (its caller records the
+        // denial); a shutdown is no answer about credits: the client retries elsewhere.
+        if (input.signal?.aborted) return { result, timedOut: false, abandoned: true };
+        if (signal.aborted) throw AppError.unavailable('The request stopped waiting: the server is shutting down; retry', 1);
         const left = deadline - Date.now();
-        if (left <= 0) return { result, timedOut: true };
+        if (left <= 0) return { result, timedOut: true, abandoned: false };
         await this.events.nextChange(input.poolId, Math.min(left, RETRY_EVERY_MS), signal);
       }
     } finally {

@@ -78,6 +78,8 @@ export class LeasesService {
     };
     const { result, timedOut } =
       waitSeconds > 0 ? await this.queue.waitForCredits({ poolId: pool.id, leaseId, waitMs: waitSeconds * 1000, signal }, attempt) : { result: await attempt(0), timedOut: false };
+    // A waiter whose client went away is refused like one that did not wait: the denial is
+    // recorded (for right-sizing) with the reason of the refusal it last had.
     const who = { organizationId: auth.organizationId, poolId: pool.id, appId: app.id, principalId: holder.id, team: holder.team };
     switch (result.status) {
       case 'GRANTED':
