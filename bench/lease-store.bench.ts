@@ -159,7 +159,7 @@ async function measure(cycle: Cycle, clients: number, durationMs: number): Promi
   return Math.round((done * 1000) / (Date.now() - started));
 }
 
-function median(values: number[], digits = 0): number {
+export function median(values: number[], digits = 0): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   const value = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;

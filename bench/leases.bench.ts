@@ -13,18 +13,30 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import Redis from 'ioredis';
 import { Client } from 'pg';
-import { formatBenchTable, runLeaseStoreBench, unlinkPrefix } from './lease-store.bench';
+import { formatBenchTable, median, runLeaseStoreBench, unlinkPrefix } from './lease-store.bench';
 
 const ROOT = join(__dirname, '..');
 const BASELINE_DIR = process.env.BASELINE_DIR ?? join(ROOT, '..', 'shared', 'bench');
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 8);
+/** Each cell's BENCH_SECONDS is split into this many turns, interleaved with the other cells'. */
+const TURNS = Number(process.env.BENCH_TURNS ?? 4);
+const API_NODE_FLAGS = ['--max-semi-space-size=32'];
 const ADMIN_URL = process.env.BENCH_ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 interface HttpFigures {
-  connections: number;
   cyclesPerSecond: number;
   p50: number;
   p99: number;
+}
+
+interface CycleCell {
+  url: string;
+  paths: [string, string];
+  connections: number;
+  headers: Record<string, string>;
+  checkout: string;
+  checkin: (id: string) => string;
+  idOf: (body: string) => string | undefined;
 }
 
 function start(file: string, env: Record<string, string>, args: string[] = []): ChildProcess {
@@ -42,12 +54,12 @@ async function waitFor(url: string): Promise<void> {
 /** Pairs of requests per connection: a check-out, then the check-in of the lease it returned. */
 let failures = 0;
 
-async function cycles(options: { url: string; paths: [string, string]; connections: number; headers: Record<string, string>; checkout: string; checkin: (id: string) => string; idOf: (body: string) => string | undefined }): Promise<HttpFigures> {
+async function cycles(options: CycleCell, seconds: number): Promise<HttpFigures> {
   failures = 0;
   const result = await autocannon({
     url: options.url,
     connections: options.connections,
-    duration: DURATION_S,
+    duration: seconds,
     headers: { 'content-type': 'application/json', ...options.headers },
     requests: [
       {
@@ -69,12 +81,12 @@ async function cycles(options: { url: string; paths: [string, string]; connectio
   if (result.non2xx > 0 || result.errors > 0 || failures > 0) {
     throw new Error(`${result.non2xx} non-2xx answers, ${result.errors} errors and ${failures} check-outs without a lease at ${options.url}`);
   }
-  return { connections: options.connections, cyclesPerSecond: Math.round(result.requests.average / 2), p50: result.latency.p50, p99: result.latency.p99 };
+  return { cyclesPerSecond: Math.round(result.requests.average / 2), p50: result.latency.p50, p99: result.latency.p99 };
 }
 
 /** Requests per second of one request repeated: the cost of a request before any resolver runs. */
-async function requestsPerSecond(options: { url: string; connections: number; headers: Record<string, string>; body: string }): Promise<number> {
-  const result = await autocannon({ url: options.url, connections: options.connections, duration: DURATION_S, method: 'POST', headers: { 'content-type': 'application/json', ...options.headers }, body: options.body });
+async function requestsPerSecond(options: { url: string; connections: number; headers: Record<string, string>; body: string }, seconds: number): Promise<number> {
+  const result = await autocannon({ url: options.url, connections: options.connections, duration: seconds, method: 'POST', headers: { 'content-type': 'application/json', ...options.headers }, body: options.body });
   if (result.non2xx > 0 || result.errors > 0) throw new Error(`${result.non2xx} non-2xx answers and ${result.errors} errors at ${options.url}`);
   return Math.round(result.requests.average);
 }
@@ -102,16 +114,22 @@ async function freshDatabase(name: string): Promise<string> {
 }
 
 async function main(): Promise<void> {
-  console.log('1. Lease store (one Redis round trip per operation), cycles/s');
-  const rows = await runLeaseStoreBench({ baselineDir: BASELINE_DIR });
-  console.log(formatBenchTable(rows));
+  // BENCH_PART=store or BENCH_PART=http runs one of the two parts.
+  const part = process.env.BENCH_PART;
+  if (part !== 'http') {
+    console.log('1. Lease store (one Redis round trip per operation), cycles/s');
+    const rows = await runLeaseStoreBench({ baselineDir: BASELINE_DIR });
+    console.log(formatBenchTable(rows));
+  }
+  if (part === 'store') return;
 
-  console.log(`\n2. End to end over HTTP, ${DURATION_S} s per cell, check-out + check-in cycles/s`);
+  console.log(`\n2. End to end over HTTP, ${DURATION_S} s per cell in ${TURNS} turns, check-out + check-in cycles/s (medians of the turns)`);
   const databaseUrl = await freshDatabase('tokenpool_bench');
   const env = { DATABASE_URL: databaseUrl, REDIS_PREFIX: 'tpbench:api', LOG_LEVEL: 'warn', RATE_LIMIT_PER_KEY: '10000000', PORT: '3901', HOST: '127.0.0.1' };
   const created = JSON.parse(execFileSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'org', 'create', 'bench'], { env: { ...process.env, ...env } }).toString());
-  const api = start(join(ROOT, 'dist', 'main.js'), env);
-  const plain = start(join(ROOT, 'bench', 'plain-route.ts'), { PORT: '3902', BASELINE_DIR }, ['-r', 'ts-node/register/transpile-only']);
+  // The API runs as shipped (Dockerfile, Helm, npm start), and the plain route with the same V8 flags.
+  const api = start(join(ROOT, 'dist', 'main.js'), env, API_NODE_FLAGS);
+  const plain = start(join(ROOT, 'bench', 'plain-route.ts'), { PORT: '3902', BASELINE_DIR }, [...API_NODE_FLAGS, '-r', 'ts-node/register/transpile-only']);
   try {
     await waitFor('http://127.0.0.1:3901/health/ready');
     await waitFor('http://127.0.0.1:3902/');
@@ -124,32 +142,55 @@ async function main(): Promise<void> {
       'connections | GraphQL cycles/s | p50 ms | p99 ms | plain route cycles/s | p50 ms | p99 ms | GraphQL ÷ plain | floor: { __typename } req/s ÷ plain route req/s',
       '---|---|---|---|---|---|---|---|---',
     ];
+    const graphqlCell = (connections: number): CycleCell => ({
+      url: 'http://127.0.0.1:3901',
+      paths: ['/graphql', '/graphql'],
+      connections,
+      headers: auth,
+      checkout: JSON.stringify({ query: `mutation { checkout(input: { poolId: "${poolId}", app: "tool" }) { id fencingToken } }` }),
+      // As GraphQL clients send it: one document, the lease id in its variables (so the
+      // server's parsed, validated and compiled copy of the document is reused).
+      checkin: (id) => JSON.stringify({ query: 'mutation($id: ID!) { checkin(leaseId: $id) { state } }', variables: { id } }),
+      idOf: (body) => (JSON.parse(body) as { data?: { checkout?: { id: string } } }).data?.checkout?.id,
+    });
+    const routeCell = (connections: number): CycleCell => ({
+      url: 'http://127.0.0.1:3902',
+      paths: ['/checkout', '/checkin'],
+      connections,
+      headers: {},
+      checkout: '{}',
+      checkin: (id) => JSON.stringify({ id }),
+      idOf: (body) => (JSON.parse(body) as { id: string }).id,
+    });
+    // The floor: an authenticated GraphQL request that runs no resolver (key check, rate
+    // limit, parse/validate cache, Nest and Mercurius), beside the plain route's requests.
+    const floorCell = (connections: number) => ({ url: 'http://127.0.0.1:3901/graphql', connections, headers: auth, body: JSON.stringify({ query: '{ __typename }' }) });
+    // Both servers start cold (V8 has optimised nothing, GraphQL documents are not yet
+    // compiled): a warm-up that is not measured.
+    await cycles(graphqlCell(16), 3);
+    await cycles(routeCell(16), 3);
+    await requestsPerSecond(floorCell(16), 2);
+    const seconds = DURATION_S / TURNS;
     for (const connections of [16, 64]) {
-      const graphql = await cycles({
-        url: 'http://127.0.0.1:3901',
-        paths: ['/graphql', '/graphql'],
-        connections,
-        headers: auth,
-        checkout: JSON.stringify({ query: `mutation { checkout(input: { poolId: "${poolId}", app: "tool" }) { id fencingToken } }` }),
-        // As GraphQL clients send it: one document, the lease id in its variables (so the
-        // server's parsed, validated and compiled copy of the document is reused).
-        checkin: (id) => JSON.stringify({ query: 'mutation($id: ID!) { checkin(leaseId: $id) { state } }', variables: { id } }),
-        idOf: (body) => (JSON.parse(body) as { data?: { checkout?: { id: string } } }).data?.checkout?.id,
-      });
-      const route = await cycles({
-        url: 'http://127.0.0.1:3902',
-        paths: ['/checkout', '/checkin'],
-        connections,
-        headers: {},
-        checkout: '{}',
-        checkin: (id) => JSON.stringify({ id }),
-        idOf: (body) => (JSON.parse(body) as { id: string }).id,
-      });
-      // The floor: an authenticated GraphQL request that runs no resolver (key check, rate
-      // limit, parse/validate cache, Nest and Mercurius), beside the plain route's requests.
-      const floor = await requestsPerSecond({ url: 'http://127.0.0.1:3901/graphql', connections, headers: auth, body: JSON.stringify({ query: '{ __typename }' }) });
+      // The three cells run in turns, their order rotating, so a slow spell of the machine
+      // falls on all of them; a ratio is the median of the turns' ratios.
+      const graphql: HttpFigures[] = [];
+      const route: HttpFigures[] = [];
+      const floor: number[] = [];
+      const cells = [
+        async () => graphql.push(await cycles(graphqlCell(connections), seconds)),
+        async () => route.push(await cycles(routeCell(connections), seconds)),
+        async () => floor.push(await requestsPerSecond(floorCell(connections), seconds)),
+      ];
+      for (let turn = 0; turn < TURNS; turn++) {
+        for (let i = 0; i < cells.length; i++) await cells[(turn + i) % cells.length]();
+      }
+      const rate = (figures: HttpFigures[]) => median(figures.map((f) => f.cyclesPerSecond));
+      const ratio = median(graphql.map((g, turn) => g.cyclesPerSecond / route[turn].cyclesPerSecond), 2);
+      const floorRatio = median(floor.map((f, turn) => f / (route[turn].cyclesPerSecond * 2)), 2);
+      const p = (figures: HttpFigures[], key: 'p50' | 'p99') => median(figures.map((f) => f[key]));
       table.push(
-        `${connections} | ${graphql.cyclesPerSecond} | ${graphql.p50} | ${graphql.p99} | ${route.cyclesPerSecond} | ${route.p50} | ${route.p99} | ${(graphql.cyclesPerSecond / route.cyclesPerSecond).toFixed(2)} | ${floor} ÷ ${route.cyclesPerSecond * 2} = ${(floor / (route.cyclesPerSecond * 2)).toFixed(2)}`,
+        `${connections} | ${rate(graphql)} | ${p(graphql, 'p50')} | ${p(graphql, 'p99')} | ${rate(route)} | ${p(route, 'p50')} | ${p(route, 'p99')} | ${ratio.toFixed(2)} | ${median(floor)} ÷ ${rate(route) * 2} → ${floorRatio.toFixed(2)}`,
       );
     }
     console.log(table.join('\n'));

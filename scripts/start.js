@@ -61,7 +61,7 @@ async function main() {
   console.log('tokenpool: applying migrations…');
   cli(['migrate']);
   let key = adminKey();
-  const children = [dist('main.js'), dist('worker.js')].map((file) => spawn(process.execPath, [file], { env, stdio: 'inherit' }));
+  const children = [['--max-semi-space-size=32', dist('main.js')], [dist('worker.js')]].map((args) => spawn(process.execPath, args, { env, stdio: 'inherit' }));
   let stopping = false;
   const stop = (signal) => {
     stopping = true;
@@ -72,7 +72,7 @@ async function main() {
   children.forEach((child) =>
     child.on('exit', (code) => {
       if (!stopping) {
-        console.error(`tokenpool: ${child.spawnfile} exited (${code}); stopping`);
+        console.error(`tokenpool: ${child.spawnargs.at(-1)} exited (${code}); stopping`);
         stop('SIGTERM');
         process.exitCode = 1;
       }
