@@ -123,6 +123,30 @@ describe('group commit of lease records', () => {
     ]));
   });
 
+  it('keeps recording and ending leases after a migration adds a column to leases while it runs', async () => {
+    const pool = await poolWithEpoch();
+    const end = (l: NewLease) => records.endIfActive({ organizationId, leaseId: l.id, principalId: client.principalId, anyHolder: false, state: 'RELEASED', reason: null });
+    // Statements prepared on the pool's connections, one by one and in batches (the pool
+    // hands out its most recently used idle connection first, so the same ones serve below).
+    const before = Array.from({ length: 4 }, () => lease(pool));
+    expect(await records.insert(before[0])).toEqual({ inserted: true });
+    expect(await Promise.all(before.slice(1).map((l) => records.insert(l)))).toEqual([{ inserted: true }, { inserted: true }, { inserted: true }]);
+    expect(await end(before[0])).toMatchObject({ id: before[0].id, state: 'RELEASED' });
+    expect((await Promise.all(before.slice(1).map(end))).map((l) => l?.state)).toEqual(['RELEASED', 'RELEASED', 'RELEASED']);
+
+    const column = `test_added_${randomUUID().slice(0, 8)}`;
+    await dataSource.query(`ALTER TABLE leases ADD COLUMN ${column} int`);
+    try {
+      const after = Array.from({ length: 4 }, () => lease(pool));
+      expect(await records.insert(after[0])).toEqual({ inserted: true });
+      expect(await Promise.all(after.slice(1).map((l) => records.insert(l)))).toEqual([{ inserted: true }, { inserted: true }, { inserted: true }]);
+      expect(await end(after[0])).toMatchObject({ id: after[0].id, state: 'RELEASED', credits: 2 });
+      expect((await Promise.all(after.slice(1).map(end))).map((l) => l?.state)).toEqual(['RELEASED', 'RELEASED', 'RELEASED']);
+    } finally {
+      await dataSource.query(`ALTER TABLE leases DROP COLUMN ${column}`);
+    }
+  });
+
   it('answers 40 simultaneous check-outs and check-ins through the API, each recorded once', async () => {
     const pool = await createPool(t, adminKey, { cap: 100, apps: [{ key: 'tool', cost: 2 }] });
     const granted = await Promise.all(Array.from({ length: 40 }, () => t.gql<{ checkout: LeaseShape }>(client.key, CHECKOUT, { input: { poolId: pool.poolId, app: pool.keyOf('tool') } })));

@@ -8,7 +8,7 @@ import { AppError } from '../common/errors/app-error';
 import { isUuid, pageSize, requireWindow } from '../common/validation/validate';
 import { DenialEntity, DenialReason } from './denial.entity';
 import { LeaseEntity, LeaseState } from './lease.entity';
-import { leaseFromRow } from './lease-row';
+import { leaseColumns, leaseFromRow } from './lease-row';
 
 export type NewLease = Omit<LeaseEntity, 'state' | 'endedAt' | 'lastHeartbeatAt' | 'idleSince' | 'creditSeconds' | 'endReason'>;
 
@@ -220,7 +220,7 @@ export class LeaseRecordsService {
          FROM v
          WHERE l.id = v.id AND l.organization_id = v.organization_id AND l.state = 'ACTIVE' AND l.expires_at > now()
            AND (v.any_holder OR l.principal_id = v.principal_id OR l.requested_by_principal_id = v.principal_id)
-         RETURNING l.*`,
+         RETURNING ${leaseColumns('l')}`,
         [batch.map((t) => t.leaseId), batch.map((t) => t.organizationId), batch.map((t) => t.state), batch.map((t) => t.reason), batch.map((t) => t.anyHolder), batch.map((t) => t.principalId)],
       );
     } catch (err) {

@@ -1,5 +1,22 @@
 import { LeaseEntity, LeaseState } from './lease.entity';
 
+/**
+ * The `leases` columns leaseFromRow reads, for a RETURNING or SELECT list. Named, not `*`: a
+ * named (prepared) statement whose result gains a column fails ("cached plan must not change
+ * result type") on every connection that prepared it, as when a migration adds a column
+ * while the API runs.
+ */
+export const LEASE_COLUMNS = [
+  'id', 'organization_id', 'pool_id', 'app_id', 'principal_id', 'requested_by_principal_id', 'api_key_id', 'work_unit_id', 'team', 'host',
+  'draw_id', 'credits', 'lease_seconds', 'fencing_token', 'epoch', 'state', 'acquired_at', 'expires_at', 'ended_at', 'last_heartbeat_at',
+  'idle_since', 'credit_seconds', 'idempotency_key', 'request_hash', 'end_reason',
+] as const;
+
+/** LEASE_COLUMNS qualified by a table alias: "l.id, l.organization_id, …". */
+export function leaseColumns(alias: string): string {
+  return LEASE_COLUMNS.map((column) => `${alias}.${column}`).join(', ');
+}
+
 /** A `leases` row from a raw query (snake_case columns) as the entity, for hot paths that skip TypeORM's find. */
 export function leaseFromRow(row: Record<string, unknown>): LeaseEntity {
   const numeric = (value: unknown) => (value === null ? null : Number(value));
