@@ -72,7 +72,8 @@ describe('docker-compose.yml', () => {
 
   it('runs the api and the worker from the same image with their own entry points', () => {
     expect(service('api').image).toBe(service('worker').image);
-    expect(commandText(service('api').command)).toBe('node dist/main.js');
+    // The API with the larger young generation it ships with everywhere (see the Dockerfile).
+    expect(commandText(service('api').command)).toBe('node --max-semi-space-size=32 dist/main.js');
     expect(commandText(service('worker').command)).toBe('node dist/worker.js');
   });
 
@@ -161,6 +162,14 @@ describe('Dockerfile', () => {
 
   it('checks health against /health/live and starts the API by default', () => {
     expect(dockerfile).toMatch(/HEALTHCHECK[\s\S]*\/health\/live/);
-    expect(dockerfile).toMatch(/CMD \["node", "dist\/main\.js"\]/);
+    expect(dockerfile).toMatch(/CMD \["node", "--max-semi-space-size=32", "dist\/main\.js"\]/);
+  });
+
+  it('starts the API with the Node flags the chart and npm start give it', () => {
+    const values = readYaml('helm', 'tokenpool', 'values.yaml') as { api: { nodeArgs: string[] } };
+    expect(values.api.nodeArgs).toEqual(['--max-semi-space-size=32']);
+    expect(readText('helm', 'tokenpool', 'templates', 'deployment-api.yaml')).toContain('range .Values.api.nodeArgs');
+    expect(dockerfile).toContain(`CMD ["node", ${values.api.nodeArgs.map((a) => JSON.stringify(a)).join(', ')}, "dist/main.js"]`);
+    expect(readText('scripts', 'start.js')).toContain(`'${values.api.nodeArgs[0]}', dist('main.js')`);
   });
 });
