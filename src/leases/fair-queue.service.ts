@@ -21,10 +21,8 @@ export interface WaitInput {
 
 export interface WaitOutcome {
   result: CheckoutResult;
-  /** Still refused when the wait ran out. */
+  /** Still refused when the wait ran out (not when the client went away first). */
   timedOut: boolean;
-  /** Still refused when the client went away. */
-  abandoned: boolean;
 }
 
 /**
@@ -57,14 +55,14 @@ export class FairQueueService implements OnModuleDestroy {
         const result = await attempt(TICKET_TTL_MS);
         if (result.status !== 'POOL_EXHAUSTED' && result.status !== 'GROUP_LIMIT_REACHED') {
           granted = result.status === 'GRANTED';
-          return { result, timedOut: false, abandoned: false };
+          return { result, timedOut: false };
         }
         // A client that gave up was refused all the while it waited (its caller records the
         // denial); a shutdown is no answer about credits: the client retries elsewhere.
-        if (input.signal?.aborted) return { result, timedOut: false, abandoned: true };
+        if (input.signal?.aborted) return { result, timedOut: false };
         if (signal.aborted) throw AppError.unavailable('The request stopped waiting: the server is shutting down; retry', 1);
         const left = deadline - Date.now();
-        if (left <= 0) return { result, timedOut: true, abandoned: false };
+        if (left <= 0) return { result, timedOut: true };
         await this.events.nextChange(input.poolId, Math.min(left, RETRY_EVERY_MS), signal);
       }
     } finally {

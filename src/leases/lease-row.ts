@@ -6,7 +6,7 @@ import { LeaseEntity, LeaseState } from './lease.entity';
  * result type") on every connection that prepared it, as when a migration adds a column
  * while the API runs.
  */
-export const LEASE_COLUMNS = [
+const LEASE_COLUMNS = [
   'id', 'organization_id', 'pool_id', 'app_id', 'principal_id', 'requested_by_principal_id', 'api_key_id', 'work_unit_id', 'team', 'host',
   'draw_id', 'credits', 'lease_seconds', 'fencing_token', 'epoch', 'state', 'acquired_at', 'expires_at', 'ended_at', 'last_heartbeat_at',
   'idle_since', 'credit_seconds', 'idempotency_key', 'request_hash', 'end_reason',
