@@ -46,7 +46,8 @@ export async function createApiApp(): Promise<NestFastifyApplication> {
 }
 
 function refuse(reply: FastifyReply, error: AppError): FastifyReply {
-  if (error.code === 'RATE_LIMITED') reply.header('retry-after', String(error.extensions.retryAfterSeconds ?? 1));
+  // A refusal for now (rate limit, a dependency down) says when to come back, as the application's filter does.
+  if (typeof error.extensions.retryAfterSeconds === 'number') reply.header('retry-after', String(error.extensions.retryAfterSeconds));
   return reply.code(httpStatusFor(error.code)).send(errorBody(error.code, error.message, error.extensions));
 }
 

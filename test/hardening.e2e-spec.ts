@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { PrincipalsService } from '../src/principals/principals.service';
 import { codeOf, TestApp } from './support/app';
-import { ApiProcess, startApi, startPrivateRedis } from './support/processes';
+import { ApiProcess, startApi, startPrivateRedis, startTcpProxy } from './support/processes';
 
 describe('request hardening', () => {
   let t: TestApp;
@@ -178,6 +178,47 @@ describe('process lifecycle', () => {
     expect(res.body.data).toEqual({ me: { name: 'admin' } });
     const code = await api.exited;
     expect({ code, output: code === 0 ? "" : api.output }).toEqual({ code: 0, output: "" });
+  });
+
+  it('answers 503 UNAVAILABLE with Retry-After, never a 500, while PostgreSQL is unreachable, and recovers', async () => {
+    const t = await TestApp.start();
+    const { adminKey } = await t.organization('postgres-down');
+    await t.close();
+    const database = new URL(process.env.DATABASE_URL!);
+    const proxy = await startTcpProxy(Number(database.port || 5432));
+    database.host = `127.0.0.1:${proxy.port}`;
+    // Every request looks its key up in PostgreSQL (no cache), so the outage shows at once.
+    const api = await startApi({ DATABASE_URL: database.toString(), API_KEY_CACHE_SECONDS: '0' });
+    const me = () =>
+      fetch(`${api.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${adminKey}` },
+        body: JSON.stringify({ query: '{ me { name } }' }),
+      });
+    try {
+      expect((await me()).status).toBe(200);
+      await proxy.cut();
+      for (let i = 0; i < 3; i++) {
+        const refused = await me();
+        expect(refused.status).toBe(503);
+        expect(refused.headers.get('retry-after')).toBe('2');
+        expect(await refused.json()).toMatchObject({ errors: [{ extensions: { code: 'UNAVAILABLE', retryAfterSeconds: 2 } }] });
+      }
+      expect((await fetch(`${api.url}/health/ready`)).status).toBe(503);
+      expect((await fetch(`${api.url}/health/live`)).status).toBe(200);
+      await proxy.restore();
+      const deadline = Date.now() + 10_000;
+      let res = await me();
+      while (res.status !== 200 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        res = await me();
+      }
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ data: { me: { name: 'admin' } } });
+    } finally {
+      await api.stop();
+      await proxy.cut();
+    }
   });
 
   it('reports not ready when Redis is unreachable, answers lease operations UNAVAILABLE, and stays live', async () => {

@@ -1,6 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createConnection, createServer, Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -108,4 +108,42 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
     proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     proc.once('exit', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/**
+ * A TCP forwarder to 127.0.0.1:targetPort on a port of its own, for fault tests against a
+ * shared service that must not be stopped: cut() refuses new connections and drops the open
+ * ones, as an unreachable server would look; restore() forwards again on the same port.
+ */
+export async function startTcpProxy(targetPort: number): Promise<{ port: number; cut(): Promise<void>; restore(): Promise<void> }> {
+  const port = await freePort();
+  const sockets = new Set<Socket>();
+  let server: Server | null = null;
+  const listen = () =>
+    new Promise<void>((resolve, reject) => {
+      server = createServer((client) => {
+        const upstream = createConnection({ host: '127.0.0.1', port: targetPort });
+        for (const socket of [client, upstream]) {
+          sockets.add(socket);
+          socket.on('close', () => sockets.delete(socket));
+          socket.on('error', () => undefined);
+        }
+        client.pipe(upstream).pipe(client);
+        client.on('close', () => upstream.destroy());
+        upstream.on('close', () => client.destroy());
+      });
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+  await listen();
+  return {
+    port,
+    cut: async () => {
+      const closed = new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      for (const socket of sockets) socket.destroy();
+      await closed;
+      server = null;
+    },
+    restore: listen,
+  };
 }
