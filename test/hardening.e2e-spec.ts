@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { PrincipalsService } from '../src/principals/principals.service';
 import { codeOf, TestApp } from './support/app';
+import { CHECKIN, CHECKOUT, createPool, LeaseShape } from './support/catalog';
 import { ApiProcess, startApi, startPrivateRedis, startTcpProxy } from './support/processes';
 
 describe('request hardening', () => {
@@ -215,6 +216,44 @@ describe('process lifecycle', () => {
       }
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ data: { me: { name: 'admin' } } });
+    } finally {
+      await api.stop();
+      await proxy.cut();
+    }
+  });
+
+  it('releases a grant it could not record while PostgreSQL is unreachable, and answers UNAVAILABLE', async () => {
+    const t = await TestApp.start();
+    const { adminKey } = await t.organization('postgres-down-lease');
+    const pool = await createPool(t, adminKey, { cap: 5, apps: [{ key: 'cad', cost: 5 }] });
+    await t.close();
+    const database = new URL(process.env.DATABASE_URL!);
+    const proxy = await startTcpProxy(Number(database.port || 5432));
+    database.host = `127.0.0.1:${proxy.port}`;
+    // The key lookup stays cached for 2 s, so the check-out below gets past authentication.
+    const api = await startApi({ DATABASE_URL: database.toString(), API_KEY_CACHE_SECONDS: '2' });
+    const input = { poolId: pool.poolId, app: pool.keyOf('cad') };
+    const inUse = async () => (await api.gql(adminKey, 'query($id: ID!) { pool(id: $id) { inUse } }', { id: pool.poolId })).body.data?.pool as { inUse: number } | undefined;
+    try {
+      // A first check-out and check-in warm the pool and app caches.
+      const first = await api.gql(adminKey, CHECKOUT, { input });
+      const firstId = (first.body.data?.checkout as LeaseShape).id;
+      expect((await api.gql(adminKey, CHECKIN, { id: firstId })).body.data?.checkin).toMatchObject({ state: 'RELEASED' });
+      await proxy.cut();
+      const refused = await api.gql(adminKey, CHECKOUT, { input });
+      expect(refused.status).toBeLessThan(500);
+      expect(refused.body.errors?.[0]?.extensions).toMatchObject({ code: 'UNAVAILABLE', retryAfterSeconds: 1 });
+      await proxy.restore();
+      // Redis gave the 5 credits before PostgreSQL refused the record: they were handed back
+      // at once, not at the lease's expiry in 300 s.
+      const deadline = Date.now() + 10_000;
+      let figures = await inUse();
+      while (figures?.inUse !== 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        figures = await inUse();
+      }
+      expect(figures).toEqual({ inUse: 0 });
+      expect((await api.gql(adminKey, CHECKOUT, { input })).body.data?.checkout).toMatchObject({ credits: 5, state: 'ACTIVE' });
     } finally {
       await api.stop();
       await proxy.cut();
