@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import Redis from 'ioredis';
 import { MultiSemaphore } from 'redis-semaphore';
 import { LeaseStore } from '../src/leases/lease-store';
+import { unlinkPrefix } from '../test/support/redis-keys';
 
 export interface BenchOptions {
   redisUrl?: string;
@@ -172,16 +173,6 @@ function defaultBaselineDir(): string {
   const fromEnv = process.env.BASELINE_DIR;
   if (!fromEnv) throw new Error(`Baseline scripts not found in ${beside}; set BASELINE_DIR`);
   return fromEnv;
-}
-
-/** Removes every key that starts with `prefix` (SCAN + UNLINK). */
-export async function unlinkPrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length > 0) await redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
 }
 
 /** The ratio columns are per-turn ratios (see BenchRow), not the quotients of the rate columns. */

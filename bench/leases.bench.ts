@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import Redis from 'ioredis';
 import { Client } from 'pg';
-import { formatBenchTable, median, runLeaseStoreBench, unlinkPrefix } from './lease-store.bench';
+import { unlinkPrefix } from '../test/support/redis-keys';
+import { formatBenchTable, median, runLeaseStoreBench } from './lease-store.bench';
 
 const ROOT = join(__dirname, '..');
 const BASELINE_DIR = process.env.BASELINE_DIR ?? join(ROOT, '..', 'shared', 'bench');

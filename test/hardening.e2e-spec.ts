@@ -2,7 +2,7 @@ import request from 'supertest';
 import { PrincipalsService } from '../src/principals/principals.service';
 import { codeOf, TestApp } from './support/app';
 import { CHECKIN, CHECKOUT, createPool, LeaseShape } from './support/catalog';
-import { ApiProcess, startApi, startPrivateRedis, startTcpProxy } from './support/processes';
+import { ApiProcess, startApi, startPrivateRedis, startTcpProxy, waitFor } from './support/processes';
 
 describe('request hardening', () => {
   let t: TestApp;
@@ -165,6 +165,15 @@ describe('rate limit across API processes', () => {
   });
 });
 
+/** An API process that reaches the run's PostgreSQL through a forwarder the test can cut and restore. */
+async function apiBehindPostgresProxy(env: Record<string, string>) {
+  const database = new URL(process.env.DATABASE_URL!);
+  const proxy = await startTcpProxy(Number(database.port || 5432));
+  database.host = `127.0.0.1:${proxy.port}`;
+  const api = await startApi({ DATABASE_URL: database.toString(), ...env });
+  return { api, proxy };
+}
+
 describe('process lifecycle', () => {
   it('drains an in-flight request on SIGTERM and exits 0', async () => {
     const t = await TestApp.start();
@@ -185,11 +194,8 @@ describe('process lifecycle', () => {
     const t = await TestApp.start();
     const { adminKey } = await t.organization('postgres-down');
     await t.close();
-    const database = new URL(process.env.DATABASE_URL!);
-    const proxy = await startTcpProxy(Number(database.port || 5432));
-    database.host = `127.0.0.1:${proxy.port}`;
     // Every request looks its key up in PostgreSQL (no cache), so the outage shows at once.
-    const api = await startApi({ DATABASE_URL: database.toString(), API_KEY_CACHE_SECONDS: '0' });
+    const { api, proxy } = await apiBehindPostgresProxy({ API_KEY_CACHE_SECONDS: '0' });
     const me = () =>
       fetch(`${api.url}/graphql`, {
         method: 'POST',
@@ -208,12 +214,8 @@ describe('process lifecycle', () => {
       expect((await fetch(`${api.url}/health/ready`)).status).toBe(503);
       expect((await fetch(`${api.url}/health/live`)).status).toBe(200);
       await proxy.restore();
-      const deadline = Date.now() + 10_000;
-      let res = await me();
-      while (res.status !== 200 && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        res = await me();
-      }
+      await waitFor(async () => (await me()).status === 200, 'the API to reach PostgreSQL again', 10_000).catch(() => undefined);
+      const res = await me();
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ data: { me: { name: 'admin' } } });
     } finally {
@@ -227,11 +229,8 @@ describe('process lifecycle', () => {
     const { adminKey } = await t.organization('postgres-down-lease');
     const pool = await createPool(t, adminKey, { cap: 5, apps: [{ key: 'cad', cost: 5 }] });
     await t.close();
-    const database = new URL(process.env.DATABASE_URL!);
-    const proxy = await startTcpProxy(Number(database.port || 5432));
-    database.host = `127.0.0.1:${proxy.port}`;
     // The key lookup stays cached for 2 s, so the check-out below gets past authentication.
-    const api = await startApi({ DATABASE_URL: database.toString(), API_KEY_CACHE_SECONDS: '2' });
+    const { api, proxy } = await apiBehindPostgresProxy({ API_KEY_CACHE_SECONDS: '2' });
     const input = { poolId: pool.poolId, app: pool.keyOf('cad') };
     const inUse = async () => (await api.gql(adminKey, 'query($id: ID!) { pool(id: $id) { inUse } }', { id: pool.poolId })).body.data?.pool as { inUse: number } | undefined;
     try {
@@ -246,13 +245,8 @@ describe('process lifecycle', () => {
       await proxy.restore();
       // Redis gave the 5 credits before PostgreSQL refused the record: they were handed back
       // at once, not at the lease's expiry in 300 s.
-      const deadline = Date.now() + 10_000;
-      let figures = await inUse();
-      while (figures?.inUse !== 0 && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        figures = await inUse();
-      }
-      expect(figures).toEqual({ inUse: 0 });
+      await waitFor(async () => (await inUse())?.inUse === 0, 'the credits to come back', 10_000).catch(() => undefined);
+      expect(await inUse()).toEqual({ inUse: 0 });
       expect((await api.gql(adminKey, CHECKOUT, { input })).body.data?.checkout).toMatchObject({ credits: 5, state: 'ACTIVE' });
     } finally {
       await api.stop();

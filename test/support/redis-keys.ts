@@ -1,6 +1,6 @@
 import type Redis from 'ioredis';
 
-/** Removes every key that starts with `prefix` (SCAN + UNLINK): a test's own keys in the shared Redis. */
+/** Removes every key that starts with `prefix` (SCAN + UNLINK): a test's or a bench's own keys in the shared Redis. */
 export async function unlinkPrefix(redis: Redis, prefix: string): Promise<void> {
   let cursor = '0';
   do {
