@@ -42,6 +42,21 @@ export interface AppConfig {
   ledgerMaxEventAgeDays: number;
   /** Body limit of POST /v1/traces (after gunzip). */
   otlpBodyLimitBytes: number;
+  /** Most spans one POST /v1/traces request may carry, and most attributes per span (hostile-input bounds). */
+  otlpMaxSpans: number;
+  otlpMaxAttributes: number;
+  /** Most subscriptions one WebSocket may hold at once. */
+  subscriptionsPerSocket: number;
+  /** Port of the API's Prometheus endpoint, apart from the public port (0 picks a free one). */
+  metricsPort: number;
+  /** Most waiting check-outs per principal and pool, and per pool. */
+  queueMaxPerPrincipal: number;
+  queueMaxPerPool: number;
+  /** Exports one organization may run at once (across every replica), and how long a stalled reader may keep one. */
+  exportSlotsPerOrganization: number;
+  exportIdleTimeoutSeconds: number;
+  /** Refusals of the same principal, app and pool within this many seconds share one denial row (with a count). */
+  denialCoalesceSeconds: number;
   testHooks: boolean;
   testCheckoutPauseMs: number;
   instanceId: string;
@@ -182,6 +197,15 @@ export function parseConfig(env: Env): AppConfig {
     ledgerMaxFutureSeconds: r.int('LEDGER_MAX_FUTURE_SECONDS', 300, 0, 86_400),
     ledgerMaxEventAgeDays: r.int('LEDGER_MAX_EVENT_AGE_DAYS', 400, 1, 36_500),
     otlpBodyLimitBytes: r.int('OTLP_BODY_LIMIT_BYTES', 4 * 1_048_576, 1024, 64 * 1_048_576),
+    otlpMaxSpans: r.int('OTLP_MAX_SPANS', 10_000, 1, 1_000_000),
+    otlpMaxAttributes: r.int('OTLP_MAX_ATTRIBUTES', 128, 1, 10_000),
+    subscriptionsPerSocket: r.int('SUBSCRIPTIONS_PER_SOCKET', 20, 1, 1000),
+    metricsPort: r.int('METRICS_PORT', 9464, 0, 65535),
+    queueMaxPerPrincipal: r.int('QUEUE_MAX_PER_PRINCIPAL', 20, 1, 10_000),
+    queueMaxPerPool: r.int('QUEUE_MAX_PER_POOL', 1000, 1, 100_000),
+    exportSlotsPerOrganization: r.int('EXPORT_SLOTS_PER_ORGANIZATION', 2, 1, 64),
+    exportIdleTimeoutSeconds: r.int('EXPORT_IDLE_TIMEOUT_SECONDS', 30, 1, 3600),
+    denialCoalesceSeconds: r.int('DENIAL_COALESCE_SECONDS', 5, 0, 3600),
     testHooks: r.bool('TEST_HOOKS', false),
     testCheckoutPauseMs: r.int('TEST_CHECKOUT_PAUSE_MS', 0, 0, 10_000),
     instanceId: r.string('INSTANCE_ID', randomBytes(4).toString('hex')),
