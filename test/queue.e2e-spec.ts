@@ -178,6 +178,49 @@ describe('fair queue', () => {
     expect((await waiting).data?.checkout.credits).toBe(4);
   });
 
+  it('refuses the 21st waiting check-out of one principal with RATE_LIMITED while another principal still queues', async () => {
+    const pool = await createPool(t, adminKey, { cap: 21, apps: [{ key: 'all', cost: 21 }, { key: 'seat', cost: 1 }] });
+    const seat = pool.keyOf('seat');
+    const held = (await checkout(adminKey, { poolId: pool.poolId, app: pool.keyOf('all') })).data!.checkout;
+    const flooder = await t.principalWithKey(adminKey, 'CLIENT');
+    const other = await t.principalWithKey(adminKey, 'CLIENT');
+    const waiting: Promise<GqlResult<{ checkout: LeaseShape }>>[] = [];
+    for (let i = 0; i < 20; i++) waiting.push(checkout(flooder.key, { poolId: pool.poolId, app: seat, waitSeconds: 60 }));
+    await untilQueued(pool.poolId, seat, 20);
+    const refused = await checkout(flooder.key, { poolId: pool.poolId, app: seat, waitSeconds: 1 });
+    expect(codeOf(refused)).toBe('RATE_LIMITED');
+    expect(refused.errors![0].message).toContain('QUEUE_MAX_PER_PRINCIPAL');
+    expect(refused.errors![0].extensions).toMatchObject({ queueLength: 20 });
+    expect(refused.errors![0].extensions.retryAfterSeconds).toBeGreaterThan(0);
+    waiting.push(checkout(other.key, { poolId: pool.poolId, app: seat, waitSeconds: 60 }));
+    await untilQueued(pool.poolId, seat, 21);
+    await t.gql(adminKey, CHECKIN, { id: held.id });
+    const granted = await Promise.all(waiting);
+    expect(granted.map((r) => r.data?.checkout.credits)).toEqual(Array(21).fill(1));
+  });
+
+  it('refuses a waiting check-out above the cap at once with POOL_EXHAUSTED and never queues it', async () => {
+    const pool = await createPool(t, adminKey, { cap: 5, apps: [{ key: 'huge', cost: 6 }] });
+    const app = pool.keyOf('huge');
+    const refused = await checkout(adminKey, { poolId: pool.poolId, app, waitSeconds: 2 });
+    expect(codeOf(refused)).toBe('POOL_EXHAUSTED');
+    expect(refused.errors![0].extensions).toMatchObject({ requested: 6, available: 5 });
+    expect(refused.errors![0].message).toContain('cap');
+    expect(await queueLength(pool.poolId, app)).toBe(0);
+  });
+
+  it('refuses a waiting check-out above its team ceiling at once with GROUP_LIMIT_REACHED and never queues it', async () => {
+    const pool = await createPool(t, adminKey, { cap: 20, apps: [{ key: 'tool', cost: 5 }] });
+    const app = pool.keyOf('tool');
+    await t.gql(adminKey, 'mutation($p: ID!) { setGroupLimit(input: { poolId: $p, team: "small", reserved: 0, max: 4 }) { team } }', { p: pool.poolId });
+    const member = await t.principalWithKey(adminKey, 'CLIENT', { team: 'small' });
+    const refused = await checkout(member.key, { poolId: pool.poolId, app, waitSeconds: 2 });
+    expect(codeOf(refused)).toBe('GROUP_LIMIT_REACHED');
+    expect(refused.errors![0].extensions).toMatchObject({ requested: 5 });
+    expect(refused.errors![0].message).toContain('ceiling');
+    expect(await queueLength(pool.poolId, app)).toBe(0);
+  });
+
   describe('across three API processes', () => {
     let apis: ApiProcess[];
 
@@ -199,7 +242,7 @@ describe('fair queue', () => {
         waiters.push(apis[i].gql(adminKey, CHECKOUT, { input: { poolId: pool.poolId, app, waitSeconds: 60 } }).then((r) => (order.push(i), r)));
         await untilQueued(pool.poolId, app, i + 1);
       }
-      const metrics = await (await fetch(`${apis[1].url}/metrics`)).text();
+      const metrics = await (await fetch(apis[1].metricsUrl)).text();
       expect(metrics).toContain(`tokenpool_queue_waiting_requests{pool="${pool.poolId}"} 1`);
       let release = held.id;
       for (const i of [0, 1, 2]) {

@@ -14,6 +14,8 @@ export interface WaitInput {
   poolId: string;
   /** The check-out's lease id: its ticket in the pool's queue. */
   leaseId: string;
+  /** The holder, whose waiting check-outs the queue counts (QUEUE_MAX_PER_PRINCIPAL). */
+  principalId: string;
   waitMs: number;
   /** Aborts when the client goes away. */
   signal?: AbortSignal;
@@ -31,7 +33,9 @@ export interface WaitOutcome {
  * check-out keeps its ticket alive by trying again, on every change of its pool and at least
  * every second, until it is granted, its wait runs out, its client disconnects or the
  * process shuts down; it leaves the queue in every case but a grant (which the Lua does).
- * Only a shutdown throws; the caller answers (and records) every other refusal.
+ * The Lua answers at once, without queueing, a request that no wait can serve (neverFits)
+ * or that would pass a bound of the queue (QUEUE_FULL). Only a shutdown throws; the caller
+ * answers (and records) every other refusal.
  */
 @Injectable()
 export class FairQueueService implements OnModuleDestroy {
@@ -57,6 +61,8 @@ export class FairQueueService implements OnModuleDestroy {
           granted = result.status === 'GRANTED';
           return { result, timedOut: false };
         }
+        // Above the cap or the team's ceiling: no wait helps, and it was never queued.
+        if (result.neverFits) return { result, timedOut: false };
         // A client that gave up was refused all the while it waited (its caller records the
         // denial); a shutdown is no answer about credits: the client retries elsewhere.
         if (input.signal?.aborted) return { result, timedOut: false };
@@ -67,7 +73,7 @@ export class FairQueueService implements OnModuleDestroy {
       }
     } finally {
       this.metrics.waiting.dec({ pool: input.poolId });
-      if (!granted) await this.leave(input.poolId, input.leaseId);
+      if (!granted) await this.leave(input);
     }
   }
 
@@ -76,8 +82,8 @@ export class FairQueueService implements OnModuleDestroy {
     this.shutdown.abort();
   }
 
-  private async leave(poolId: string, leaseId: string): Promise<void> {
-    await this.store.leaveQueue({ poolId, leaseId }).catch((err: Error) => {
+  private async leave({ poolId, leaseId, principalId }: WaitInput): Promise<void> {
+    await this.store.leaveQueue({ poolId, leaseId, principalId }).catch((err: Error) => {
       this.logger.warn(`Could not leave the queue of pool ${poolId}; the ticket lapses in ${TICKET_TTL_MS} ms (${err.message})`);
     });
   }

@@ -17,6 +17,7 @@ import {
   LeaseRef,
   PoolEvent,
   PoolStatus,
+  QueueTicket,
   QuoteResult,
   ReadEventsInput,
   Requester,
@@ -128,6 +129,8 @@ export class LeaseStore {
       case 'POOL_EXHAUSTED':
       case 'GROUP_LIMIT_REACHED':
         return refusal(status, reply as Reply);
+      case 'QUEUE_FULL':
+        return queueFull(reply as Reply);
       case 'UNAVAILABLE':
       case 'UNKNOWN_APP':
         return { status };
@@ -154,13 +157,18 @@ export class LeaseStore {
     return this.endLease(ref, 'revoke');
   }
 
-  /** Collects every expired lease and due linger of the pool; returns how many it ended. */
+  /**
+   * Collects every expired lease and due linger of the pool and drops the fair queue's lapsed
+   * tickets, a bounded batch per call; returns how many leases and lingers it ended.
+   */
   async sweep(poolId: string): Promise<number> {
     let ended = 0;
+    let queueCursor = '';
     for (;;) {
-      const [leases, lingers, more] = (await this.run('sweep', poolId, [])) as Reply;
+      const [leases, lingers, more, cursor] = (await this.run('sweep', poolId, [queueCursor])) as Reply;
       ended += Number(leases) + Number(lingers);
-      if (more !== 1) return ended;
+      queueCursor = String(cursor);
+      if (more !== 1 && queueCursor === '-') return ended;
     }
   }
 
@@ -190,8 +198,9 @@ export class LeaseStore {
   }
 
   /** Takes a waiting check-out's ticket (its lease id) out of the fair queue; true if it was queued. */
-  async leaveQueue(ref: LeaseRef): Promise<boolean> {
-    const [left] = (await this.run('leaveQueue', ref.poolId, [ref.leaseId])) as Reply;
+  async leaveQueue(ticket: QueueTicket): Promise<boolean> {
+    assertIds(ticket.principalId);
+    const [left] = (await this.run('leaveQueue', ticket.poolId, [ticket.leaseId, ticket.principalId])) as Reply;
     return left === 1;
   }
 
@@ -284,12 +293,14 @@ function installPayload(input: InstallInput): string {
 }
 
 /**
- * checkout.lua's arguments: the ones every check-out has, then team, host, work unit and
- * waitMs, leaving out the empty ones at the end (most check-outs send four).
+ * checkout.lua's arguments: the ones every check-out has, then team, host, work unit, waitMs
+ * and (only when it waits) the queue's bounds, leaving out the empty ones at the end (most
+ * check-outs send four).
  */
 function checkoutArgs(input: CheckoutInput): (string | number)[] {
   const args: (string | number)[] = [input.leaseId, input.appId, input.principalId, input.leaseMs];
-  const optional = [escapeTeam(input.team), input.host ?? '', input.workUnitId ?? '', input.waitMs ?? 0];
+  const bounds = input.waitMs && input.queueBounds ? [input.queueBounds.perPrincipal, input.queueBounds.perPool] : [];
+  const optional = [escapeTeam(input.team), input.host ?? '', input.workUnitId ?? '', input.waitMs ?? 0, ...bounds];
   let last = optional.length;
   while (last > 0 && (optional[last - 1] === '' || optional[last - 1] === 0)) last--;
   for (let i = 0; i < last; i++) args.push(optional[i]);
@@ -297,7 +308,11 @@ function checkoutArgs(input: CheckoutInput): (string | number)[] {
 }
 
 function refusal(status: 'POOL_EXHAUSTED' | 'GROUP_LIMIT_REACHED', reply: Reply): CheckoutResult {
-  return { status, requested: Number(reply[1]), available: Number(reply[2]), retryAfterMs: Number(reply[3]), queuedAhead: Number(reply[4]) };
+  return { status, requested: Number(reply[1]), available: Number(reply[2]), retryAfterMs: Number(reply[3]), queuedAhead: Number(reply[4]), neverFits: reply[5] === 1 };
+}
+
+function queueFull(reply: Reply): CheckoutResult {
+  return { status: 'QUEUE_FULL', bound: reply[1] === 'PRINCIPAL' ? 'PRINCIPAL' : 'POOL', limit: Number(reply[2]), retryAfterMs: Number(reply[3]), queuedAhead: Number(reply[4]) };
 }
 
 /** A lease record of lua/lease-lib.lua; the grant is its fields as first answered. */

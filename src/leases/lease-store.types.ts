@@ -81,6 +81,14 @@ export interface CheckoutInput extends Requester {
    * place if it is queued already), alive for waitMs unless tried again; a grant takes it out.
    */
   waitMs?: number;
+  /** Bounds checked when a refusal would put a new ticket in the queue (absent: none). */
+  queueBounds?: QueueBounds;
+}
+
+/** Most waiting check-outs (live tickets) per principal and pool, and per pool. */
+export interface QueueBounds {
+  perPrincipal: number;
+  perPool: number;
 }
 
 /** How the lease got its credits: a new draw, a live draw of its scope, or a lingering draw. */
@@ -111,6 +119,22 @@ export interface Refused {
   retryAfterMs: number;
   /** Live tickets ahead in the pool's fair queue. */
   queuedAhead: number;
+  /**
+   * The cost is above the team's ceiling (GROUP_LIMIT_REACHED) or the pool's cap
+   * (POOL_EXHAUSTED): no wait can serve it, so it was not queued.
+   */
+  neverFits: boolean;
+}
+
+/** A waiting check-out refused a new ticket: it would pass a bound of the fair queue. */
+export interface QueueFull {
+  status: 'QUEUE_FULL';
+  /** PRINCIPAL: the principal's own waiting check-outs in the pool; POOL: all of the pool's. */
+  bound: 'PRINCIPAL' | 'POOL';
+  limit: number;
+  retryAfterMs: number;
+  /** Tickets in the pool's fair queue. */
+  queuedAhead: number;
 }
 
 /** The pool's epoch is missing (Redis lost its state): retry after the pool is rebuilt. */
@@ -126,11 +150,16 @@ export interface NotActive {
   status: 'NOT_ACTIVE';
 }
 
-export type CheckoutResult = Granted | Refused | Unavailable | UnknownApp;
+export type CheckoutResult = Granted | Refused | QueueFull | Unavailable | UnknownApp;
 
 export interface LeaseRef {
   poolId: string;
   leaseId: string;
+}
+
+/** A waiting check-out's ticket: its lease id, and its principal, whose tickets are counted. */
+export interface QueueTicket extends LeaseRef {
+  principalId: string;
 }
 
 export interface HeartbeatInput extends LeaseRef {

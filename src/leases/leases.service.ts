@@ -10,6 +10,7 @@ import { PoolEventsService } from '../pools/pool-events.service';
 import { MIN_LEASE_SECONDS, PoolsService } from '../pools/pools.service';
 import { PrincipalsService } from '../principals/principals.service';
 import { WorkUnitsService } from '../work-units/work-units.service';
+import { queueFullError, refusalError } from './checkout-refusal';
 import { CheckoutInput } from './dto/checkout.input';
 import { FairQueueService } from './fair-queue.service';
 import { LeaseEntity } from './lease.entity';
@@ -69,7 +70,8 @@ export class LeasesService {
     // (and the arguments), so concurrent retries meet in the script and get one grant. It is
     // also the request's ticket in the fair queue.
     const leaseId = idempotencyKey ? uuidFrom(`${auth.organizationId}|${auth.keyId}|${idempotencyKey}|${requestHash}`) : randomUUID();
-    const request = { poolId: pool.id, appId: app.id, principalId: holder.id, team: holder.team, host, workUnitId: input.workUnitId ?? null, requestId: leaseId, leaseId, leaseMs: leaseSeconds * 1000 };
+    const queueBounds = { perPrincipal: this.config.queueMaxPerPrincipal, perPool: this.config.queueMaxPerPool };
+    const request = { poolId: pool.id, appId: app.id, principalId: holder.id, team: holder.team, host, workUnitId: input.workUnitId ?? null, requestId: leaseId, leaseId, leaseMs: leaseSeconds * 1000, queueBounds };
     const attempt = async (waitMs: number): Promise<CheckoutResult> => {
       const result = await this.store.checkout({ ...request, waitMs });
       if (result.status !== 'UNKNOWN_APP') return result;
@@ -77,7 +79,7 @@ export class LeasesService {
       return this.store.checkout({ ...request, waitMs });
     };
     const { result, timedOut } =
-      waitSeconds > 0 ? await this.queue.waitForCredits({ poolId: pool.id, leaseId, waitMs: waitSeconds * 1000, signal }, attempt) : { result: await attempt(0), timedOut: false };
+      waitSeconds > 0 ? await this.queue.waitForCredits({ poolId: pool.id, leaseId, principalId: holder.id, waitMs: waitSeconds * 1000, signal }, attempt) : { result: await attempt(0), timedOut: false };
     // A waiter whose client went away is refused like one that did not wait: the denial is
     // recorded (for right-sizing) with the reason of the refusal it last had.
     const who = { organizationId: auth.organizationId, poolId: pool.id, appId: app.id, principalId: holder.id, team: holder.team };
@@ -103,6 +105,10 @@ export class LeasesService {
       case 'POOL_EXHAUSTED':
       case 'GROUP_LIMIT_REACHED':
         return this.refuse(result, who, timedOut ? waitSeconds : null);
+      case 'QUEUE_FULL':
+        // A bound against floods, not unserved demand: counted, not recorded as a denial.
+        this.metrics.denials.inc({ pool: pool.id, reason: 'RATE_LIMITED' });
+        throw queueFullError(result);
       case 'UNAVAILABLE':
         throw this.rebuilding(pool.id);
       default:
@@ -220,17 +226,7 @@ export class LeasesService {
     const reason = waitedSeconds === null ? refusal.status : 'QUEUE_TIMEOUT';
     this.metrics.denials.inc({ pool: who.poolId, reason });
     await this.records.recordDenial({ ...who, requested: refusal.requested, available: refusal.available, reason });
-    const retryAfterSeconds = Math.max(1, Math.ceil(refusal.retryAfterMs / 1000));
-    const extensions = { available: refusal.available, requested: refusal.requested, retryAfterSeconds, queueLength: refusal.queuedAhead };
-    if (waitedSeconds !== null) {
-      throw new AppError('QUEUE_TIMEOUT', `Waited ${waitedSeconds} s in the queue and ${refusal.requested} credits did not come free (${refusal.available} available to you, ${refusal.queuedAhead} requests ahead)`, extensions);
-    }
-    const queued = refusal.queuedAhead > 0 ? ` behind ${refusal.queuedAhead} waiting requests` : '';
-    const message =
-      refusal.status === 'GROUP_LIMIT_REACHED'
-        ? `Your team is at its ceiling in this pool: ${refusal.available} credits available to you, ${refusal.requested} requested; retry in about ${retryAfterSeconds} s or pass waitSeconds`
-        : `Pool has ${refusal.available} credits available to you${queued}, ${refusal.requested} requested; retry in about ${retryAfterSeconds} s or pass waitSeconds`;
-    throw new AppError(refusal.status, message, extensions);
+    throw refusalError(refusal, waitedSeconds);
   }
 
   private sameRequestOrConflict(earlier: LeaseEntity, requestHash: string): LeaseEntity {

@@ -111,8 +111,8 @@ describe('LeaseStore (Redis)', () => {
     // A newcomer queues behind the waiter's 8 credits: none of the 6 free ones are its.
     expect(await store.checkout(request(poolId, app))).toMatchObject({ status: 'POOL_EXHAUSTED', available: 0, queuedAhead: 1 });
     expect(await store.status(poolId)).toMatchObject({ queued: 1 });
-    expect(await store.leaveQueue({ poolId, leaseId: waiter.leaseId })).toBe(true);
-    expect(await store.leaveQueue({ poolId, leaseId: waiter.leaseId })).toBe(false);
+    expect(await store.leaveQueue({ poolId, leaseId: waiter.leaseId, principalId: 'alice' })).toBe(true);
+    expect(await store.leaveQueue({ poolId, leaseId: waiter.leaseId, principalId: 'alice' })).toBe(false);
     expect(await store.checkout(request(poolId, app))).toMatchObject({ status: 'GRANTED' });
     const lapsing = request(poolId, wide, { waitMs: 50 });
     expect(await store.checkout(lapsing)).toMatchObject({ status: 'POOL_EXHAUSTED' });
@@ -120,6 +120,87 @@ describe('LeaseStore (Redis)', () => {
     await store.sweep(poolId);
     expect(await store.status(poolId)).toMatchObject({ queued: 0 });
   });
+
+  it('refuses a waiting check-out whose cost exceeds the cap at once and leaves no ticket', async () => {
+    const wide = solo(12);
+    const poolId = await newPool(10, [wide]);
+    const refused = await store.checkout(request(poolId, wide, { waitMs: 60_000 }));
+    expect(refused).toMatchObject({ status: 'POOL_EXHAUSTED', requested: 12, available: 10, neverFits: true });
+    expect(await store.status(poolId)).toMatchObject({ queued: 0 });
+  });
+
+  it('refuses a waiting check-out above its team ceiling at once and leaves no ticket', async () => {
+    const app = solo(5);
+    const poolId = await newPool(100, [app], [{ team: 'T', reserved: 0, max: 4 }]);
+    const refused = await store.checkout(request(poolId, app, { team: 'T', waitMs: 60_000 }));
+    expect(refused).toMatchObject({ status: 'GROUP_LIMIT_REACHED', requested: 5, neverFits: true });
+    expect(await store.status(poolId)).toMatchObject({ queued: 0 });
+  });
+
+  it('bounds the waiting check-outs of a principal and of a pool, keeping the place of a ticket already queued', async () => {
+    const app = solo(2);
+    const poolId = await newPool(2, [app]);
+    await grant(request(poolId, app));
+    const queueBounds = { perPrincipal: 2, perPool: 3 };
+    const wait = (principalId: string) => request(poolId, app, { principalId, waitMs: 60_000, queueBounds });
+    const alice = [wait('alice'), wait('alice')];
+    for (const w of alice) expect(await store.checkout(w)).toMatchObject({ status: 'POOL_EXHAUSTED', neverFits: false });
+    expect(await store.checkout(wait('alice'))).toMatchObject({ status: 'QUEUE_FULL', bound: 'PRINCIPAL', limit: 2, queuedAhead: 2 });
+    // Alice's waiters try again without losing their places; another principal still queues.
+    expect(await store.checkout(alice[1])).toMatchObject({ status: 'POOL_EXHAUSTED', queuedAhead: 1 });
+    expect(await store.checkout(wait('bob'))).toMatchObject({ status: 'POOL_EXHAUSTED', queuedAhead: 2 });
+    const refused = await store.checkout(wait('carol'));
+    expect(refused).toMatchObject({ status: 'QUEUE_FULL', bound: 'POOL', limit: 3, queuedAhead: 3 });
+    expect((refused as { retryAfterMs: number }).retryAfterMs).toBeGreaterThanOrEqual(1000);
+    expect(await store.status(poolId)).toMatchObject({ queued: 3 });
+    // A check-out that does not wait is refused as before, whatever the bounds.
+    expect(await store.checkout(request(poolId, app, { principalId: 'carol', queueBounds }))).toMatchObject({ status: 'POOL_EXHAUSTED', queuedAhead: 3 });
+    expect(await store.leaveQueue({ poolId, leaseId: alice[0].leaseId, principalId: 'alice' })).toBe(true);
+    expect(await store.checkout(wait('alice'))).toMatchObject({ status: 'POOL_EXHAUSTED', queuedAhead: 2 });
+  });
+
+  it('checks out, quotes and sweeps a pool with 10,000 waiting tickets without a Lua error', async () => {
+    const app = solo(1);
+    const poolId = await newPool(1, [app]);
+    const held = await grant(request(poolId, app));
+    const queueBounds = { perPrincipal: 20_000, perPool: 20_000 };
+    const tickets = Array.from({ length: 10_000 }, (_, i) => request(poolId, app, { principalId: `p${i % 100}`, waitMs: 120_000, queueBounds }));
+    for (let i = 0; i < tickets.length; i += 250) {
+      const results = await Promise.all(tickets.slice(i, i + 250).map((ticket) => store.checkout(ticket)));
+      expect(results.every((r) => r.status === 'POOL_EXHAUSTED')).toBe(true);
+    }
+    expect(await store.checkout(request(poolId, app))).toMatchObject({ status: 'POOL_EXHAUSTED', queuedAhead: 10_000 });
+    expect(await store.quote(request(poolId, app))).toMatchObject({ status: 'OK', grantable: false, queuedAhead: 10_000 });
+    expect(await store.checkout(tickets[9_999])).toMatchObject({ status: 'POOL_EXHAUSTED', queuedAhead: 9_999 });
+    expect(await store.sweep(poolId)).toBe(0);
+    expect(await store.status(poolId)).toMatchObject({ queued: 10_000 });
+    await store.checkin({ poolId, leaseId: held.leaseId });
+    // The head gets the freed credit; the last ticket still waits behind the rest.
+    expect(await store.checkout(tickets[9_999])).toMatchObject({ status: 'POOL_EXHAUSTED', available: 0, queuedAhead: 9_999 });
+    expect(await store.checkout(tickets[0])).toMatchObject({ status: 'GRANTED' });
+    expect(await store.status(poolId)).toMatchObject({ queued: 9_999, inUse: 1 });
+  }, 120_000);
+
+  it('drops thousands of lapsed tickets in bounded steps, on a sweep and on a check-out that walks past them', async () => {
+    const app = solo(1);
+    const poolId = await newPool(1, [app]);
+    const held = await grant(request(poolId, app));
+    const queueBounds = { perPrincipal: 5_000, perPool: 5_000 };
+    // Every other waiter stops refreshing at once (a 1 ms ticket): its ticket lapses.
+    const tickets = Array.from({ length: 3_000 }, (_, i) => request(poolId, app, { principalId: `p${i % 10}`, waitMs: i % 2 === 0 ? 120_000 : 1, queueBounds }));
+    for (let i = 0; i < tickets.length; i += 250) await Promise.all(tickets.slice(i, i + 250).map((ticket) => store.checkout(ticket)));
+    await sleep(20);
+    await store.sweep(poolId);
+    expect(await store.status(poolId)).toMatchObject({ queued: 1_500 });
+    // The live ones leave; a newcomer then walks past the rest, lapsed too, and gets the credit.
+    const lapsing = Array.from({ length: 1_500 }, () => request(poolId, app, { principalId: 'late', waitMs: 1, queueBounds: { perPrincipal: 5_000, perPool: 5_000 } }));
+    for (let i = 0; i < lapsing.length; i += 250) await Promise.all(lapsing.slice(i, i + 250).map((ticket) => store.checkout(ticket)));
+    for (let i = 0; i < tickets.length; i += 2) await store.leaveQueue({ poolId, leaseId: tickets[i].leaseId, principalId: tickets[i].principalId });
+    await sleep(20);
+    await store.checkin({ poolId, leaseId: held.leaseId });
+    expect(await store.checkout(request(poolId, app))).toMatchObject({ status: 'GRANTED' });
+    expect(await store.status(poolId)).toMatchObject({ queued: 0 });
+  }, 120_000);
 
   it('grants a check-out that exactly fills the cap', async () => {
     const app = solo(5);

@@ -21,7 +21,11 @@ export class CheckoutInput {
   })
   idempotencyKey?: string | null;
 
-  @Field(() => Int, { nullable: true, description: 'Queue up to this long (0 to 300 s) for credits, first come first served.' })
+  @Field(() => Int, {
+    nullable: true,
+    description:
+      "Queue up to this long (0 to 300 s) for credits, first come first served. A cost above the pool's cap or the team's ceiling is refused at once, never queued; a principal may have QUEUE_MAX_PER_PRINCIPAL (default 20) check-outs waiting per pool and a pool QUEUE_MAX_PER_POOL (default 1,000): beyond, RATE_LIMITED.",
+  })
   waitSeconds?: number | null;
 
   @Field(() => String, { nullable: true, description: 'The host the app runs on (for PRINCIPAL_HOST sharing), up to 255 characters.' })

@@ -15,7 +15,11 @@
     ARGV[7] workUnitId   '' or absent = none
     ARGV[8] waitMs       '0' or absent = do not queue; else a refusal puts (or keeps) the lease
                          id in the pool's fair queue, alive for waitMs unless tried again (see
-                         queueAhead in lease-lib.lua). A grant takes it out.
+                         queueAhead in lease-lib.lua). A grant takes it out. A cost above the
+                         team's ceiling or the pool's cap is refused without queueing.
+    ARGV[9] maxPerPrincipal  '' or absent = no bound; else a new ticket is refused (QUEUE_FULL)
+                         while the principal has this many live tickets in the pool's queue
+    ARGV[10] maxPerPool  '' or absent = no bound; else the same while the queue holds this many
     (lease-store.ts leaves out trailing empty arguments: most check-outs send four.)
 
   Output:
@@ -23,14 +27,19 @@
       "drawId|expiresAt|leaseMs|credits|fencingToken|acquiredAt|grantExpiresAt|inUse|drawAction"
       drawAction: OPENED, JOINED (credits 0) or TAKEN_OVER (a lingering draw; credits = its cost)
     { 'REPLAYED', leaseRecord }  the lease id is an active lease: its first grant, unchanged
-    { 'POOL_EXHAUSTED' | 'GROUP_LIMIT_REACHED', requested, available, retryAfterMs, queuedAhead }
+    { 'POOL_EXHAUSTED' | 'GROUP_LIMIT_REACHED', requested, available, retryAfterMs, queuedAhead,
+      neverFits }
       available: what this request may draw, after the credits the queue ahead waits for
+      neverFits: 1 when the cost is above the team's ceiling or the pool's cap (not queued)
+    { 'QUEUE_FULL', 'PRINCIPAL' | 'POOL', limit, retryAfterMs, queuedAhead }  refused and
+      not queued: a new ticket would pass that bound
     { 'UNAVAILABLE' }  the pool's epoch is missing
     { 'UNKNOWN_APP' }
 ]]
 usePool(KEYS[1])
 local leaseId, appId, principal, leaseMs = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local team, host, workUnit, waitMs = ARGV[5] or '', ARGV[6] or '', ARGV[7] or '', ARGV[8]
+local maxPerPrincipal, maxPerPool = ARGV[9] or '', ARGV[10] or ''
 
 local st, now, nowStr = decisionState(appId, team, leaseId)
 if not st then return { 'UNAVAILABLE' } end
@@ -52,12 +61,25 @@ local costN = num(cost)
 -- Without a queue or group limits the free credits alone decide; else refusalFor does.
 local usedN = st[S_USED] and num(st[S_USED]) or 0
 if mode == 'OPENED' and (st[S_QUEUED] or st[S_GROUPS] or costN > (st[S_CAP] and num(st[S_CAP]) or 0) - usedN) then
-  local creditsAhead, queuedAhead = 0, 0
-  if st[S_QUEUED] then creditsAhead, queuedAhead = queueAhead(leaseId, now) end
-  local refusal, available = refusalFor(costN, team, st, creditsAhead)
+  local free, ceiling, teamUsed = availableFor(team, st)
+  local never = neverFits(costN, st, ceiling)
+  if never then
+    -- It may have waited before the cap or the ceiling came down.
+    if st[S_QUEUED] then dequeue(leaseId, principal) end
+    local _, available = refusalFor(costN, free, ceiling, teamUsed)
+    return { never, costN, available, retryAfterMs(now), 0, 1 }
+  end
+  local creditsAhead, queuedAhead, queued = 0, 0, false
+  if st[S_QUEUED] then creditsAhead, queuedAhead, queued = queueAhead(leaseId, now, free) end
+  local refusal, available = refusalFor(costN, math.max(0, free - creditsAhead), ceiling, teamUsed)
   if refusal then
-    if waitMs and waitMs ~= '0' then enqueue(leaseId, cost, now + waitMs, refusal) end
-    return { refusal, costN, available, retryAfterMs(now), queuedAhead }
+    if waitMs and waitMs ~= '0' then
+      local bound, limit
+      if not queued then bound, limit = queueFull(principal, nowStr, maxPerPrincipal, maxPerPool) end
+      if bound then return { 'QUEUE_FULL', bound, limit, retryAfterMs(now), queuedAhead } end
+      enqueue(leaseId, principal, cost, now + waitMs, refusal, queued)
+    end
+    return { refusal, costN, available, retryAfterMs(now), queuedAhead, 0 }
   end
 end
 local fence = nextFence(st[S_FENCE])
@@ -110,5 +132,5 @@ else
   end
   rcall('HSET', STATE, unpack(writes))
 end
-if st[S_QUEUED] then dequeue(leaseId) end
+if st[S_QUEUED] then dequeue(leaseId, principal) end
 return record

@@ -4,7 +4,8 @@
   lease-lib.lua).
 
   The fair queue is emptied too: its waiters re-enter it on their next try, in their new
-  order. The epoch is deleted first (with the rest of <base>:state) and written last: Redis does not
+  order. The per-principal ticket sets (<base>:queue:<principalId>) cannot be listed here: a
+  waiter that comes back keeps its entry, the others lapse by their aliveUntil. The epoch is deleted first (with the rest of <base>:state) and written last: Redis does not
   roll back a script that fails half-way, and a pool without an epoch refuses every lease
   operation until rebuilt. The events stream is kept: it may hold records the ledger worker
   has not consumed yet. Restored leases expire no sooner than now + graceMs, so live clients

@@ -41,6 +41,10 @@
     <base>:qinfo    hash    ticket -> "cost|aliveUntilMs|reason": a waiter refreshes
                             aliveUntil on every try, so a dead one drops out; reason is the
                             refusal it waits on (POOL_EXHAUSTED or GROUP_LIMIT_REACHED)
+    <base>:queue:<principalId>  zset  that principal's tickets -> aliveUntilMs, for its bound
+                            (QUEUE_MAX_PER_PRINCIPAL): it counts the tickets not yet lapsed, so
+                            one whose removal it missed (install, an older library) stops
+                            counting by itself; the key expires with its last ticket
     <base>:events   stream  one field per entry, named by the event type:
                             lease_expired  "leaseId|atMs"
                             draw_ended     "drawId|cost|openerLeaseId|appId|principalId|
@@ -390,12 +394,11 @@ local function availableFor(team, st)
   return math.max(0, free - reservedByOthers), ceiling, teamUsed
 end
 
--- Refusal (nil when a new draw of cost fits) and the credits available to this team once
--- the credits waited for by the queue ahead (creditsAhead) are set aside. The team ceiling is
--- checked first: GROUP_LIMIT_REACHED wins when both apply.
-local function refusalFor(cost, team, st, creditsAhead)
-  local available, ceiling, teamUsed = availableFor(team, st)
-  available = math.max(0, available - creditsAhead)
+-- Refusal (nil when a new draw of cost fits) and the credits left to this team, given what it
+-- may draw once the credits the queue ahead waits for are set aside (available) and its
+-- ceiling (nil = none) and holding (see availableFor). The team ceiling is checked first:
+-- GROUP_LIMIT_REACHED wins when both apply.
+local function refusalFor(cost, available, ceiling, teamUsed)
   if ceiling and teamUsed + cost > ceiling then
     return 'GROUP_LIMIT_REACHED', math.max(0, math.min(available, ceiling - teamUsed))
   end
@@ -403,51 +406,127 @@ local function refusalFor(cost, team, st, creditsAhead)
   return nil, available
 end
 
+-- A cost that no wait can serve as the pool is configured now: above the team's ceiling
+-- (GROUP_LIMIT_REACHED, checked first as in refusalFor) or the pool's cap (POOL_EXHAUSTED).
+-- Such a request is refused at once and never queued, where it would hold back everyone
+-- behind it for as long as it waits.
+local function neverFits(cost, st, ceiling)
+  if ceiling and cost > ceiling then return 'GROUP_LIMIT_REACHED' end
+  if cost > (st[S_CAP] and num(st[S_CAP]) or 0) then return 'POOL_EXHAUSTED' end
+  return nil
+end
+
+-- The queue is read QUEUE_PAGE tickets at a time, so that every table and every unpack stays
+-- this small whatever its length (Lua's stack holds about 8,000 values); a sweep call reads
+-- at most SWEEP_QUEUE_PAGES pages and hands back where it stopped.
+local QUEUE_PAGE, QUEUE_PAGE_N, SWEEP_QUEUE_PAGES = '100', 100, 10
+
+local function isLapsed(info, now)
+  local aliveUntil = info and tonumber(match(info, '^[^|]*|([^|]*)|'))
+  return not aliveUntil or aliveUntil <= now
+end
+
+-- Takes tickets (at most a page) out of the queue; their principals' entries have lapsed too.
+local function dropTickets(tickets)
+  if #tickets == 0 then return end
+  rcall('ZREM', QUEUE, unpack(tickets))
+  rcall('HDEL', QINFO, unpack(tickets))
+end
+
 -- The fair queue ahead of ticket (nil or absent from the queue: a newcomer, behind every
--- ticket): the credits the live tickets ahead wait for from the pool, and how many live
--- tickets are ahead. Tickets whose waiter stopped refreshing them are dropped on the way.
+-- ticket): the credits the live tickets ahead wait for from the pool, how many tickets are
+-- ahead, and whether ticket is queued. Tickets whose waiter stopped refreshing them are
+-- dropped on the way. It reads from the head and stops once the credits reach enough (what
+-- the request could draw without a queue): past that point the answer cannot change (nothing
+-- is left for the request), so with no credit free it reads no ticket. The count is ZRANK's
+-- (or ZCARD's) less what it dropped, so it may include lapsed tickets past where it stopped,
+-- until a sweep drops them.
 -- Tickets waiting on their team's ceiling set no pool credits aside: what holds them back is
 -- their own team, and blocking everyone behind them would leave the pool idle.
-local function queueAhead(ticket, now)
-  local tickets = rcall('ZRANGE', QUEUE, '0', '-1')
-  if #tickets == 0 then
-    rcall('HDEL', STATE, 'queued')
-    return 0, 0
-  end
-  local infos = rcall('HMGET', QINFO, unpack(tickets))
-  local credits, count, dead = 0, 0, {}
-  for i = 1, #tickets do
-    if tickets[i] == ticket then break end
-    local cost, aliveUntil, reason = match(infos[i] or '', '^([^|]*)|([^|]*)|(.*)$')
-    if not cost or aliveUntil + 0 <= now then
-      dead[#dead + 1] = tickets[i]
-    else
-      count = count + 1
-      if reason == 'POOL_EXHAUSTED' then credits = credits + num(cost) end
+local function queueAhead(ticket, now, enough)
+  local rank = ticket and rcall('ZRANK', QUEUE, ticket)
+  local ahead = rank or rcall('ZCARD', QUEUE)
+  local credits, start = 0, 0
+  while start < ahead and credits < enough do
+    local tickets = rcall('ZRANGE', QUEUE, format('%d', start), format('%d', math.min(start + QUEUE_PAGE_N, ahead) - 1))
+    if #tickets == 0 then break end
+    local infos = rcall('HMGET', QINFO, unpack(tickets))
+    local dead, read = {}, 0
+    while read < #tickets and credits < enough do
+      read = read + 1
+      local cost, aliveUntil, reason = match(infos[read] or '', '^([^|]*)|([^|]*)|(.*)$')
+      if not cost or (tonumber(aliveUntil) or 0) <= now then
+        dead[#dead + 1] = tickets[read]
+      elseif reason == 'POOL_EXHAUSTED' then
+        credits = credits + num(cost)
+      end
     end
+    dropTickets(dead)
+    start, ahead = start + read - #dead, ahead - #dead
   end
-  if #dead > 0 then
-    rcall('ZREM', QUEUE, unpack(dead))
-    rcall('HDEL', QINFO, unpack(dead))
-    if rcall('ZCARD', QUEUE) == 0 then rcall('HDEL', STATE, 'queued') end
-  end
-  return credits, count
+  if not rank and ahead == 0 then rcall('HDEL', STATE, 'queued') end
+  return credits, ahead, rank and true or false
 end
 
--- Puts ticket in the queue (keeping its place if it is there already) until aliveUntil.
-local function enqueue(ticket, cost, aliveUntil, reason)
-  if not rcall('ZSCORE', QUEUE, ticket) then
-    rcall('ZADD', QUEUE, rcall('HINCRBY', STATE, 'qseq', '1'), ticket)
+-- The bound a new ticket of principal would pass, and its limit: 'PRINCIPAL' (its own live
+-- tickets) or 'POOL' (every ticket, lapsed ones until a sweep drops them); nil when there is
+-- room. A bound of '' is none.
+local function queueFull(principal, nowStr, perPrincipal, perPool)
+  if perPrincipal ~= '' then
+    local own = QUEUE .. ':' .. principal
+    rcall('ZREMRANGEBYSCORE', own, '-inf', nowStr)
+    if rcall('ZCARD', own) >= num(perPrincipal) then return 'PRINCIPAL', perPrincipal end
+  end
+  if perPool ~= '' and rcall('ZCARD', QUEUE) >= num(perPool) then return 'POOL', perPool end
+  return nil
+end
+
+-- Puts ticket in the queue (keeping its place if it is there already: queued) until
+-- aliveUntil.
+local function enqueue(ticket, principal, cost, aliveUntil, reason, queued)
+  local untilStr = format('%d', aliveUntil)
+  if not queued then
+    rcall('ZADD', QUEUE, 'NX', rcall('HINCRBY', STATE, 'qseq', '1'), ticket)
     rcall('HSET', STATE, 'queued', '1')
   end
-  rcall('HSET', QINFO, ticket, cost .. '|' .. format('%d', aliveUntil) .. '|' .. reason)
+  rcall('HSET', QINFO, ticket, cost .. '|' .. untilStr .. '|' .. reason)
+  local own = QUEUE .. ':' .. principal
+  rcall('ZADD', own, untilStr, ticket)
+  -- Scores are aliveUntil: the key lives as long as the last of them.
+  rcall('PEXPIREAT', own, rcall('ZRANGE', own, '-1', '-1', 'WITHSCORES')[2])
 end
 
-local function dequeue(ticket)
+-- principal: the ticket's, nil if unknown (its entry then lapses with the ticket).
+local function dequeue(ticket, principal)
   if rcall('ZREM', QUEUE, ticket) == 1 then
     rcall('HDEL', QINFO, ticket)
+    if principal then rcall('ZREM', QUEUE .. ':' .. principal, ticket) end
     if rcall('ZCARD', QUEUE) == 0 then rcall('HDEL', STATE, 'queued') end
   end
+end
+
+-- Drops lapsed tickets, reading at most SWEEP_QUEUE_PAGES pages from the ticket after arrival
+-- number after ('' = from the head). Returns the arrival number to go on after, or '-' once
+-- it has read to the end.
+local function sweepQueue(now, after)
+  local from = after == '' and '-inf' or '(' .. after
+  for pages = 1, SWEEP_QUEUE_PAGES do
+    local page = rcall('ZRANGEBYSCORE', QUEUE, from, '+inf', 'WITHSCORES', 'LIMIT', '0', QUEUE_PAGE)
+    local n = #page / 2
+    if n == 0 then break end
+    local tickets, dead = {}, {}
+    for i = 1, n do tickets[i] = page[2 * i - 1] end
+    local infos = rcall('HMGET', QINFO, unpack(tickets))
+    for i = 1, n do
+      if isLapsed(infos[i], now) then dead[#dead + 1] = tickets[i] end
+    end
+    dropTickets(dead)
+    if n < QUEUE_PAGE_N then break end
+    if pages == SWEEP_QUEUE_PAGES then return page[2 * n] end
+    from = '(' .. page[2 * n]
+  end
+  if rcall('ZCARD', QUEUE) == 0 then rcall('HDEL', STATE, 'queued') end
+  return '-'
 end
 
 -- When a refused check-out may try again: the next lease expiry or linger end, 1 s at least.

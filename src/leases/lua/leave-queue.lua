@@ -4,14 +4,15 @@
 
   Input:
     KEYS[1] the pool's key base "<prefix>:{pool:<id>}" (keys derived as in lease-lib.lua)
-    ARGV[1] ticket   the waiting check-out's lease id
+    ARGV[1] ticket     the waiting check-out's lease id
+    ARGV[2] principal  the waiting check-out's principal (absent: its count lapses with the ticket)
 
   Output:
     { 1 } if the ticket was queued, else { 0 }
 ]]
 usePool(KEYS[1])
 if rcall('ZSCORE', QUEUE, ARGV[1]) then
-  dequeue(ARGV[1])
+  dequeue(ARGV[1], ARGV[2])
   return { 1 }
 end
 return { 0 }

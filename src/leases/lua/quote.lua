@@ -28,9 +28,10 @@ if scope ~= 'NONE' or lingerMs > 0 then
   local _
   mode, _, d = findDraw(scope, lingerMs, appId, principal, team, host, workUnit, now)
 end
+local free, ceiling, teamUsed = availableFor(team, st)
 local creditsAhead, queuedAhead = 0, 0
-if st[S_QUEUED] then creditsAhead, queuedAhead = queueAhead(nil, now) end
-local refusal, available = refusalFor(tonumber(cost), team, st, creditsAhead)
+if st[S_QUEUED] then creditsAhead, queuedAhead = queueAhead(nil, now, free) end
+local refusal, available = refusalFor(tonumber(cost), math.max(0, free - creditsAhead), ceiling, teamUsed)
 if mode == 'JOINED' then return { 'OK', 0, 1, available, queuedAhead } end
 if mode == 'TAKEN_OVER' then return { 'OK', tonumber(d[COST]), 1, available, queuedAhead } end
 return { 'OK', tonumber(cost), refusal and 0 or 1, available, queuedAhead }
