@@ -30,14 +30,14 @@ import { ProofsModule } from './proofs/proofs.module';
 import { ReportsModule } from './reports/reports.module';
 import { WorkUnitsModule } from './work-units/work-units.module';
 
-/** The API process: GraphQL, health, metrics. */
+/** The API process: GraphQL and health on PORT, metrics on METRICS_PORT. */
 @Module({
   imports: [
     ConfigModule,
     LoggingModule,
     DatabaseModule,
     RedisModule,
-    MetricsModule,
+    MetricsModule.onOwnPort(),
     HealthModule,
     AuthModule,
     GraphQLModule.forRootAsync<MercuriusDriverConfig>({

@@ -90,7 +90,7 @@ function firstRootField(operation: ReturnType<typeof getOperationAST>): string {
 function observe(metrics: MetricsService, context: TimedContext | undefined, outcome: string): void {
   if (!context?.tpStart || !context.tpOperation) return;
   const seconds = Number(process.hrtime.bigint() - context.tpStart) / 1e9;
-  metrics.graphqlDuration.observe({ operation_type: context.tpOperation.type, operation_name: context.tpOperation.name, outcome }, seconds);
+  metrics.observeOperation({ ...context.tpOperation, outcome }, seconds);
   context.tpStart = undefined;
 }
 

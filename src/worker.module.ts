@@ -23,7 +23,7 @@ import { LedgerWorkerModule } from './ledger/ledger-worker.module';
     DatabaseModule,
     RedisModule,
     HealthModule,
-    MetricsModule,
+    MetricsModule.onAppPort(),
     BullModule.forRootAsync({
       inject: [APP_CONFIG, RedisService],
       useFactory: (config: AppConfig, redis: RedisService) => ({

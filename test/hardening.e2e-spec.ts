@@ -2,6 +2,7 @@ import request from 'supertest';
 import { PrincipalsService } from '../src/principals/principals.service';
 import { codeOf, TestApp } from './support/app';
 import { CHECKIN, CHECKOUT, createPool, LeaseShape } from './support/catalog';
+import { scrapeMetrics } from './support/metrics';
 import { ApiProcess, startApi, startPrivateRedis, startTcpProxy, waitFor } from './support/processes';
 
 describe('request hardening', () => {
@@ -119,12 +120,11 @@ describe('request hardening', () => {
     expect(res.status).toBeLessThan(500);
   });
 
-  it('exposes the request histogram on /metrics', async () => {
+  it('exposes the request histogram on the metrics port', async () => {
     await t.gql(adminKey, '{ me { id } }');
-    const res = await request(t.server).get('/metrics');
-    expect(res.status).toBe(200);
-    expect(res.text).toContain('tokenpool_http_request_duration_seconds_bucket{');
-    expect(res.text).toMatch(/tokenpool_graphql_operation_duration_seconds_count\{operation_type="query",operation_name="me",outcome="ok"\} [1-9]/);
+    const scrape = await scrapeMetrics(t);
+    expect(scrape).toContain('tokenpool_http_request_duration_seconds_bucket{');
+    expect(scrape).toMatch(/tokenpool_graphql_operation_duration_seconds_count\{operation_type="query",operation_name="me",outcome="ok"\} [1-9]/);
   });
 
   it('echoes a request id', async () => {

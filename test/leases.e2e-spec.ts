@@ -2,6 +2,7 @@ import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { codeOf, TestApp } from './support/app';
 import { CHECKIN, CHECKOUT, createPool, HEARTBEAT, LeaseShape } from './support/catalog';
+import { scrapeMetrics } from './support/metrics';
 
 describe('leases: check-out, heartbeat, check-in, expiry', () => {
   let t: TestApp;
@@ -249,10 +250,10 @@ describe('leases: check-out, heartbeat, check-in, expiry', () => {
     expect(BigInt(next.fencingToken)).toBeGreaterThan(BigInt(held.fencingToken));
   });
 
-  it('exposes lease counters on /metrics', async () => {
-    const res = await (await import('supertest')).default(t.server).get('/metrics');
-    expect(res.text).toMatch(/tokenpool_lease_grants_total\{pool="[0-9a-f-]+"\} [1-9]/);
-    expect(res.text).toMatch(/tokenpool_lease_denials_total\{pool="[0-9a-f-]+",reason="POOL_EXHAUSTED"\} [1-9]/);
+  it('exposes lease counters on the metrics port', async () => {
+    const scrape = await scrapeMetrics(t);
+    expect(scrape).toMatch(/tokenpool_lease_grants_total\{pool="[0-9a-f-]+"\} [1-9]/);
+    expect(scrape).toMatch(/tokenpool_lease_denials_total\{pool="[0-9a-f-]+",reason="POOL_EXHAUSTED"\} [1-9]/);
   });
 });
 

@@ -30,6 +30,8 @@ export default async function globalSetup(): Promise<void> {
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     TEST_HOOKS: 'true',
     RATE_LIMIT_PER_KEY: '1000000',
+    // Several in-process apps and API processes run at once: each takes a free metrics port.
+    METRICS_PORT: '0',
     TP_TEST_DATABASE: database,
     TP_TEST_ADMIN_URL: base.toString(),
   });

@@ -56,6 +56,8 @@ export class ApiProcess extends Spawned {
   constructor(
     proc: ChildProcess,
     readonly url: string,
+    /** GET /metrics of this process, on its own METRICS_PORT. */
+    readonly metricsUrl: string,
   ) {
     super(proc);
   }
@@ -70,14 +72,18 @@ export class ApiProcess extends Spawned {
   }
 }
 
-/** Starts `node dist/main.js` on a free port with the run's environment plus `env`; resolves once it answers. */
+/**
+ * Starts `node dist/main.js` on free ports (public and metrics) with the run's environment
+ * plus `env`; resolves once it answers.
+ */
 export async function startApi(env: Record<string, string> = {}, options: { ready?: 'live' | 'ready' } = {}): Promise<ApiProcess> {
   const port = await freePort();
+  const metricsPort = env.METRICS_PORT ?? String(await freePort());
   const proc = spawn(process.execPath, [join(ROOT, 'dist', 'main.js')], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', ...env },
+    env: { ...process.env, PORT: String(port), METRICS_PORT: metricsPort, HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const api = new ApiProcess(proc, `http://127.0.0.1:${port}`);
+  const api = new ApiProcess(proc, `http://127.0.0.1:${port}`, `http://127.0.0.1:${metricsPort}/metrics`);
   const path = options.ready === 'live' ? '/health/live' : '/health/ready';
   try {
     await waitFor(async () => (await fetch(`${api.url}${path}`)).ok, `API on port ${port}`);
