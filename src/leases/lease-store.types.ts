@@ -117,7 +117,7 @@ export interface Refused {
   /** What this request may draw, after the credits the fair queue ahead of it waits for. */
   available: number;
   retryAfterMs: number;
-  /** Live tickets ahead in the pool's fair queue. */
+  /** Tickets ahead in the pool's fair queue (a lapsed one counts until it is dropped; see lua/lease-lib.lua queueAhead). */
   queuedAhead: number;
   /**
    * The cost is above the team's ceiling (GROUP_LIMIT_REACHED) or the pool's cap

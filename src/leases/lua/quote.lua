@@ -13,7 +13,8 @@
       cost: the credits the lease would hold (0 when it would join a live draw)
       available: credits this principal's team could draw now, after the credits the fair
                  queue waits for (a new check-out queues behind every live ticket)
-      queuedAhead: live tickets in the fair queue
+      queuedAhead: tickets in the fair queue (a lapsed one counts until a sweep or a check-out
+                   that reads past it drops it)
     { 'UNAVAILABLE' }  the pool's epoch is missing
     { 'UNKNOWN_APP' }
 ]]
