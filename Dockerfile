@@ -23,7 +23,8 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean -
 COPY --from=build /app/dist ./dist
 # The image's `node` user, by number so Kubernetes' runAsNonRoot can verify it.
 USER 1000:1000
-EXPOSE 3000 3001
+# PORT (API), WORKER_PORT (worker health and metrics), METRICS_PORT (API metrics, not public).
+EXPOSE 3000 3001 9464
 # The slim image has no curl; Node 22's fetch does the probe. The worker listens on
 # WORKER_PORT instead, so its container overrides this (see docker-compose.yml).
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=5 \

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv from 'ajv';
 import { parse } from 'yaml';
+import { parseConfig } from '../../src/config/env';
 
 /**
  * The delivery files are not exercised by the e2e tier (no Docker engine or cluster here),
@@ -122,6 +123,7 @@ describe('helm chart', () => {
     'templates/deployment-api.yaml',
     'templates/deployment-worker.yaml',
     'templates/service.yaml',
+    'templates/service-metrics.yaml',
     'templates/configmap.yaml',
     'templates/job-migrate.yaml',
     'templates/hpa.yaml',
@@ -171,5 +173,59 @@ describe('Dockerfile', () => {
     expect(readText('helm', 'tokenpool', 'templates', 'deployment-api.yaml')).toContain('range .Values.api.nodeArgs');
     expect(dockerfile).toContain(`CMD ["node", ${values.api.nodeArgs.map((a) => JSON.stringify(a)).join(', ')}, "dist/main.js"]`);
     expect(readText('scripts', 'start.js')).toContain(`'${values.api.nodeArgs[0]}', dist('main.js')`);
+  });
+});
+
+/**
+ * The API's metrics list every organization's pools, so they have a port of their own
+ * (METRICS_PORT): each delivery file must open and scrape that port, and never put it on
+ * the public one.
+ */
+describe('metrics port', () => {
+  const defaults = parseConfig({});
+  const values = readYaml('helm', 'tokenpool', 'values.yaml') as { config: { port: number; metricsPort: number; workerPort: number } };
+  const services = asObject(readYaml('docker-compose.yml').services, 'services');
+  const service = (name: string): Json => asObject(services[name], `service ${name}`);
+  const template = (file: string) => readText('helm', 'tokenpool', 'templates', file);
+
+  it('is the service default in the chart, and apart from the public and worker ports', () => {
+    expect(values.config.metricsPort).toBe(defaults.metricsPort);
+    expect(values.config.metricsPort).not.toBe(values.config.port);
+    expect(values.config.metricsPort).not.toBe(values.config.workerPort);
+  });
+
+  it('is set in the ConfigMap and opened as a named container port of the API', () => {
+    expect(template('configmap.yaml')).toMatch(/^\s+METRICS_PORT: \{\{ \$c\.metricsPort \| quote \}\}$/m);
+    expect(template('deployment-api.yaml')).toMatch(/- name: metrics\s+containerPort: \{\{ \.Values\.config\.metricsPort \}\}/);
+  });
+
+  it('is scraped through prometheus.io annotations on the API pods, and the worker on its own port', () => {
+    const helpers = template('_helpers.tpl');
+    for (const key of ['prometheus.io/scrape', 'prometheus.io/port', 'prometheus.io/path']) expect(helpers).toContain(`"${key}"`);
+    expect(template('deployment-api.yaml')).toMatch(/include "tokenpool\.podAnnotations" \(dict "ctx" \. "port" \.Values\.config\.metricsPort "extra" \.Values\.api\.podAnnotations\)/);
+    expect(template('deployment-worker.yaml')).toMatch(/include "tokenpool\.podAnnotations" \(dict "ctx" \. "port" \.Values\.config\.workerPort "extra" \.Values\.worker\.podAnnotations\)/);
+    expect((readYaml('helm', 'tokenpool', 'values.yaml') as { metrics: { podAnnotations: boolean } }).metrics.podAnnotations).toBe(true);
+  });
+
+  it('stays off the public API Service, and has a Service of its own', () => {
+    expect(template('service.yaml')).not.toMatch(/metricsPort|name: metrics/);
+    const metricsService = template('service-metrics.yaml');
+    expect(metricsService).toMatch(/if \.Values\.metrics\.service\.enabled/);
+    expect(metricsService).toMatch(/targetPort: metrics/);
+  });
+
+  it('is exposed to the compose network, not published, and scraped by the compose Prometheus', () => {
+    const api = service('api');
+    expect((api.expose as unknown[]).map(String)).toContain(String(defaults.metricsPort));
+    expect((api.ports as unknown[]).map(String).join(' ')).not.toContain(String(defaults.metricsPort));
+    const prometheus = readText('docker-compose.yml');
+    expect(prometheus).toContain(`api:${defaults.metricsPort}`);
+    expect(prometheus).toContain(`worker:${defaults.workerPort}`);
+    expect(service('prometheus').profiles).toEqual(['metrics']);
+  });
+
+  it('is exposed by the image', () => {
+    const expose = readText('Dockerfile').match(/^EXPOSE (.+)$/m)?.[1].split(/\s+/);
+    expect(expose).toEqual(expect.arrayContaining([String(defaults.port), String(defaults.workerPort), String(defaults.metricsPort)]));
   });
 });

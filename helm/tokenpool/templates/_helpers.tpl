@@ -95,6 +95,24 @@ ConfigMap is added with envFrom.
 {{- end }}
 {{- end }}
 
+{{/*
+Pod annotations of one component: the prometheus.io scrape annotations for its metrics port
+(when metrics.podAnnotations is on), then its own podAnnotations, which win on a clash. Call
+with (dict "ctx" $ "port" .Values.config.metricsPort "extra" .Values.api.podAnnotations).
+*/}}
+{{- define "tokenpool.podAnnotations" -}}
+{{- $annotations := dict }}
+{{- if .ctx.Values.metrics.podAnnotations }}
+{{- $_ := set $annotations "prometheus.io/scrape" "true" }}
+{{- $_ = set $annotations "prometheus.io/port" (toString .port) }}
+{{- $_ = set $annotations "prometheus.io/path" "/metrics" }}
+{{- end }}
+{{- $annotations = merge (deepCopy (default (dict) .extra)) $annotations }}
+{{- with $annotations }}
+{{- toYaml . }}
+{{- end }}
+{{- end }}
+
 {{/* A pod-template checksum of the ConfigMap, so a config change rolls the pods. */}}
 {{- define "tokenpool.configChecksum" -}}
 {{- include (print .Template.BasePath "/configmap.yaml") . | sha256sum }}
