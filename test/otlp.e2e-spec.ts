@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { diag, DiagLogLevel } from '@opentelemetry/api';
@@ -9,6 +10,11 @@ import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-tra
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { TestApp } from './support/app';
+import { gzipBombs, gzipOfZeros, pbAttribute, pbExport, pbField, pbSpan } from './support/otlp-bodies';
+import { ApiProcess, startApi } from './support/processes';
+
+const MAX_SPANS = 5;
+const MAX_ATTRIBUTES = 10;
 
 type ExporterConfig = NonNullable<ConstructorParameters<typeof OTLPTraceExporter>[0]>;
 
@@ -34,6 +40,8 @@ describe('OTLP trace ingest', () => {
   let client: { key: string; principalId: string };
 
   beforeAll(async () => {
+    // Low bounds for this file's in-process app; the real API process below runs the defaults.
+    Object.assign(process.env, { OTLP_MAX_SPANS: String(MAX_SPANS), OTLP_MAX_ATTRIBUTES: String(MAX_ATTRIBUTES) });
     t = await TestApp.start();
     await t.app.listen(0, '127.0.0.1');
     url = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}/v1/traces`;
@@ -250,5 +258,141 @@ describe('OTLP trace ingest', () => {
       const xml = await request(t.server).post('/v1/traces').set({ 'content-type': 'application/xml', authorization: `Bearer ${client.key}` }).send('<spans/>');
       expect(xml.status).toBe(415);
     });
+
+    describe(`bounds (this file: OTLP_MAX_SPANS=${MAX_SPANS}, OTLP_MAX_ATTRIBUTES=${MAX_ATTRIBUTES})`, () => {
+      const fillers = (count: number) => Object.fromEntries(Array.from({ length: count }, (_, i) => [`filler.${i}`, 'x']));
+      const attributes = (count: number) => span(fillers(count)).attributes;
+      const exportOf = (parts: { spans: unknown[]; resource?: unknown[]; scope?: unknown[] }[]) => ({
+        resourceSpans: parts.map((p) => ({ resource: { attributes: p.resource ?? [] }, scopeSpans: [{ scope: { name: 'e2e', attributes: p.scope ?? [] }, spans: p.spans }] })),
+      });
+      const pbUsageSpan = (extra: number) => {
+        const id = traceId();
+        return {
+          traceId: id,
+          body: pbSpan({
+            traceId: id,
+            spanId: id.slice(0, 16),
+            endTimeUnixNano: BigInt(Date.now()) * 1_000_000n,
+            attributes: [
+              pbAttribute('gen_ai.provider.name', 'openai'),
+              pbAttribute('gen_ai.request.model', 'gpt-proto-bounds'),
+              pbAttribute('gen_ai.usage.input_tokens', 10),
+              pbAttribute('gen_ai.usage.output_tokens', 5),
+              ...Array.from({ length: extra }, (_, i) => pbAttribute(`filler.${i}`, 'x')),
+            ],
+          }),
+        };
+      };
+      const protobuf = (payload: Buffer) => request(t.server).post('/v1/traces').set({ 'content-type': 'application/x-protobuf', authorization: `Bearer ${client.key}` }).send(payload);
+      const refusal = (res: request.Response) => ({ status: res.status, code: res.body.errors?.[0]?.extensions.code, message: res.body.errors?.[0]?.message });
+
+      it('refuses an export of more than OTLP_MAX_SPANS spans, counted across resources, with 413 BAD_REQUEST and records none of them', async () => {
+        const spans = Array.from({ length: MAX_SPANS + 1 }, () => span(usage));
+        const res = await post(exportOf([{ spans: spans.slice(0, 3) }, { spans: spans.slice(3) }]));
+        expect(refusal(res)).toEqual({ status: 413, code: 'BAD_REQUEST', message: expect.stringContaining(`more than ${MAX_SPANS} spans (OTLP_MAX_SPANS)`) });
+        expect(await rowsFor(spans.map((s) => s.traceId))).toEqual([]);
+        const pbSpans = Array.from({ length: MAX_SPANS + 1 }, () => pbUsageSpan(0));
+        const pbRes = await protobuf(pbExport({ spans: pbSpans.map((s) => s.body) }));
+        expect(refusal(pbRes)).toEqual({ status: 413, code: 'BAD_REQUEST', message: expect.stringContaining(`more than ${MAX_SPANS} spans (OTLP_MAX_SPANS)`) });
+        expect(await rowsFor(pbSpans.map((s) => s.traceId))).toEqual([]);
+      });
+
+      it('refuses a span, a scope or a resource of more than OTLP_MAX_ATTRIBUTES attributes with 413 BAD_REQUEST', async () => {
+        const tooMany = `more than ${MAX_ATTRIBUTES} attributes (OTLP_MAX_ATTRIBUTES)`;
+        const onSpan = await post(exportOf([{ spans: [span({ ...usage, ...fillers(MAX_ATTRIBUTES - 3) })] }]));
+        expect(refusal(onSpan)).toEqual({ status: 413, code: 'BAD_REQUEST', message: expect.stringContaining(`A span carries ${tooMany}`) });
+        const onScope = await post(exportOf([{ spans: [span(usage)], scope: attributes(MAX_ATTRIBUTES + 1) }]));
+        expect(refusal(onScope)).toEqual({ status: 413, code: 'BAD_REQUEST', message: expect.stringContaining(`A scope carries ${tooMany}`) });
+        const onResource = await post(exportOf([{ spans: [span(usage)], resource: attributes(MAX_ATTRIBUTES + 1) }]));
+        expect(refusal(onResource)).toEqual({ status: 413, code: 'BAD_REQUEST', message: expect.stringContaining(`A resource carries ${tooMany}`) });
+        const pbOnSpan = await protobuf(pbExport({ spans: [pbUsageSpan(MAX_ATTRIBUTES - 3).body] }));
+        expect(refusal(pbOnSpan)).toEqual({ status: 413, code: 'BAD_REQUEST', message: expect.stringContaining(`A span carries ${tooMany}`) });
+        const pbOnResource = await protobuf(pbExport({ spans: [pbUsageSpan(0).body], resource: Array.from({ length: MAX_ATTRIBUTES + 1 }, () => pbAttribute('a', 'b')) }));
+        expect(refusal(pbOnResource)).toEqual({ status: 413, code: 'BAD_REQUEST', message: expect.stringContaining(`A resource carries ${tooMany}`) });
+      });
+
+      it('accepts and records an export at exactly the limits, in JSON and in protobuf, and refuses one attribute more', async () => {
+        const spans = Array.from({ length: MAX_SPANS }, () => span({ ...usage, ...fillers(MAX_ATTRIBUTES - 4) }));
+        const res = await post(exportOf([{ spans, resource: attributes(MAX_ATTRIBUTES), scope: attributes(MAX_ATTRIBUTES) }]));
+        expect(res.status).toBe(200);
+        expect(res.body).toEqual({ partialSuccess: {} });
+        expect((await rowsFor(spans.map((s) => s.traceId))).length).toBe(MAX_SPANS);
+        const pbSpans = Array.from({ length: MAX_SPANS }, () => pbUsageSpan(MAX_ATTRIBUTES - 4));
+        const filler = Array.from({ length: MAX_ATTRIBUTES }, (_, i) => pbAttribute(`filler.${i}`, 'x'));
+        const pbRes = await protobuf(pbExport({ spans: pbSpans.map((s) => s.body), resource: filler, scope: filler }));
+        expect(pbRes.status).toBe(200);
+        expect((await rowsFor(pbSpans.map((s) => s.traceId))).map((r) => r.model)).toEqual(Array(MAX_SPANS).fill('gpt-proto-bounds'));
+        const oneMore = [...spans.slice(1), span({ ...usage, ...fillers(MAX_ATTRIBUTES - 3) })];
+        expect((await post(exportOf([{ spans: oneMore, resource: attributes(MAX_ATTRIBUTES), scope: attributes(MAX_ATTRIBUTES) }]))).status).toBe(413);
+      });
+
+      it('skips span events and links, whatever they hold, without counting them as attributes', async () => {
+        const good = { ...span(usage), events: Array.from({ length: 50 }, () => ({ name: 'e', attributes: attributes(50) })), links: [{ traceId: traceId(), attributes: attributes(50) }] };
+        const res = await post(exportOf([{ spans: [good] }]));
+        expect(res.body).toEqual({ partialSuccess: {} });
+        const events = pbField(11, Buffer.concat([pbField(2, 'e'), ...Array.from({ length: 50 }, () => pbField(3, pbAttribute('a', 'b')))]));
+        const pbGood = pbUsageSpan(0);
+        const pbRes = await protobuf(pbExport({ spans: [Buffer.concat([pbGood.body, events, events])] }));
+        expect(pbRes.status).toBe(200);
+        expect((await rowsFor([good.traceId, pbGood.traceId])).length).toBe(2);
+      });
+    });
+  });
+
+  describe('on a real API process with the default bounds', () => {
+    let api: ApiProcess;
+
+    beforeAll(async () => {
+      api = await startApi({ OTLP_MAX_SPANS: '10000', OTLP_MAX_ATTRIBUTES: '128', OTLP_BODY_LIMIT_BYTES: String(4 * 1_048_576) });
+    });
+
+    afterAll(async () => {
+      await api?.stop();
+    });
+
+    function peakRssMiB(): number {
+      const line = readFileSync(`/proc/${api.proc.pid}/status`, 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('VmHWM:'))!;
+      return Number(line.replace(/\D+/g, '')) / 1024;
+    }
+
+    async function send(body: Buffer, contentType: string) {
+      const res = await fetch(`${api.url}/v1/traces`, {
+        method: 'POST',
+        headers: { 'content-type': contentType, 'content-encoding': 'gzip', authorization: `Bearer ${client.key}` },
+        body,
+      });
+      const isJson = res.headers.get('content-type')?.includes('json');
+      const answer = isJson ? ((await res.json()) as { errors?: { extensions: { code: string } }[] }) : (await res.arrayBuffer(), undefined);
+      return { status: res.status, code: answer?.errors?.[0]?.extensions.code };
+    }
+
+    it(
+      'takes 4 KiB gzip bombs and a gzip body of 512 MiB of zeros with a peak RSS under 300 MiB, and answers { me { name } } after',
+      async () => {
+        const answers: Record<string, unknown>[] = [];
+        const peaks: Record<string, number> = { 'before any bomb': peakRssMiB() };
+        for (const bomb of gzipBombs()) {
+          answers.push({ bomb: bomb.name, kib: Math.ceil(bomb.body.length / 1024), ...(await send(bomb.body, bomb.contentType)) });
+          peaks[bomb.name] = peakRssMiB();
+        }
+        answers.push({ bomb: '512 MiB of zeros', ...(await send(await gzipOfZeros(512), 'application/x-protobuf')) });
+        peaks['512 MiB of zeros'] = peakRssMiB();
+        expect(answers).toEqual([
+          { bomb: 'one span of 2,000,000 empty attributes', kib: 4, status: 413, code: 'BAD_REQUEST' },
+          { bomb: '10,000 spans of 128 empty attributes', kib: 12, status: 200, code: undefined },
+          { bomb: '2,000,000 empty spans', kib: 4, status: 413, code: 'BAD_REQUEST' },
+          { bomb: '2,000,000 empty resources', kib: 4, status: 200, code: undefined },
+          { bomb: 'JSON: a span of 1,300,000 empty events', kib: 4, status: 200, code: undefined },
+          { bomb: '512 MiB of zeros', status: 413, code: 'BAD_REQUEST' },
+        ]);
+        // VmHWM only grows: the first bomb past 300 MiB is the one that amplifies.
+        expect(Object.entries(peaks).filter(([, mib]) => mib >= 300)).toEqual([]);
+        const me = await api.gql(client.key, '{ me { name } }');
+        expect(me.body.data).toEqual({ me: { name: 'agent-runtime' } });
+      },
+      180_000,
+    );
   });
 });

@@ -1,4 +1,7 @@
+import { OtlpBudget, OtlpLimitExceeded } from './otlp-limits';
 import { decodeTraceExport, encodeTraceResponse } from './otlp-protobuf';
+
+const roomy = () => new OtlpBudget({ maxSpans: 100, maxAttributes: 100 });
 
 // A tiny protobuf writer for the test's messages (the real exporter is exercised end to end in test/otlp.e2e-spec.ts).
 const varint = (value: bigint): number[] => {
@@ -37,7 +40,7 @@ describe('decodeTraceExport', () => {
     ]);
     const resource = bytes(1, Buffer.concat([str(1, 'tokenpool.work_unit'), bytes(2, str(1, 'run-7'))]));
     const request = bytes(1, Buffer.concat([bytes(1, resource), bytes(2, bytes(2, span)), str(3, 'https://schema')]));
-    expect(decodeTraceExport(request)).toEqual({
+    expect(decodeTraceExport(request, roomy())).toEqual({
       resourceSpans: [
         {
           resource: { attributes: [{ key: 'tokenpool.work_unit', value: { stringValue: 'run-7' } }] },
@@ -63,9 +66,63 @@ describe('decodeTraceExport', () => {
   });
 
   it('reads an empty body as an empty export, and refuses truncated messages', () => {
-    expect(decodeTraceExport(Buffer.alloc(0))).toEqual({ resourceSpans: [] });
-    expect(() => decodeTraceExport(Buffer.from([0x0a, 0x05, 0x01]))).toThrow('not a valid OTLP protobuf');
-    expect(() => decodeTraceExport(Buffer.from([0x0a, 0xff]))).toThrow('not a valid OTLP protobuf');
+    expect(decodeTraceExport(Buffer.alloc(0), roomy())).toEqual({ resourceSpans: [] });
+    expect(() => decodeTraceExport(Buffer.from([0x0a, 0x05, 0x01]), roomy())).toThrow('not a valid OTLP protobuf');
+    expect(() => decodeTraceExport(Buffer.from([0x0a, 0xff]), roomy())).toThrow('not a valid OTLP protobuf');
+  });
+
+  it('keeps only the attributes readSpans reads, and leaves events, links and unread values undecoded', () => {
+    const garbage = Buffer.from([0xff, 0xff, 0xff]);
+    const span = Buffer.concat([kv('http.url', garbage), kv('gen_ai.request.model', str(1, 'm')), bytes(11, garbage), bytes(13, garbage)]);
+    const request = bytes(1, bytes(2, Buffer.concat([bytes(1, str(1, 'scope name')), bytes(2, span)])));
+    expect(decodeTraceExport(request, roomy())).toEqual({
+      resourceSpans: [{ resource: { attributes: [] }, scopeSpans: [{ spans: [{ attributes: [{ key: 'gen_ai.request.model', value: { stringValue: 'm' } }] }] }] }],
+    });
+  });
+
+  it('merges a resource’s scopes and leaves out resources without spans', () => {
+    const emptyResources = Buffer.alloc(2_000, bytes(1, Buffer.alloc(0)));
+    const twoScopes = bytes(1, Buffer.concat([bytes(2, bytes(2, str(5, 'a'))), bytes(2, Buffer.alloc(0)), bytes(2, bytes(2, str(5, 'b')))]));
+    expect(decodeTraceExport(Buffer.concat([emptyResources, twoScopes]), roomy())).toEqual({
+      resourceSpans: [{ resource: { attributes: [] }, scopeSpans: [{ spans: [{ name: 'a', attributes: [] }, { name: 'b', attributes: [] }] }] }],
+    });
+  });
+
+  describe('bounds', () => {
+    const budget = () => new OtlpBudget({ maxSpans: 3, maxAttributes: 2 });
+    const emptySpans = (n: number) => Array.from({ length: n }, () => bytes(2, Buffer.alloc(0)));
+    const emptyAttributes = (field: number, n: number) => Array.from({ length: n }, () => bytes(field, Buffer.alloc(0)));
+    const resource = (parts: { attributes?: number; scopeAttributes?: number; spanAttributes?: number; spans?: number }) =>
+      bytes(
+        1,
+        Buffer.concat([
+          bytes(1, Buffer.concat(emptyAttributes(1, parts.attributes ?? 0))),
+          bytes(2, Buffer.concat([bytes(1, Buffer.concat(emptyAttributes(3, parts.scopeAttributes ?? 0))), bytes(2, Buffer.concat(emptyAttributes(9, parts.spanAttributes ?? 0))), ...emptySpans((parts.spans ?? 1) - 1)])),
+        ]),
+      );
+
+    it('takes exactly OTLP_MAX_SPANS spans, counted across resources and scopes, and refuses one more', () => {
+      expect(decodeTraceExport(Buffer.concat([resource({ spans: 2 }), resource({ spans: 1 })]), budget()).resourceSpans).toHaveLength(2);
+      expect(() => decodeTraceExport(Buffer.concat([resource({ spans: 2 }), resource({ spans: 2 })]), budget())).toThrow(
+        new OtlpLimitExceeded('The export carries more than 3 spans (OTLP_MAX_SPANS); send at most 3 spans per request', 'OTLP_MAX_SPANS', 3),
+      );
+    });
+
+    it('takes exactly OTLP_MAX_ATTRIBUTES attributes on a span, a scope and a resource, and refuses one more on any of them', () => {
+      expect(() => decodeTraceExport(resource({ attributes: 2, scopeAttributes: 2, spanAttributes: 2 }), budget())).not.toThrow();
+      expect(() => decodeTraceExport(resource({ spanAttributes: 3 }), budget())).toThrow('A span carries more than 2 attributes (OTLP_MAX_ATTRIBUTES)');
+      expect(() => decodeTraceExport(resource({ scopeAttributes: 3 }), budget())).toThrow('A scope carries more than 2 attributes (OTLP_MAX_ATTRIBUTES)');
+      expect(() => decodeTraceExport(resource({ attributes: 3 }), budget())).toThrow('A resource carries more than 2 attributes (OTLP_MAX_ATTRIBUTES)');
+    });
+
+    it('counts while decoding: it stops at the first span or attribute past a bound, before the malformed bytes after it', () => {
+      const badTag = Buffer.from([0x0f]);
+      const spansThenGarbage = bytes(1, bytes(2, Buffer.concat([...emptySpans(4), badTag])));
+      expect(() => decodeTraceExport(spansThenGarbage, budget())).toThrow('more than 3 spans');
+      const attributesThenGarbage = bytes(1, bytes(2, bytes(2, Buffer.concat([...emptyAttributes(9, 3), badTag]))));
+      expect(() => decodeTraceExport(attributesThenGarbage, budget())).toThrow('A span carries more than 2 attributes');
+      expect(() => decodeTraceExport(bytes(1, bytes(2, bytes(2, badTag))), budget())).toThrow('not a valid OTLP protobuf');
+    });
   });
 });
 

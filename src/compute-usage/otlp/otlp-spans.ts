@@ -29,7 +29,31 @@ export interface SpanReading {
 
 export const WORK_UNIT_ATTRIBUTE = 'tokenpool.work_unit';
 
+const INPUT_TOKENS = 'gen_ai.usage.input_tokens';
+const OUTPUT_TOKENS = 'gen_ai.usage.output_tokens';
+const CACHED_INPUT_TOKENS = 'gen_ai.usage.cache_read.input_tokens';
+const REASONING_OUTPUT_TOKENS = 'gen_ai.usage.reasoning.output_tokens';
+const MODELS = ['gen_ai.response.model', 'gen_ai.request.model'];
+const PROVIDERS = ['gen_ai.provider.name', 'gen_ai.system'];
+
+/** Every attribute readSpans() looks at: the decoders keep these and drop the rest unread. */
+export const READ_ATTRIBUTES: ReadonlySet<string> = new Set([WORK_UNIT_ATTRIBUTE, INPUT_TOKENS, OUTPUT_TOKENS, CACHED_INPUT_TOKENS, REASONING_OUTPUT_TOKENS, ...MODELS, ...PROVIDERS]);
+
 type AnyValue = { stringValue?: unknown; intValue?: unknown; doubleValue?: unknown; boolValue?: unknown };
+/**
+ * A trace export as both decoders (otlp-protobuf.ts, otlp-json.ts) hand it over, in the shape
+ * of the OTLP JSON encoding: only the fields and attributes read here, each resource's scopes
+ * merged into one, resources without spans left out. Values keep the sender's JSON types.
+ */
+export interface TraceExport {
+  resourceSpans: { resource: { attributes: KeyValue[] }; scopeSpans: { spans: Record<string, unknown>[] }[] }[];
+}
+
+export interface KeyValue {
+  key: unknown;
+  value: unknown;
+}
+
 /** A span's or resource's attributes as sent: a list of { key, value }, searched in place (a handful per span). */
 type Attributes = unknown[];
 
@@ -97,15 +121,15 @@ export function readSpans(body: unknown): SpanReading {
 /** The span's usage, a reason to reject it, or null when it is not a model call. */
 function readSpan(span: Record<string, unknown>, resource: Attributes): SpanUsage | string | null {
   const attrs = attributesOf(span?.attributes);
-  const inputTokens = int(attrs, 'gen_ai.usage.input_tokens');
-  const outputTokens = int(attrs, 'gen_ai.usage.output_tokens');
+  const inputTokens = int(attrs, INPUT_TOKENS);
+  const outputTokens = int(attrs, OUTPUT_TOKENS);
   if (inputTokens === null && outputTokens === null) return null;
   const { traceId, spanId } = span;
   const name = `span ${typeof spanId === 'string' ? spanId : '?'}`;
   if (typeof traceId !== 'string' || typeof spanId !== 'string' || !ID.test(traceId) || !ID.test(spanId)) return `${name}: traceId and spanId are required`;
-  const model = str(attrs, 'gen_ai.response.model', 'gen_ai.request.model');
+  const model = str(attrs, ...MODELS);
   if (!model) return `${name}: gen_ai.response.model or gen_ai.request.model is required`;
-  const provider = str(attrs, 'gen_ai.provider.name', 'gen_ai.system');
+  const provider = str(attrs, ...PROVIDERS);
   if (!provider) return `${name}: gen_ai.provider.name (or gen_ai.system) is required`;
   const occurredAt = timeOf(span.endTimeUnixNano);
   if (!occurredAt) return `${name}: endTimeUnixNano is required`;
@@ -116,8 +140,8 @@ function readSpan(span: Record<string, unknown>, resource: Attributes): SpanUsag
     model,
     inputTokens: inputTokens ?? 0,
     outputTokens: outputTokens ?? 0,
-    cachedInputTokens: int(attrs, 'gen_ai.usage.cache_read.input_tokens'),
-    reasoningOutputTokens: int(attrs, 'gen_ai.usage.reasoning.output_tokens'),
+    cachedInputTokens: int(attrs, CACHED_INPUT_TOKENS),
+    reasoningOutputTokens: int(attrs, REASONING_OUTPUT_TOKENS),
     occurredAt,
   };
 }

@@ -1,3 +1,4 @@
+import { Readable, Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { Logger } from '@nestjs/common';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -5,8 +6,9 @@ import type { Role } from '../../api-keys/api-key.entity';
 import { RequestAuthService } from '../../auth/request-auth.service';
 import { AppError, errorBody, httpStatusFor } from '../../common/errors/app-error';
 import { isDependencyDown } from '../../common/errors/dependency-errors';
-import { decodeTraceExport, encodeTraceResponse } from './otlp-protobuf';
-import { OtlpTracesService } from './otlp-traces.service';
+import { OtlpLimitExceeded } from './otlp-limits';
+import { encodeTraceResponse } from './otlp-protobuf';
+import { OtlpBody, OtlpTracesService } from './otlp-traces.service';
 
 export const OTLP_TRACES_PATH = '/v1/traces';
 const PROTOBUF = 'application/x-protobuf';
@@ -20,28 +22,17 @@ const logger = new Logger('OtlpTraces');
  * before the body is read. Both OTLP/HTTP encodings: JSON (application/json) and protobuf
  * (application/x-protobuf); the answer is an ExportTraceServiceResponse in the request's
  * encoding: { "partialSuccess": {} } or { "partialSuccess": { "rejectedSpans": n, "errorMessage": "..." } }.
+ * A body over OTLP_BODY_LIMIT_BYTES (gzipped or inflated), OTLP_MAX_SPANS or
+ * OTLP_MAX_ATTRIBUTES is refused with 413 and the usual coded body (BAD_REQUEST).
  */
 export function registerOtlpTracesRoute(fastify: FastifyInstance, deps: { auth: RequestAuthService; traces: OtlpTracesService; bodyLimit: number }): void {
   void fastify.register(async (instance) => {
-    instance.setErrorHandler((error: FastifyError, _request, reply) => answerError(reply, error));
-    // Plain JSON.parse: Fastify's default parser also scans the whole text twice for
-    // __proto__ and constructor keys, which protects code that merges request objects into
-    // others; this route only reads named fields of the export (see otlp-spans.ts).
+    instance.setErrorHandler((error: FastifyError, _request, reply) => answerError(reply, error, deps.bodyLimit));
+    // Both encodings reach the service as received: it decodes them within the OTLP bounds
+    // (JSON.parse would build every object of the body before anything could count them).
     instance.removeContentTypeParser('application/json');
-    instance.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
-      try {
-        done(null, JSON.parse(body as string));
-      } catch {
-        done(Object.assign(new Error('The body is not valid JSON'), { statusCode: 400 }), undefined);
-      }
-    });
-    instance.addContentTypeParser(PROTOBUF, { parseAs: 'buffer' }, (_request, body, done) => {
-      try {
-        done(null, decodeTraceExport(body as Buffer));
-      } catch (err) {
-        done(err as Error, undefined);
-      }
-    });
+    instance.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+    instance.addContentTypeParser(PROTOBUF, { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
     instance.post(
       OTLP_TRACES_PATH,
       {
@@ -55,22 +46,63 @@ export function registerOtlpTracesRoute(fastify: FastifyInstance, deps: { auth: 
         preParsing: async (request: FastifyRequest, _reply: FastifyReply, payload) => {
           if (request.headers['content-encoding'] !== 'gzip') return payload;
           delete request.headers['content-length'];
-          return payload.pipe(createGunzip());
+          return inflateWithin(payload, deps.bodyLimit);
         },
       },
       async (request: FastifyRequest, reply: FastifyReply) => {
-        const partialSuccess = await deps.traces.export(request.auth!, request.body);
-        if (request.headers['content-type']?.startsWith(PROTOBUF)) return reply.type(PROTOBUF).send(encodeTraceResponse(partialSuccess));
+        const body: OtlpBody = Buffer.isBuffer(request.body) ? { protobuf: request.body } : { json: request.body as string };
+        const partialSuccess = await deps.traces.export(request.auth!, body);
+        if ('protobuf' in body) return reply.type(PROTOBUF).send(encodeTraceResponse(partialSuccess));
         return { partialSuccess };
       },
     );
   });
 }
 
-function answerError(reply: FastifyReply, error: unknown): FastifyReply {
+/**
+ * The gunzipped payload, stopped as soon as it inflates past `limit` bytes or its gzipped
+ * bytes pass it. Fastify counts the inflated bytes too and refuses the body there, but would
+ * leave the gunzip inflating the rest of the request into nothing: here the inflating stops,
+ * the rest of the request is drained unread, and a gzip bomb costs at most `limit` bytes of work.
+ */
+function inflateWithin(payload: Readable, limit: number): Readable {
+  const gunzip = createGunzip();
+  let compressed = 0;
+  let inflated = 0;
+  let stopped = false;
+  const stop = (message: string): Error => {
+    if (!stopped) {
+      stopped = true;
+      payload.unpipe(gunzip);
+      gunzip.destroy();
+      payload.resume();
+    }
+    return new OtlpLimitExceeded(`${message} more than ${limit} bytes (OTLP_BODY_LIMIT_BYTES)`, 'OTLP_BODY_LIMIT_BYTES', limit);
+  };
+  const capped = new Transform({
+    transform(chunk: Buffer, _encoding, next) {
+      inflated += chunk.length;
+      if (inflated > limit) next(stop('The body inflates to'));
+      else next(null, chunk);
+    },
+  });
+  payload.on('data', (chunk: Buffer) => {
+    compressed += chunk.length;
+    if (compressed > limit && !stopped) capped.destroy(stop('The gzipped body is'));
+  });
+  payload.on('error', (err) => capped.destroy(err));
+  gunzip.on('error', (err) => capped.destroy(Object.assign(new Error(`The body is not valid gzip (${err.message})`), { statusCode: 400 })));
+  return payload.pipe(gunzip).pipe(capped);
+}
+
+function answerError(reply: FastifyReply, error: unknown, bodyLimit: number): FastifyReply {
   if (error instanceof AppError) {
     if (error.code === 'RATE_LIMITED') reply.header('retry-after', String(error.extensions.retryAfterSeconds ?? 1));
-    return reply.code(httpStatusFor(error.code)).send(errorBody(error.code, error.message, error.extensions));
+    const status = error instanceof OtlpLimitExceeded ? error.statusCode : httpStatusFor(error.code);
+    return reply.code(status).send(errorBody(error.code, error.message, error.extensions));
+  }
+  if ((error as FastifyError).code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return reply.code(413).send(errorBody('BAD_REQUEST', `The body is more than ${bodyLimit} bytes (OTLP_BODY_LIMIT_BYTES)`, { limit: 'OTLP_BODY_LIMIT_BYTES', max: bodyLimit }));
   }
   if (isDependencyDown(error)) return reply.code(503).header('retry-after', '2').send(errorBody('UNAVAILABLE', 'A storage dependency is unreachable; retry shortly', { retryAfterSeconds: 2 }));
   const status = (error as { statusCode?: number }).statusCode;
