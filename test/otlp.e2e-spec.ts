@@ -326,6 +326,22 @@ describe('OTLP trace ingest', () => {
         expect((await post(exportOf([{ spans: oneMore, resource: attributes(MAX_ATTRIBUTES), scope: attributes(MAX_ATTRIBUTES) }]))).status).toBe(413);
       });
 
+      it('refuses a body over OTLP_BODY_LIMIT_BYTES, plain or once inflated, with 413 BAD_REQUEST naming the limit, and broken gzip with 400', async () => {
+        const limit = 4 * 1_048_576;
+        const plain = await protobuf(Buffer.alloc(limit + 1));
+        expect(refusal(plain)).toEqual({ status: 413, code: 'BAD_REQUEST', message: `The body is more than ${limit} bytes (OTLP_BODY_LIMIT_BYTES)` });
+        const gzipped = await request(t.server)
+          .post('/v1/traces')
+          .set({ 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip', authorization: `Bearer ${client.key}` })
+          .send(await gzipOfZeros(8));
+        expect(refusal(gzipped)).toEqual({ status: 413, code: 'BAD_REQUEST', message: `The body inflates to more than ${limit} bytes (OTLP_BODY_LIMIT_BYTES)` });
+        const truncated = await request(t.server)
+          .post('/v1/traces')
+          .set({ 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip', authorization: `Bearer ${client.key}` })
+          .send(gzipSync(Buffer.alloc(1000)).subarray(0, 12));
+        expect(refusal(truncated)).toEqual({ status: 400, code: 'BAD_REQUEST', message: expect.stringContaining('The body is not valid gzip') });
+      });
+
       it('skips span events and links, whatever they hold, without counting them as attributes', async () => {
         const good = { ...span(usage), events: Array.from({ length: 50 }, () => ({ name: 'e', attributes: attributes(50) })), links: [{ traceId: traceId(), attributes: attributes(50) }] };
         const res = await post(exportOf([{ spans: [good] }]));
@@ -364,8 +380,8 @@ describe('OTLP trace ingest', () => {
         body,
       });
       const isJson = res.headers.get('content-type')?.includes('json');
-      const answer = isJson ? ((await res.json()) as { errors?: { extensions: { code: string } }[] }) : (await res.arrayBuffer(), undefined);
-      return { status: res.status, code: answer?.errors?.[0]?.extensions.code };
+      const answer = isJson ? ((await res.json()) as { errors?: { message: string; extensions: { code: string } }[] }) : (await res.arrayBuffer(), undefined);
+      return { status: res.status, code: answer?.errors?.[0]?.extensions.code, message: answer?.errors?.[0]?.message };
     }
 
     it(
@@ -380,12 +396,12 @@ describe('OTLP trace ingest', () => {
         answers.push({ bomb: '512 MiB of zeros', ...(await send(await gzipOfZeros(512), 'application/x-protobuf')) });
         peaks['512 MiB of zeros'] = peakRssMiB();
         expect(answers).toEqual([
-          { bomb: 'one span of 2,000,000 empty attributes', kib: 4, status: 413, code: 'BAD_REQUEST' },
-          { bomb: '10,000 spans of 128 empty attributes', kib: 12, status: 200, code: undefined },
-          { bomb: '2,000,000 empty spans', kib: 4, status: 413, code: 'BAD_REQUEST' },
-          { bomb: '2,000,000 empty resources', kib: 4, status: 200, code: undefined },
-          { bomb: 'JSON: a span of 1,300,000 empty events', kib: 4, status: 200, code: undefined },
-          { bomb: '512 MiB of zeros', status: 413, code: 'BAD_REQUEST' },
+          { bomb: 'one span of 2,000,000 empty attributes', kib: 4, status: 413, code: 'BAD_REQUEST', message: expect.stringContaining('more than 128 attributes (OTLP_MAX_ATTRIBUTES)') },
+          { bomb: '10,000 spans of 128 empty attributes', kib: 12, status: 200, code: undefined, message: undefined },
+          { bomb: '2,000,000 empty spans', kib: 4, status: 413, code: 'BAD_REQUEST', message: expect.stringContaining('more than 10000 spans (OTLP_MAX_SPANS)') },
+          { bomb: '2,000,000 empty resources', kib: 4, status: 200, code: undefined, message: undefined },
+          { bomb: 'JSON: a span of 1,300,000 empty events', kib: 4, status: 200, code: undefined, message: undefined },
+          { bomb: '512 MiB of zeros', status: 413, code: 'BAD_REQUEST', message: 'The body inflates to more than 4194304 bytes (OTLP_BODY_LIMIT_BYTES)' },
         ]);
         // VmHWM only grows: the first bomb past 300 MiB is the one that amplifies.
         expect(Object.entries(peaks).filter(([, mib]) => mib >= 300)).toEqual([]);
