@@ -1,33 +1,81 @@
+import { randomUUID } from 'node:crypto';
+import { AddressInfo } from 'node:net';
 import { GraphQLSchemaHost } from '@nestjs/graphql';
+import { GraphQLSchema } from 'graphql';
+import { Client as WsClient, createClient } from 'graphql-ws';
+import request from 'supertest';
 import { DataSource } from 'typeorm';
-import { HistoryImportService } from '../src/history/history-import.service';
+import WebSocket from 'ws';
 import { TestApp } from './support/app';
-import { CHECKOUT, createPool } from './support/catalog';
-import { walkOperations } from './support/schema-walk';
+import { answerProblems, ForeignData, lookalike, outline, requestStrings } from './support/leak-check';
+import { ArgumentSite, foreignIdValues, RootType, walkOperations, WalkOperation, WalkValues } from './support/schema-walk';
+import { SeededOrganization, seedOrganization } from './support/tenant-fixtures';
 
 /**
- * Promise 5: nothing of one organization is visible to, or changeable by, another.
- * Walks every query and mutation of the schema as organization A's admin, once with each
- * id that belongs to organization B, and checks that no answer shows anything of B and that
- * B's rows are byte for byte what they were.
+ * Promise 5, strictly: nothing of one organization is visible to, or changeable by, another.
+ * Walks every query, mutation and subscription of the schema as organization A's ADMIN,
+ * CLIENT and VIEWER keys, over organization B's ids and over B's names, app keys, external
+ * refs and model names, and fails on any of B's strings or ids in an answer that the request
+ * did not itself carry, on any INTERNAL_SERVER_ERROR or 5xx, on an answer that differs from
+ * the one for an object that exists nowhere (which tells A that B's exists), and on any
+ * change to B's rows. The REST routes are walked the same way.
  */
+
+type Role = 'ADMIN' | 'CLIENT' | 'VIEWER';
+const ROLES: Role[] = ['ADMIN', 'CLIENT', 'VIEWER'];
+/** Requests in flight at once: enough to overlap the database round trips, few enough for a 2-core machine. */
+const PARALLEL = 4;
+/** Ids walked per table: every kind of B's objects, without walking each of its hundred audit entries. */
+const IDS_PER_TABLE = 4;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+interface Walked {
+  role: Role;
+  op: WalkOperation;
+  value: string;
+  status: number;
+  text: string;
+  body: { data?: unknown; errors?: { extensions?: { code?: unknown } }[] };
+}
+
+async function inBatches<T, R>(items: T[], run: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = [];
+  for (let i = 0; i < items.length; i += PARALLEL) results.push(...(await Promise.all(items.slice(i, i + PARALLEL).map(run))));
+  return results;
+}
+
 describe('organization isolation, walked over the whole schema', () => {
   let t: TestApp;
   let dataSource: DataSource;
-  let a: { organizationId: string; adminKey: string };
-  let b: { organizationId: string; adminKey: string };
+  let schema: GraphQLSchema;
+  let baseUrl: string;
+  let a: SeededOrganization;
+  let b: SeededOrganization;
+  let foreign: ForeignData;
+  /** B's numeric ids: walked as arguments, not searched for in answers (see ForeignData). */
+  let numericIds: string[];
+  /** B's ids and distinctive strings, as the values the walk puts in arguments. */
+  let foreignValues: string[];
 
   beforeAll(async () => {
     t = await TestApp.start();
+    await t.app.listen(0, '127.0.0.1');
+    baseUrl = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}`;
     dataSource = t.app.get(DataSource);
-    a = await t.organization('iso-a');
-    b = await t.organization('iso-b');
-    await seedOrganization(t, b);
-  });
+    schema = t.app.get(GraphQLSchemaHost).schema;
+    a = await seedOrganization(t, 'aown');
+    b = await seedOrganization(t, 'bsecret');
+    ({ foreign, numericIds } = await foreignDataOf(b));
+    foreignValues = [...foreign.uuids, ...numericIds, ...foreign.strings];
+  }, 120_000);
 
   afterAll(async () => {
     await t.close();
   });
+
+  function keyOf(role: Role): string {
+    return role === 'ADMIN' ? a.adminKey : role === 'CLIENT' ? a.clientKey : a.viewerKey;
+  }
 
   /** Every table with an organization_id column: found from the database, not a hand-kept list. */
   async function tenantTables(): Promise<string[]> {
@@ -46,97 +94,321 @@ describe('organization isolation, walked over the whole schema', () => {
     return result;
   }
 
-  async function foreignIds(organizationId: string): Promise<string[]> {
-    const ids = new Set<string>();
+  /** B's ids (a few of each table's), its marked strings found anywhere in its rows, its key secrets and its proof. */
+  async function foreignDataOf(org: SeededOrganization): Promise<{ foreign: ForeignData; numericIds: string[] }> {
+    const uuids = new Set<string>([org.organizationId]);
+    const numericIds = new Set<string>();
     for (const table of await tenantTables()) {
-      const hasId: { n: number }[] = await dataSource.query(
-        `SELECT count(*)::int AS n FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1 AND column_name = 'id'`,
+      const id: { data_type: string }[] = await dataSource.query(
+        `SELECT data_type FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1 AND column_name = 'id'`,
         [table],
       );
-      if (hasId[0].n === 0) continue;
-      const rows: { id: string }[] = await dataSource.query(`SELECT id::text AS id FROM "${table}" WHERE organization_id = $1`, [organizationId]);
-      rows.forEach((r) => ids.add(r.id));
+      if (id.length === 0) continue;
+      const rows: { id: string }[] = await dataSource.query(`SELECT id::text AS id FROM "${table}" WHERE organization_id = $1 ORDER BY 1 LIMIT ${IDS_PER_TABLE}`, [org.organizationId]);
+      for (const row of rows) (UUID.test(row.id) ? uuids : numericIds).add(row.id);
     }
-    return [...ids];
+    const everything = JSON.stringify(await snapshot(org.organizationId));
+    const strings = new Set<string>(everything.match(/bsecret[a-z]+[0-9a-f]{32}/g) ?? []);
+    org.secrets.forEach((s) => strings.add(s));
+    if (org.proof) strings.add(org.proof);
+    return { foreign: { strings: [...strings], uuids: [...uuids] }, numericIds: [...numericIds] };
   }
 
-  it('finds the seeded rows of organization B in every tenant table it walks', async () => {
+  /** A's own objects by the argument that names them: ids that exist, so the walk gets past them to the strings. */
+  function ownIds(site: ArgumentSite): string {
+    const byArgument: Record<string, string> = { poolId: a.poolId, appId: a.appId, leaseId: a.leaseId, workUnitId: a.workUnitId, principalId: a.principalId, onBehalfOf: a.principalId };
+    if (byArgument[site.name]) return byArgument[site.name];
+    // `id` names what the field returns, else what its name mentions (revokeApiKey answers a Boolean).
+    const byType: [string, string][] = [
+      ['Pool', a.poolId],
+      ['App', a.appId],
+      ['Lease', a.leaseId],
+      ['WorkUnit', a.workUnitId],
+      ['Principal', a.principalId],
+      ['ApiKey', a.spareKeyId],
+    ];
+    const match = byType.find(([type]) => site.returnType === type) ?? byType.find(([type]) => site.field.toLowerCase().includes(type.toLowerCase()));
+    return match ? match[1] : randomUUID();
+  }
+
+  /** A's own ids, and `text` in every String argument but the page cursors (which take ids: walked with B's ids). */
+  function textValues(text: string): WalkValues {
+    return { id: ownIds, text: (site) => (site.name === 'after' ? undefined : text) };
+  }
+
+  async function send(role: Role, op: WalkOperation, value: string): Promise<Walked> {
+    const res = await request(t.server).post('/graphql').set('content-type', 'application/json').set('authorization', `Bearer ${keyOf(role)}`).send({ query: op.query, variables: op.variables });
+    return { role, op, value, status: res.status, text: res.text, body: res.body ?? {} };
+  }
+
+  function problemsOf(walked: Walked, alsoEchoed: Iterable<string> = []): string[] {
+    const echoed = [...requestStrings({ query: walked.op.query, variables: walked.op.variables }), ...alsoEchoed];
+    return answerProblems(walked, echoed, foreign).map((p) => `${walked.role} ${walked.op.field}(${walked.value}) ${p}: ${walked.text.slice(0, 300)}`);
+  }
+
+  /** The walk's operations of the given root types, filled by `values` (with the selection two object levels deep). */
+  function operations(values: WalkValues, rootTypes: RootType[]): WalkOperation[] {
+    return walkOperations(schema, values, { depth: 2 }).filter((op) => rootTypes.includes(op.rootType));
+  }
+
+  /**
+   * Walks B's ids and strings as every role. With `compare`, each answer is also compared
+   * with the one for a value that names nothing (B's numeric ids aside: they come from
+   * sequences every tenant shares, and a page after one of them is a page of A's rows).
+   */
+  async function walkForeign(rootTypes: RootType[], options: { compare: boolean; echoed?: Set<string> }): Promise<{ problems: string[]; walked: Walked[] }> {
+    const cases: { role: Role; op: WalkOperation; value: string; nowhere?: WalkOperation }[] = [];
+    for (const role of ROLES) {
+      for (const value of foreignValues) {
+        const isId = !foreign.strings.includes(value);
+        // Ids go where ids go; strings go in every String argument, with A's own ids beside them.
+        const ops = operations(isId ? foreignIdValues(value) : textValues(value), rootTypes);
+        const nowhereValue = !options.compare || numericIds.includes(value) ? null : isId ? randomUUID() : lookalike(value);
+        const nowhere = nowhereValue === null ? [] : operations(isId ? foreignIdValues(nowhereValue) : textValues(nowhereValue), rootTypes);
+        ops.forEach((op, i) => {
+          if (isId ? op.takesIds : op.takesText) cases.push({ role, op, value, nowhere: nowhere[i] });
+        });
+      }
+    }
+    const problems: string[] = [];
+    const walked = await inBatches(cases, async ({ role, op, value, nowhere }) => {
+      // What A sends in a mutation can come back in A's own answers later (a pool A renamed
+      // after one of B's strings): it counts as echoed from then on.
+      if (options.echoed && op.rootType === 'Mutation') requestStrings({ variables: op.variables }).forEach((s) => options.echoed!.add(s));
+      const answer = await send(role, op, value);
+      problems.push(...problemsOf(answer, options.echoed));
+      if (nowhere) {
+        const reference = await send(role, nowhere, 'nowhere');
+        if (outline(answer.body) !== outline(reference.body)) problems.push(`${role} ${op.field}(${value}) answered ${outline(answer.body)} but for a value naming nothing ${outline(reference.body)}`);
+      }
+      return answer;
+    });
+    return { problems, walked };
+  }
+
+  it("finds rows of organization B in every tenant table, and B's distinctive strings in them", async () => {
     const tables = await tenantTables();
     expect(tables).toEqual(
       expect.arrayContaining(['principals', 'api_keys', 'audit_log', 'pools', 'apps', 'leases', 'denials', 'group_limits', 'lease_draws', 'pool_usage_rollups', 'app_usage_rollups', 'usage_principal_days', 'usage_rollup_cursors', 'history_imports', 'work_units', 'work_unit_outcomes', 'work_unit_totals', 'model_prices', 'ledger_entries', 'ledger_event_keys']),
     );
-    expect((await foreignIds(b.organizationId)).length).toBeGreaterThanOrEqual(8);
+    const empty = [];
+    for (const table of ['principals', 'api_keys', 'audit_log', 'pools', 'apps', 'leases', 'denials', 'group_limits', 'lease_draws', 'work_units', 'work_unit_outcomes', 'model_prices', 'ledger_entries']) {
+      const [{ n }] = await dataSource.query(`SELECT count(*)::int AS n FROM "${table}" WHERE organization_id = $1`, [b.organizationId]);
+      if (n === 0) empty.push(table);
+    }
+    expect(empty).toEqual([]);
+    // Organization, 4 principals, 2 teams, pool, app key, name and vendor, ref, process, owner, task, host, reason, ...
+    expect(foreign.strings.length).toBeGreaterThanOrEqual(20);
+    expect(foreign.uuids.length).toBeGreaterThanOrEqual(10);
   });
 
-  it('shows nothing of organization B and changes nothing of it, for every query and mutation', async () => {
-    const schema = t.app.get(GraphQLSchemaHost).schema;
-    const before = await snapshot(b.organizationId);
-    const ids = await foreignIds(b.organizationId);
-    const visible: string[] = [];
-    const mutationsNotRefused: string[] = [];
-    let walked = 0;
-    for (const id of ids) {
-      for (const op of walkOperations(schema, id)) {
-        if (!op.takesIds && id !== ids[0]) continue;
-        const res = await t.gql(a.adminKey, op.query, op.variables);
-        walked += 1;
-        if (res.status >= 500) visible.push(`${op.field} answered HTTP ${res.status}`);
-        const text = JSON.stringify(res.data ?? {});
-        for (const foreign of ids) if (text.includes(`"${foreign}"`)) visible.push(`${op.field} showed ${foreign}`);
-        if (text.includes(b.organizationId)) visible.push(`${op.field} showed B's organization id`);
-        const code = res.errors?.[0]?.extensions.code;
-        if (op.rootType === 'Mutation' && op.takesIds && code !== 'NOT_FOUND' && code !== 'BAD_USER_INPUT') {
-          mutationsNotRefused.push(`${op.field} with ${id} answered ${code ?? 'data'}`);
+  it('finds what the check is for: a string of B in an answer, but not one the request carried', () => {
+    const [name] = foreign.strings;
+    const [id] = foreign.uuids;
+    expect(answerProblems({ status: 200, text: `{"data":{"pool":{"name":"${name}"}}}` }, [], foreign)).toEqual([`showed ${name}`]);
+    expect(answerProblems({ status: 200, text: `{"errors":[{"message":"No pool with id ${id}"}]}` }, [id], foreign)).toEqual([]);
+    expect(answerProblems({ status: 200, text: `{"data":{"lease":{"id":"${id}","pool":{"name":"${name}"}}}}` }, [id], foreign)).toEqual([`showed ${name}`]);
+    expect(answerProblems({ status: 500, text: '{"errors":[{"extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}' }, [], foreign)).toEqual(['answered HTTP 500', 'answered INTERNAL_SERVER_ERROR']);
+    expect(outline({ data: { pool: null } })).not.toEqual(outline({ data: { pool: { id } } }));
+  });
+
+  it("runs every query of the walk on organization A's own objects without an error, so the walk reaches the resolvers", async () => {
+    // The control for the walks below: with A's own ids and app key, every query answers.
+    const values: WalkValues = { id: ownIds, text: (site) => (site.name === 'proof' ? (a.proof ?? a.appKey) : site.name === 'after' ? undefined : a.appKey) };
+    const failed: string[] = [];
+    for (const op of operations(values, ['Query'])) {
+      const walked = await send('ADMIN', op, 'own');
+      if (walked.body.errors) failed.push(`${op.field}: ${walked.text.slice(0, 300)}`);
+    }
+    expect(failed).toEqual([]);
+  });
+
+  it("shows A's ADMIN, CLIENT and VIEWER nothing of B through any query over B's ids, names, app keys, refs and models", async () => {
+    const { problems, walked } = await walkForeign(['Query'], { compare: true });
+    expect(problems).toEqual([]);
+    expect(walked.length).toBeGreaterThan(foreignValues.length * ROLES.length);
+  }, 600_000);
+
+  it("delivers no event of B to subscriptions of A over B's ids and names while B's pool changes", async () => {
+    const wsUrl = `${baseUrl.replace('http', 'ws')}/graphql`;
+    const clients: WsClient[] = [];
+    const connect = (key: string) => {
+      const client = createClient({ url: wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${key}` }, retryAttempts: 0, lazy: true });
+      clients.push(client);
+      return client;
+    };
+    interface Watch {
+      label: string;
+      events: unknown[];
+      errors: string[];
+      settled: boolean;
+      op: WalkOperation;
+    }
+    const watch = (client: WsClient, label: string, op: WalkOperation): Watch => {
+      const w: Watch = { label, events: [], errors: [], settled: false, op };
+      client.subscribe(
+        { query: op.query, variables: op.variables },
+        {
+          next: (value) => {
+            if (value.errors) w.errors.push(JSON.stringify(value.errors));
+            if (value.data) w.events.push(value.data);
+          },
+          error: (err) => {
+            w.errors.push(Array.isArray(err) ? JSON.stringify(err) : JSON.stringify({ code: (err as { code?: unknown }).code, reason: (err as { reason?: unknown }).reason, message: (err as Error).message }));
+            w.settled = true;
+          },
+          complete: () => (w.settled = true),
+        },
+      );
+      return w;
+    };
+    try {
+      const watches: Watch[] = [];
+      for (const role of ROLES) {
+        const cases = foreignValues.flatMap((value) => operations(foreignIdValues(value), ['Subscription']).map((op) => ({ value, op })));
+        // Ten a socket: well under the per-socket subscription limit.
+        for (let i = 0; i < cases.length; i += 10) {
+          const client = connect(keyOf(role));
+          for (const { value, op } of cases.slice(i, i + 10)) watches.push(watch(client, `${role} ${op.field}(${value})`, op));
         }
       }
+      const control = watch(connect(a.adminKey), 'control', operations(textValues(a.appKey), ['Subscription']).find((op) => op.field === 'poolChanged')!);
+      // Give every subscription its answer (a refusal settles it) before B's pool changes.
+      for (let i = 0; i < 200 && watches.some((w) => !w.settled); i++) await new Promise((r) => setTimeout(r, 100));
+      for (const cap of [11, 12]) {
+        const changed = await t.gql(b.adminKey, 'mutation($id: ID!, $cap: Int!) { updatePool(id: $id, input: { cap: $cap }) { cap } }', { id: b.poolId, cap });
+        expect(changed.errors).toBeUndefined();
+      }
+      const held = await t.gql<{ checkout: { id: string } }>(b.adminKey, 'mutation($input: CheckoutInput!) { checkout(input: $input) { id } }', { input: { poolId: b.poolId, app: b.appKey } });
+      if (held.data) await t.gql(b.adminKey, 'mutation($id: ID!) { checkin(leaseId: $id) { id } }', { id: held.data.checkout.id });
+      // B's changes are relayed in order before A's: once A's own subscriber has A's event, B's were delivered if they were going to be.
+      await t.gql(a.adminKey, 'mutation($id: ID!) { updatePool(id: $id, input: { cap: 13 }) { cap } }', { id: a.poolId });
+      for (let i = 0; i < 100 && control.events.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+      expect({ events: control.events.length > 0, errors: control.errors }).toEqual({ events: true, errors: [] });
+
+      const problems: string[] = [];
+      for (const w of watches) {
+        if (w.events.length > 0) problems.push(`${w.label} received ${JSON.stringify(w.events).slice(0, 300)}`);
+        const text = w.errors.join('\n');
+        const shown = answerProblems({ status: 200, text }, requestStrings({ variables: w.op.variables }), foreign);
+        shown.forEach((p) => problems.push(`${w.label} ${p}: ${text.slice(0, 300)}`));
+      }
+      expect(problems).toEqual([]);
+      expect(watches.length).toBeGreaterThanOrEqual(foreignValues.length * ROLES.length);
+    } finally {
+      await Promise.all(clients.map((c) => c.dispose()));
     }
-    expect(visible).toEqual([]);
-    expect(mutationsNotRefused).toEqual([]);
-    expect(walked).toBeGreaterThan(ids.length);
+  }, 120_000);
+
+  it("shows nothing of B through the REST routes, with B's ids and names in their parameters", async () => {
+    const routes = t.app
+      .getHttpAdapter()
+      .getInstance()
+      .printRoutes({ commonPrefix: false })
+      .split('\n')
+      .map((line) => /(\/\S*) \(([^)]*)\)/.exec(line))
+      .filter((m): m is RegExpExecArray => m !== null && m[2].split(', ').includes('GET') && m[1] !== '/graphql')
+      .map((m) => m[1]);
+    expect(routes).toEqual(expect.arrayContaining(['/exports/ledger.csv', '/exports/focus.csv']));
+    const now = Date.now();
+    const params = new URLSearchParams({
+      from: new Date(now - 30 * 86_400_000).toISOString(),
+      to: new Date(now + 86_400_000).toISOString(),
+      poolId: b.poolId,
+      workUnitId: b.workUnitId,
+      leaseId: b.leaseId,
+      id: b.poolId,
+      organizationId: b.organizationId,
+      app: b.appKey,
+      externalRef: foreign.strings.find((s) => s.startsWith('bsecretref'))!,
+      model: foreign.strings.find((s) => s.startsWith('bsecretmodel'))!,
+    });
+    const echoed = [...params.values()];
+    const problems: string[] = [];
+    const adminAnswers: Record<string, number> = {};
+    for (const route of routes) {
+      for (const role of ROLES) {
+        const res = await request(t.server).get(`${route}?${params}`).set('authorization', `Bearer ${keyOf(role)}`);
+        if (role === 'ADMIN') adminAnswers[route] = res.status;
+        answerProblems({ status: res.status, text: res.text }, echoed, foreign).forEach((p) => problems.push(`${role} GET ${route} ${p}: ${res.text.slice(0, 300)}`));
+      }
+    }
+    expect(problems).toEqual([]);
+    // The control: A's admin read every route (the CSV files of A's own ledger included).
+    expect(Object.entries(adminAnswers).filter(([, status]) => status !== 200)).toEqual([]);
+  }, 120_000);
+
+  it("changes nothing of B and shows nothing of it through any mutation over B's ids, names, app keys, refs and models", async () => {
+    const before = await snapshot(b.organizationId);
+    const { problems, walked } = await walkForeign(['Mutation'], { compare: false, echoed: new Set() });
+    // An ADMIN may run every mutation: one that names B's object must be refused as if it did not exist.
+    const notRefused = walked
+      .filter((w) => w.role === 'ADMIN' && foreign.uuids.includes(w.value) && w.op.takesIds)
+      .map((w) => ({ w, code: (w.body.errors?.[0]?.extensions?.code as string | undefined) ?? 'data' }))
+      .filter(({ code }) => code !== 'NOT_FOUND' && code !== 'BAD_USER_INPUT')
+      .map(({ w, code }) => `${w.op.field} with ${w.value} answered ${code}`);
+    expect(problems).toEqual([]);
+    expect(notRefused).toEqual([]);
+    expect(walked.length).toBeGreaterThan(foreignValues.length * ROLES.length);
+    expect(await snapshot(b.organizationId)).toEqual(before);
+  }, 600_000);
+
+  it("records traces naming B's work units, models and span ids in A alone, and tells A nothing of B", async () => {
+    const ref = foreign.strings.find((s) => s.startsWith('bsecretref'))!;
+    const model = foreign.strings.find((s) => s.startsWith('bsecretmodel'))!;
+    const provider = foreign.strings.find((s) => s.startsWith('bsecretprovider'))!;
+    const attributes = (values: Record<string, string | number>) =>
+      Object.entries(values).map(([key, value]) => ({ key, value: typeof value === 'number' ? { intValue: String(value) } : { stringValue: value } }));
+    const span = (traceId: string, spanId: string, extra: Record<string, string | number> = {}) => ({
+      traceId,
+      spanId,
+      name: 'chat',
+      startTimeUnixNano: String(BigInt(Date.now() - 1000) * 1_000_000n),
+      endTimeUnixNano: String(BigInt(Date.now()) * 1_000_000n),
+      attributes: attributes({ 'gen_ai.provider.name': provider, 'gen_ai.request.model': model, 'gen_ai.usage.input_tokens': 10, 'gen_ai.usage.output_tokens': 5, 'tokenpool.work_unit': ref, ...extra }),
+    });
+    const body = (spans: unknown[]) => JSON.stringify({ resourceSpans: [{ resource: { attributes: attributes({ 'tokenpool.work_unit': ref }) }, scopeSpans: [{ scope: { name: 'isolation' }, spans }] }] });
+    const post = (key: string, payload: string) => request(t.server).post('/v1/traces').set('content-type', 'application/json').set('authorization', `Bearer ${key}`).send(payload);
+    const hex = () => randomUUID().replace(/-/g, '');
+
+    // B exports a span first; A then sends the same trace and span ids with other figures.
+    const bTrace = hex();
+    const bSpan = span(bTrace, bTrace.slice(0, 16));
+    expect((await post(b.clientKey, body([bSpan]))).body).toEqual({ partialSuccess: {} });
+    const before = await snapshot(b.organizationId);
+    const problems: string[] = [];
+    const traces: string[] = [];
+    const answers: { role: Role; status: number; body: unknown }[] = [];
+    const exportAs = async (role: Role, spans: unknown[]) => {
+      const res = await post(keyOf(role), body(spans));
+      answerProblems({ status: res.status, text: res.text }, [ref, model, provider, b.workUnitId], foreign).forEach((p) => problems.push(`${role} POST /v1/traces ${p}: ${res.text.slice(0, 300)}`));
+      answers.push({ role, status: res.status, body: res.body });
+    };
+    for (const role of ROLES) {
+      const trace = hex();
+      traces.push(trace);
+      await exportAs(role, [span(trace, trace.slice(0, 16), { 'tokenpool.work_unit': ref }), span(trace, hex().slice(0, 16), { 'tokenpool.work_unit': b.workUnitId })]);
+    }
+    // B's trace and span ids with other figures: new to A, so accepted, not a duplicate or a conflict of B's.
+    await exportAs('CLIENT', [span(bTrace, bTrace.slice(0, 16), { 'gen_ai.usage.input_tokens': 11, 'gen_ai.usage.output_tokens': 6 })]);
+    expect(problems).toEqual([]);
+    const accepted = { status: 200, body: { partialSuccess: {} } };
+    const forbidden = { status: 403, body: expect.objectContaining({ errors: [expect.objectContaining({ extensions: expect.objectContaining({ code: 'FORBIDDEN' }) })] }) };
+    expect(answers).toEqual([
+      { role: 'ADMIN', ...accepted },
+      { role: 'CLIENT', ...accepted },
+      { role: 'VIEWER', ...forbidden },
+      { role: 'CLIENT', ...accepted },
+    ]);
+    const rows: { organization_id: string; unit_org: string | null }[] = await dataSource.query(
+      `SELECT l.organization_id, w.organization_id AS unit_org FROM ledger_entries l LEFT JOIN work_units w ON w.id = l.work_unit_id
+       WHERE split_part(l.event_key, ':', 3) = ANY($1)`,
+      [[...traces, bTrace]],
+    );
+    // ADMIN and CLIENT recorded two spans each and CLIENT the one with B's ids, all in A on A's work units; B has its one.
+    expect(rows.filter((r) => r.organization_id === a.organizationId && r.unit_org === a.organizationId)).toHaveLength(5);
+    expect(rows.filter((r) => r.organization_id === b.organizationId)).toHaveLength(1);
+    expect(rows).toHaveLength(6);
     expect(await snapshot(b.organizationId)).toEqual(before);
   });
 });
-
-/** Gives an organization one of everything the schema can create, through the API. */
-async function seedOrganization(t: TestApp, org: { organizationId: string; adminKey: string }): Promise<void> {
-  const { adminKey } = org;
-  const client = await t.principalWithKey(adminKey, 'CLIENT', { name: 'b-client', team: 'b-team' });
-  await t.principalWithKey(adminKey, 'VIEWER', { name: 'b-viewer' });
-  const pool = await createPool(t, adminKey, { cap: 10, apps: [{ key: 'b-app', cost: 6 }] });
-  await t.gql(adminKey, 'mutation($p: ID!) { setGroupLimit(input: { poolId: $p, team: "b-team", reserved: 2, max: 8 }) { team } }', { p: pool.poolId });
-  const input = { poolId: pool.poolId, app: pool.keyOf('b-app'), leaseSeconds: 600, idempotencyKey: 'b-lease' };
-  const held = await t.gql<{ checkout: { id: string } }>(client.key, CHECKOUT, { input });
-  if (!held.data) throw new Error(JSON.stringify(held.errors));
-  await t.gql(client.key, CHECKOUT, { input: { ...input, idempotencyKey: 'b-denied' } }); // a denial
-  const ended = await t.gql<{ checkout: { id: string } }>(adminKey, CHECKOUT, { input: { poolId: pool.poolId, app: pool.keyOf('b-app'), leaseSeconds: 600 } });
-  if (ended.data) await t.gql(adminKey, 'mutation($id: ID!) { checkin(leaseId: $id) { id } }', { id: ended.data.checkout.id });
-  // Past usage (an ended draw, idle time, a denial) and its rollups, so every report query
-  // walks over rows of B in the usage tables.
-  const day = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 2 * 86_400_000;
-  const hour = (h: number) => new Date(day + h * 3_600_000);
-  const appId = pool.apps['b-app'];
-  await t.app.get(HistoryImportService).import({
-    organizationId: org.organizationId,
-    poolId: pool.poolId,
-    leases: [{ appId, principalId: client.principalId, acquiredAt: hour(1), endedAt: hour(3), idle: [{ startedAt: hour(2), endedAt: hour(2.5) }] }],
-    denials: [{ appId, principalId: client.principalId, at: hour(1.5) }],
-  });
-  // A work unit with an outcome history, compute usage on it (one event priced by the
-  // caller, one unpriced and then priced by a backdated price: a CORRECTION row), so the
-  // ledger's queries and mutations walk over B's rows.
-  const unit = await t.gql<{ upsertWorkUnit: { id: string } }>(client.key, 'mutation { upsertWorkUnit(input: { externalRef: "b-claim", process: "claims", team: "b-team" }) { id } }');
-  if (!unit.data) throw new Error(JSON.stringify(unit.errors));
-  const workUnitId = unit.data.upsertWorkUnit.id;
-  for (const outcome of ['REJECTED', 'ACCEPTED']) {
-    await t.gql(client.key, `mutation($w: ID!) { recordOutcome(input: { workUnitId: $w, outcome: ${outcome}, valueDimension: MARGIN, valueAmount: 10 }) { id } }`, { w: workUnitId });
-  }
-  const usage = { workUnitId, provider: 'b-provider', model: 'b-model', inputTokens: 100, outputTokens: 10, occurredAt: new Date(Date.now() - 60_000).toISOString() };
-  const recorded = await t.gql(client.key, 'mutation($e: [ComputeUsageInput!]!) { recordComputeUsage(events: $e) { accepted } }', {
-    e: [
-      { ...usage, eventId: 'b-unpriced' },
-      { ...usage, eventId: 'b-caller-priced', cost: 0.5 },
-    ],
-  });
-  if (!recorded.data) throw new Error(JSON.stringify(recorded.errors));
-  await t.gql(adminKey, 'mutation { setModelPrice(input: { provider: "b-provider", model: "b-model", inputPerMillion: 1, outputPerMillion: 2, effectiveFrom: "2020-01-01T00:00:00Z" }) }');
-}
