@@ -51,6 +51,21 @@ function refuse(reply: FastifyReply, error: AppError): FastifyReply {
   return reply.code(httpStatusFor(error.code)).send(errorBody(error.code, error.message, error.extensions));
 }
 
+/**
+ * Only a real WebSocket handshake (a GET that Node's parser took as an upgrade) skips the
+ * key check here, because it authenticates in connection_init (graphql.options.ts) and can
+ * run nothing before. Any other request, whatever headers it carries, is authenticated
+ * before Mercurius parses, validates or analyses its document.
+ */
+function isWebSocketHandshake(request: FastifyRequest): boolean {
+  return request.method === 'GET' && isUpgrade(request) && request.headers.upgrade?.toLowerCase() === 'websocket';
+}
+
+/** Node's parser took the request as an upgrade (Connection: Upgrade with an Upgrade header). */
+function isUpgrade(request: FastifyRequest): boolean {
+  return (request.raw as { upgrade?: boolean }).upgrade === true;
+}
+
 function registerRequestHooks(fastify: FastifyInstance, config: AppConfig, requestAuth: RequestAuthService, metrics: MetricsService): void {
   // While draining, answer in-flight requests with "Connection: close" so keep-alive
   // clients let go and the server can finish closing instead of waiting on idle sockets.
@@ -64,8 +79,12 @@ function registerRequestHooks(fastify: FastifyInstance, config: AppConfig, reque
 
   fastify.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     reply.header('x-request-id', request.id);
-    // WebSocket connections authenticate in connection_init (see graphql.options.ts).
-    if (request.routeOptions.url !== GRAPHQL_PATH || request.headers.upgrade) return;
+    if (isUpgrade(request) && !isWebSocketHandshake(request)) {
+      // Node hands such a request over with its raw socket and no timeouts: answer and close it.
+      reply.raw.once('finish', () => request.raw.socket?.destroy());
+      return refuse(reply.header('connection', 'close'), new AppError('BAD_REQUEST', 'Only a GET WebSocket handshake (Upgrade: websocket) may ask for an upgrade'));
+    }
+    if (request.routeOptions.url !== GRAPHQL_PATH || isWebSocketHandshake(request)) return;
     try {
       request.auth = await requestAuth.authenticate(request.headers.authorization);
     } catch (err) {
