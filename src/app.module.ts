@@ -8,6 +8,7 @@ import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { ComputeUsageModule } from './compute-usage/compute-usage.module';
 import { RequestAuthService } from './auth/request-auth.service';
+import { SubscriptionSocketsService } from './auth/subscription-sockets.service';
 import { AppExceptionFilter } from './common/errors/app-exception.filter';
 import { DatabaseModule } from './common/database/database.module';
 import { ExportsModule } from './exports/exports.module';
@@ -43,8 +44,9 @@ import { WorkUnitsModule } from './work-units/work-units.module';
     GraphQLModule.forRootAsync<MercuriusDriverConfig>({
       driver: MercuriusDriver,
       imports: [AuthModule],
-      inject: [APP_CONFIG, RequestAuthService, MetricsService],
-      useFactory: (config: AppConfig, requestAuth: RequestAuthService, metrics: MetricsService) => graphqlOptions(config, requestAuth, metrics),
+      inject: [APP_CONFIG, RequestAuthService, MetricsService, SubscriptionSocketsService],
+      useFactory: (config: AppConfig, requestAuth: RequestAuthService, metrics: MetricsService, sockets: SubscriptionSocketsService) =>
+        graphqlOptions(config, requestAuth, metrics, sockets),
     }),
     OrganizationsModule,
     PrincipalsModule,

@@ -1,14 +1,16 @@
 import { Logger } from '@nestjs/common';
 import { MercuriusDriverConfig } from '@nestjs/mercurius';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { getOperationAST, NoSchemaIntrospectionCustomRule, ValidationRule } from 'graphql';
+import { DocumentNode, getOperationAST, GraphQLError, GraphQLSchema, NoSchemaIntrospectionCustomRule, specifiedRules, validate, ValidationRule } from 'graphql';
 import { MercuriusContext } from 'mercurius';
 import type { AuthContext, GqlContext } from './auth/auth-context';
 import { RequestAuthService } from './auth/request-auth.service';
+import { SubscriptionSocketsService, TrackedSocket } from './auth/subscription-sockets.service';
 import { AppError } from './common/errors/app-error';
 import { formatExecution } from './common/errors/error-formatter';
 import { assertCost, maxAliasesRule, maxDepthRule, maxRootFieldsRule } from './common/graphql/query-limits';
 import { MetricsService } from './common/metrics/metrics.service';
+import { MAX_PAGE_SIZE } from './common/validation/validate';
 import { AppConfig } from './config/env';
 
 declare module 'fastify' {
@@ -29,9 +31,10 @@ const logger = new Logger('GraphQL');
  * bench/). HTTP requests arrive here already authenticated by the onRequest hook of
  * app.setup.ts; WebSocket connections authenticate in connection_init.
  */
-export function graphqlOptions(config: AppConfig, requestAuth: RequestAuthService, metrics: MetricsService): MercuriusDriverConfig {
+export function graphqlOptions(config: AppConfig, requestAuth: RequestAuthService, metrics: MetricsService, sockets: SubscriptionSocketsService): MercuriusDriverConfig {
   const rules: ValidationRule[] = [maxDepthRule(config.graphqlMaxDepth), maxAliasesRule(config.graphqlMaxAliases), maxRootFieldsRule(config.graphqlMaxRootFields)];
   if (!config.graphqlIntrospection) rules.push(NoSchemaIntrospectionCustomRule);
+  const subscriptionRules = [...specifiedRules, ...rules];
   const logInternal = (error: unknown) => logger.error({ err: error }, 'Unexpected fault in a GraphQL request');
   return {
     autoSchemaFile: true,
@@ -54,10 +57,12 @@ export function graphqlOptions(config: AppConfig, requestAuth: RequestAuthServic
     },
     subscription: {
       keepAlive: 15_000,
-      onConnect: async ({ payload }: { payload?: Record<string, unknown> }) => {
+      // A plain function: Mercurius calls it as a method of the connection, whose socket we track.
+      async onConnect(this: { socket: TrackedSocket }, { payload }: { payload?: Record<string, unknown> }) {
         try {
           const auth = await requestAuth.authenticate(payload?.authorization ?? payload?.Authorization);
-          return { auth };
+          sockets.track(this.socket, auth);
+          return { auth, socket: this.socket };
         } catch (err) {
           if (err instanceof AppError) return false;
           throw err;
@@ -75,11 +80,36 @@ export function graphqlOptions(config: AppConfig, requestAuth: RequestAuthServic
         };
         assertCost({ schema, document, variables: variables as Record<string, unknown> | undefined, max: config.graphqlMaxCost });
       },
+      // Mercurius runs no validation for subscriptions: the same rules and limits as for
+      // queries apply here, before a subscription holds a place on its socket.
+      preSubscriptionExecution: async (schema: GraphQLSchema, document: DocumentNode, context: SubscriptionContext, id: string) => {
+        const errors = validate(schema, document, subscriptionRules);
+        if (errors.length > 0) throw withContractCode(errors[0]);
+        assertCost({ schema, document, max: config.graphqlMaxCost, unknownFirst: MAX_PAGE_SIZE });
+        try {
+          sockets.open(context.socket, id);
+        } catch (err) {
+          throw err instanceof AppError ? new GraphQLError(err.message, { extensions: { ...err.extensions, code: err.code } }) : err;
+        }
+      },
+      onSubscriptionEnd: async (context: SubscriptionContext, id: string) => {
+        sockets.end(context.socket, id);
+      },
       onResolution: async (execution, context) => {
         if (!execution.errors) observe(metrics, context as TimedContext, 'ok');
       },
     },
   } as MercuriusDriverConfig;
+}
+
+interface SubscriptionContext {
+  socket?: TrackedSocket;
+}
+
+/** A validation error as the HTTP path answers it: our limits keep their code, the standard rules' get GRAPHQL_VALIDATION_FAILED. */
+function withContractCode(error: GraphQLError): GraphQLError {
+  const code = typeof error.extensions.code === 'string' ? error.extensions.code : 'GRAPHQL_VALIDATION_FAILED';
+  return new GraphQLError(error.message, { nodes: error.nodes, extensions: { ...error.extensions, code } });
 }
 
 function firstRootField(operation: ReturnType<typeof getOperationAST>): string {

@@ -140,6 +140,19 @@ export class ApiKeysService {
     return true;
   }
 
+  /** Of the given key ids, those still in force (not revoked, not expired), read from the database, never the cache. */
+  async stillValid(keyIds: string[]): Promise<Set<string>> {
+    if (keyIds.length === 0) return new Set();
+    const rows = await this.keys
+      .createQueryBuilder('k')
+      .select('k.id', 'id')
+      .where('k.id = ANY(:ids)', { ids: keyIds })
+      .andWhere('k.revoked_at IS NULL')
+      .andWhere('(k.expires_at IS NULL OR k.expires_at > now())')
+      .getRawMany<{ id: string }>();
+    return new Set(rows.map((row) => row.id));
+  }
+
   /** Records lastUsedAt at most once a minute per key, off the request's critical path. */
   private touch(keyId: string, now: number): void {
     const last = this.lastUsedWritten.get(keyId) ?? 0;

@@ -66,8 +66,11 @@ export function requireWindow(from: Date, to: Date, options: { maxDays: number }
   }
 }
 
+/** The largest `first` any list accepts (the cost estimate assumes it where it cannot see the value). */
+export const MAX_PAGE_SIZE = 100;
+
 /** `first` for list queries: default 50, at most 100, as the contract says. */
 export function pageSize(first: number | null | undefined, field = 'first'): number {
   if (first === undefined || first === null) return 50;
-  return requireInt(first, field, { min: 1, max: 100 });
+  return requireInt(first, field, { min: 1, max: MAX_PAGE_SIZE });
 }

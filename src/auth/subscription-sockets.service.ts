@@ -1,0 +1,118 @@
+import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { ApiKeysService } from '../api-keys/api-keys.service';
+import { AppError } from '../common/errors/app-error';
+import { APP_CONFIG, AppConfig } from '../config/env';
+import type { AuthContext } from './auth-context';
+
+/** The part of a `ws` WebSocket this service uses. */
+export interface TrackedSocket {
+  send(data: unknown, ...rest: unknown[]): void;
+  close(code?: number, reason?: string): void;
+  once(event: 'close', listener: () => void): unknown;
+}
+
+interface SocketState {
+  /** Every key that authenticated on this socket (connection_init, or a start's connectionInit extension). */
+  keys: Map<string, AuthContext>;
+  /** Subscription ids running on it. */
+  active: Set<string>;
+}
+
+/** graphql-ws close code for a refused authorization: clients do not reconnect with the same key. */
+export const CLOSE_FORBIDDEN = 4403;
+const CHECK_EVERY_MS = 2000;
+
+/**
+ * Bounds what one WebSocket may hold and ends the sockets of keys that stopped working.
+ * Mercurius authenticates a socket once, at connection_init, and keeps the answer for the
+ * socket's life; so every CHECK_EVERY_MS the keys of open sockets are read again from the
+ * database (never the key cache) and a socket whose key was revoked or expired is closed:
+ * within CHECK_EVERY_MS plus one query, inside the 5 s the README promises.
+ */
+@Injectable()
+export class SubscriptionSocketsService implements OnModuleDestroy {
+  private readonly logger = new Logger(SubscriptionSocketsService.name);
+  private readonly sockets = new Map<TrackedSocket, SocketState>();
+  private timer?: NodeJS.Timeout;
+  private checking = false;
+
+  constructor(
+    private readonly apiKeys: ApiKeysService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** A key authenticated on the socket. */
+  track(socket: TrackedSocket, auth: AuthContext): void {
+    let state = this.sockets.get(socket);
+    if (!state) {
+      state = { keys: new Map(), active: new Set() };
+      this.sockets.set(socket, state);
+      watchEnds(socket, state.active);
+      socket.once('close', () => this.sockets.delete(socket));
+      this.timer ??= setInterval(() => void this.checkKeys(), CHECK_EVERY_MS).unref();
+    }
+    state.keys.set(auth.keyId, auth);
+  }
+
+  /** A subscription starts: refused past SUBSCRIPTIONS_PER_SOCKET, or when its id is already running. */
+  open(socket: TrackedSocket | undefined, id: string): void {
+    const state = socket && this.sockets.get(socket);
+    if (!state) throw new AppError('UNAUTHENTICATED', 'Send your API key in connection_init before subscribing');
+    if (state.active.has(id)) throw AppError.badInput('id', `A subscription with id ${id} is already running on this connection; use a new id`);
+    const max = this.config.subscriptionsPerSocket;
+    if (state.active.size >= max) {
+      throw new AppError('RATE_LIMITED', `This connection already holds ${max} subscriptions (SUBSCRIPTIONS_PER_SOCKET); complete one or open another connection`, {
+        retryAfterSeconds: 1,
+      });
+    }
+    state.active.add(id);
+  }
+
+  /** The client completed a subscription. */
+  end(socket: TrackedSocket | undefined, id: string): void {
+    if (socket) this.sockets.get(socket)?.active.delete(id);
+  }
+
+  /** Closes every socket that a revoked or expired key authenticated. */
+  async checkKeys(): Promise<void> {
+    if (this.checking || this.sockets.size === 0) return;
+    this.checking = true;
+    try {
+      const keyIds = new Set<string>();
+      for (const state of this.sockets.values()) for (const keyId of state.keys.keys()) keyIds.add(keyId);
+      const valid = await this.apiKeys.stillValid([...keyIds]);
+      const now = Date.now();
+      for (const [socket, state] of this.sockets) {
+        const lapsed = [...state.keys.values()].some((auth) => !valid.has(auth.keyId) || (auth.expiresAt !== null && auth.expiresAt.getTime() <= now));
+        if (!lapsed) continue;
+        this.sockets.delete(socket);
+        socket.close(CLOSE_FORBIDDEN, 'The API key was revoked or has expired');
+      }
+    } catch (err) {
+      // The database is down: keep the sockets and try again at the next tick.
+      this.logger.warn(`Could not re-check the keys of open WebSockets: ${(err as Error).message}`);
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.timer);
+  }
+}
+
+/**
+ * Frees a subscription's place when the server ends it: Mercurius has no hook for a
+ * subscription that failed to start or that completed, but it always tells the client,
+ * with an `error` or `complete` message naming the id. Mercurius writes `type` first.
+ */
+function watchEnds(socket: TrackedSocket, active: Set<string>): void {
+  const send = socket.send.bind(socket);
+  socket.send = (data: unknown, ...rest: unknown[]) => {
+    if (typeof data === 'string' && (data.startsWith('{"type":"error"') || data.startsWith('{"type":"complete"'))) {
+      const { id } = JSON.parse(data) as { id?: unknown };
+      if (typeof id === 'string') active.delete(id);
+    }
+    send(data, ...rest);
+  };
+}
