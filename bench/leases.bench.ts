@@ -126,7 +126,7 @@ async function main(): Promise<void> {
 
   console.log(`\n2. End to end over HTTP, ${DURATION_S} s per cell in ${TURNS} turns, check-out + check-in cycles/s (medians of the turns)`);
   const databaseUrl = await freshDatabase('tokenpool_bench');
-  const env = { DATABASE_URL: databaseUrl, REDIS_PREFIX: 'tpbench:api', LOG_LEVEL: 'warn', RATE_LIMIT_PER_KEY: '10000000', PORT: '3901', HOST: '127.0.0.1' };
+  const env = { DATABASE_URL: databaseUrl, REDIS_PREFIX: 'tpbench:api', LOG_LEVEL: 'warn', RATE_LIMIT_PER_KEY: '10000000', METRICS_PORT: '0', PORT: '3901', HOST: '127.0.0.1' };
   const created = JSON.parse(execFileSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'org', 'create', 'bench'], { env: { ...process.env, ...env } }).toString());
   // The API runs as shipped (Dockerfile, Helm, npm start), and the plain route with the same V8 flags.
   const api = start(join(ROOT, 'dist', 'main.js'), env, API_NODE_FLAGS);

@@ -214,7 +214,7 @@ function start(file: string, env: Record<string, string>): ChildProcess {
 
 async function main(): Promise<void> {
   const databaseUrl = await freshDatabase('tokenpool_bench_ledger');
-  const env = { NODE_ENV: 'production', DATABASE_URL: databaseUrl, REDIS_PREFIX: 'tpbench:ledger', LOG_LEVEL: 'warn', RATE_LIMIT_PER_KEY: '10000000', PORT: String(PORT), HOST: '127.0.0.1' };
+  const env = { NODE_ENV: 'production', DATABASE_URL: databaseUrl, REDIS_PREFIX: 'tpbench:ledger', LOG_LEVEL: 'warn', RATE_LIMIT_PER_KEY: '10000000', METRICS_PORT: '0', PORT: String(PORT), HOST: '127.0.0.1' };
   const created = JSON.parse(execFileSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'org', 'create', 'bench'], { env: { ...process.env, ...env } }).toString()) as { organizationId: string; adminKey: string };
   const api = start(join(ROOT, 'dist', 'main.js'), env);
   try {

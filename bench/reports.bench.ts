@@ -359,7 +359,7 @@ async function streamExport(url: string, key: string): Promise<{ rows: number; b
 
 async function main(): Promise<void> {
   const databaseUrl = await freshDatabase('tokenpool_bench_reports');
-  const env = { DATABASE_URL: databaseUrl, DATABASE_CREATE: 'false', MIGRATIONS_RUN: 'false', REDIS_PREFIX: `tpbench-reports:${process.pid}`, LOG_LEVEL: 'silent', RATE_LIMIT_PER_KEY: '1000000' };
+  const env = { DATABASE_URL: databaseUrl, DATABASE_CREATE: 'false', MIGRATIONS_RUN: 'false', REDIS_PREFIX: `tpbench-reports:${process.pid}`, LOG_LEVEL: 'silent', RATE_LIMIT_PER_KEY: '1000000', METRICS_PORT: '0' };
   Object.assign(process.env, env);
   execFileSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'migrate'], { env: process.env, stdio: 'ignore' });
   const created = JSON.parse(execFileSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'org', 'create', 'bench'], { env: process.env }).toString());

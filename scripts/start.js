@@ -83,7 +83,8 @@ async function main() {
   const who = await me(key);
   console.log(`
 tokenpool is running: API and worker.
-  GraphQL:  ${base}/graphql   (health: ${base}/health/ready, metrics: ${base}/metrics)
+  GraphQL:  ${base}/graphql   (health: ${base}/health/ready)
+  Metrics:  http://localhost:${env.METRICS_PORT || 9464}/metrics   (never on the public port)
   Admin key for organization "${who?.organization?.name}": ${key}
   (kept in .tokenpool/admin-key for the next start)
 
