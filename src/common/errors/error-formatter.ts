@@ -1,5 +1,5 @@
 import { GraphQLError, GraphQLFormattedError } from 'graphql';
-import { ErrorCode, httpStatusFor } from './app-error';
+import { AppError, ErrorCode, httpStatusFor } from './app-error';
 
 export interface ExecutionLike {
   data?: unknown;
@@ -60,6 +60,31 @@ function withCode(error: GraphQLError, code: ErrorCode, extra: Record<string, un
   return { ...json, extensions: { ...extra, code } };
 }
 
+const OPERATION_SELECTION = /^(Must provide operation name if query contains multiple operations|Unknown operation named|Must provide an operation)/;
+
+/**
+ * Errors graphql-js and Mercurius raise about the request itself, before anything ran: a
+ * Mercurius request error (no query), the validator giving up (more than 100 errors, or too
+ * many overlapping fields to compare), an operationName that selects no operation, variables
+ * in a GET that are not a JSON object. The client's to fix, never an internal fault.
+ */
+function requestRefusal(error: GraphQLError, original: FastifyLikeError | undefined): Classified | undefined {
+  if (error.path) return undefined;
+  const status = original?.statusCode;
+  if (typeof original?.code === 'string' && original.code.startsWith('MER_ERR_') && typeof status === 'number' && status >= 400 && status < 500) {
+    return { error: { message: error.message, extensions: { code: 'BAD_REQUEST' } }, status };
+  }
+  if (error.message === 'Validation aborted.') {
+    return { error: { message: 'The document has too many fields in one selection to validate', extensions: { code: 'QUERY_TOO_COMPLEX' } }, status: 400 };
+  }
+  if (error.message.startsWith('Too many validation errors')) return { error: withCode(error, 'GRAPHQL_VALIDATION_FAILED'), status: 400 };
+  if (OPERATION_SELECTION.test(error.message)) return { error: withCode(error, 'BAD_REQUEST'), status: 400 };
+  if (error.originalError instanceof SyntaxError || error.message.startsWith('Variables must be provided as an Object')) {
+    return { error: { message: 'The variables must be a JSON object', extensions: { code: 'BAD_REQUEST' } }, status: 400 };
+  }
+  return undefined;
+}
+
 /**
  * Classifies one error coming out of Mercurius or Fastify. Errors that already carry a known
  * code (raised by our filter or our validation rules) pass through; the parser's, validator's
@@ -76,6 +101,11 @@ function classify(error: GraphQLError, logInternal: InternalErrorLogger): Classi
     }
     return { error: error.toJSON(), status: httpStatusFor(code as ErrorCode) };
   }
+  if (error.originalError instanceof AppError && error.originalError.code !== 'INTERNAL_SERVER_ERROR') {
+    // Thrown where Nest's filter does not reach (a subscription's resolve function): its code still holds.
+    const { code: appCode, extensions } = error.originalError;
+    return { error: { ...error.toJSON(), extensions: { ...extensions, code: appCode } }, status: httpStatusFor(appCode) };
+  }
   const original = asFastifyError(error);
   const fastifyCode = original?.code;
   if (typeof fastifyCode === 'string' && fastifyCode.startsWith('FST_')) {
@@ -83,6 +113,8 @@ function classify(error: GraphQLError, logInternal: InternalErrorLogger): Classi
     const message = fastifyCode === 'FST_ERR_VALIDATION' ? 'Send one GraphQL request as a JSON object; batched (array) requests are not accepted' : error.message;
     return { error: { message, extensions: { code: 'BAD_REQUEST' } }, status };
   }
+  const refused = requestRefusal(error, original);
+  if (refused) return refused;
   if (error.message.startsWith('Syntax Error')) {
     return { error: withCode(error, 'GRAPHQL_VALIDATION_FAILED'), status: 400 };
   }
