@@ -9,7 +9,7 @@ import WebSocket from 'ws';
 import { TestApp } from './support/app';
 import { answerProblems, ForeignData, lookalike, outline, requestStrings } from './support/leak-check';
 import { ArgumentSite, foreignIdValues, RootType, walkOperations, WalkOperation, WalkValues } from './support/schema-walk';
-import { SeededOrganization, seedOrganization } from './support/tenant-fixtures';
+import { ownIdFor, SeededOrganization, seedOrganization } from './support/tenant-fixtures';
 
 /**
  * Promise 5, strictly: nothing of one organization is visible to, or changeable by, another.
@@ -116,19 +116,7 @@ describe('organization isolation, walked over the whole schema', () => {
 
   /** A's own objects by the argument that names them: ids that exist, so the walk gets past them to the strings. */
   function ownIds(site: ArgumentSite): string {
-    const byArgument: Record<string, string> = { poolId: a.poolId, appId: a.appId, leaseId: a.leaseId, workUnitId: a.workUnitId, principalId: a.principalId, onBehalfOf: a.principalId };
-    if (byArgument[site.name]) return byArgument[site.name];
-    // `id` names what the field returns, else what its name mentions (revokeApiKey answers a Boolean).
-    const byType: [string, string][] = [
-      ['Pool', a.poolId],
-      ['App', a.appId],
-      ['Lease', a.leaseId],
-      ['WorkUnit', a.workUnitId],
-      ['Principal', a.principalId],
-      ['ApiKey', a.spareKeyId],
-    ];
-    const match = byType.find(([type]) => site.returnType === type) ?? byType.find(([type]) => site.field.toLowerCase().includes(type.toLowerCase()));
-    return match ? match[1] : randomUUID();
+    return ownIdFor(a)(site);
   }
 
   /** A's own ids, and `text` in every String argument but the page cursors (which take ids: walked with B's ids). */

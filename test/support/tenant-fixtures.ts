@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { HistoryImportService } from '../../src/history/history-import.service';
 import type { TestApp } from './app';
 import { CHECKOUT } from './catalog';
+import type { ArgumentSite } from './schema-walk';
 
 /** An organization with one of everything the schema can create, each text starting with its mark. */
 export interface SeededOrganization {
@@ -123,5 +124,24 @@ export async function seedOrganization(t: TestApp, mark: string): Promise<Seeded
     spareKeyId: spare.keyId,
     secrets: [adminKey, client.key, viewer.key, spare.key],
     proof: proof.data?.lease?.proof ?? null,
+  };
+}
+
+/** The organization's own object for an ID argument: ids that exist, so a walk gets past them to its other arguments. */
+export function ownIdFor(org: SeededOrganization): (site: ArgumentSite) => string {
+  const byArgument: Record<string, string> = { poolId: org.poolId, appId: org.appId, leaseId: org.leaseId, workUnitId: org.workUnitId, principalId: org.principalId, onBehalfOf: org.principalId };
+  // `id` names what the field returns, else what its name mentions (revokeApiKey answers a Boolean).
+  const byType: [string, string][] = [
+    ['Pool', org.poolId],
+    ['App', org.appId],
+    ['Lease', org.leaseId],
+    ['WorkUnit', org.workUnitId],
+    ['Principal', org.principalId],
+    ['ApiKey', org.spareKeyId],
+  ];
+  return (site) => {
+    if (byArgument[site.name]) return byArgument[site.name];
+    const match = byType.find(([type]) => site.returnType === type) ?? byType.find(([type]) => site.field.toLowerCase().includes(type.toLowerCase()));
+    return match ? match[1] : randomUUID();
   };
 }
