@@ -189,6 +189,98 @@ describe('lease proofs: signed JWTs, the JWKS, verifyLease', () => {
     expect(await verify(foreign.proof, client.key)).toEqual({ valid: false, reason: 'NOT_FOUND', lease: null });
   });
 
+  describe('who gets a proof: the holder, the SERVICE that checked out for it, or an ADMIN key, and only while the lease is ACTIVE', () => {
+    const PROOF_OF = 'query($id: ID!) { lease(id: $id) { id state proof } }';
+    let viewer: { key: string };
+    let bystander: { key: string };
+    let service: { key: string };
+
+    beforeAll(async () => {
+      viewer = await t.principalWithKey(org.adminKey, 'VIEWER', { name: 'proof-viewer' });
+      bystander = await t.principalWithKey(org.adminKey, 'CLIENT', { name: 'proof-bystander', kind: 'AGENT' });
+      service = await t.principalWithKey(org.adminKey, 'CLIENT', { name: 'proof-broker', kind: 'SERVICE' });
+    });
+
+    async function proofOf(key: string, id: string): Promise<{ id: string; state: string; proof: string | null } | null> {
+      const res = await t.gql<{ lease: { id: string; state: string; proof: string | null } | null }>(key, PROOF_OF, { id });
+      if (!res.data) throw new Error(JSON.stringify(res.errors));
+      return res.data.lease;
+    }
+
+    async function leaseOf(key: string, proof: string): Promise<{ id: string; proof: string | null } | null> {
+      const res = await t.gql<{ verifyLease: { lease: { id: string; proof: string | null } | null } }>(key, 'query($proof: String!) { verifyLease(proof: $proof) { lease { id proof } } }', { proof });
+      if (!res.data) throw new Error(JSON.stringify(res.errors));
+      return res.data.verifyLease.lease;
+    }
+
+    it('gives a VIEWER the lease but no proof, by id, in the list and through verifyLease', async () => {
+      const lease = await checkout();
+      expect(await proofOf(viewer.key, lease.id)).toEqual({ id: lease.id, state: 'ACTIVE', proof: null });
+      const listed = await t.gql<{ leases: { id: string; proof: string | null }[] }>(viewer.key, 'query($p: ID!) { leases(poolId: $p, state: ACTIVE, first: 100) { id proof } }', { p: pool.poolId });
+      expect(listed.data?.leases.find((l) => l.id === lease.id)).toEqual({ id: lease.id, proof: null });
+      expect(await leaseOf(viewer.key, lease.proof)).toEqual({ id: lease.id, proof: null });
+    });
+
+    it('gives another CLIENT of the organization no lease by id and no proof through verifyLease', async () => {
+      const lease = await checkout();
+      expect(await proofOf(bystander.key, lease.id)).toBeNull();
+      expect(await leaseOf(bystander.key, lease.proof)).toEqual({ id: lease.id, proof: null });
+    });
+
+    it('gives the holder, the SERVICE that checked out on its behalf and an ADMIN key a proof of an ACTIVE lease, each valid for verifyLease', async () => {
+      const res = await t.gql<{ checkout: ProofLease }>(service.key, CHECKOUT, { input: { poolId: pool.poolId, app: pool.keyOf('tool'), onBehalfOf: client.principalId } });
+      const lease = res.data!.checkout;
+      expect(decodeJwt(lease.proof)).toMatchObject({ sub: lease.id, prn: client.principalId });
+      for (const key of [client.key, service.key, org.adminKey]) {
+        const seen = await proofOf(key, lease.id);
+        expect(seen).toEqual({ id: lease.id, state: 'ACTIVE', proof: expect.any(String) });
+        expect(await verify(seen!.proof!, key)).toMatchObject({ valid: true, lease: { id: lease.id } });
+      }
+    });
+
+    it('gives the SERVICE a proof of every lease it checked out for others, in one page of its leases', async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await t.gql<{ checkout: ProofLease }>(service.key, CHECKOUT, { input: { poolId: pool.poolId, app: pool.keyOf('tool'), onBehalfOf: client.principalId } });
+        ids.push(res.data!.checkout.id);
+      }
+      const listed = await t.gql<{ leases: { id: string; proof: string | null }[] }>(service.key, 'query($p: ID!) { leases(poolId: $p, state: ACTIVE, first: 100) { id proof } }', { p: pool.poolId });
+      const mine = listed.data!.leases.filter((l) => ids.includes(l.id));
+      expect(mine).toHaveLength(3);
+      for (const l of mine) expect(decodeJwt(l.proof!).sub).toBe(l.id);
+    });
+
+    it('lets every role verify a proof: ADMIN, the holder, another CLIENT and a VIEWER', async () => {
+      const lease = await checkout();
+      for (const key of [org.adminKey, client.key, bystander.key, viewer.key]) {
+        expect(await verify(lease.proof, key)).toMatchObject({ valid: true, reason: null, lease: { id: lease.id } });
+      }
+    });
+
+    it('gives no proof of a checked-in lease, to its holder or to an ADMIN key', async () => {
+      const lease = await checkout();
+      const checkin = await t.gql<{ checkin: { state: string; proof: string | null } }>(client.key, 'mutation($id: ID!) { checkin(leaseId: $id) { state proof } }', { id: lease.id });
+      expect(checkin.data?.checkin).toEqual({ state: 'RELEASED', proof: null });
+      expect(await proofOf(client.key, lease.id)).toEqual({ id: lease.id, state: 'RELEASED', proof: null });
+      expect(await proofOf(org.adminKey, lease.id)).toEqual({ id: lease.id, state: 'RELEASED', proof: null });
+    });
+
+    it('gives no proof of a revoked lease, to the ADMIN that revoked it or to its holder', async () => {
+      const lease = await checkout();
+      const revoked = await t.gql<{ revokeLease: { state: string; proof: string | null } }>(org.adminKey, 'mutation($id: ID!) { revokeLease(leaseId: $id) { state proof } }', { id: lease.id });
+      expect(revoked.data?.revokeLease).toEqual({ state: 'REVOKED', proof: null });
+      expect(await proofOf(client.key, lease.id)).toEqual({ id: lease.id, state: 'REVOKED', proof: null });
+    });
+
+    it('gives no proof of a lease past its expiresAt, before the sweep has collected it, to its holder or to an ADMIN key', async () => {
+      const lease = await checkout();
+      // As a lease whose heartbeats stopped: its expiry has passed, its row still says ACTIVE.
+      await dataSource.query(`UPDATE leases SET expires_at = now() - interval '1 second' WHERE id = $1`, [lease.id]);
+      expect(await proofOf(client.key, lease.id)).toEqual({ id: lease.id, state: 'EXPIRED', proof: null });
+      expect(await proofOf(org.adminKey, lease.id)).toEqual({ id: lease.id, state: 'EXPIRED', proof: null });
+    });
+  });
+
   it('publishes the public keys without authentication, cacheable for 5 minutes, with no private parts', async () => {
     await checkout();
     const res = await request(t.server).get('/.well-known/jwks.json').expect(200);

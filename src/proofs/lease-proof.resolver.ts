@@ -12,11 +12,12 @@ export class LeaseProofResolver {
   constructor(private readonly proofs: LeaseProofsService) {}
 
   @ResolveField('proof', () => String, {
+    nullable: true,
     description:
-      'Signed proof for tools: a JWT signed with EdDSA (Ed25519), verifiable with the keys published at GET /.well-known/jwks.json. Claims: iss "tokenpool", sub (lease id), org, pool, app, prn (principal id), fence (fencing token), iat, exp (= expiresAt). A heartbeat issues a fresh proof with the new exp.',
+      'Signed proof for tools: a JWT signed with EdDSA (Ed25519), verifiable with the keys published at GET /.well-known/jwks.json. Claims: iss "tokenpool", sub (lease id), org, pool, app, prn (principal id), fence (fencing token), iat, exp (= expiresAt). A heartbeat issues a fresh proof with the new exp. Null unless the lease is ACTIVE and the caller is its holder, the SERVICE principal that checked it out for the holder, or an ADMIN key. An offline verifier accepts a proof until its exp; online, verifyLease also checks the state.',
   })
-  async proof(@Parent() lease: Lease): Promise<string> {
-    return this.proofs.sign(lease);
+  async proof(@Parent() lease: Lease, @CurrentAuth() auth: AuthContext): Promise<string | null> {
+    return this.proofs.proofFor(auth, lease);
   }
 
   @Roles('ADMIN', 'CLIENT', 'VIEWER')

@@ -1,12 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
+import DataLoader from 'dataloader';
 import { errors, JWSHeaderParameters, JWTPayload, jwtVerify, KeyLike, SignJWT } from 'jose';
-import { Repository } from 'typeorm';
+import { In, Repository } from 'typeorm';
 import type { AuthContext } from '../auth/auth-context';
 import { AppError } from '../common/errors/app-error';
 import { isUuid } from '../common/validation/validate';
 import { LeaseEntity } from '../leases/lease.entity';
 import type { Lease } from '../leases/lease.model';
+import { mayActOnLease } from '../leases/lease-access';
 import { leaseView } from '../leases/lease-view';
 import type { LeaseVerification } from './lease-verification.model';
 import { VerificationReason, verdictFor } from './lease-verdict';
@@ -33,8 +35,34 @@ export class LeaseProofsService {
     @InjectRepository(LeaseEntity) private readonly leases: Repository<LeaseEntity>,
   ) {}
 
+  /**
+   * A proof for the caller, or null: only of a lease that is ACTIVE and not past its
+   * expiresAt, and only to whom may act on it (lease-access: its holder, the SERVICE that
+   * checked it out for the holder, an ADMIN key). A proof is a credential a tool accepts
+   * offline until its exp, so it is never handed to a reader or for a lease that ended.
+   */
+  async proofFor(auth: AuthContext, lease: Lease): Promise<string | null> {
+    if (lease.state !== 'ACTIVE' || lease.expiresAt.getTime() <= Date.now()) return null;
+    // A lease view does not carry who asked for the lease. It decides only for a CLIENT that is
+    // not the holder (a SERVICE on the holder's behalf), so only then is it read.
+    const asksOnBehalf = auth.role === 'CLIENT' && lease.principalId !== auth.principalId;
+    const requestedByPrincipalId = asksOnBehalf ? await this.requesters.load(lease.id) : lease.principalId;
+    if (requestedByPrincipalId === null || !mayActOnLease(auth, { principalId: lease.principalId, requestedByPrincipalId })) return null;
+    return this.sign(lease);
+  }
+
+  /** Who asked for each lease (its requested_by_principal_id), for a page of leases in one query. */
+  private readonly requesters = new DataLoader<string, string | null>(
+    async (ids) => {
+      const rows = await this.leases.find({ select: { id: true, requestedByPrincipalId: true }, where: { id: In([...ids]) } });
+      const byId = new Map(rows.map((row) => [row.id, row.requestedByPrincipalId]));
+      return ids.map((id) => byId.get(id) ?? null);
+    },
+    { cache: false, maxBatchSize: 200, batchScheduleFn: (flush) => setImmediate(flush) },
+  );
+
   /** A proof of the lease as it stands: exp is its expiresAt, so each heartbeat yields a later one. */
-  async sign(lease: Lease): Promise<string> {
+  private async sign(lease: Lease): Promise<string> {
     const { kid, privateKey } = await this.keys.signingKey();
     const claims: Omit<LeaseClaims, 'sub'> = { org: lease.organizationId, pool: lease.poolId, app: lease.appId, prn: lease.principalId, fence: lease.fencingToken };
     return (
