@@ -8,6 +8,7 @@ import { RequestAuthService } from './auth/request-auth.service';
 import { SubscriptionSocketsService, TrackedSocket } from './auth/subscription-sockets.service';
 import { AppError } from './common/errors/app-error';
 import { formatExecution } from './common/errors/error-formatter';
+import { GraphqlSourceCheck } from './common/graphql/source-limits';
 import { assertCost, maxAliasesRule, maxDepthRule, maxRootFieldsRule } from './common/graphql/query-limits';
 import { MetricsService } from './common/metrics/metrics.service';
 import { MAX_PAGE_SIZE } from './common/validation/validate';
@@ -35,6 +36,7 @@ export function graphqlOptions(config: AppConfig, requestAuth: RequestAuthServic
   const rules: ValidationRule[] = [maxDepthRule(config.graphqlMaxDepth), maxAliasesRule(config.graphqlMaxAliases), maxRootFieldsRule(config.graphqlMaxRootFields)];
   if (!config.graphqlIntrospection) rules.push(NoSchemaIntrospectionCustomRule);
   const subscriptionRules = [...specifiedRules, ...rules];
+  const sources = new GraphqlSourceCheck(config.graphqlMaxTokens);
   const logInternal = (error: unknown) => logger.error({ err: error }, 'Unexpected fault in a GraphQL request');
   return {
     autoSchemaFile: true,
@@ -70,6 +72,7 @@ export function graphqlOptions(config: AppConfig, requestAuth: RequestAuthServic
       },
     },
     hooks: {
+      preParsing: async (_schema: GraphQLSchema, source: string) => sources.assert(source),
       preExecution: async (schema, document, context, variables) => {
         const operation = getOperationAST(document);
         const timed = context as TimedContext;

@@ -66,6 +66,35 @@ describe('GraphQL limits against hostile documents', () => {
     expect(res.data).toEqual({ me: { name: 'admin' } });
   });
 
+  describe('the source is checked before the parser sees it', () => {
+    it('refuses a document nested 5,000 brackets deep with QUERY_TOO_COMPLEX, not a stack overflow', async () => {
+      const res = await t.gql(adminKey, '{' + 'me{'.repeat(5000) + 'id' + '}'.repeat(5000) + '}');
+      expect(res.status).toBe(400);
+      expect(codeOf(res)).toBe('QUERY_TOO_COMPLEX');
+      expect(res.errors?.[0].message).toContain('nests brackets');
+    });
+
+    it('refuses a JSON syntax tree sent as the query, which would otherwise be executed as is', async () => {
+      const ast = JSON.stringify({ kind: 'Document', definitions: [{ kind: 'OperationDefinition', operation: 'query' }] });
+      const res = await t.gql(adminKey, ast);
+      expect(res.status).toBe(400);
+      expect(codeOf(res)).toBe('GRAPHQL_VALIDATION_FAILED');
+    });
+
+    it('refuses a document of more than GRAPHQL_MAX_TOKENS tokens with QUERY_TOO_COMPLEX', async () => {
+      const res = await t.gql(adminKey, `{ me { ${'id '.repeat(12_000)} } }`);
+      expect(res.status).toBe(400);
+      expect(codeOf(res)).toBe('QUERY_TOO_COMPLEX');
+      expect(res.errors?.[0].message).toContain('GRAPHQL_MAX_TOKENS');
+    });
+
+    it('answers a syntax error with GRAPHQL_VALIDATION_FAILED and its location', async () => {
+      const res = await t.gql(adminKey, '{ me { id ');
+      expect(codeOf(res)).toBe('GRAPHQL_VALIDATION_FAILED');
+      expect(res.errors?.[0]).toMatchObject({ locations: [{ line: 1, column: 11 }] });
+    });
+  });
+
   describe('authentication comes before any GraphQL work', () => {
     it('refuses a POST with an Upgrade header and no key with UNAUTHENTICATED', async () => {
       const res = await request(t.server).post('/graphql').set('upgrade', 'x').send({ query: '{ __typename }' });

@@ -102,6 +102,17 @@ describe('subscriptions obey the same limits as queries', () => {
     expect(await socket.errorOf('deep')).toMatchObject({ extensions: { code: 'QUERY_TOO_COMPLEX' } });
   });
 
+  it('refuses a subscription nested 5,000 brackets deep, or whose query is not text, and keeps the socket', async () => {
+    const socket = await open();
+    socket.subscribe('nested', 'subscription {' + 'poolChanged{'.repeat(5000) + '}'.repeat(5001));
+    expect(await socket.errorOf('nested')).toMatchObject({ extensions: { code: 'QUERY_TOO_COMPLEX' } });
+    socket.send({ type: 'subscribe', id: 'tree', payload: { query: { kind: 'Document', definitions: [] } } });
+    expect(await socket.errorOf('tree')).toMatchObject({ extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
+    socket.subscribe('fine', WATCH, { p: poolId });
+    await t.gql(adminKey, 'mutation($id: ID!) { updatePool(id: $id, input: { cap: 14 }) { cap } }', { id: poolId });
+    expect((await socket.next((m) => m.id === 'fine' && m.type === 'next')).payload).toEqual({ data: { poolChanged: { id: poolId, cap: 14 } } });
+  });
+
   it('refuses a subscription that does not validate against the schema with GRAPHQL_VALIDATION_FAILED', async () => {
     const socket = await open();
     socket.subscribe('bad', 'subscription { poolChanged(poolId: "x") { noSuchField } }');

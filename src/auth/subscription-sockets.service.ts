@@ -1,12 +1,15 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import type { GraphQLError } from 'graphql';
 import { ApiKeysService } from '../api-keys/api-keys.service';
 import { AppError } from '../common/errors/app-error';
+import { GraphqlSourceCheck } from '../common/graphql/source-limits';
 import { APP_CONFIG, AppConfig } from '../config/env';
 import type { AuthContext } from './auth-context';
 
 /** The part of a `ws` WebSocket this service uses. */
 export interface TrackedSocket {
   send(data: unknown, ...rest: unknown[]): void;
+  emit(event: string | symbol, ...args: unknown[]): boolean;
   close(code?: number, reason?: string): void;
   once(event: 'close', listener: () => void): unknown;
 }
@@ -35,11 +38,14 @@ export class SubscriptionSocketsService implements OnModuleDestroy {
   private readonly sockets = new Map<TrackedSocket, SocketState>();
   private timer?: NodeJS.Timeout;
   private checking = false;
+  private readonly sources: GraphqlSourceCheck;
 
   constructor(
     private readonly apiKeys: ApiKeysService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.sources = new GraphqlSourceCheck(config.graphqlMaxTokens);
+  }
 
   /** A key authenticated on the socket. */
   track(socket: TrackedSocket, auth: AuthContext): void {
@@ -48,6 +54,7 @@ export class SubscriptionSocketsService implements OnModuleDestroy {
       state = { keys: new Map(), active: new Set() };
       this.sockets.set(socket, state);
       watchEnds(socket, state.active);
+      checkStarts(socket, this.sources);
       socket.once('close', () => this.sockets.delete(socket));
       this.timer ??= setInterval(() => void this.checkKeys(), CHECK_EVERY_MS).unref();
     }
@@ -115,4 +122,37 @@ function watchEnds(socket: TrackedSocket, active: Set<string>): void {
     }
     send(data, ...rest);
   };
+}
+
+/**
+ * Checks the document of every subscribe message before Mercurius sees it: Mercurius
+ * parses it with no hook before (recursively, so deep nesting overflows the stack) and
+ * takes a non-string `query` as a ready syntax tree. A refused start is answered here,
+ * with an `error` message for its id, and never reaches Mercurius.
+ */
+function checkStarts(socket: TrackedSocket, sources: GraphqlSourceCheck): void {
+  const emit = socket.emit.bind(socket);
+  socket.emit = (event: string | symbol, ...args: unknown[]) => {
+    if (event !== 'message') return emit(event, ...args);
+    const refusal = startRefusal(args[0], sources);
+    if (!refusal) return emit(event, ...args);
+    socket.send(JSON.stringify({ type: 'error', id: refusal.id, payload: [{ message: refusal.error.message, extensions: refusal.error.extensions }] }));
+    return true;
+  };
+}
+
+function startRefusal(data: unknown, sources: GraphqlSourceCheck): { id: unknown; error: GraphQLError } | undefined {
+  let message: { type?: unknown; id?: unknown; payload?: { query?: unknown } };
+  try {
+    message = JSON.parse(String(data)) as typeof message;
+  } catch {
+    return undefined; // Mercurius answers a message that is not JSON itself.
+  }
+  if (message?.type !== 'subscribe' && message?.type !== 'start') return undefined;
+  try {
+    sources.assert(message.payload?.query);
+    return undefined;
+  } catch (err) {
+    return { id: message.id, error: err as GraphQLError };
+  }
 }

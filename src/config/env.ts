@@ -29,6 +29,8 @@ export interface AppConfig {
   graphqlMaxCost: number;
   graphqlMaxAliases: number;
   graphqlMaxRootFields: number;
+  /** Most tokens in one document (the parser stops counting past it). */
+  graphqlMaxTokens: number;
   bodyLimitBytes: number;
   rateLimitPoints: number;
   rateLimitDurationSeconds: number;
@@ -187,6 +189,7 @@ export function parseConfig(env: Env): AppConfig {
     graphqlMaxCost: r.int('GRAPHQL_MAX_COST', 5000, 10, 1_000_000),
     graphqlMaxAliases: r.int('GRAPHQL_MAX_ALIASES', 30, 1, 1000),
     graphqlMaxRootFields: r.int('GRAPHQL_MAX_ROOT_FIELDS', 20, 1, 1000),
+    graphqlMaxTokens: r.int('GRAPHQL_MAX_TOKENS', 10_000, 100, 1_000_000),
     bodyLimitBytes: r.int('BODY_LIMIT_BYTES', 1_048_576, 1024, 64 * 1_048_576),
     rateLimitPoints: r.int('RATE_LIMIT_PER_KEY', 3000, 1, 10_000_000),
     rateLimitDurationSeconds: r.int('RATE_LIMIT_WINDOW_SECONDS', 1, 1, 3600),
