@@ -5,6 +5,7 @@ import type { AuthContext } from '../auth/auth-context';
 import { AppError } from '../common/errors/app-error';
 import { isUuid, optionalText, requireNumber } from '../common/validation/validate';
 import { OutcomeInput } from './dto/work-unit.inputs';
+import { mayChangeWorkUnit, notYourWorkUnit } from './work-unit-access';
 import type { OutcomeStatus, ValueDimension } from './work-unit.entity';
 import { OutcomeRecord, WorkUnit } from './work-unit.model';
 import { WorkUnitsService } from './work-units.service';
@@ -46,16 +47,17 @@ export class OutcomesService {
     private readonly workUnits: WorkUnitsService,
   ) {}
 
-  /** Records the outcome as it stands now; returns the work unit after it. */
+  /** Records the outcome as it stands now; returns the work unit after it. FORBIDDEN to a CLIENT on another principal's work unit. */
   async record(auth: AuthContext, input: OutcomeInput): Promise<WorkUnit> {
     const after = this.validated(input);
     if (!isUuid(input.workUnitId)) throw this.notFound(input.workUnitId);
     await this.dataSource.transaction(async (manager) => {
       const current: Record<string, unknown>[] = await manager.query(
-        `SELECT id, outcome_recorded_at, ${OUTCOME_COLUMNS} FROM work_units WHERE id = $1 AND organization_id = $2 FOR UPDATE`,
+        `SELECT id, created_by_principal_id, outcome_recorded_at, ${OUTCOME_COLUMNS} FROM work_units WHERE id = $1 AND organization_id = $2 FOR UPDATE`,
         [input.workUnitId, auth.organizationId],
       );
       if (current.length === 0) throw this.notFound(input.workUnitId);
+      if (!mayChangeWorkUnit(auth, current[0].created_by_principal_id as string)) throw notYourWorkUnit(input.workUnitId, 'input.workUnitId');
       const before = current[0].outcome_recorded_at === null ? null : snapshotOf(current[0]);
       const values = [after.outcome, after.qualityResult, after.humanReviewed, after.decision, after.valueDimension, after.valueAmount, after.evidenceConfidence];
       // Stamped after the row lock (clock_timestamp(), not the transaction's start), so records

@@ -6,6 +6,7 @@ import type { AuthContext } from '../auth/auth-context';
 import { AppError } from '../common/errors/app-error';
 import { isUuid, optionalText, pageSize, requireText, requireValidDate } from '../common/validation/validate';
 import { WorkUnitFilter, WorkUnitInput } from './dto/work-unit.inputs';
+import { mayChangeAnyWorkUnit, notYourWorkUnit } from './work-unit-access';
 import { WorkUnit } from './work-unit.model';
 
 export interface WorkUnitPage {
@@ -28,6 +29,9 @@ const SELECT_WITH_TOTALS = `
          coalesce(t.compute_cost, 0) AS t_compute_cost
   FROM work_units w LEFT JOIN work_unit_totals t ON t.work_unit_id = w.id`;
 
+// The WHERE is mayChangeWorkUnit (work-unit-access.ts; $9 is mayChangeAnyWorkUnit), decided on
+// the row ON CONFLICT has locked: a work unit another principal created is changed only when its
+// owner, team and process stay as they are; otherwise no row returns and nothing is written.
 const UPSERT = `
   INSERT INTO work_units (organization_id, external_ref, owner, team, process, task, org_unit_kind, created_by_principal_id)
   VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, (SELECT org_unit_kind FROM principals WHERE id = $8 AND organization_id = $1)), $8)
@@ -38,6 +42,10 @@ const UPSERT = `
     task = coalesce(excluded.task, work_units.task),
     org_unit_kind = coalesce($7, work_units.org_unit_kind),
     updated_at = now()
+  WHERE $9 OR work_units.created_by_principal_id = $8
+     OR ((excluded.owner IS NULL OR excluded.owner = work_units.owner)
+         AND (excluded.team IS NULL OR excluded.team = work_units.team)
+         AND (excluded.process IS NULL OR excluded.process = work_units.process))
   RETURNING id`;
 
 // Creates the work units named by external refs that do not exist yet; returns every ref's
@@ -103,17 +111,21 @@ export class WorkUnitsService {
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
+  /** FORBIDDEN when a CLIENT would change the owner, team or process of a work unit another principal created. */
   async upsert(auth: AuthContext, input: WorkUnitInput): Promise<WorkUnit> {
+    const externalRef = requireText(input.externalRef, 'input.externalRef', { max: 255 });
     const rows: { id: string }[] = await this.dataSource.query(UPSERT, [
       auth.organizationId,
-      requireText(input.externalRef, 'input.externalRef', { max: 255 }),
+      externalRef,
       optionalText(input.owner, 'input.owner', { max: 255 }),
       optionalText(input.team, 'input.team', { max: 100 }),
       optionalText(input.process, 'input.process', { max: 255 }),
       optionalText(input.task, 'input.task', { max: 255 }),
       input.orgUnitKind ?? null,
       auth.principalId,
+      mayChangeAnyWorkUnit(auth),
     ]);
+    if (rows.length === 0) throw notYourWorkUnit(externalRef, 'input.externalRef');
     return (await this.findInOrganization(auth.organizationId, rows[0].id))!;
   }
 
