@@ -81,6 +81,8 @@ export function graphqlOptions(config: AppConfig, requestAuth: RequestAuthServic
           type: operation?.operation ?? 'unknown',
           name: operation?.name?.value ?? firstRootField(operation),
         };
+        // Over HTTP, Mercurius would run a subscription's resolve function once, with no event.
+        if (operation?.operation === 'subscription') throw new GraphQLError('Subscriptions run over a WebSocket on /graphql (graphql-transport-ws)', { extensions: { code: 'BAD_REQUEST' } });
         assertCost({ schema, document, variables: variables as Record<string, unknown> | undefined, max: config.graphqlMaxCost });
       },
       // Mercurius runs no validation for subscriptions: the same rules and limits as for

@@ -66,6 +66,12 @@ describe('GraphQL limits against hostile documents', () => {
     expect(res.data).toEqual({ me: { name: 'admin' } });
   });
 
+  it('refuses a subscription sent over HTTP with BAD_REQUEST instead of running its resolve function', async () => {
+    const res = await t.gql(adminKey, 'subscription { poolChanged(poolId: "00000000-0000-4000-8000-000000000000") { id } }');
+    expect(codeOf(res)).toBe('BAD_REQUEST');
+    expect(res.errors?.[0].message).toContain('WebSocket');
+  });
+
   describe('the source is checked before the parser sees it', () => {
     it('refuses a document nested 5,000 brackets deep with QUERY_TOO_COMPLEX, not a stack overflow', async () => {
       const res = await t.gql(adminKey, '{' + 'me{'.repeat(5000) + 'id' + '}'.repeat(5000) + '}');
