@@ -13,6 +13,7 @@ import { WorkUnitsService } from '../work-units/work-units.service';
 import { queueFullError, refusalError } from './checkout-refusal';
 import { CheckoutInput } from './dto/checkout.input';
 import { FairQueueService } from './fair-queue.service';
+import { holdsLease, mayActOnLease } from './lease-access';
 import { LeaseEntity } from './lease.entity';
 import { LeaseMetricsService } from './lease-metrics.service';
 import { LeaseRecordsService, NewLease } from './lease-records.service';
@@ -154,7 +155,7 @@ export class LeasesService {
   /** A lease the caller may see: ADMIN and VIEWER see the organization's, CLIENT its own. */
   async visibleLease(auth: AuthContext, id: string): Promise<LeaseEntity | null> {
     const lease = await this.records.findInOrganization(auth.organizationId, id);
-    if (!lease || (auth.role === 'CLIENT' && !holds(auth, lease))) return null;
+    if (!lease || (auth.role === 'CLIENT' && !holdsLease(auth, lease))) return null;
     return lease;
   }
 
@@ -251,13 +252,9 @@ export class LeasesService {
   /** Heartbeat and check-in: the holder, the principal that checked out for it, or an ADMIN key; anyone else NOT_FOUND. */
   private async ownLease(auth: AuthContext, leaseId: string): Promise<LeaseEntity> {
     const lease = await this.records.findInOrganization(auth.organizationId, leaseId);
-    if (!lease || (auth.role !== 'ADMIN' && !holds(auth, lease))) throw new AppError('NOT_FOUND', `No lease with id ${leaseId} of yours`, { field: 'leaseId' });
+    if (!lease || !mayActOnLease(auth, lease)) throw new AppError('NOT_FOUND', `No lease with id ${leaseId} of yours`, { field: 'leaseId' });
     return lease;
   }
-}
-
-function holds(auth: AuthContext, lease: LeaseEntity): boolean {
-  return lease.principalId === auth.principalId || lease.requestedByPrincipalId === auth.principalId;
 }
 
 function notActive(lease: LeaseEntity): AppError {
