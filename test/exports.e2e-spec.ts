@@ -245,7 +245,8 @@ describe('CSV exports of the ledger', () => {
       // measured for 200,000 rows without a cap, flat across repeated exports). A 96 MB old
       // space makes it collect instead, so RSS shows what the export keeps alive: a process
       // that held the file (its text plus 300,000 row objects) would exceed the cap and crash.
-      api = await startApi({ NODE_OPTIONS: '--max-old-space-size=96' });
+      // Slots enough for one organization to meet the process's own ceiling of exports.
+      api = await startApi({ NODE_OPTIONS: '--max-old-space-size=96', EXPORT_SLOTS_PER_ORGANIZATION: '8' });
     });
 
     afterAll(async () => {
@@ -282,7 +283,7 @@ describe('CSV exports of the ledger', () => {
       expect(growthKb * 1024).toBeLessThan(bytes / 2);
     });
 
-    it('refuses a fifth export at once with 429, a retry-after header and the usual error body', async () => {
+    it('refuses a fifth export in one process at once with 429, a retry-after header and the usual error body', async () => {
       const url = `${api.url}/exports/ledger.csv?from=2026-10-05T00:00:00Z&to=2026-10-06T00:00:00Z`;
       const headers = { authorization: `Bearer ${bulk.adminKey}` };
       const controller = new AbortController();
@@ -300,7 +301,7 @@ describe('CSV exports of the ledger', () => {
         expect(refused.status).toBe(429);
         expect(refused.headers.get('retry-after')).toBe('5');
         expect(await refused.json()).toEqual({
-          errors: [{ message: 'At most 4 exports run at once; retry shortly', extensions: { code: 'RATE_LIMITED', retryAfterSeconds: 5 } }],
+          errors: [{ message: 'This server runs 4 exports already, the most it runs at once; retry shortly', extensions: { code: 'RATE_LIMITED', retryAfterSeconds: 5 } }],
         });
       } finally {
         controller.abort();

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module';
+import { ExportSlotsService } from './export-slots.service';
 import { ExportsAuthGuard } from './exports-auth.guard';
 import { ExportsController } from './exports.controller';
 import { ExportsService } from './exports.service';
@@ -8,7 +9,7 @@ import { ExportsService } from './exports.service';
 @Module({
   imports: [AuthModule],
   controllers: [ExportsController],
-  providers: [ExportsService, ExportsAuthGuard],
+  providers: [ExportsService, ExportSlotsService, ExportsAuthGuard],
   exports: [ExportsService],
 })
 export class ExportsModule {}

@@ -1,20 +1,27 @@
 import { Readable } from 'node:stream';
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { PoolClient } from 'pg';
 import { DataSource, QueryRunner } from 'typeorm';
 import type { AuthContext } from '../auth/auth-context';
 import { AppError } from '../common/errors/app-error';
 import { requireWindow } from '../common/validation/validate';
+import { APP_CONFIG, AppConfig } from '../config/env';
 import { csvLine, csvRecordWriter } from './csv';
 import { CursorSegment, cursorCsvChunks, declareCursor } from './cursor-csv';
+import { ExportSlot, ExportSlotsService } from './export-slots.service';
 import { FOCUS_SQL, LEDGER_COLUMNS, LEDGER_KINDS, LEDGER_SQL, LEDGER_SQL_COLUMNS } from './export-queries';
 import { FOCUS_COLUMNS, FOCUS_SQL_COLUMNS, FocusAccount, focusRowWriter } from './focus-row';
+import { untilIdle } from './idle-watch';
 import { focusPeriods, utcDays } from './utc-days';
 
 /** A year and a bit, like the reports, so year-on-year fits in one file. */
 export const EXPORT_MAX_DAYS = 400;
-/** Each export holds one or two pool connections for its whole length; past this many, callers retry. */
-const MAX_CONCURRENT_EXPORTS = 4;
+/**
+ * Each export holds one or two of the process's 20 pool connections for its whole length:
+ * past this many in one process, callers retry, whatever their organizations' slots, so
+ * exports never take more than 8 and the API's own queries keep the rest.
+ */
+export const EXPORTS_PER_PROCESS = 4;
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 
 export interface ExportWindow {
@@ -80,7 +87,11 @@ export class ExportsService {
   private readonly logger = new Logger('Exports');
   private running = 0;
 
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly slots: ExportSlotsService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
   /** One row per ledger entry of the caller's organization in [from, to), oldest first. */
   async ledgerCsv(auth: AuthContext, query: ExportQuery): Promise<CsvExport> {
@@ -97,13 +108,10 @@ export class ExportsService {
   // cut the connection, which a CSV reader sees as a truncated download.
   private async open(shape: ExportShape, auth: AuthContext, query: ExportQuery): Promise<CsvExport> {
     const window = exportWindow(query);
-    if (this.running >= MAX_CONCURRENT_EXPORTS) {
-      throw new AppError('RATE_LIMITED', `At most ${MAX_CONCURRENT_EXPORTS} exports run at once; retry shortly`, { retryAfterSeconds: 5 });
-    }
-    this.running++;
+    const slot = await this.takeSlot(auth.organizationId);
     const runners: QueryRunner[] = [];
     let closing: Promise<void> | undefined;
-    const finish = () => (closing ??= this.close(runners));
+    const finish = () => (closing ??= this.close(runners, slot));
     let clients: PoolClient[];
     let segments: CursorSegment[];
     try {
@@ -120,12 +128,33 @@ export class ExportsService {
       throw err;
     }
     const chunks = cursorCsvChunks({ clients, header: csvLine(shape.columns), sql: shape.sql, sqlColumns: shape.sqlColumns, segments });
+    const idleSeconds = this.config.exportIdleTimeoutSeconds;
+    // A reader that stops reading would keep the transaction, its connections and the slot:
+    // it is cut off. Destroyed with an error, the stream makes Fastify destroy the socket.
+    const stalled = () => {
+      this.logger.warn(`An export of organization ${auth.organizationId} was aborted: its reader took nothing for ${idleSeconds} s`);
+      body.destroy(new Error(`The reader took nothing for ${idleSeconds} s`));
+    };
     // Byte mode with a small high-water mark: at most about one batch waits in memory.
-    const body = Readable.from(finishing(chunks, finish), { objectMode: false, highWaterMark: 64 * 1024 });
+    const body = Readable.from(finishing(untilIdle(chunks, idleSeconds * 1000, stalled), finish), { objectMode: false, highWaterMark: 64 * 1024 });
     // A stream destroyed before its first read never enters the generator, so its finally
     // would not run: 'close' covers that case (finish is idempotent).
     body.once('close', () => void finish());
     return { filename: filename(shape.name, window), body };
+  }
+
+  /** One of this process's export places, then one of the organization's slots (across every process). */
+  private async takeSlot(organizationId: string): Promise<ExportSlot> {
+    if (this.running >= EXPORTS_PER_PROCESS) {
+      throw new AppError('RATE_LIMITED', `This server runs ${EXPORTS_PER_PROCESS} exports already, the most it runs at once; retry shortly`, { retryAfterSeconds: 5 });
+    }
+    this.running++;
+    try {
+      return await this.slots.claim(organizationId);
+    } catch (err) {
+      this.running--;
+      throw err;
+    }
   }
 
   /** A pooled connection in a read-only REPEATABLE READ transaction, on `snapshot` when given. */
@@ -144,9 +173,14 @@ export class ExportsService {
     return client;
   }
 
-  private async close(runners: QueryRunner[]): Promise<void> {
-    this.running--;
-    await Promise.all(runners.map((runner) => this.release(runner)));
+  // The connections go back first: the process's places count the connections exports hold.
+  private async close(runners: QueryRunner[], slot: ExportSlot): Promise<void> {
+    try {
+      await Promise.all(runners.map((runner) => this.release(runner)));
+    } finally {
+      this.running--;
+      await slot.release();
+    }
   }
 
   private async release(runner: QueryRunner): Promise<void> {
