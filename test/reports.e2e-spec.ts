@@ -1,6 +1,7 @@
 import { DataSource } from 'typeorm';
 import { HistoryImportInput, HistoryImportService } from '../src/history/history-import.service';
 import { UsageRollupsService } from '../src/reports/usage-rollups.service';
+import { UsageSourceService } from '../src/reports/usage-source.service';
 import { codeOf, TestApp } from './support/app';
 import { CHECKOUT, createPool, PoolFixture } from './support/catalog';
 import { runCli } from './support/processes';
@@ -320,6 +321,72 @@ describe('pool reports: shelfware, usage series, histogram, what-if caps', () =>
       const result = await simulate(pool.poolId, 3);
       expect(result).toMatchObject({ requests: 4, denied: 4, delayed: 0 });
       expect(result.deniedCreditHours).toBeCloseTo((4 * (60 + 30 + 10 + 100 / 3)) / 60, 6);
+    });
+  });
+
+  describe('denial rows that count several refusals', () => {
+    const SIMULATE_WIDE = (poolId: string, cap: number, from: Date, to: Date) =>
+      t.gql<{ simulateCap: { requests: number; denied: number } }>(viewerKey, SIMULATE, { p: poolId, cap, from: from.toISOString(), to: to.toISOString() });
+
+    it('count every refusal of a row in shelfware, usage series, rollups, raw reads and simulateCap', async () => {
+      const pool = await createPool(t, adminKey, { cap: 10, apps: [{ key: 'solver', cost: 8 }] });
+      const solver = pool.apps.solver;
+      await importHistory(pool, {
+        leases: [
+          { appId: solver, principalId: ann, acquiredAt: at(1), endedAt: at(2) },
+          { appId: solver, principalId: bob, acquiredAt: at(2, 0, 10), endedAt: at(2, 30) },
+          { appId: solver, principalId: ann, acquiredAt: at(6, 1, 30), endedAt: at(6, 10) },
+        ],
+        denials: [
+          { appId: solver, principalId: bob, at: at(1, 10) }, // true
+          { appId: solver, principalId: bob, at: at(1, 59, 30) }, // false: granted 40 s later
+          { appId: solver, principalId: carol, at: at(5), reason: 'GROUP_LIMIT_REACHED' }, // true, no cap would have helped
+          { appId: solver, principalId: ann, at: at(6) }, // true: granted 90 s later
+        ],
+      });
+      // As live refusals are kept: bob refused 3 times at 1:10 and twice at 1:59:30, ann twice at 6:00.
+      await dataSource.query(`UPDATE denials SET count = CASE at WHEN $2 THEN 3 WHEN $3 THEN 2 WHEN $4 THEN 2 ELSE count END WHERE pool_id = $1`, [pool.poolId, at(1, 10), at(1, 59, 30), at(6)]);
+      const ref = { id: pool.poolId, organizationId: (await dataSource.query('SELECT organization_id FROM pools WHERE id = $1', [pool.poolId]))[0].organization_id };
+      await rollups.rebuild(ref);
+      const fromRollups = await shelfware(pool.poolId, at(0), at(8));
+      expect(fromRollups).toMatchObject({ denials: 6, falseDenials: 2 });
+      expect(app(fromRollups, 'solver')).toMatchObject({ denials: 6 });
+      const series = await t.gql<{ poolUsage: { denials: number; falseDenials: number }[] }>(viewerKey, USAGE, { p: pool.poolId, from: at(0).toISOString(), to: at(3).toISOString(), b: 'HOUR' });
+      expect(series.data!.poolUsage.map((p) => [p.denials, p.falseDenials])).toEqual([[0, 0], [3, 2], [0, 0]]);
+      for (const table of ['pool_usage_rollups', 'app_usage_rollups', 'usage_principal_days', 'usage_rollup_cursors']) await dataSource.query(`DELETE FROM ${table} WHERE pool_id = $1`, [pool.poolId]);
+      expect(await shelfware(pool.poolId, at(0), at(8))).toEqual(fromRollups);
+      // Three draws, and the true refusals for lack of credits: 3 of bob's, 2 of ann's.
+      expect((await SIMULATE_WIDE(pool.poolId, 100, at(0), at(8))).data?.simulateCap).toMatchObject({ requests: 8, denied: 0 });
+    });
+
+    it('stream a window of denials to simulateCap a page at a time, never the whole window at once', async () => {
+      const pool = await createPool(t, adminKey, { cap: 10, apps: [{ key: 'tool', cost: 1 }] });
+      const organizationId: string = (await dataSource.query('SELECT organization_id FROM pools WHERE id = $1', [pool.poolId]))[0].organization_id;
+      // 2,500 refusals, one every 2 s from 0:00.
+      await dataSource.query(
+        `INSERT INTO denials (organization_id, pool_id, app_id, principal_id, requested, available, reason, at)
+         SELECT $1, $2, $3, $4, 1, 0, 'POOL_EXHAUSTED', $5::timestamptz + n * interval '2 seconds' FROM generate_series(0, 2499) n`,
+        [organizationId, pool.poolId, pool.apps.tool, bob, at(0)],
+      );
+      // Every read of denials the simulation makes, whatever its name, is counted by its rows.
+      const source = t.app.get(UsageSourceService) as unknown as Record<string, (...args: unknown[]) => Promise<unknown[]>>;
+      const reads: number[] = [];
+      const watched = ['denials', 'denialPage'].filter((name) => typeof source[name] === 'function');
+      for (const name of watched) {
+        const original = source[name];
+        source[name] = async function (this: unknown, ...args: unknown[]) {
+          const rows = await original.apply(this, args);
+          reads.push(rows.length);
+          return rows;
+        };
+      }
+      try {
+        expect((await SIMULATE_WIDE(pool.poolId, 10_000, at(0), at(2))).data?.simulateCap).toMatchObject({ requests: 2500, denied: 0 });
+      } finally {
+        for (const name of watched) delete source[name];
+      }
+      expect(reads.reduce((sum, n) => sum + n, 0)).toBe(2500);
+      expect(Math.max(...reads)).toBeLessThanOrEqual(1000);
     });
   });
 

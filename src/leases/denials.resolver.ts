@@ -22,7 +22,9 @@ export class DenialsResolver {
   ) {}
 
   @Roles('ADMIN')
-  @Query(() => [Denial], { description: 'Refused check-outs of a pool in [from, to), oldest first (ADMIN).' })
+  @Query(() => [Denial], {
+    description: 'Refused check-outs of a pool in [from, to), oldest first; repeated refusals of one principal, app and reason within a few seconds are one denial with a `count` (ADMIN).',
+  })
   async denials(
     @CurrentAuth() auth: AuthContext,
     @Args('poolId', { type: () => ID, description: 'The pool.' }) poolId: string,

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import DataLoader from 'dataloader';
 import type { Pool } from 'pg';
@@ -6,6 +6,7 @@ import { Repository } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { AppError } from '../common/errors/app-error';
 import { isUuid, pageSize, requireWindow } from '../common/validation/validate';
+import { APP_CONFIG, AppConfig } from '../config/env';
 import { DenialEntity, DenialReason } from './denial.entity';
 import { LeaseEntity, LeaseState } from './lease.entity';
 import { leaseColumns, leaseFromRow } from './lease-row';
@@ -53,6 +54,7 @@ export class LeaseRecordsService {
   constructor(
     @InjectRepository(LeaseEntity) private readonly leases: Repository<LeaseEntity>,
     @InjectRepository(DenialEntity) private readonly denials: Repository<DenialEntity>,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   /**
@@ -300,11 +302,26 @@ export class LeaseRecordsService {
     return query.orderBy('l.acquired_at', 'DESC').addOrderBy('l.id', 'DESC').limit(first).getMany();
   }
 
+  /**
+   * Counts a refusal on the row of the same principal, app, pool and reason in the current
+   * DENIAL_COALESCE_SECONDS window (aligned on the database clock), or on a new row. One
+   * statement: the unique key per window makes concurrent refusals on any replica add up on
+   * that one row, none lost. The row keeps the first refusal's team and figures. With
+   * coalescing off (0 s), every refusal is a row of its own.
+   */
   async recordDenial(denial: { organizationId: string; poolId: string; appId: string; principalId: string; team: string | null; requested: number; available: number; reason: DenialReason }): Promise<void> {
-    await this.denials.insert(denial);
+    await this.hot(
+      'denial_record',
+      `INSERT INTO denials (organization_id, pool_id, app_id, principal_id, team, requested, available, reason, bucket_start)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, to_timestamp(floor(extract(epoch FROM now()) / nullif($9::int, 0)) * $9::int))
+       ON CONFLICT (organization_id, pool_id, principal_id, app_id, reason, bucket_start) WHERE bucket_start IS NOT NULL
+       DO UPDATE SET count = denials.count + 1, at = least(denials.at, excluded.at), last_at = greatest(coalesce(denials.last_at, denials.at), excluded.at)`,
+      [denial.organizationId, denial.poolId, denial.appId, denial.principalId, denial.team, denial.requested, denial.available, denial.reason, this.config.denialCoalesceSeconds],
+    );
   }
 
-  async listDenials(page: { organizationId: string; poolId: string; from: Date; to: Date; first?: number | null; after?: string | null }): Promise<DenialEntity[]> {
+  /** A page of a pool's denial rows in [from, to), by id; `lastAt` is `at` for a row of one refusal. */
+  async listDenials(page: { organizationId: string; poolId: string; from: Date; to: Date; first?: number | null; after?: string | null }): Promise<(DenialEntity & { lastAt: Date })[]> {
     requireWindow(page.from, page.to, { maxDays: 3660 });
     const first = pageSize(page.first);
     if (page.after && !/^[0-9]{1,19}$/.test(page.after)) throw AppError.badInput('after', 'after must be the id of the last denial of the previous page');
@@ -315,7 +332,7 @@ export class LeaseRecordsService {
       .orderBy('d.id', 'ASC')
       .limit(first);
     if (page.after) query.andWhere('d.id > :after', { after: page.after });
-    return query.getMany();
+    return (await query.getMany()).map((d) => ({ ...d, lastAt: d.lastAt ?? d.at }));
   }
 
   /** Closes the lease's open idle interval, if any, at the end of the lease or now. */

@@ -88,8 +88,16 @@ export class Denial {
   @Field(() => String, { description: 'POOL_EXHAUSTED, GROUP_LIMIT_REACHED or QUEUE_TIMEOUT.' })
   reason!: DenialReason;
 
-  @Field({ description: 'When it happened.' })
+  @Field({ description: 'When it happened (the first refusal this denial counts).' })
   at!: Date;
+
+  @Field(() => Int, {
+    description: 'Refusals this denial counts: repeated refusals of the same principal, app, pool and reason within DENIAL_COALESCE_SECONDS (default 5) are one denial. Reports count refusals, not denials.',
+  })
+  count!: number;
+
+  @Field({ description: 'When the last refusal this denial counts happened (equals `at` when count is 1).' })
+  lastAt!: Date;
 
   poolId!: string;
   appId!: string;

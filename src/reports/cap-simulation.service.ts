@@ -6,7 +6,8 @@ import { CapReplay, ReplayRequest } from './cap-replay';
 import { CapSimulation } from './cap-simulation.model';
 import { reportWindow, ReportWindow } from './report-window';
 import { UsageRollupsService } from './usage-rollups.service';
-import { DAY_MS, limitedByCap } from './usage-slices';
+import { PendingDemand } from './pending-demand';
+import { DAY_MS, DenialPoint, limitedByCap } from './usage-slices';
 import { UsageSourceService } from './usage-source.service';
 
 /** The longest `waitSeconds` a check-out may ask for: by default a replayed request waits as long. */
@@ -36,7 +37,7 @@ export class CapSimulationService {
     const cap = requireInt(q.cap, 'cap', { min: 0, max: 1_000_000_000 });
     const maxWaitSeconds = requireInt(q.maxWaitSeconds ?? DEFAULT_MAX_WAIT_SECONDS, 'maxWaitSeconds', { min: 0, max: 86_400 });
     // A day of draws at a time (bounded memory, each query an index range scan), the next
-    // day's read under way while this one replays; the first one while denials are read.
+    // day's read under way while this one replays; the first one while the rest is set up.
     const day = (a: number) => {
       const read = this.source.drawsOpened({ poolId: pool.id, from: a, to: Math.min(a + DAY_MS, window.end) });
       // Its error surfaces where it is awaited; this only keeps a read left behind by an earlier
@@ -45,20 +46,19 @@ export class CapSimulationService {
       return read;
     };
     let reading = day(window.from);
-    const [{ initial, pending: held }, denied] = await Promise.all([this.heldDemand(pool, window), this.deniedDemand(pool, window)]);
+    const [{ initial, pending: held }, demand] = await Promise.all([this.heldDemand(pool, window), this.deniedDemand(pool, window)]);
     const replay = new CapReplay({ cap, maxWaitMs: maxWaitSeconds * 1000, initial });
-    // Requests in arrival order; at one instant, draws before denials.
-    const pending = [...held, ...denied].sort((a, b) => a.at - b.at || a.order - b.order);
-    let next = 0;
+    const pending = await PendingDemand.open({ held, ...demand });
     for (let a = window.from; a < window.end; a += DAY_MS) {
       const draws = await reading;
       if (a + DAY_MS < window.end) reading = day(a + DAY_MS);
       for (const [start, end, credits] of draws) {
-        while (next < pending.length && pending[next].at < start) replay.offer(pending[next++]);
+        // Requests that came before this draw go first; the check spares an await per draw.
+        if (pending.nextAt < start) await pending.offerBefore(start, replay);
         replay.offer({ at: start, credits, durationMs: end - start });
       }
     }
-    while (next < pending.length) replay.offer(pending[next++]);
+    await pending.offerBefore(Infinity, replay);
     const result = replay.finish();
     return {
       cap,
@@ -70,27 +70,32 @@ export class CapSimulationService {
     };
   }
 
-  /** Draws held when the window starts (they keep their credits), and unrecorded draws opened in it (requests). */
-  private async heldDemand(pool: PoolEntity, window: ReportWindow): Promise<{ initial: { end: number; credits: number }[]; pending: (ReplayRequest & { order: number })[] }> {
+  /** Draws held when the window starts (they keep their credits), and unrecorded draws opened in it (requests, in arrival order). */
+  private async heldDemand(pool: PoolEntity, window: ReportWindow): Promise<{ initial: { end: number; credits: number }[]; pending: ReplayRequest[] }> {
     const unrecorded = await this.source.unrecordedDraws({ organizationId: pool.organizationId, poolId: pool.id, now: window.now });
     const bounds = this.rollups.bounds(await this.rollups.cursor(pool.id), window.now);
     const held = await this.source.draws({ poolId: pool.id, from: window.from, to: window.from + 1, now: window.now, bounds, unrecorded, withIdle: false });
     return {
       initial: held.filter((d) => d.start < window.from).map((d) => ({ end: d.end, credits: d.credits })),
-      pending: unrecorded.filter((d) => d.start >= window.from && d.start < window.end).map((d) => ({ at: d.start, credits: d.credits, durationMs: d.end - d.start, order: 0 })),
+      pending: unrecorded
+        .filter((d) => d.start >= window.from && d.start < window.end)
+        .map((d) => ({ at: d.start, credits: d.credits, durationMs: d.end - d.start }))
+        .sort((a, b) => a.at - b.at),
     };
   }
 
   /**
    * True denials for lack of credits, replayed as requests of what they asked for, held as
    * long as the app's draws of the window held on average (the pool's default lease length
-   * when the app drew nothing).
+   * when the app drew nothing). Streamed a page of denial rows at a time, never the window's
+   * rows at once: a flood of refusals must not fill the process.
    */
-  private async deniedDemand(pool: PoolEntity, window: ReportWindow): Promise<(ReplayRequest & { order: number })[]> {
+  private async deniedDemand(pool: PoolEntity, window: ReportWindow): Promise<{ pages: AsyncIterator<DenialPoint[]>; requestOf: (d: DenialPoint) => ReplayRequest | null }> {
     const range = { organizationId: pool.organizationId, poolId: pool.id, from: window.from, to: window.end };
-    const [denials, averages] = await Promise.all([this.source.denials(range), this.source.averageDrawSeconds(range)]);
-    return denials
-      .filter((d) => !d.falseDenial && limitedByCap(d.reason))
-      .map((d) => ({ at: d.at, credits: d.requested, durationMs: (averages.get(d.appId) ?? pool.defaultLeaseSeconds) * 1000, order: 1 }));
+    const averages = await this.source.averageDrawSeconds(range);
+    return {
+      pages: this.source.denialPages(range),
+      requestOf: (d) => (d.falseDenial || !limitedByCap(d.reason) ? null : { at: d.at, credits: d.requested, durationMs: (averages.get(d.appId) ?? pool.defaultLeaseSeconds) * 1000 }),
+    };
   }
 }

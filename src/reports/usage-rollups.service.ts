@@ -39,9 +39,13 @@ export class UsageRollupsService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  /** Hours before this have ended long enough ago for every denial in them to have its verdict. */
+  /**
+   * Hours before this have ended long enough ago for every denial in them to have its
+   * verdict: a denial row keeps counting refusals for up to DENIAL_COALESCE_SECONDS after its
+   * first, and its verdict waits FALSE_DENIAL_SECONDS after its last.
+   */
   settledUntil(now: number): number {
-    return floorTo(now - (this.config.falseDenialSeconds + 60) * 1000, HOUR_MS);
+    return floorTo(now - (this.config.denialCoalesceSeconds + this.config.falseDenialSeconds + 60) * 1000, HOUR_MS);
   }
 
   async cursor(poolId: string): Promise<UsageRollupCursorEntity | null> {

@@ -7,8 +7,8 @@ function draw(appId: string, credits: number, startMin: number, endMin: number, 
   return { id: `${appId}-${startMin}`, appId, credits, start: T0 + startMin * MIN, end: T0 + endMin * MIN, idle };
 }
 
-function denial(appId: string, atMin: number, requested: number, falseDenial = false, reason: DenialPoint['reason'] = 'POOL_EXHAUSTED'): DenialPoint {
-  return { appId, at: T0 + atMin * MIN, requested, reason, falseDenial };
+function denial(appId: string, atMin: number, requested: number, falseDenial = false, reason: DenialPoint['reason'] = 'POOL_EXHAUSTED', count = 1): DenialPoint {
+  return { appId, at: T0 + atMin * MIN, requested, reason, count, falseDenial };
 }
 
 function levels(slice: UsageSlice): Record<number, number> {
@@ -50,6 +50,18 @@ describe('computeSlices', () => {
     // team-ceiling one are no demand on the cap.
     expect(Object.fromEntries(slices[0].requestLevels)).toEqual({ 20: 1, 40: 1, 60: 1 });
     expect(slices[0].apps.get('cad')).toMatchObject({ denials: { POOL_EXHAUSTED: 2, GROUP_LIMIT_REACHED: 1, QUEUE_TIMEOUT: 0 }, falseDenials: 1 });
+  });
+
+  it('counts every refusal of a denial row: as denials, false denials and requests', () => {
+    const slices = computeSlices({
+      from: T0,
+      to: T0 + HOUR_MS,
+      draws: [draw('cad', 20, 0, 40)],
+      denials: [denial('cad', 15, 20, false, 'POOL_EXHAUSTED', 50), denial('cad', 16, 20, true, 'QUEUE_TIMEOUT', 3), denial('cad', 17, 20, false, 'GROUP_LIMIT_REACHED', 2)],
+      leaseCounts: [],
+    });
+    expect(Object.fromEntries(slices[0].requestLevels)).toEqual({ 20: 1, 40: 50 });
+    expect(slices[0].apps.get('cad')).toMatchObject({ denials: { POOL_EXHAUSTED: 50, GROUP_LIMIT_REACHED: 2, QUEUE_TIMEOUT: 3 }, falseDenials: 3 });
   });
 
   it('carries draws held before the window without counting them as requests', () => {

@@ -15,12 +15,14 @@ export interface DrawSpan {
   idle: LiveSpan[] | null;
 }
 
+/** A denial row: `count` refusals of one principal, app and reason, the first at `at`. */
 export interface DenialPoint {
   appId: string;
   at: number;
   requested: number;
   reason: DenialReason;
-  /** Followed by a grant of the same app to the same principal within the configured interval. */
+  count: number;
+  /** Followed by a grant of the same app to the same principal within the configured interval (all its refusals alike). */
   falseDenial: boolean;
 }
 
@@ -161,9 +163,9 @@ class Sweep {
     if (event.denial) {
       const denial = event.denial;
       const app = appOf(this.sliceAt(event.at), denial.appId);
-      app.denials[denial.reason] += 1;
-      if (denial.falseDenial) app.falseDenials += 1;
-      else if (limitedByCap(denial.reason)) bump(this.sliceAt(event.at).requestLevels, this.level + denial.requested, 1);
+      app.denials[denial.reason] += denial.count;
+      if (denial.falseDenial) app.falseDenials += denial.count;
+      else if (limitedByCap(denial.reason)) bump(this.sliceAt(event.at).requestLevels, this.level + denial.requested, denial.count);
       return;
     }
     this.level += event.credits;

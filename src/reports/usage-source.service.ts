@@ -41,6 +41,33 @@ interface SpanRow {
 
 const ms = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
 
+/** Denial rows per page of denialPage: simulateCap holds at most two pages of a window's denials. */
+export const DENIAL_PAGE_ROWS = 1000;
+
+interface DenialRow {
+  id: string;
+  app_id: string;
+  at: number;
+  requested: number;
+  reason: DenialReason;
+  count: number;
+  false_denial: boolean;
+}
+
+// A row's verdict: false when the same principal got the same app from its first refusal to
+// the interval after its last one (all the refusals a row counts lie within a few seconds).
+// Parameters: $1 organization, $2 pool, $3 from, $4 to, $5 the false-denial interval (s).
+const DENIAL_SELECT = `
+  SELECT d.id, d.app_id, ${ms('d.at')} AS at, d.requested, d.reason, d.count,
+         EXISTS (SELECT 1 FROM leases l
+                 WHERE l.organization_id = d.organization_id AND l.principal_id = d.principal_id
+                   AND l.acquired_at >= d.at AND l.acquired_at <= coalesce(d.last_at, d.at) + make_interval(secs => $5)
+                   AND l.pool_id = d.pool_id AND l.app_id = d.app_id) AS false_denial
+  FROM denials d
+  WHERE d.organization_id = $1 AND d.pool_id = $2 AND d.at >= $3 AND d.at < $4`;
+
+const denialPoint = (r: DenialRow): DenialPoint => ({ appId: r.app_id, at: r.at, requested: r.requested, reason: r.reason, count: r.count, falseDenial: r.false_denial });
+
 /**
  * The raw rows behind the pool reports, as plain numbers (ms since the epoch): draws (ended
  * ones from `lease_draws`, held ones derived from `leases`), denials with their true/false
@@ -100,20 +127,35 @@ export class UsageSourceService {
     return rows.map((r) => ({ id: r.id, appId: r.app_id, credits: r.credits, start: r.s, end: r.e, idle: null }));
   }
 
-  /** Denials of [from, to), each with its verdict: false when the same principal got the same app within the interval. */
+  /** Denial rows of [from, to) in time order, each with its verdict: false when the same principal got the same app within the interval. */
   async denials(q: { organizationId: string; poolId: string; from: number; to: number }, manager = this.dataSource.manager): Promise<DenialPoint[]> {
-    const rows: { app_id: string; at: number; requested: number; reason: DenialReason; false_denial: boolean }[] = await manager.query(
-      `SELECT d.app_id, ${ms('d.at')} AS at, d.requested, d.reason,
-              EXISTS (SELECT 1 FROM leases l
-                      WHERE l.organization_id = d.organization_id AND l.principal_id = d.principal_id
-                        AND l.acquired_at >= d.at AND l.acquired_at <= d.at + make_interval(secs => $5)
-                        AND l.pool_id = d.pool_id AND l.app_id = d.app_id) AS false_denial
-       FROM denials d
-       WHERE d.organization_id = $1 AND d.pool_id = $2 AND d.at >= $3 AND d.at < $4
-       ORDER BY d.at, d.id`,
-      [q.organizationId, q.poolId, new Date(q.from), new Date(q.to), this.config.falseDenialSeconds],
-    );
-    return rows.map((r) => ({ appId: r.app_id, at: r.at, requested: r.requested, reason: r.reason, falseDenial: r.false_denial }));
+    const rows: DenialRow[] = await manager.query(`${DENIAL_SELECT} ORDER BY d.at, d.id`, this.denialParams(q));
+    return rows.map(denialPoint);
+  }
+
+  /** The denial rows of [from, to) in time order, DENIAL_PAGE_ROWS a page, the next page read while this one is used. */
+  async *denialPages(q: { organizationId: string; poolId: string; from: number; to: number }): AsyncGenerator<DenialPoint[]> {
+    let page = await this.denialPage(q, null);
+    while (page.length > 0) {
+      const next = page.length === DENIAL_PAGE_ROWS ? this.denialPage(q, page[page.length - 1].id) : undefined;
+      // Its error surfaces where it is awaited; this only keeps a read left behind by a
+      // consumer that stopped early from becoming an unhandled rejection.
+      next?.catch(() => undefined);
+      yield page;
+      page = next ? await next : [];
+    }
+  }
+
+  /** One page of denial rows after the row with id `after` (by time, then id), with their ids. */
+  async denialPage(q: { organizationId: string; poolId: string; from: number; to: number }, after: string | null): Promise<(DenialPoint & { id: string })[]> {
+    const keyset = after === null ? '' : 'AND (d.at, d.id) > (SELECT a.at, a.id FROM denials a WHERE a.id = $7)';
+    const params = [...this.denialParams(q), DENIAL_PAGE_ROWS, ...(after === null ? [] : [after])];
+    const rows: DenialRow[] = await this.dataSource.query(`${DENIAL_SELECT} ${keyset} ORDER BY d.at, d.id LIMIT $6`, params);
+    return rows.map((r) => ({ ...denialPoint(r), id: r.id }));
+  }
+
+  private denialParams(q: { organizationId: string; poolId: string; from: number; to: number }): unknown[] {
+    return [q.organizationId, q.poolId, new Date(q.from), new Date(q.to), this.config.falseDenialSeconds];
   }
 
   /** Leases granted in [from, to), per UTC hour and app, with their distinct principals. */
