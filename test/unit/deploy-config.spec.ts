@@ -229,3 +229,44 @@ describe('metrics port', () => {
     expect(expose).toEqual(expect.arrayContaining([String(defaults.port), String(defaults.workerPort), String(defaults.metricsPort)]));
   });
 });
+
+describe('helm ConfigMap', () => {
+  const values = readYaml('helm', 'tokenpool', 'values.yaml') as { config: Json };
+  const lines = readText('helm', 'tokenpool', 'templates', 'configmap.yaml').split('\n');
+  const fromValues = lines
+    .map((line) => /^\s{2}([A-Z_]+): \{\{ \$c\.([A-Za-z.]+)(?: \| int)? \| quote \}\}$/.exec(line))
+    .filter((m): m is RegExpExecArray => m !== null);
+
+  function valueAt(path: string): unknown {
+    return path.split('.').reduce<unknown>((node, key) => asObject(node, path)[key], values.config);
+  }
+
+  it('renders every setting from a value the chart defines', () => {
+    expect(fromValues.length).toBeGreaterThan(30);
+    for (const [, name, path] of fromValues) expect({ name, value: valueAt(path) }).toEqual({ name, value: expect.anything() });
+  });
+
+  it('gives the service a configuration it accepts with the default values', () => {
+    const env = Object.fromEntries(fromValues.map(([, name, path]) => [name, String(valueAt(path))]));
+    expect(() => parseConfig(env)).not.toThrow();
+  });
+
+  it('sets every limit of .env.example, secrets and test switches aside', () => {
+    const documented = readText('.env.example')
+      .split('\n')
+      .map((line) => /^#?\s?([A-Z][A-Z_]+)=/.exec(line)?.[1])
+      .filter((name): name is string => name !== undefined);
+    const rendered = new Set([...fromValues.map(([, name]) => name), 'HOST', 'MIGRATIONS_RUN']);
+    const outside = ['DATABASE_URL', 'REDIS_URL', 'BOOTSTRAP_ADMIN_KEY', 'LEASE_SIGNING_KEY', 'INSTANCE_ID', 'TEST_HOOKS', 'TEST_CHECKOUT_PAUSE_MS'];
+    expect(documented.filter((name) => !rendered.has(name) && !outside.includes(name))).toEqual([]);
+  });
+});
+
+describe('.env.example', () => {
+  it('lists every variable the service reads', () => {
+    const read = [...readText('src', 'config', 'env.ts').matchAll(/r\.(?:int|bool|string|optional|url|oneOf)\('([A-Z_]+)'/g)].map((m) => m[1]);
+    const example = readText('.env.example');
+    expect(read.length).toBeGreaterThan(30);
+    expect(read.filter((name) => !new RegExp(`^#?\\s?${name}=`, 'm').test(example))).toEqual([]);
+  });
+});
