@@ -35,6 +35,8 @@ export interface AppConfig {
   rateLimitPoints: number;
   rateLimitDurationSeconds: number;
   apiKeyCacheSeconds: number;
+  /** While PostgreSQL is unreachable, keys verified within this many seconds keep working (heartbeats survive a short outage). */
+  authStaleSeconds: number;
   shutdownGraceSeconds: number;
   rebuildGraceSeconds: number;
   sweepIntervalMs: number;
@@ -194,6 +196,7 @@ export function parseConfig(env: Env): AppConfig {
     rateLimitPoints: r.int('RATE_LIMIT_PER_KEY', 3000, 1, 10_000_000),
     rateLimitDurationSeconds: r.int('RATE_LIMIT_WINDOW_SECONDS', 1, 1, 3600),
     apiKeyCacheSeconds: r.int('API_KEY_CACHE_SECONDS', 1, 0, 2),
+    authStaleSeconds: r.int('AUTH_STALE_SECONDS', 300, 0, 86_400),
     shutdownGraceSeconds: r.int('SHUTDOWN_GRACE_SECONDS', 25, 1, 600),
     rebuildGraceSeconds: r.int('REBUILD_GRACE_SECONDS', 30, 5, 3600),
     sweepIntervalMs: r.int('SWEEP_INTERVAL_MS', 2000, 100, 60_000),
