@@ -1,5 +1,7 @@
 // Builds into a fresh folder and swaps it in for dist/ at the end, so processes and tests
 // that start while a build runs (another terminal, a watcher) never see a half-written dist/.
+// Why not `nest build`: there are two TypeScript projects (the app and the migrations), the
+// Lua scripts must sit beside the compiled code, and the build writes schema.gql.
 const { execFileSync } = require('node:child_process');
 const { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } = require('node:fs');
 const { dirname, join, relative } = require('node:path');
@@ -7,6 +9,9 @@ const { dirname, join, relative } = require('node:path');
 const root = join(__dirname, '..');
 const out = join(root, `dist.build-${process.pid}`);
 const tsc = require.resolve('typescript/bin/tsc');
+// npm test builds with --keep-schema, so test/unit/schema-file.spec.ts compares the committed
+// schema.gql with the code instead of with a file this build just wrote.
+const keepSchema = process.argv.includes('--keep-schema');
 
 function copyLua(dir) {
   for (const name of readdirSync(dir)) {
@@ -20,10 +25,18 @@ function copyLua(dir) {
   }
 }
 
+/** schema.gql, the schema the built code serves (for client authors, and so a review shows every API change). */
+function writeSchema() {
+  const script = `require(${JSON.stringify(join(out, 'graphql-schema.js'))}).writeServedSchema(${JSON.stringify(join(root, 'schema.gql'))})
+    .then((changed) => changed && console.log('build: schema.gql changed (the API did): review and commit it'))`;
+  execFileSync(process.execPath, ['-e', script], { cwd: root, stdio: 'inherit' });
+}
+
 try {
   execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', out], { cwd: root, stdio: 'inherit' });
   execFileSync(process.execPath, [tsc, '-p', 'tsconfig.migrations.json', '--outDir', join(out, 'migrations')], { cwd: root, stdio: 'inherit' });
   copyLua(join(root, 'src'));
+  if (!keepSchema) writeSchema();
   const old = join(root, `dist.old-${process.pid}`);
   if (existsSync(join(root, 'dist'))) renameSync(join(root, 'dist'), old);
   renameSync(out, join(root, 'dist'));
