@@ -7,8 +7,11 @@
  *     baseline script (bench/plain-route.ts).
  * Needs `npm run build` first (npm run bench:leases does it). Uses its own database
  * (tokenpool_bench, recreated) and Redis key prefix; everything it starts, it stops.
+ * The baseline scripts are not in this repository: BASELINE_DIR, by default ../shared/bench
+ * beside the clone. Without them it runs what needs no baseline and says what it skipped.
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import Redis from 'ioredis';
@@ -18,6 +21,8 @@ import { formatBenchTable, median, runLeaseStoreBench } from './lease-store.benc
 
 const ROOT = join(__dirname, '..');
 const BASELINE_DIR = process.env.BASELINE_DIR ?? join(ROOT, '..', 'shared', 'bench');
+const HAS_BASELINE = ['baseline-checkout.lua', 'baseline-checkin.lua'].every((file) => existsSync(join(BASELINE_DIR, file)));
+const NO_BASELINE = `the baseline scripts are not in ${BASELINE_DIR} (set BASELINE_DIR to the folder of baseline-checkout.lua and baseline-checkin.lua)`;
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 8);
 /** Each cell's BENCH_SECONDS is split into this many turns, interleaved with the other cells'. */
 const TURNS = Number(process.env.BENCH_TURNS ?? 4);
@@ -119,8 +124,9 @@ async function main(): Promise<void> {
   const part = process.env.BENCH_PART;
   if (part !== 'http') {
     console.log('1. Lease store (one Redis round trip per operation), cycles/s');
-    const rows = await runLeaseStoreBench({ baselineDir: BASELINE_DIR });
-    console.log(formatBenchTable(rows));
+    // runLeaseStoreBench measures every turn against the baseline cell, so it cannot run without it.
+    if (HAS_BASELINE) console.log(formatBenchTable(await runLeaseStoreBench({ baselineDir: BASELINE_DIR })));
+    else console.log(`skipped: ${NO_BASELINE}`);
   }
   if (part === 'store') return;
 
@@ -130,10 +136,12 @@ async function main(): Promise<void> {
   const created = JSON.parse(execFileSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'org', 'create', 'bench'], { env: { ...process.env, ...env } }).toString());
   // The API runs as shipped (Dockerfile, Helm, npm start), and the plain route with the same V8 flags.
   const api = start(join(ROOT, 'dist', 'main.js'), env, API_NODE_FLAGS);
-  const plain = start(join(ROOT, 'bench', 'plain-route.ts'), { PORT: '3902', BASELINE_DIR }, [...API_NODE_FLAGS, '-r', 'ts-node/register/transpile-only']);
+  // The plain route runs the baseline scripts: without them only the GraphQL cells run.
+  const plain = HAS_BASELINE ? start(join(ROOT, 'bench', 'plain-route.ts'), { PORT: '3902', BASELINE_DIR }, [...API_NODE_FLAGS, '-r', 'ts-node/register/transpile-only']) : undefined;
+  if (!plain) console.log(`skipped: the plain route's cells and the ratios to them, because ${NO_BASELINE}`);
   try {
     await waitFor('http://127.0.0.1:3901/health/ready');
-    await waitFor('http://127.0.0.1:3902/');
+    if (plain) await waitFor('http://127.0.0.1:3902/');
     const auth = { authorization: `Bearer ${created.adminKey}` };
     const gql = async (query: string) =>
       (await (await fetch('http://127.0.0.1:3901/graphql', { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: JSON.stringify({ query }) })).json()) as { data: Record<string, { id: string }> };
@@ -169,7 +177,7 @@ async function main(): Promise<void> {
     // Both servers start cold (V8 has optimised nothing, GraphQL documents are not yet
     // compiled): a warm-up that is not measured.
     await cycles(graphqlCell(16), 3);
-    await cycles(routeCell(16), 3);
+    if (plain) await cycles(routeCell(16), 3);
     await requestsPerSecond(floorCell(16), 2);
     const seconds = DURATION_S / TURNS;
     for (const connections of [16, 64]) {
@@ -180,24 +188,29 @@ async function main(): Promise<void> {
       const floor: number[] = [];
       const cells = [
         async () => graphql.push(await cycles(graphqlCell(connections), seconds)),
-        async () => route.push(await cycles(routeCell(connections), seconds)),
+        ...(plain ? [async () => route.push(await cycles(routeCell(connections), seconds))] : []),
         async () => floor.push(await requestsPerSecond(floorCell(connections), seconds)),
       ];
       for (let turn = 0; turn < TURNS; turn++) {
         for (let i = 0; i < cells.length; i++) await cells[(turn + i) % cells.length]();
       }
       const rate = (figures: HttpFigures[]) => median(figures.map((f) => f.cyclesPerSecond));
-      const ratio = median(graphql.map((g, turn) => g.cyclesPerSecond / route[turn].cyclesPerSecond), 2);
-      const floorRatio = median(floor.map((f, turn) => f / (route[turn].cyclesPerSecond * 2)), 2);
       const p = (figures: HttpFigures[], key: 'p50' | 'p99') => median(figures.map((f) => f[key]));
-      table.push(
-        `${connections} | ${rate(graphql)} | ${p(graphql, 'p50')} | ${p(graphql, 'p99')} | ${rate(route)} | ${p(route, 'p50')} | ${p(route, 'p99')} | ${ratio.toFixed(2)} | ${median(floor)} ÷ ${rate(route) * 2} → ${floorRatio.toFixed(2)}`,
-      );
+      const graphqlColumns = `${connections} | ${rate(graphql)} | ${p(graphql, 'p50')} | ${p(graphql, 'p99')}`;
+      if (plain) {
+        const ratio = median(graphql.map((g, turn) => g.cyclesPerSecond / route[turn].cyclesPerSecond), 2);
+        const floorRatio = median(floor.map((f, turn) => f / (route[turn].cyclesPerSecond * 2)), 2);
+        table.push(
+          `${graphqlColumns} | ${rate(route)} | ${p(route, 'p50')} | ${p(route, 'p99')} | ${ratio.toFixed(2)} | ${median(floor)} ÷ ${rate(route) * 2} → ${floorRatio.toFixed(2)}`,
+        );
+      } else {
+        table.push(`${graphqlColumns} | skipped | skipped | skipped | skipped | ${median(floor)} ÷ skipped`);
+      }
     }
     console.log(table.join('\n'));
   } finally {
     api.kill('SIGTERM');
-    plain.kill('SIGTERM');
+    plain?.kill('SIGTERM');
     await removeKeys(env.REDIS_PREFIX);
   }
 }
