@@ -62,7 +62,6 @@ export interface AppConfig {
   /** Refusals of the same principal, app and pool within this many seconds share one denial row (with a count). */
   denialCoalesceSeconds: number;
   testHooks: boolean;
-  testCheckoutPauseMs: number;
   instanceId: string;
 }
 
@@ -213,14 +212,10 @@ export function parseConfig(env: Env): AppConfig {
     exportIdleTimeoutSeconds: r.int('EXPORT_IDLE_TIMEOUT_SECONDS', 30, 1, 3600),
     denialCoalesceSeconds: r.int('DENIAL_COALESCE_SECONDS', 5, 0, 3600),
     testHooks: r.bool('TEST_HOOKS', false),
-    testCheckoutPauseMs: r.int('TEST_CHECKOUT_PAUSE_MS', 0, 0, 10_000),
     instanceId: r.string('INSTANCE_ID', randomBytes(4).toString('hex')),
   };
   if (config.testHooks && nodeEnv === 'production') {
     r.problems.push('TEST_HOOKS must not be on when NODE_ENV is production');
-  }
-  if (config.testCheckoutPauseMs > 0 && !config.testHooks) {
-    r.problems.push('TEST_CHECKOUT_PAUSE_MS needs TEST_HOOKS=true');
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;

@@ -13,7 +13,7 @@ import { leaseColumns, leaseFromRow } from './lease-row';
 
 export type NewLease = Omit<LeaseEntity, 'state' | 'endedAt' | 'lastHeartbeatAt' | 'idleSince' | 'creditSeconds' | 'endReason'>;
 
-export type InsertOutcome = { inserted: true } | { inserted: false; reason: 'STALE_EPOCH' | 'IDEMPOTENCY_TAKEN' };
+export type InsertOutcome = { inserted: true } | { inserted: false; reason: 'STALE_EPOCH' | 'ROLLED_BACK' | 'IDEMPOTENCY_TAKEN' };
 
 /** Who ends which lease, and how: see endIfActive. */
 export interface EndTarget {
@@ -33,6 +33,56 @@ function rowSpecific(err: unknown): boolean {
   const code = (err as { code?: string }).code ?? '';
   return code.startsWith('22') || code.startsWith('23') || code === '40P01' || code === '40001';
 }
+
+/**
+ * The grant records of one group commit. Each pool's row is locked (in id order, so batches
+ * of several pools cannot deadlock), and its grants under the current epoch are checked with
+ * the highest fencing token recorded before (if of the same epoch) in token order: as tokens
+ * rise, Redis's clock at the grant (acquired_at) may not go back, and a token may not come
+ * back for another grant. Either shows a Redis that went back in time: it re-issues tokens
+ * PostgreSQL holds, the first ones maybe of grants never recorded (so uniqueness is not
+ * enough), later than the recorded ones. Then none of the pool's grants is recorded and its
+ * epoch is raised at once, so that no later grant of the old state can be recorded either
+ * while the pool is rebuilt. Grants recorded out of token order (two processes, two batches)
+ * pass: their clock order matches their token order. Otherwise the highest recorded token
+ * only rises.
+ */
+const INSERT_LEASES = `
+  WITH v AS (
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[], $7::uuid[], $8::uuid[], $9::text[], $10::text[],
+                         $11::uuid[], $12::int[], $13::int[], $14::bigint[], $15::bigint[], $16::timestamptz[], $17::timestamptz[], $18::text[], $19::text[])
+      AS v(id, organization_id, pool_id, app_id, principal_id, requested_by_principal_id, api_key_id, work_unit_id, team, host,
+           draw_id, credits, lease_seconds, fencing_token, epoch, acquired_at, expires_at, idempotency_key, request_hash)),
+  p AS (
+    SELECT id, epoch, highest_fencing_token AS top, highest_fencing_token_at AS top_at FROM pools
+    WHERE id IN (SELECT pool_id FROM v) ORDER BY id FOR NO KEY UPDATE),
+  s AS (
+    SELECT v.pool_id, v.fencing_token AS t, v.acquired_at AS a FROM v JOIN p ON p.id = v.pool_id AND p.epoch = v.epoch
+    UNION ALL
+    SELECT id, top, top_at FROM p WHERE top_at IS NOT NULL AND top / 1000000000000 = epoch),
+  o AS (SELECT pool_id, t, a, lag(t) OVER w AS prev_t, lag(a) OVER w AS prev_a FROM s WINDOW w AS (PARTITION BY pool_id ORDER BY t, a)),
+  rb AS (SELECT DISTINCT pool_id FROM o WHERE (t > prev_t AND a < prev_a) OR (t = prev_t AND a <> prev_a)),
+  ins AS (
+    INSERT INTO leases (id, organization_id, pool_id, app_id, principal_id, requested_by_principal_id, api_key_id, work_unit_id,
+                        team, host, draw_id, credits, lease_seconds, fencing_token, epoch, state, acquired_at, expires_at,
+                        idempotency_key, request_hash)
+    SELECT v.id, v.organization_id, v.pool_id, v.app_id, v.principal_id, v.requested_by_principal_id, v.api_key_id, v.work_unit_id,
+           v.team, v.host, v.draw_id, v.credits, v.lease_seconds, v.fencing_token, v.epoch, 'ACTIVE', v.acquired_at, v.expires_at,
+           v.idempotency_key, v.request_hash
+    FROM v JOIN p ON p.id = v.pool_id AND p.epoch = v.epoch
+    WHERE v.pool_id NOT IN (SELECT pool_id FROM rb)
+    ON CONFLICT DO NOTHING
+    RETURNING id, pool_id, fencing_token, acquired_at),
+  hi AS (SELECT DISTINCT ON (pool_id) pool_id, fencing_token, acquired_at FROM ins ORDER BY pool_id, fencing_token DESC),
+  up AS (
+    UPDATE pools SET epoch = p.epoch + CASE WHEN rb.pool_id IS NULL THEN 0 ELSE 1 END,
+                     highest_fencing_token = CASE WHEN hi.fencing_token > p.top THEN hi.fencing_token ELSE p.top END,
+                     highest_fencing_token_at = CASE WHEN hi.fencing_token > p.top THEN hi.acquired_at ELSE p.top_at END
+    FROM p LEFT JOIN rb ON rb.pool_id = p.id LEFT JOIN hi ON hi.pool_id = p.id
+    WHERE pools.id = p.id AND (rb.pool_id IS NOT NULL OR hi.fencing_token > p.top))
+  SELECT v.id, EXISTS (SELECT 1 FROM ins WHERE ins.id = v.id) AS inserted,
+         p.epoch = v.epoch AS current_epoch, EXISTS (SELECT 1 FROM rb WHERE rb.pool_id = v.pool_id) AS rolled_back
+  FROM v LEFT JOIN p ON p.id = v.pool_id`;
 
 export interface LeasePage {
   organizationId: string;
@@ -69,8 +119,10 @@ export class LeaseRecordsService {
 
   /**
    * Records a granted lease, but only while the pool's epoch is the one the grant was made
-   * under: the pool row is share-locked, so a rebuild (which raises the epoch under an
-   * exclusive lock, then reads the active leases) either sees this row or makes it fail.
+   * under, and only if Redis has not gone back in time. The pool row is locked, so a rebuild
+   * (which raises the epoch under an exclusive lock, then reads the active leases) either sees
+   * this row or makes it fail, and the grants of one pool are checked one statement after the
+   * other against the highest fencing token recorded before them (see INSERT_LEASES).
    *
    * Group commit: the grants that reach this point in one turn of the event loop are
    * written by one statement (one round trip, one commit), each with its own outcome.
@@ -82,71 +134,29 @@ export class LeaseRecordsService {
   private readonly inserts = new DataLoader<NewLease, InsertOutcome>((batch) => this.insertBatch(batch), GROUP_COMMIT);
 
   private async insertBatch(batch: readonly NewLease[]): Promise<(InsertOutcome | Error)[]> {
-    if (batch.length === 1) return [await this.insertOne(batch[0]).catch((err: Error) => err)];
-    let rows: { id: string; inserted: boolean; current_epoch: boolean | null }[];
     try {
-      rows = await this.hot(
-        'lease_insert_batch',
-        `WITH v AS (
-           SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[], $7::uuid[], $8::uuid[], $9::text[], $10::text[],
-                                $11::uuid[], $12::int[], $13::int[], $14::bigint[], $15::bigint[], $16::timestamptz[], $17::timestamptz[], $18::text[], $19::text[])
-             AS v(id, organization_id, pool_id, app_id, principal_id, requested_by_principal_id, api_key_id, work_unit_id, team, host,
-                  draw_id, credits, lease_seconds, fencing_token, epoch, acquired_at, expires_at, idempotency_key, request_hash)),
-         p AS (SELECT id, epoch FROM pools WHERE id IN (SELECT pool_id FROM v) FOR SHARE),
-         ins AS (
-           INSERT INTO leases (id, organization_id, pool_id, app_id, principal_id, requested_by_principal_id, api_key_id, work_unit_id,
-                               team, host, draw_id, credits, lease_seconds, fencing_token, epoch, state, acquired_at, expires_at,
-                               idempotency_key, request_hash)
-           SELECT v.id, v.organization_id, v.pool_id, v.app_id, v.principal_id, v.requested_by_principal_id, v.api_key_id, v.work_unit_id,
-                  v.team, v.host, v.draw_id, v.credits, v.lease_seconds, v.fencing_token, v.epoch, 'ACTIVE', v.acquired_at, v.expires_at,
-                  v.idempotency_key, v.request_hash
-           FROM v JOIN p ON p.id = v.pool_id AND p.epoch = v.epoch
-           ON CONFLICT DO NOTHING
-           RETURNING id)
-         SELECT v.id, EXISTS (SELECT 1 FROM ins WHERE ins.id = v.id) AS inserted, p.epoch = v.epoch AS current_epoch
-         FROM v LEFT JOIN p ON p.id = v.pool_id`,
-        [
-          batch.map((l) => l.id), batch.map((l) => l.organizationId), batch.map((l) => l.poolId), batch.map((l) => l.appId), batch.map((l) => l.principalId),
-          batch.map((l) => l.requestedByPrincipalId), batch.map((l) => l.apiKeyId), batch.map((l) => l.workUnitId), batch.map((l) => l.team), batch.map((l) => l.host),
-          batch.map((l) => l.drawId), batch.map((l) => l.credits), batch.map((l) => l.leaseSeconds), batch.map((l) => l.fencingToken), batch.map((l) => l.epoch),
-          batch.map((l) => l.acquiredAt), batch.map((l) => l.expiresAt), batch.map((l) => l.idempotencyKey), batch.map((l) => l.requestHash),
-        ],
-      );
+      return await this.insertRows(batch);
     } catch (err) {
       // One lease's data must not fail the others: write them one by one.
-      if (rowSpecific(err)) return Promise.all(batch.map((lease) => this.insertOne(lease).catch((e: Error) => e)));
+      if (batch.length > 1 && rowSpecific(err)) return Promise.all(batch.map((lease) => this.insertRows([lease]).then(([outcome]) => outcome, (e: Error) => e)));
       return batch.map(() => err as Error);
     }
+  }
+
+  private async insertRows(batch: readonly NewLease[]): Promise<InsertOutcome[]> {
+    const rows = await this.hot<{ id: string; inserted: boolean; current_epoch: boolean | null; rolled_back: boolean }>('lease_insert_batch', INSERT_LEASES, [
+      batch.map((l) => l.id), batch.map((l) => l.organizationId), batch.map((l) => l.poolId), batch.map((l) => l.appId), batch.map((l) => l.principalId),
+      batch.map((l) => l.requestedByPrincipalId), batch.map((l) => l.apiKeyId), batch.map((l) => l.workUnitId), batch.map((l) => l.team), batch.map((l) => l.host),
+      batch.map((l) => l.drawId), batch.map((l) => l.credits), batch.map((l) => l.leaseSeconds), batch.map((l) => l.fencingToken), batch.map((l) => l.epoch),
+      batch.map((l) => l.acquiredAt), batch.map((l) => l.expiresAt), batch.map((l) => l.idempotencyKey), batch.map((l) => l.requestHash),
+    ]);
     const byId = new Map(rows.map((r) => [r.id, r]));
     return batch.map((lease): InsertOutcome => {
       const row = byId.get(lease.id);
       if (row?.inserted) return { inserted: true };
+      if (row?.rolled_back) return { inserted: false, reason: 'ROLLED_BACK' };
       return { inserted: false, reason: row?.current_epoch ? 'IDEMPOTENCY_TAKEN' : 'STALE_EPOCH' };
     });
-  }
-
-  private async insertOne(lease: NewLease): Promise<InsertOutcome> {
-    try {
-      const rows = await this.hot(
-        'lease_insert',
-        `WITH p AS (SELECT id FROM pools WHERE id = $2 AND epoch = $15 FOR SHARE)
-         INSERT INTO leases (id, organization_id, pool_id, app_id, principal_id, requested_by_principal_id, api_key_id, work_unit_id,
-                             team, host, draw_id, credits, lease_seconds, fencing_token, epoch, state, acquired_at, expires_at,
-                             idempotency_key, request_hash)
-         SELECT $1, $3, p.id, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'ACTIVE', $16, $17, $18, $19 FROM p
-         RETURNING id`,
-        [
-          lease.id, lease.poolId, lease.organizationId, lease.appId, lease.principalId, lease.requestedByPrincipalId, lease.apiKeyId,
-          lease.workUnitId, lease.team, lease.host, lease.drawId, lease.credits, lease.leaseSeconds, lease.fencingToken, lease.epoch,
-          lease.acquiredAt, lease.expiresAt, lease.idempotencyKey, lease.requestHash,
-        ],
-      );
-      return rows.length === 1 ? { inserted: true } : { inserted: false, reason: 'STALE_EPOCH' };
-    } catch (err) {
-      const e = err as { code?: string; constraint?: string };
-      if (e.code === '23505' && (e.constraint === 'uq_leases_idempotency' || e.constraint === 'pk_leases')) return { inserted: false, reason: 'IDEMPOTENCY_TAKEN' };
-      throw err;
-    }
   }
 
   /** The row `insert` wrote, as an entity, without reading it back. */

@@ -76,6 +76,9 @@ function buildLibrary(): LeaseLibrary {
 
 let library: LeaseLibrary | undefined;
 
+/** Lease ids per ZMSCORE in heldLeases. */
+const HELD_LEASES_PAGE = 1000;
+
 /**
  * All Redis state of leases: per-pool counters, leases, draws and the expiry stream, changed
  * only by one atomic Lua function per operation, with the Redis clock as the only clock.
@@ -119,7 +122,7 @@ export class LeaseStore {
    * lease of the pool replays that lease's first grant (replayed: true) and creates nothing.
    */
   async checkout(input: CheckoutInput): Promise<CheckoutResult> {
-    assertIds(input.leaseId, input.appId, input.principalId, input.workUnitId ?? '');
+    assertIds(input.leaseId, input.appId, input.principalId, input.workUnitId ?? '', input.drawId ?? '');
     const reply = await this.run('checkout', input.poolId, checkoutArgs(input));
     if (typeof reply === 'string') return parseGrant(input.leaseId, reply, false);
     const status = Array.isArray(reply) ? reply[0] : reply;
@@ -229,6 +232,24 @@ export class LeaseStore {
     return this.redis.xack(this.keys(poolId).events, group, ...ids);
   }
 
+  /**
+   * Redis's clock, and the expiry of each of these leases the pool holds (a lease it does not
+   * hold is absent from the map): what the pool-state service compares with PostgreSQL's record.
+   */
+  async heldLeases(poolId: string, leaseIds: string[]): Promise<{ nowMs: number; expiresAtMs: Map<string, number> }> {
+    const [seconds, micros] = (await this.redis.time()).map(Number);
+    const expiresAtMs = new Map<string, number>();
+    const key = this.keys(poolId).leases;
+    for (let i = 0; i < leaseIds.length; i += HELD_LEASES_PAGE) {
+      const page = leaseIds.slice(i, i + HELD_LEASES_PAGE);
+      const scores = await this.redis.zmscore(key, ...page);
+      page.forEach((id, j) => {
+        if (scores[j] !== null) expiresAtMs.set(id, Number(scores[j]));
+      });
+    }
+    return { nowMs: seconds * 1000 + Math.floor(micros / 1000), expiresAtMs };
+  }
+
   /** The pool's Redis keys, for tools and tests that inspect the state. */
   keys(poolId: string): PoolKeys {
     return poolKeys(this.prefix, poolId);
@@ -293,14 +314,14 @@ function installPayload(input: InstallInput): string {
 }
 
 /**
- * checkout.lua's arguments: the ones every check-out has, then team, host, work unit, waitMs
- * and (only when it waits) the queue's bounds, leaving out the empty ones at the end (most
- * check-outs send four).
+ * checkout.lua's arguments: the ones every check-out has, then team, host, work unit, waitMs,
+ * the queue's bounds (only when it waits) and the draw id, leaving out the empty ones at the
+ * end (most check-outs send four).
  */
 function checkoutArgs(input: CheckoutInput): (string | number)[] {
   const args: (string | number)[] = [input.leaseId, input.appId, input.principalId, input.leaseMs];
-  const bounds = input.waitMs && input.queueBounds ? [input.queueBounds.perPrincipal, input.queueBounds.perPool] : [];
-  const optional = [escapeTeam(input.team), input.host ?? '', input.workUnitId ?? '', input.waitMs ?? 0, ...bounds];
+  const bounds = input.waitMs && input.queueBounds ? [input.queueBounds.perPrincipal, input.queueBounds.perPool] : ['', ''];
+  const optional = [escapeTeam(input.team), input.host ?? '', input.workUnitId ?? '', input.waitMs ?? 0, ...bounds, input.drawId ?? ''];
   let last = optional.length;
   while (last > 0 && (optional[last - 1] === '' || optional[last - 1] === 0)) last--;
   for (let i = 0; i < last; i++) args.push(optional[i]);

@@ -77,6 +77,13 @@ export interface CheckoutInput extends Requester {
   leaseId: string;
   leaseMs: number;
   /**
+   * The id of a draw this check-out opens (absent: the lease id). A lease id that may be
+   * granted again (one derived from an idempotency key) needs a fresh one per request, so that
+   * the end of an earlier grant's draw can never be taken for this one's. A lingering draw of
+   * that id makes the store derive another.
+   */
+  drawId?: string;
+  /**
    * 0 = do not queue. Else a refusal puts the leaseId in the pool's fair queue (keeping its
    * place if it is queued already), alive for waitMs unless tried again; a grant takes it out.
    */

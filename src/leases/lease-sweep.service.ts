@@ -69,6 +69,7 @@ export class LeaseSweepService {
       if (await this.poolState.ensure(pool.id)) summary.rebuilt += 1;
       return;
     }
+    summary.rebuilt += await this.poolState.rebuildIfLeasesLost(pool);
     if (resync) {
       await this.poolState.resyncConfig(pool);
       summary.recorded += await this.draws.reconcile(pool.id);

@@ -4,6 +4,7 @@ import { AppsModule } from '../apps/apps.module';
 import { PoolsModule } from '../pools/pools.module';
 import { PrincipalsModule } from '../principals/principals.module';
 import { WorkUnitsModule } from '../work-units/work-units.module';
+import { CheckoutHooks } from './checkout-hooks';
 import { DenialEntity } from './denial.entity';
 import { DenialsResolver } from './denials.resolver';
 import { FairQueueService } from './fair-queue.service';
@@ -19,7 +20,7 @@ import { QuotesService } from './quotes.service';
 
 @Module({
   imports: [TypeOrmModule.forFeature([LeaseEntity, DenialEntity, LeaseIdleIntervalEntity]), LeaseStoreModule, PoolsModule, AppsModule, PrincipalsModule, WorkUnitsModule],
-  providers: [LeasesService, FairQueueService, QuotesService, LeaseRecordsService, PoolStateService, LeaseMetricsService, LeasesResolver, DenialsResolver],
+  providers: [LeasesService, CheckoutHooks, FairQueueService, QuotesService, LeaseRecordsService, PoolStateService, LeaseMetricsService, LeasesResolver, DenialsResolver],
   exports: [LeasesService],
 })
 export class LeasesModule {}

@@ -10,6 +10,7 @@ import { PoolEventsService } from '../pools/pool-events.service';
 import { MIN_LEASE_SECONDS, PoolsService } from '../pools/pools.service';
 import { PrincipalsService } from '../principals/principals.service';
 import { WorkUnitsService } from '../work-units/work-units.service';
+import { CheckoutHooks } from './checkout-hooks';
 import { queueFullError, refusalError } from './checkout-refusal';
 import { CheckoutInput } from './dto/checkout.input';
 import { FairQueueService } from './fair-queue.service';
@@ -43,6 +44,7 @@ export class LeasesService {
     private readonly events: PoolEventsService,
     private readonly queue: FairQueueService,
     private readonly workUnits: WorkUnitsService,
+    private readonly hooks: CheckoutHooks,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -71,8 +73,11 @@ export class LeasesService {
     // (and the arguments), so concurrent retries meet in the script and get one grant. It is
     // also the request's ticket in the fair queue.
     const leaseId = idempotencyKey ? uuidFrom(`${auth.organizationId}|${auth.keyId}|${idempotencyKey}|${requestHash}`) : randomUUID();
+    // Such a lease id is granted again when a retry finds its earlier grant undone or expired:
+    // a fresh draw id per request keeps that grant's draw (and its end event) apart.
+    const drawId = idempotencyKey ? randomUUID() : undefined;
     const queueBounds = { perPrincipal: this.config.queueMaxPerPrincipal, perPool: this.config.queueMaxPerPool };
-    const request = { poolId: pool.id, appId: app.id, principalId: holder.id, team: holder.team, host, workUnitId: input.workUnitId ?? null, requestId: leaseId, leaseId, leaseMs: leaseSeconds * 1000, queueBounds };
+    const request = { poolId: pool.id, appId: app.id, principalId: holder.id, team: holder.team, host, workUnitId: input.workUnitId ?? null, requestId: leaseId, leaseId, drawId, leaseMs: leaseSeconds * 1000, queueBounds };
     const attempt = async (waitMs: number): Promise<CheckoutResult> => {
       const result = await this.store.checkout({ ...request, waitMs });
       if (result.status !== 'UNKNOWN_APP') return result;
@@ -189,9 +194,7 @@ export class LeasesService {
   }
 
   private async record(grant: Granted, lease: NewLease): Promise<LeaseEntity> {
-    // Test-only (TEST_HOOKS): widen the window between the Redis grant and the PostgreSQL
-    // record, so crash tests can kill the process inside it.
-    if (this.config.testCheckoutPauseMs > 0) await new Promise((resolve) => setTimeout(resolve, this.config.testCheckoutPauseMs));
+    await this.hooks.granted(lease.id);
     let outcome;
     try {
       outcome = await this.records.insert(lease);
@@ -205,8 +208,13 @@ export class LeasesService {
       this.events.changed(lease.poolId);
       return this.records.inserted(lease);
     }
-    if (outcome.reason === 'STALE_EPOCH') {
-      await this.undo(lease);
+    if (outcome.reason === 'STALE_EPOCH' || outcome.reason === 'ROLLED_BACK') {
+      if (outcome.reason === 'ROLLED_BACK') {
+        this.logger.warn(`Pool ${lease.poolId} went back in time in Redis (lease ${lease.id} got fencing token ${lease.fencingToken}, out of order with those recorded); rebuilding it`);
+      }
+      // A replayed grant may be of a lease recorded by the request that first got it: the
+      // rebuild (which replaces the pool's Redis state) keeps that one.
+      if (!grant.replayed) await this.undo(lease);
       throw this.rebuilding(lease.poolId);
     }
     // Another request with the same idempotency key recorded first.

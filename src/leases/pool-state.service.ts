@@ -13,13 +13,18 @@ import { RestoredLease } from './lease-store.types';
 
 // pg_advisory_lock(classid, objid): one lock per pool, so rebuilds of a pool never overlap.
 const REBUILD_LOCK_CLASS = 7_246;
+// A lease PostgreSQL holds active counts as lost from Redis only if it has this long to run
+// by Redis's clock: one that runs out meanwhile is no sign of a lost state.
+const LOST_LEASE_MARGIN_MS = 1000;
 
 /**
  * Keeps each pool's Redis state in line with PostgreSQL. When Redis lost a pool's state
- * (its epoch key is missing) or holds a stale one (its epoch differs from the database's),
- * the pool is rebuilt: under a per-pool advisory lock, the epoch is raised in PostgreSQL
- * (which makes any lease granted under the lost state fail to record), the active leases
- * are read and given a grace period, and the store is reinstalled with them.
+ * (its epoch key is missing), holds a stale one (its epoch differs from the database's) or
+ * went back in time (a grant's record found its fencing token out of order and raised the
+ * epoch, or the sweep found a lease missing), the pool is rebuilt: under a per-pool advisory
+ * lock, the epoch is raised in PostgreSQL (which makes any lease granted under the lost state
+ * fail to record), the active leases are read, given the later of the two stores' expiries
+ * and a grace period, and the store is reinstalled with them.
  */
 @Injectable()
 export class PoolStateService {
@@ -44,6 +49,38 @@ export class PoolStateService {
     const work = this.rebuildIfNeeded(poolId).finally(() => this.inFlight.delete(poolId));
     this.inFlight.set(poolId, work);
     return work;
+  }
+
+  /**
+   * The sweep's check for a Redis that went back in time without a grant showing it (it lost
+   * leases or their heartbeats, and nobody checked out since): when Redis lacks a lease that
+   * PostgreSQL holds active, the pool's epoch is raised and the pool rebuilt. Returns the
+   * number of pools rebuilt (0 or 1).
+   */
+  async rebuildIfLeasesLost(pool: PoolEntity): Promise<number> {
+    const lost = await this.lostLeases(pool.id);
+    if (lost.length === 0) return 0;
+    this.logger.warn(`Pool ${pool.id}: Redis lacks ${lost.length} lease(s) PostgreSQL holds active (${lost.slice(0, 3).join(', ')}); it went back in time, rebuilding`);
+    await this.dataSource.query('UPDATE pools SET epoch = epoch + 1 WHERE id = $1 AND epoch = $2', [pool.id, pool.epoch]);
+    return (await this.ensure(pool.id)) ? 1 : 0;
+  }
+
+  /**
+   * Active leases of PostgreSQL's that Redis lacks. A check-in or revocation ends the lease in
+   * PostgreSQL before Redis, so one that ended between the two reads is gone from the second
+   * read of PostgreSQL; one that runs out soon is left out by Redis's clock, which is the
+   * clock of every expiry in both stores.
+   */
+  private async lostLeases(poolId: string): Promise<string[]> {
+    const activeNow = (ids?: string[]): Promise<{ id: string; expires_at: Date }[]> =>
+      this.dataSource.query(`SELECT id, expires_at FROM leases WHERE pool_id = $1 AND state = 'ACTIVE' AND ($2::uuid[] IS NULL OR id = ANY($2::uuid[]))`, [poolId, ids ?? null]);
+    const active = await activeNow();
+    if (active.length === 0) return [];
+    const held = await this.store.heldLeases(poolId, active.map((l) => l.id));
+    const outliving = (l: { id: string; expires_at: Date }) => !held.expiresAtMs.has(l.id) && l.expires_at.getTime() > held.nowMs + LOST_LEASE_MARGIN_MS;
+    const missing = active.filter(outliving).map((l) => l.id);
+    if (missing.length === 0) return [];
+    return (await activeNow(missing)).filter(outliving).map((l) => l.id);
   }
 
   /** Re-writes the pool's cap, apps and team limits into Redis (idempotent; ends no lease). */
@@ -76,6 +113,7 @@ export class PoolStateService {
       const pool = await manager.findOne(PoolEntity, { where: { id: poolId }, lock: { mode: 'pessimistic_write' } });
       if (!pool || redisEpoch === pool.epoch) return null;
       const [raised]: [{ epoch: string }[], number] = await manager.query('UPDATE pools SET epoch = epoch + 1 WHERE id = $1 RETURNING epoch::text AS epoch', [poolId]);
+      await this.keepLaterExpiries(poolId, manager);
       // Leases whose time ran out while Redis was gone will get no expiry event: end them here.
       await manager.query(
         `UPDATE leases SET state = 'EXPIRED', ended_at = expires_at, end_reason = 'expired',
@@ -113,6 +151,25 @@ export class PoolStateService {
       `Rebuilt pool ${poolId} in Redis at epoch ${snapshot.epoch} (was ${redisEpoch ?? 'missing'}): ${result.leasesRestored} leases, ${result.drawsRestored} draws, ${result.inUse} credits in use`,
     );
     return true;
+  }
+
+  /**
+   * A Redis that still holds the pool (it went back in time, or its epoch is stale) may know
+   * a later expiry of a lease than PostgreSQL, whose copy heartbeats bring up to date in
+   * batches, or an earlier one (a lost heartbeat): the later of the two is kept, so a rebuild
+   * never shortens a lease. Run under the pool's lock, before due leases are expired.
+   */
+  private async keepLaterExpiries(poolId: string, manager: EntityManager): Promise<void> {
+    const active: { id: string }[] = await manager.query(`SELECT id FROM leases WHERE pool_id = $1 AND state = 'ACTIVE'`, [poolId]);
+    if (active.length === 0) return;
+    const { expiresAtMs } = await this.store.heldLeases(poolId, active.map((l) => l.id));
+    if (expiresAtMs.size === 0) return;
+    await manager.query(
+      `UPDATE leases l SET expires_at = r.expires_at
+       FROM unnest($2::uuid[], $3::timestamptz[]) AS r(id, expires_at)
+       WHERE l.id = r.id AND l.pool_id = $1 AND l.state = 'ACTIVE' AND l.expires_at < r.expires_at`,
+      [poolId, [...expiresAtMs.keys()], [...expiresAtMs.values()].map((ms) => new Date(ms))],
+    );
   }
 
   private async catalog(poolId: string, manager = this.dataSource.manager) {

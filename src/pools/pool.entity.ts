@@ -38,6 +38,17 @@ export class PoolEntity {
   @Column('bigint', { default: 0 })
   epoch!: string;
 
+  /**
+   * The highest fencing token recorded for the pool, and when Redis granted it (its clock):
+   * a grant Redis makes later with a token not above it, or earlier with one above it, shows
+   * a Redis that went back in time, which the epoch cannot see (lease-records.service.ts).
+   */
+  @Column('bigint', { default: 0 })
+  highestFencingToken!: string;
+
+  @Column('timestamptz', { nullable: true })
+  highestFencingTokenAt!: Date | null;
+
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt!: Date;
 

@@ -149,8 +149,8 @@ describe('lease promises under load', () => {
 
   it('loses no acknowledged lease when API processes are killed at random, and returns every credit in time', async () => {
     // One process pauses inside every check-out, between the Redis grant and the PostgreSQL record.
-    const paused = { TEST_CHECKOUT_PAUSE_MS: '40' };
-    let apis: ApiProcess[] = await Promise.all([startApi(paused), startApi(), startApi(paused)]);
+    const paused = { pauseCheckoutsMs: 40 };
+    let apis: ApiProcess[] = await Promise.all([startApi({}, paused), startApi(), startApi({}, paused)]);
     const worker = startWorker({});
     const redis = new Redis(process.env.REDIS_URL!);
     let kills = 0;
@@ -166,7 +166,7 @@ describe('lease promises under load', () => {
           victim.signal('SIGKILL');
           await victim.exited;
           kills += 1;
-          const replacement = await startApi(victimIndex === 1 ? {} : paused);
+          const replacement = await startApi({}, victimIndex === 1 ? {} : paused);
           apis = [...apis, replacement];
         }
       })();

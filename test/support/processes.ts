@@ -74,13 +74,17 @@ export class ApiProcess extends Spawned {
 
 /**
  * Starts `node dist/main.js` on free ports (public and metrics) with the run's environment
- * plus `env`; resolves once it answers.
+ * plus `env`; resolves once it answers. With `pauseCheckoutsMs`, the test-only entrypoint
+ * checkout-pause-api.js instead: every check-out waits that long between its Redis grant and
+ * its PostgreSQL record, after printing "checkout-paused <leaseId>".
  */
-export async function startApi(env: Record<string, string> = {}, options: { ready?: 'live' | 'ready' } = {}): Promise<ApiProcess> {
+export async function startApi(env: Record<string, string> = {}, options: { ready?: 'live' | 'ready'; pauseCheckoutsMs?: number } = {}): Promise<ApiProcess> {
   const port = await freePort();
   const metricsPort = env.METRICS_PORT ?? String(await freePort());
-  const proc = spawn(process.execPath, [join(ROOT, 'dist', 'main.js')], {
-    env: { ...process.env, PORT: String(port), METRICS_PORT: metricsPort, HOST: '127.0.0.1', ...env },
+  const paused = options.pauseCheckoutsMs === undefined ? {} : { TEST_CHECKOUT_PAUSE_MS: String(options.pauseCheckoutsMs) };
+  const script = options.pauseCheckoutsMs === undefined ? join(ROOT, 'dist', 'main.js') : join(__dirname, 'checkout-pause-api.js');
+  const proc = spawn(process.execPath, [script], {
+    env: { ...process.env, PORT: String(port), METRICS_PORT: metricsPort, HOST: '127.0.0.1', ...paused, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const api = new ApiProcess(proc, `http://127.0.0.1:${port}`, `http://127.0.0.1:${metricsPort}/metrics`);

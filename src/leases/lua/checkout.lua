@@ -20,6 +20,11 @@
     ARGV[9] maxPerPrincipal  '' or absent = no bound; else a new ticket is refused (QUEUE_FULL)
                          while the principal has this many live tickets in the pool's queue
     ARGV[10] maxPerPool  '' or absent = no bound; else the same while the queue holds this many
+    ARGV[11] drawId      '' or absent = the lease id; else the id of a draw this check-out opens.
+                         A lease id that may be granted again (one derived from an idempotency
+                         key) comes with a fresh one per request, so that no end of an earlier
+                         grant's draw can be taken for this one's. Either way an id whose draw
+                         still lingers gives way to one derived from it and the fencing token.
     (lease-store.ts leaves out trailing empty arguments: most check-outs send four.)
 
   Output:
@@ -39,7 +44,7 @@
 usePool(KEYS[1])
 local leaseId, appId, principal, leaseMs = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local team, host, workUnit, waitMs = ARGV[5] or '', ARGV[6] or '', ARGV[7] or '', ARGV[8]
-local maxPerPrincipal, maxPerPool = ARGV[9] or '', ARGV[10] or ''
+local maxPerPrincipal, maxPerPool, drawArg = ARGV[9] or '', ARGV[10] or '', ARGV[11] or ''
 
 local st, now, nowStr = decisionState(appId, team, leaseId)
 if not st then return { 'UNAVAILABLE' } end
@@ -90,8 +95,12 @@ local expStr = format('%d', expiresAt)
 local lexp = (not st[S_LEXP] or expiresAt < num(st[S_LEXP])) and expStr or nil
 local credits, used, drawPacked
 if mode == 'OPENED' then
-  -- An earlier lease of this id opened a draw that outlived it: this draw needs another id.
-  drawId = st[S_DRAW] and derivedUuid(leaseId .. '~' .. token) or leaseId
+  -- An earlier draw of this id outlived its lease (it lingers): this draw needs another id.
+  if drawArg == '' then
+    drawId = st[S_DRAW] and derivedUuid(leaseId .. '~' .. token) or leaseId
+  else
+    drawId = rcall('HEXISTS', STATE, 'd|' .. drawArg) == 1 and derivedUuid(drawArg .. '~' .. token) or drawArg
+  end
   drawPacked = '1|0|' .. team .. '|' .. cost .. '|' .. leaseId .. '|' .. appId .. '|' .. principal .. '|'
     .. nowStr .. '|' .. scopeKey
   credits, used = cost, str(usedN + costN)
