@@ -6,6 +6,7 @@ import { MetricsModule } from './common/metrics/metrics.module';
 import { LoggingModule } from './common/logging/logging.module';
 import { RedisModule } from './common/redis/redis.module';
 import { RedisService } from './common/redis/redis.service';
+import { ScheduleKeeperModule } from './common/queues/schedule-keeper.module';
 import { ConfigModule } from './config/config.module';
 import { APP_CONFIG, AppConfig } from './config/env';
 import { LeaseWorkerModule } from './leases/lease-worker.module';
@@ -15,6 +16,8 @@ import { LedgerWorkerModule } from './ledger/ledger-worker.module';
 /**
  * The worker process: every BullMQ processor of the service is listed here, and nothing
  * else runs in it, beside health and metrics routes for the orchestrator. Retry and clean-up defaults are set once, for every queue.
+ * Each worker module registers its schedules with the ScheduleKeeper, which re-creates them
+ * whenever Redis has lost them.
  */
 @Module({
   imports: [
@@ -37,6 +40,7 @@ import { LedgerWorkerModule } from './ledger/ledger-worker.module';
         },
       }),
     }),
+    ScheduleKeeperModule,
     LeaseWorkerModule,
     ReportsWorkerModule,
     LedgerWorkerModule,

@@ -1,9 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
+import { LRUCache } from 'lru-cache';
 import { EntityManager, IsNull, Repository } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import type { AuthContext } from '../auth/auth-context';
 import { AppError } from '../common/errors/app-error';
+import { isDependencyDown } from '../common/errors/dependency-errors';
 import { isUuid, requireValidDate } from '../common/validation/validate';
 import { APP_CONFIG, AppConfig } from '../config/env';
 import { PrincipalsService } from '../principals/principals.service';
@@ -23,7 +25,18 @@ interface CachedAuth {
   until: number;
 }
 
+/** The last time PostgreSQL confirmed a key, kept to serve it while PostgreSQL is unreachable. */
+interface Verified {
+  auth: AuthContext;
+  at: number;
+}
+
 const LAST_USED_EVERY_MS = 60_000;
+// Keys remembered for stale serving; past this the least recently used are forgotten.
+const VERIFIED_KEYS_KEPT = 50_000;
+// While PostgreSQL is unreachable, one request a second tries it again; the others are served
+// (or refused) at once instead of each waiting for a connection that fails.
+const OUTAGE_PROBE_EVERY_MS = 1000;
 
 @Injectable()
 export class ApiKeysService {
@@ -31,6 +44,9 @@ export class ApiKeysService {
   // A short cache keeps key lookups off the hot path; its lifetime (API_KEY_CACHE_SECONDS,
   // at most 2 s) bounds how long a revoked key keeps working on any replica.
   private readonly cache = new Map<string, CachedAuth>();
+  private readonly verified = new LRUCache<string, Verified>({ max: VERIFIED_KEYS_KEPT });
+  /** Set while PostgreSQL is unreachable: since when, when to try it again, and what was served. */
+  private outage: { since: number; probeAt: number; served: number; refused: number } | null = null;
   private readonly lastUsedWritten = new Map<string, number>();
 
   constructor(
@@ -40,22 +56,32 @@ export class ApiKeysService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  /** The caller behind a secret's hash, or null when the key is unknown, revoked or expired. */
+  /**
+   * The caller behind a secret's hash, or null when the key is unknown, revoked or expired.
+   * While PostgreSQL is unreachable, a key it confirmed within AUTH_STALE_SECONDS keeps
+   * working (so heartbeats, which need only Redis, outlive a short outage); any other key is
+   * answered UNAVAILABLE, since PostgreSQL alone can tell whether it is good.
+   */
   async authenticate(secretHash: string): Promise<AuthContext | null> {
     const now = Date.now();
     const cached = this.cache.get(secretHash);
     if (cached && cached.until > now) {
       return cached.auth.expiresAt && cached.auth.expiresAt.getTime() <= now ? null : cached.auth;
     }
-    const row = await this.keys
-      .createQueryBuilder('k')
-      .innerJoinAndSelect('k.principal', 'p')
-      .where('k.secret_hash = :hash', { hash: secretHash })
-      .andWhere('k.revoked_at IS NULL')
-      .andWhere('(k.expires_at IS NULL OR k.expires_at > now())')
-      .getOne();
+    if (this.outage && now < this.outage.probeAt) return this.stale(secretHash, now);
+    if (this.outage) this.outage.probeAt = now + OUTAGE_PROBE_EVERY_MS;
+    let row: ApiKeyEntity | null;
+    try {
+      row = await this.lookUp(secretHash);
+    } catch (err) {
+      if (!isDependencyDown(err)) throw err;
+      this.startOutage(err as Error);
+      return this.stale(secretHash, Date.now());
+    }
+    this.endOutage();
     if (!row || !row.principal) {
       this.cache.delete(secretHash);
+      this.verified.delete(secretHash);
       return null;
     }
     const auth: AuthContext = {
@@ -71,8 +97,52 @@ export class ApiKeysService {
       if (this.cache.size > 10_000) this.cache.clear();
       this.cache.set(secretHash, { auth, until: now + this.config.apiKeyCacheSeconds * 1000 });
     }
+    if (this.config.authStaleSeconds > 0) this.verified.set(secretHash, { auth, at: now });
     this.touch(row.id, now);
     return auth;
+  }
+
+  private lookUp(secretHash: string): Promise<ApiKeyEntity | null> {
+    return this.keys
+      .createQueryBuilder('k')
+      .innerJoinAndSelect('k.principal', 'p')
+      .where('k.secret_hash = :hash', { hash: secretHash })
+      .andWhere('k.revoked_at IS NULL')
+      .andWhere('(k.expires_at IS NULL OR k.expires_at > now())')
+      .getOne();
+  }
+
+  /** During an outage: the key as PostgreSQL last confirmed it, if recently enough and not expired since. */
+  private stale(secretHash: string, now: number): AuthContext | null {
+    const outage = this.outage!;
+    const last = this.verified.get(secretHash);
+    if (!last || now - last.at > this.config.authStaleSeconds * 1000) {
+      outage.refused += 1;
+      throw AppError.unavailable('PostgreSQL is unreachable and this API key was not verified recently enough to be served without it; retry shortly', 2);
+    }
+    if (last.auth.expiresAt && last.auth.expiresAt.getTime() <= now) return null;
+    outage.served += 1;
+    return last.auth;
+  }
+
+  /** Logged once per outage, not per request. */
+  private startOutage(err: Error): void {
+    const now = Date.now();
+    if (this.outage) {
+      this.outage.probeAt = now + OUTAGE_PROBE_EVERY_MS;
+      return;
+    }
+    this.outage = { since: now, probeAt: now + OUTAGE_PROBE_EVERY_MS, served: 0, refused: 0 };
+    this.logger.warn(
+      `PostgreSQL is unreachable (${err.message}): API keys verified in the last ${this.config.authStaleSeconds} s (AUTH_STALE_SECONDS) keep working, others are answered UNAVAILABLE`,
+    );
+  }
+
+  private endOutage(): void {
+    if (!this.outage) return;
+    const { since, served, refused } = this.outage;
+    this.outage = null;
+    this.logger.log(`PostgreSQL answers again after ${((Date.now() - since) / 1000).toFixed(1)} s; ${served} requests were served on keys verified before, ${refused} refused`);
   }
 
   async create(command: CreateApiKeyCommand): Promise<{ key: ApiKeyEntity; secret: string }> {
@@ -136,6 +206,9 @@ export class ApiKeysService {
     });
     this.cache.forEach((entry, hash) => {
       if (entry.auth.keyId === key.id) this.cache.delete(hash);
+    });
+    this.verified.forEach((entry, hash) => {
+      if (entry.auth.keyId === key.id) this.verified.delete(hash);
     });
     return true;
   }

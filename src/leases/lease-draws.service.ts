@@ -19,11 +19,16 @@ export interface EndedDraw {
 }
 
 // A draw whose leases all ended this long ago (after its linger) and that the lease store
-// never reported (its events were lost with Redis's data) is recorded by the reconciliation.
+// never reported is recorded by the reconciliation even if the store seems to hold it still.
 const RECONCILE_AFTER = '5 minutes';
 // Look back this far for unreported draws; older ones were reconciled by earlier runs.
 const RECONCILE_LOOKBACK = '7 days';
 const RECONCILE_BATCH = 500;
+
+/** A draw PostgreSQL shows ended with no row yet; `overdue` once it ended RECONCILE_AFTER ago. */
+export interface UnreportedDraw extends EndedDraw {
+  overdue: boolean;
+}
 
 interface SpanRow {
   acquired_at: Date;
@@ -100,14 +105,17 @@ export class LeaseDrawsService {
   }
 
   /**
-   * Records draws that ended but were never reported: every lease of the draw ended in
-   * PostgreSQL, its linger is long over, and no row exists (Redis lost the draw_ended event,
-   * or the leases expired while the pool's Redis state was gone). Returns how many it recorded.
+   * Draws that ended but were never reported, as PostgreSQL sees them: every lease of the
+   * draw ended, its linger is over, and no row exists (its draw_ended event is still in the
+   * stream, was lost with Redis's data, or the leases expired while the pool's Redis state
+   * was gone). `overdue`: it ended over RECONCILE_AFTER ago, so a report would have come.
+   * At most RECONCILE_BATCH, the oldest first; the next pass takes the rest.
    */
-  async reconcile(poolId: string): Promise<number> {
-    const rows: { draw_id: string; app_id: string; opener: string; credits: number; opened_at: Date; ended_at: Date }[] = await this.dataSource.query(
+  async unreported(poolId: string): Promise<UnreportedDraw[]> {
+    const rows: { draw_id: string; app_id: string; opener: string; credits: number; opened_at: Date; ended_at: Date; overdue: boolean }[] = await this.dataSource.query(
       `SELECT o.draw_id, o.app_id, o.id AS opener, o.credits, min(l.acquired_at) AS opened_at,
-              max(l.ended_at) + make_interval(secs => a.linger_seconds) AS ended_at
+              max(l.ended_at) + make_interval(secs => a.linger_seconds) AS ended_at,
+              max(l.ended_at) + make_interval(secs => a.linger_seconds) < now() - interval '${RECONCILE_AFTER}' AS overdue
        FROM leases o
        JOIN apps a ON a.id = o.app_id
        JOIN leases l ON l.draw_id = o.draw_id
@@ -115,17 +123,30 @@ export class LeaseDrawsService {
          AND o.ended_at > now() - interval '${RECONCILE_LOOKBACK}'
          AND NOT EXISTS (SELECT 1 FROM lease_draws d WHERE d.id = o.draw_id)
        GROUP BY o.draw_id, o.app_id, o.id, o.credits, a.linger_seconds
-       HAVING bool_and(l.state <> 'ACTIVE')
-          AND max(l.ended_at) + make_interval(secs => a.linger_seconds) < now() - interval '${RECONCILE_AFTER}'
+       HAVING bool_and(l.state <> 'ACTIVE') AND max(l.ended_at) + make_interval(secs => a.linger_seconds) < now()
+       ORDER BY max(l.ended_at)
        LIMIT ${RECONCILE_BATCH}`,
       [poolId],
     );
+    return rows.map((r) => ({ drawId: r.draw_id, appId: r.app_id, openerLeaseId: r.opener, cost: r.credits, openedAt: r.opened_at, endedAt: r.ended_at, source: 'reconciled', overdue: r.overdue }));
+  }
+
+  /** Records each draw (once, as `record` does); returns how many were new. */
+  async recordAll(draws: readonly EndedDraw[]): Promise<number> {
     let recorded = 0;
-    for (const r of rows) {
-      const draw: EndedDraw = { drawId: r.draw_id, appId: r.app_id, openerLeaseId: r.opener, cost: r.credits, openedAt: r.opened_at, endedAt: r.ended_at, source: 'reconciled' };
+    for (const draw of draws) {
       if (await this.record(draw)) recorded += 1;
     }
     return recorded;
+  }
+
+  /**
+   * Records the unreported draws that ended over RECONCILE_AFTER ago, without asking the
+   * lease store (the worker's sweep asks it, and records the others at once; see
+   * LeaseReconciliationService). Returns how many it recorded.
+   */
+  async reconcile(poolId: string): Promise<number> {
+    return this.recordAll((await this.unreported(poolId)).filter((d) => d.overdue));
   }
 
   /** Milliseconds of the draw during which it had live leases and all of them reported idle. */

@@ -8,10 +8,18 @@ import { AppError } from '../common/errors/app-error';
 import { isUuid, pageSize, requireWindow } from '../common/validation/validate';
 import { APP_CONFIG, AppConfig } from '../config/env';
 import { DenialEntity, DenialReason } from './denial.entity';
+import type { HeartbeatRun } from './heartbeat-write-behind';
 import { LeaseEntity, LeaseState } from './lease.entity';
 import { leaseColumns, leaseFromRow } from './lease-row';
 
 export type NewLease = Omit<LeaseEntity, 'state' | 'endedAt' | 'lastHeartbeatAt' | 'idleSince' | 'creditSeconds' | 'endReason'>;
+
+/** A lease PostgreSQL shows ended, though a heartbeat just extended it in Redis. */
+export interface EndedLease {
+  id: string;
+  poolId: string;
+  state: LeaseState;
+}
 
 export type InsertOutcome = { inserted: true } | { inserted: false; reason: 'STALE_EPOCH' | 'ROLLED_BACK' | 'IDEMPOTENCY_TAKEN' };
 
@@ -275,21 +283,41 @@ export class LeaseRecordsService {
   }
 
   /**
-   * Extends an active lease to `expiresAt` (from the lease store's clock) and keeps the idle
-   * bookkeeping: an idle heartbeat opens an interval at the previous heartbeat, an active one
-   * closes it. Returns null when the lease ended meanwhile.
+   * Brings PostgreSQL's copy of heartbeats up to date, for many leases in one statement (the
+   * write-behind hands over one run of same-idle heartbeats per lease): expires_at and
+   * last_heartbeat_at only move forward, and the idle bookkeeping is kept as each heartbeat
+   * would have kept it: an idle run opens an interval at the heartbeat before it, an active
+   * one closes the open interval at its first heartbeat. Rows are locked in id order, so
+   * batches of several API processes never deadlock each other. Returns the leases that
+   * PostgreSQL shows ended (checked in, revoked, expired) although Redis still extended them.
    */
-  async heartbeat(lease: LeaseEntity, expiresAt: Date, idle: boolean): Promise<LeaseEntity | null> {
-    if (!idle && lease.idleSince) await this.closeIdleInterval(lease.id);
-    // TypeORM answers an UPDATE with [rows, affected].
-    const [rows]: [{ last_heartbeat_at: Date; idle_since: Date | null }[], number] = await this.leases.query(
-      `UPDATE leases SET expires_at = $2, last_heartbeat_at = now(),
-              idle_since = CASE WHEN $3 THEN coalesce(idle_since, last_heartbeat_at, acquired_at) ELSE NULL END
-       WHERE id = $1 AND state = 'ACTIVE' RETURNING last_heartbeat_at, idle_since`,
-      [lease.id, expiresAt, idle],
+  async writeHeartbeats(runs: readonly HeartbeatRun[]): Promise<EndedLease[]> {
+    if (runs.length === 0) return [];
+    const rows = await this.hot<{ id: string; pool_id: string; state: LeaseState }>(
+      'lease_heartbeat_batch',
+      `WITH v AS (
+         SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::boolean[], $4::timestamptz[], $5::timestamptz[])
+           AS v(id, expires_at, idle, first_at, last_at)),
+       old AS (
+         SELECT l.id, l.organization_id, l.pool_id, l.idle_since, l.last_heartbeat_at, l.acquired_at
+         FROM leases l WHERE l.id IN (SELECT id FROM v) AND l.state = 'ACTIVE'
+         ORDER BY l.id FOR UPDATE),
+       closed AS (
+         INSERT INTO lease_idle_intervals (organization_id, pool_id, lease_id, started_at, ended_at)
+         SELECT old.organization_id, old.pool_id, old.id, old.idle_since, v.first_at
+         FROM old JOIN v ON v.id = old.id
+         WHERE NOT v.idle AND old.idle_since IS NOT NULL AND v.first_at > old.idle_since),
+       extended AS (
+         UPDATE leases l SET expires_at = greatest(l.expires_at, v.expires_at), last_heartbeat_at = greatest(l.last_heartbeat_at, v.last_at),
+                idle_since = CASE WHEN v.idle THEN coalesce(old.idle_since, old.last_heartbeat_at, old.acquired_at) ELSE NULL END
+         FROM v JOIN old ON old.id = v.id
+         WHERE l.id = v.id
+         RETURNING l.id)
+       SELECT l.id, l.pool_id, l.state FROM leases l
+       WHERE l.id IN (SELECT id FROM v) AND l.id NOT IN (SELECT id FROM extended) AND l.state <> 'ACTIVE'`,
+      [runs.map((r) => r.leaseId), runs.map((r) => r.expiresAt), runs.map((r) => r.idle), runs.map((r) => r.firstAt), runs.map((r) => r.lastAt)],
     );
-    if (rows.length === 0) return null;
-    return this.leases.create({ ...lease, expiresAt, lastHeartbeatAt: rows[0].last_heartbeat_at, idleSince: rows[0].idle_since });
+    return rows.map((r) => ({ id: r.id, poolId: r.pool_id, state: r.state }));
   }
 
   /** Active leases of a pool that have not run out, for rebuilding its Redis state. */

@@ -76,6 +76,9 @@ function buildLibrary(): LeaseLibrary {
 
 let library: LeaseLibrary | undefined;
 
+/** heartbeat's answer: a lease it extended also tells the expiry it replaced. */
+export type HeartbeatOutcome = Exclude<HeartbeatResult, { status: 'OK' }> | { status: 'OK'; expiresAtMs: number; previousExpiresAtMs: number };
+
 /** Lease ids per ZMSCORE in heldLeases. */
 const HELD_LEASES_PAGE = 1000;
 
@@ -142,12 +145,37 @@ export class LeaseStore {
     }
   }
 
-  /** Sets an active lease's expiry to now + its length; an ended or expired lease stays ended. */
-  async heartbeat(input: HeartbeatInput): Promise<HeartbeatResult> {
+  /**
+   * Sets an active lease's expiry to now + its length; an ended or expired lease stays ended.
+   * Also answers the expiry the heartbeat replaced.
+   */
+  async heartbeat(input: HeartbeatInput): Promise<HeartbeatOutcome> {
     const args = input.leaseMs === undefined ? [input.leaseId] : [input.leaseId, input.leaseMs];
-    const [status, expiresAtMs] = (await this.run('heartbeat', input.poolId, args)) as Reply;
-    if (status === 'OK') return { status, expiresAtMs: Number(expiresAtMs) };
+    const [status, expiresAtMs, previousExpiresAtMs] = (await this.run('heartbeat', input.poolId, args)) as Reply;
+    if (status === 'OK') return { status, expiresAtMs: Number(expiresAtMs), previousExpiresAtMs: Number(previousExpiresAtMs) };
     return { status: status as 'NOT_ACTIVE' | 'UNAVAILABLE' };
+  }
+
+  /**
+   * A lease's card: what a heartbeat needs to know of it besides Redis's pool state (its pool,
+   * organization, holder and grant), so heartbeats need no PostgreSQL. One key per lease,
+   * outside the pool's hash slot (a heartbeat names only the lease), living ttlMs.
+   */
+  async saveCard(leaseId: string, card: string, ttlMs: number): Promise<void> {
+    await this.redis.set(this.cardKey(leaseId), card, 'PX', ttlMs);
+  }
+
+  readCard(leaseId: string): Promise<string | null> {
+    return this.redis.get(this.cardKey(leaseId));
+  }
+
+  /** The card lives ttlMs from now. */
+  async keepCard(leaseId: string, ttlMs: number): Promise<void> {
+    await this.redis.pexpire(this.cardKey(leaseId), ttlMs);
+  }
+
+  async dropCard(leaseId: string): Promise<void> {
+    await this.redis.unlink(this.cardKey(leaseId));
   }
 
   /** Ends the lease; its draw lingers for the app's lingerMs if this was its last lease. */
@@ -248,6 +276,10 @@ export class LeaseStore {
       });
     }
     return { nowMs: seconds * 1000 + Math.floor(micros / 1000), expiresAtMs };
+  }
+
+  private cardKey(leaseId: string): string {
+    return `${this.prefix}:card:${leaseId}`;
   }
 
   /** The pool's Redis keys, for tools and tests that inspect the state. */

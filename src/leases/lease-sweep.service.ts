@@ -1,10 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { RedisService } from '../common/redis/redis.service';
 import { PoolEntity } from '../pools/pool.entity';
 import { PoolEventsService } from '../pools/pool-events.service';
 import { PoolsService } from '../pools/pools.service';
 import { LeaseDrawsService } from './lease-draws.service';
 import { LeaseMetricsService } from './lease-metrics.service';
+import { LeaseReconciliationService } from './lease-reconciliation.service';
 import { LeaseRecordsService } from './lease-records.service';
 import { LeaseStore } from './lease-store';
 import { PoolStateService } from './pool-state.service';
@@ -15,7 +15,7 @@ const EVENTS_GROUP = 'recorder';
 const EVENTS_CONSUMER = 'recorder';
 const EVENTS_BATCH = 500;
 // Re-write every pool's catalog mirror this often, repairing a mirror write that failed, and
-// record draws whose end the lease store never reported.
+// end and record leases and draws whose end the lease store never reported.
 const RESYNC_EVERY_SWEEPS = 15;
 
 export interface SweepSummary {
@@ -34,7 +34,6 @@ export interface SweepSummary {
 @Injectable()
 export class LeaseSweepService {
   private readonly logger = new Logger(LeaseSweepService.name);
-  private redisRunId: string | null = null;
   private sweeps = 0;
 
   constructor(
@@ -43,13 +42,12 @@ export class LeaseSweepService {
     private readonly records: LeaseRecordsService,
     private readonly poolState: PoolStateService,
     private readonly metrics: LeaseMetricsService,
-    private readonly redis: RedisService,
     private readonly events: PoolEventsService,
     private readonly draws: LeaseDrawsService,
+    private readonly reconciliation: LeaseReconciliationService,
   ) {}
 
   async sweepAll(): Promise<SweepSummary> {
-    await this.noticeRedisRestart();
     const resync = this.sweeps++ % RESYNC_EVERY_SWEEPS === 0;
     const summary: SweepSummary = { pools: 0, expired: 0, recorded: 0, rebuilt: 0 };
     for (const pool of await this.pools.listAll()) {
@@ -70,15 +68,15 @@ export class LeaseSweepService {
       return;
     }
     summary.rebuilt += await this.poolState.rebuildIfLeasesLost(pool);
-    if (resync) {
-      await this.poolState.resyncConfig(pool);
-      summary.recorded += await this.draws.reconcile(pool.id);
-    }
+    if (resync) await this.poolState.resyncConfig(pool);
     const expired = await this.store.sweep(pool.id);
     if (expired > 0) this.events.changed(pool.id);
     summary.expired += expired;
+    // Looked up before the stream is read to its end, recorded after (see the reconciliation).
+    const unreported = resync ? await this.reconciliation.unreportedDraws(pool) : [];
     summary.recorded += await this.recordEvents(pool.id, true);
     summary.recorded += await this.recordEvents(pool.id, false);
+    summary.recorded += await this.draws.recordAll(unreported);
     this.metrics.observePool(pool.id, await this.store.status(pool.id));
   }
 
@@ -89,7 +87,7 @@ export class LeaseSweepService {
       if (events.length === 0) return recorded;
       for (const event of events) {
         if (event.type === 'lease_expired') {
-          await this.records.markExpired(event.leaseId);
+          await this.records.markExpired(event.leaseId, event.atMs);
           this.metrics.expiries.inc({ pool: poolId });
         }
         if (event.type === 'draw_ended') {
@@ -99,15 +97,12 @@ export class LeaseSweepService {
       }
       await this.store.ackEvents(poolId, EVENTS_GROUP, events.map((e) => e.id));
       recorded += events.length;
-      if (pending || events.length < EVENTS_BATCH) return recorded;
+      if (events.length < EVENTS_BATCH) return recorded;
     }
   }
 
-  /** A new Redis run id means a restart: every pool is checked (the loop above does it) and it is logged. */
-  private async noticeRedisRestart(): Promise<void> {
-    const info = await this.redis.client.info('server');
-    const runId = /run_id:([0-9a-f]+)/.exec(info)?.[1] ?? null;
-    if (this.redisRunId && runId && runId !== this.redisRunId) this.logger.warn(`Redis restarted (run id ${this.redisRunId} -> ${runId}); checking every pool`);
-    this.redisRunId = runId;
+  /** Every pool's events stream has its consumer group (after Redis lost its data, e.g.); see ScheduleKeeper. */
+  async ensureEventGroups(): Promise<void> {
+    for (const pool of await this.pools.listAll()) await this.store.ensureEventGroup(pool.id, EVENTS_GROUP);
   }
 }

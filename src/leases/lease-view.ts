@@ -1,11 +1,17 @@
 import type { LeaseEntity, LeaseState } from './lease.entity';
 import type { Lease } from './lease.model';
 
+/** What a lease view is built from: a lease row, or (for a heartbeat) what Redis and the lease's card hold. */
+export type LeaseViewSource = Pick<
+  LeaseEntity,
+  'id' | 'poolId' | 'appId' | 'principalId' | 'organizationId' | 'workUnitId' | 'credits' | 'fencingToken' | 'state' | 'acquiredAt' | 'expiresAt' | 'endedAt' | 'host' | 'leaseSeconds'
+>;
+
 /**
  * A lease as callers see it at `now`: one whose expiry has passed reads EXPIRED, ended at
  * its expiresAt, even before the sweep has recorded it.
  */
-export function leaseView(row: LeaseEntity, now: Date = new Date()): Lease {
+export function leaseView(row: LeaseViewSource, now: Date = new Date()): Lease {
   const lapsed = row.state === 'ACTIVE' && row.expiresAt.getTime() <= now.getTime();
   const state: LeaseState = lapsed ? 'EXPIRED' : row.state;
   return {

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { appMirror } from '../apps/app-mirror';
 import { AppsService } from '../apps/apps.service';
 import type { AuthContext } from '../auth/auth-context';
@@ -16,10 +16,12 @@ import { CheckoutInput } from './dto/checkout.input';
 import { FairQueueService } from './fair-queue.service';
 import { holdsLease, mayActOnLease } from './lease-access';
 import { LeaseEntity } from './lease.entity';
+import { LeaseHeartbeats } from './lease-heartbeats';
 import { LeaseMetricsService } from './lease-metrics.service';
 import { LeaseRecordsService, NewLease } from './lease-records.service';
 import { LeaseStore } from './lease-store';
 import { CheckoutResult, Granted, Refused } from './lease-store.types';
+import type { LeaseViewSource } from './lease-view';
 import { PoolStateService } from './pool-state.service';
 
 const MAX_WAIT_SECONDS = 300;
@@ -30,8 +32,14 @@ const MAX_WAIT_SECONDS = 300;
  * Redis if that write fails); an end is written to PostgreSQL before Redis frees the credits.
  */
 @Injectable()
-export class LeasesService {
+export class LeasesService implements OnApplicationShutdown {
   private readonly logger = new Logger(LeasesService.name);
+  private readonly heartbeats = new LeaseHeartbeats({
+    store: this.store,
+    records: this.records,
+    rebuilding: (poolId) => this.rebuilding(poolId),
+    changed: (poolId) => this.events.changed(poolId),
+  });
 
   constructor(
     private readonly store: LeaseStore,
@@ -122,25 +130,19 @@ export class LeasesService {
     }
   }
 
-  async heartbeat(auth: AuthContext, leaseId: string, idle: boolean): Promise<LeaseEntity> {
-    const found = await this.ownLease(auth, leaseId);
-    // Only a lease whose time has run out needs recording as expired before it is refused.
-    const lease = found.state === 'ACTIVE' && found.expiresAt.getTime() <= Date.now() ? ((await this.records.expireIfDue(found.id)) ?? found) : found;
-    if (lease.state !== 'ACTIVE') throw notActive(lease);
-    const result = await this.store.heartbeat({ poolId: lease.poolId, leaseId: lease.id, leaseMs: lease.leaseSeconds * 1000 });
-    if (result.status === 'UNAVAILABLE') throw this.rebuilding(lease.poolId);
-    if (result.status === 'NOT_ACTIVE') {
-      // Redis dropped it at its expiry; the expiry event may not be recorded yet.
-      await this.records.markExpired(lease.id);
-      throw notActive((await this.records.findById(lease.id)) ?? lease);
-    }
-    const extended = await this.records.heartbeat(lease, new Date(result.expiresAtMs), idle);
-    if (!extended) throw notActive((await this.records.findById(lease.id)) ?? lease);
-    return extended;
+  /** Needs only Redis and the key: see lease-heartbeats.ts. */
+  heartbeat(auth: AuthContext, leaseId: string, idle: boolean): Promise<LeaseViewSource> {
+    return this.heartbeats.beat(auth, leaseId, idle);
+  }
+
+  /** Heartbeats waiting to be written to PostgreSQL are written before the process exits. */
+  onApplicationShutdown(): Promise<void> {
+    return this.heartbeats.close();
   }
 
   /** Idempotent: an ended lease is returned as it is, whatever ended it. */
   async checkin(auth: AuthContext, leaseId: string): Promise<LeaseEntity> {
+    await this.heartbeats.beforeEnd(leaseId);
     // The common case in one statement; anything else (not yours, ended, run out) is read and answered below.
     const ended = await this.records.endIfActive({ organizationId: auth.organizationId, leaseId, principalId: auth.principalId, anyHolder: auth.role === 'ADMIN', state: 'RELEASED', reason: null });
     if (ended) return this.freed(ended);
@@ -150,6 +152,7 @@ export class LeasesService {
 
   async revoke(auth: AuthContext, leaseId: string, reason: string | null): Promise<LeaseEntity> {
     const why = optionalText(reason, 'reason', { max: 500 }) ?? 'revoked';
+    await this.heartbeats.beforeEnd(leaseId);
     const ended = await this.records.endIfActive({ organizationId: auth.organizationId, leaseId, principalId: auth.principalId, anyHolder: true, state: 'REVOKED', reason: why });
     if (ended) return this.freed(ended);
     const lease = await this.records.findInOrganization(auth.organizationId, leaseId);
@@ -175,6 +178,7 @@ export class LeasesService {
     // PostgreSQL already says it ended; if Redis cannot free the credits now, they come
     // back at the lease's expiry: under-use, never over-use.
     const ref = { poolId: ended.poolId, leaseId: ended.id };
+    this.heartbeats.ended(ended.id);
     const free = () => (ended.state === 'REVOKED' ? this.store.revoke(ref) : this.store.checkin(ref));
     const result = await free().catch((err: Error) => {
       this.logger.warn(`Lease ${ended.id} ended in PostgreSQL; Redis frees its credits at expiry (${err.message})`);
@@ -204,6 +208,7 @@ export class LeasesService {
       throw AppError.unavailable('The lease could not be recorded; retry (with the same idempotencyKey)', 1);
     }
     if (outcome.inserted) {
+      this.heartbeats.granted(lease);
       this.metrics.grants.inc({ pool: lease.poolId });
       this.events.changed(lease.poolId);
       return this.records.inserted(lease);
@@ -263,11 +268,6 @@ export class LeasesService {
     if (!lease || !mayActOnLease(auth, lease)) throw new AppError('NOT_FOUND', `No lease with id ${leaseId} of yours`, { field: 'leaseId' });
     return lease;
   }
-}
-
-function notActive(lease: LeaseEntity): AppError {
-  const state = lease.state === 'ACTIVE' ? 'EXPIRED' : lease.state;
-  return new AppError('LEASE_NOT_ACTIVE', `Lease ${lease.id} is ${state.toLowerCase()}; check out again`, { state });
 }
 
 /** A UUID-shaped id derived from `seed` (SHA-256), so the same request always names the same lease. */

@@ -1,6 +1,7 @@
 import { BullModule, InjectQueue } from '@nestjs/bullmq';
-import { Inject, Module, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Module, OnModuleInit } from '@nestjs/common';
 import { Queue } from 'bullmq';
+import { ScheduleKeeper } from '../common/queues/schedule-keeper.service';
 import { APP_CONFIG, AppConfig } from '../config/env';
 import { REPORTS_QUEUE, ROLLUP_USAGE_JOB } from './rollup-usage.job';
 import { RollupUsageProcessor } from './rollup-usage.processor';
@@ -11,18 +12,14 @@ import { UsageRollupsModule } from './usage-rollups.module';
   imports: [BullModule.registerQueue({ name: REPORTS_QUEUE }), UsageRollupsModule],
   providers: [RollupUsageProcessor],
 })
-export class ReportsWorkerModule implements OnApplicationBootstrap {
+export class ReportsWorkerModule implements OnModuleInit {
   constructor(
     @InjectQueue(REPORTS_QUEUE) private readonly queue: Queue,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly keeper: ScheduleKeeper,
   ) {}
 
-  /** Idempotent: every worker upserts the same scheduler, so there is one schedule however many run. */
-  async onApplicationBootstrap(): Promise<void> {
-    await this.queue.upsertJobScheduler(
-      ROLLUP_USAGE_JOB,
-      { every: this.config.rollupIntervalSeconds * 1000 },
-      { name: ROLLUP_USAGE_JOB, opts: { attempts: 1, removeOnComplete: true, removeOnFail: 100 } },
-    );
+  onModuleInit(): void {
+    this.keeper.keepSchedule({ queue: this.queue, id: ROLLUP_USAGE_JOB, everyMs: this.config.rollupIntervalSeconds * 1000, jobOptions: { attempts: 1, removeOnComplete: true, removeOnFail: 100 } });
   }
 }

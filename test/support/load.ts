@@ -1,3 +1,4 @@
+import type { TestApp } from './app';
 import { GrantRecord, History, LeaseEndRecord } from './history-checker';
 import { ApiProcess } from './processes';
 
@@ -91,4 +92,43 @@ export async function runLoad(target: LoadTarget, options: { clients: number; du
 
   await Promise.all(Array.from({ length: options.clients }, (_, i) => client(i)));
   return { history, stats, acknowledged: history.grants.map((g) => g.leaseId) };
+}
+
+export interface LoadPoolSpec {
+  cap: number;
+  apps: { key: string; cost: number; shareScope: string }[];
+  teams?: { team: string; reserved: number; max: number }[];
+  principals: number;
+  /** The team of the i-th principal; none when absent. */
+  teamOf?: (index: number) => string | null;
+}
+
+export interface LoadPool {
+  adminKey: string;
+  poolId: string;
+  appKeys: string[];
+  keys: { key: string; team: string | null }[];
+}
+
+/**
+ * A new organization with one pool, its apps and team limits, created through `api` (so the
+ * pool is set up in that process's Redis), and `principals` CLIENT agents with a key each.
+ */
+export async function createLoadPool(t: TestApp, api: ApiProcess, spec: LoadPoolSpec): Promise<LoadPool> {
+  const { adminKey } = await t.organization('load');
+  const pool = await api.gql(adminKey, 'mutation($cap: Int!) { createPool(input: { name: "load", cap: $cap, creditHourPrice: 1.5 }) { id } }', { cap: spec.cap });
+  const poolId = (pool.body.data?.createPool as { id: string }).id;
+  const appKeys: string[] = [];
+  for (const app of spec.apps) {
+    const key = `${app.key}-${poolId.slice(0, 8)}`;
+    await api.gql(adminKey, 'mutation($input: CreateAppInput!) { createApp(input: $input) { id } }', { input: { poolId, key, name: app.key, cost: app.cost, shareScope: app.shareScope } });
+    appKeys.push(key);
+  }
+  for (const limit of spec.teams ?? []) await api.gql(adminKey, 'mutation($input: GroupLimitInput!) { setGroupLimit(input: $input) { team } }', { input: { poolId, ...limit } });
+  const keys = [];
+  for (let i = 0; i < spec.principals; i++) {
+    const team = spec.teamOf?.(i) ?? null;
+    keys.push({ ...(await t.principalWithKey(adminKey, 'CLIENT', { name: `agent-${i}`, kind: 'AGENT', team: team ?? undefined })), team });
+  }
+  return { adminKey, poolId, appKeys, keys };
 }

@@ -158,3 +158,24 @@ export async function startTcpProxy(targetPort: number): Promise<{ port: number;
     restore: listen,
   };
 }
+
+/**
+ * Starts `node dist/worker.js` with the run's environment plus `env`, its health routes on
+ * a free port; resolves once it is live (its schedules are registered by then).
+ */
+export async function startWorker(env: Record<string, string> = {}): Promise<Spawned> {
+  const port = await freePort();
+  const worker = new Spawned(
+    spawn(process.execPath, [join(ROOT, 'dist', 'worker.js')], {
+      env: { ...process.env, WORKER_PORT: String(port), HOST: '127.0.0.1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+  try {
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health/live`)).ok, `worker on port ${port}`);
+  } catch (err) {
+    await worker.stop();
+    throw new Error(`${(err as Error).message}\n${worker.output}`);
+  }
+  return worker;
+}

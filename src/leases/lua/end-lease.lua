@@ -30,18 +30,15 @@ if drawId ~= leaseId then drawPacked = rcall('HGET', STATE, 'd|' .. drawId) end
 -- (an empty scopeKey). Its draw_ended event goes first, and the time of the event's id
 -- (Redis time in ms, as TIME would give) serves as now, which saves the TIME call. Should
 -- that show the lease already expired, the event is taken back and the general path below
--- ends the lease as expired. About one event in 16 (by expiry time) trims the stream.
+-- ends the lease as expired. Nothing is trimmed here (see sweep.lua).
 local team, event, cost
 if drawPacked and (how == 'revoke' or not recs[4]) then
   team, event, cost = match(drawPacked, '^1|0|([^|]*)|(([^|]*)|[^|]*|[^|]*|[^|]*|[^|]*)|$')
 end
 if event then
   event = drawId .. '|' .. event
-  local expires = expiresAt + 0
-  local id = expires % TRIM_EVERY_MS == 0
-    and rcall('XADD', EVENTS, 'MAXLEN', '~', EVENTS_MAXLEN, '*', 'draw_ended', event)
-    or rcall('XADD', EVENTS, '*', 'draw_ended', event)
-  if expires > sub(id, 1, find(id, '-', 1, true) - 1) + 0 then
+  local id = rcall('XADD', EVENTS, '*', 'draw_ended', event)
+  if expiresAt + 0 > sub(id, 1, find(id, '-', 1, true) - 1) + 0 then
     rcall('ZREM', LEASES, leaseId)
     rcall('HDEL', STATE, 'l|' .. leaseId, 'd|' .. drawId)
     addTo('used', cost, '-')

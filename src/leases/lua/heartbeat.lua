@@ -8,7 +8,8 @@
     ARGV[2] leaseMs   new lease length; 0 or absent = keep the lease's own
 
   Output:
-    { 'OK', expiresAtMs }
+    { 'OK', expiresAtMs, previousExpiresAtMs }   (the API writes PostgreSQL's copy of the
+                       expiry behind, and at once when the previous one was about to pass)
     { 'NOT_ACTIVE' }   unknown, ended, or already past its expiry (then ended as expired)
     { 'UNAVAILABLE' }  the pool's epoch is missing
 ]]
@@ -35,4 +36,4 @@ if not st[2] or newExpiry < num(st[2]) then
 else
   rcall('HSET', STATE, 'l|' .. leaseId, record)
 end
-return { 'OK', newExpiry }
+return { 'OK', newExpiry, expiresAt }

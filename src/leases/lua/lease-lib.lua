@@ -66,10 +66,6 @@
 -- Expired leases and due lingers one script call collects; the sweep repeats until done
 -- (a string for redis.call, a number to compare counts with).
 local PURGE_BATCH, PURGE_BATCH_N = '100', 100
--- MAXLEN ~ costs about a microsecond per XADD, so it is applied only to events whose time (at
--- check-in: the lease's expiry) is a multiple of TRIM_EVERY_MS, about one in 16, and by sweeps.
-local EVENTS_MAXLEN = '100000'
-local TRIM_EVERY_MS = 16
 -- A draw is an array of its record's fields, in record order; REFS is a number.
 local REFS, LINGER_UNTIL, TEAM, COST, OPENER, APP, PRINCIPAL, OPENED_AT, SCOPE = 1, 2, 3, 4, 5, 6, 7, 8, 9
 
@@ -188,13 +184,10 @@ local function scopeKeyFor(scope, appId, principal, host, workUnit)
   return ''
 end
 
--- at: the event's time in ms (a number), which also decides whether this XADD trims.
-local function addEvent(kind, packed, at)
-  if at % TRIM_EVERY_MS == 0 then
-    rcall('XADD', EVENTS, 'MAXLEN', '~', EVENTS_MAXLEN, '*', kind, packed)
-  else
-    rcall('XADD', EVENTS, '*', kind, packed)
-  end
+-- Nothing is trimmed here: an entry stays until the worker has recorded it (sweep.lua trims
+-- below what every consumer group acknowledged).
+local function addEvent(kind, packed)
+  rcall('XADD', EVENTS, '*', kind, packed)
 end
 
 -- Adds (sign '') or subtracts (sign '-') a draw's cost, kept as its string, to a counter.
@@ -216,7 +209,7 @@ local function endDraw(drawId, d, endedAt, endedAtStr, leaseId)
   end
   addTo('used', d[COST], '-')
   if d[TEAM] ~= '' then addTo('t|' .. d[TEAM], d[COST], '-') end
-  addEvent('draw_ended', drawId .. '|' .. concat(d, '|', COST, OPENED_AT) .. '|' .. endedAtStr, endedAt)
+  addEvent('draw_ended', drawId .. '|' .. concat(d, '|', COST, OPENED_AT) .. '|' .. endedAtStr)
 end
 
 local function startLinger(drawId, d, lingerUntil)
@@ -233,7 +226,7 @@ end
 -- (pass 0 unless checking in). Returns drawEnded (boolean) and lingerUntil (or nil).
 local function endLease(leaseId, drawId, d, how, endedAt, endedAtStr, lingerMs)
   rcall('ZREM', LEASES, leaseId)
-  if how == 'expire' then addEvent('lease_expired', leaseId .. '|' .. endedAtStr, endedAt) end
+  if how == 'expire' then addEvent('lease_expired', leaseId .. '|' .. endedAtStr) end
   if not d then
     rcall('HDEL', STATE, 'l|' .. leaseId)
     return false, nil

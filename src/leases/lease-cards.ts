@@ -1,0 +1,99 @@
+import type { Logger } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
+import type { LeaseEntity } from './lease.entity';
+import type { LeaseStore } from './lease-store';
+
+/** What a heartbeat needs to know of a lease besides Redis's pool state; fixed at the grant. */
+export type LeaseCard = Pick<
+  LeaseEntity,
+  | 'id'
+  | 'organizationId'
+  | 'poolId'
+  | 'appId'
+  | 'principalId'
+  | 'requestedByPrincipalId'
+  | 'workUnitId'
+  | 'host'
+  | 'credits'
+  | 'leaseSeconds'
+  | 'fencingToken'
+  | 'acquiredAt'
+>;
+
+const CARDS_KEPT = 50_000;
+// A card outlives its lease's expiry by this much, so a heartbeat that comes late still finds
+// it (and is answered that the lease ended).
+const CARD_SLACK_MS = 60_000;
+
+/**
+ * Lease cards, so that a heartbeat on any API process finds its lease's pool, organization and
+ * holder without PostgreSQL: each is kept in Redis from the grant (by the process that
+ * granted it) for as long as heartbeats keep the lease alive, plus a minute, and dropped when
+ * the lease is checked in or revoked; this process keeps its recent ones in memory too. A card
+ * says nothing of whether the lease is still active: the pool's state in Redis does.
+ */
+export class LeaseCards {
+  private readonly known = new LRUCache<string, LeaseCard>({ max: CARDS_KEPT });
+
+  constructor(
+    private readonly store: LeaseStore,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Keeps a lease's card; Redis's copy is written without waiting (a heartbeat that misses it reads PostgreSQL). */
+  remember(lease: LeaseCard): LeaseCard {
+    const card = cardOf(lease);
+    this.known.set(card.id, card);
+    this.store.saveCard(card.id, JSON.stringify({ ...card, acquiredAt: card.acquiredAt.getTime() }), ttlMs(card)).catch((err: Error) => {
+      this.logger.warn(`Could not keep the card of lease ${card.id} in Redis; its heartbeats read PostgreSQL (${err.message})`);
+    });
+    return card;
+  }
+
+  /** The lease's card from memory or Redis, or null. */
+  async find(leaseId: string): Promise<LeaseCard | null> {
+    const known = this.known.get(leaseId);
+    if (known) return known;
+    const text = await this.store.readCard(leaseId);
+    if (text === null) return null;
+    const parsed = JSON.parse(text) as Omit<LeaseCard, 'acquiredAt'> & { acquiredAt: number };
+    const card = { ...parsed, acquiredAt: new Date(parsed.acquiredAt) };
+    this.known.set(leaseId, card);
+    return card;
+  }
+
+  /** A heartbeat is about to extend the lease: its card lives one lease length (and the slack) longer. */
+  keep(card: LeaseCard): void {
+    // Not awaited: it goes out with the heartbeat's own call, which reports a Redis fault.
+    this.store.keepCard(card.id, ttlMs(card)).catch((err: Error) => this.logger.debug(`Card of lease ${card.id} not kept: ${err.message}`));
+  }
+
+  /** The lease ended: nobody needs its card any more. */
+  forget(leaseId: string): void {
+    this.known.delete(leaseId);
+    // Not awaited; a card left behind lapses a minute after its lease would have.
+    this.store.dropCard(leaseId).catch((err: Error) => this.logger.debug(`Card of lease ${leaseId} not dropped: ${err.message}`));
+  }
+}
+
+function cardOf(lease: LeaseCard): LeaseCard {
+  const { id, organizationId, poolId, appId, principalId, requestedByPrincipalId, workUnitId, host, credits, leaseSeconds, fencingToken, acquiredAt } = lease;
+  return {
+    id,
+    organizationId,
+    poolId,
+    appId,
+    principalId,
+    requestedByPrincipalId,
+    workUnitId,
+    host,
+    credits,
+    leaseSeconds,
+    fencingToken: String(fencingToken),
+    acquiredAt,
+  };
+}
+
+function ttlMs(card: LeaseCard): number {
+  return card.leaseSeconds * 1000 + CARD_SLACK_MS;
+}
