@@ -33,6 +33,9 @@ export interface EndTarget {
   reason: string | null;
 }
 
+/** Leases one reconciliation pass ends without their expiry event, at most (the next pass takes the rest). */
+const OVERDUE_BATCH = 500;
+
 /** Group commit: what one turn of the event loop brings, at most 200 rows a statement. */
 const GROUP_COMMIT = { cache: false, maxBatchSize: 200, batchScheduleFn: (flush: () => void) => setImmediate(flush) };
 
@@ -271,15 +274,61 @@ export class LeaseRecordsService {
     return this.findById(id);
   }
 
-  /** The lease store dropped this lease at its expiry: record it (idempotent; unknown ids are orphans of a crash). */
-  async markExpired(id: string): Promise<void> {
-    const [, expired]: [unknown[], number] = await this.leases.query(
-      `UPDATE leases SET state = 'EXPIRED', ended_at = least(expires_at, now()), end_reason = 'expired',
-              credit_seconds = credits * extract(epoch FROM (least(expires_at, now()) - acquired_at))
-       WHERE id = $1 AND state = 'ACTIVE'`,
-      [id],
+  /**
+   * The lease store dropped this lease at its expiry: record it (idempotent; unknown ids are
+   * orphans of a crash). `atMs`, the expiry the store acted on, is the end when given:
+   * PostgreSQL's copy of the expiry may lag the store's (heartbeats are written behind).
+   */
+  async markExpired(id: string, atMs?: number): Promise<void> {
+    await this.expire({ ids: [id], at: atMs === undefined ? null : new Date(atMs), graceSeconds: null });
+  }
+
+  /**
+   * Active leases of the pool whose recorded expiry passed more than graceSeconds ago, the
+   * oldest first: those whose expiry event may have been lost (see expireLost).
+   */
+  async overdue(poolId: string, graceSeconds: number): Promise<string[]> {
+    const rows: { id: string }[] = await this.leases.query(
+      `SELECT id FROM leases WHERE pool_id = $1 AND state = 'ACTIVE' AND expires_at < now() - make_interval(secs => $2::int)
+       ORDER BY expires_at LIMIT ${OVERDUE_BATCH}`,
+      [poolId, graceSeconds],
     );
-    if (expired > 0) await this.closeIdleInterval(id);
+    return rows.map((r) => r.id);
+  }
+
+  /**
+   * Ends as expired, at their recorded expiry, those of these leases that are still active
+   * and more than graceSeconds past it: leases whose expiry event was lost with Redis's
+   * data. The caller has made sure the lease store no longer holds them. Returns how many.
+   */
+  expireLost(ids: string[], graceSeconds: number): Promise<number> {
+    return ids.length === 0 ? Promise.resolve(0) : this.expire({ ids, at: null, graceSeconds });
+  }
+
+  /**
+   * One statement, so that a worker killed half-way leaves nothing half-done: the leases
+   * become EXPIRED (at `at`, else at their expiry, never later than now) and an idle interval
+   * still open is closed at the end. Rows are locked in id order, as the heartbeat writes do.
+   */
+  private async expire(target: { ids: string[]; at: Date | null; graceSeconds: number | null }): Promise<number> {
+    const rows: { ended: number }[] = await this.leases.query(
+      `WITH old AS (
+         SELECT id, idle_since, least(coalesce($2::timestamptz, expires_at), now()) AS at FROM leases
+         WHERE id = ANY($1::uuid[]) AND state = 'ACTIVE' AND ($3::int IS NULL OR expires_at < now() - make_interval(secs => $3::int))
+         ORDER BY id FOR UPDATE),
+       ended AS (
+         UPDATE leases l SET state = 'EXPIRED', ended_at = old.at, end_reason = 'expired', idle_since = NULL,
+                expires_at = CASE WHEN $2::timestamptz IS NULL THEN l.expires_at ELSE old.at END,
+                credit_seconds = l.credits * extract(epoch FROM (old.at - l.acquired_at))
+         FROM old WHERE l.id = old.id
+         RETURNING l.organization_id, l.pool_id, l.id, old.idle_since, old.at),
+       idle AS (
+         INSERT INTO lease_idle_intervals (organization_id, pool_id, lease_id, started_at, ended_at)
+         SELECT organization_id, pool_id, id, idle_since, at FROM ended WHERE idle_since IS NOT NULL AND at > idle_since)
+       SELECT count(*)::int AS ended FROM ended`,
+      [target.ids, target.at, target.graceSeconds],
+    );
+    return rows[0].ended;
   }
 
   /**

@@ -76,11 +76,11 @@ function buildLibrary(): LeaseLibrary {
 
 let library: LeaseLibrary | undefined;
 
-/** heartbeat's answer: a lease it extended also tells the expiry it replaced. */
-export type HeartbeatOutcome = Exclude<HeartbeatResult, { status: 'OK' }> | { status: 'OK'; expiresAtMs: number; previousExpiresAtMs: number };
-
 /** Lease ids per ZMSCORE in heldLeases. */
 const HELD_LEASES_PAGE = 1000;
+
+/** heartbeat's answer: a lease it extended also tells the expiry it replaced. */
+export type HeartbeatOutcome = Exclude<HeartbeatResult, { status: 'OK' }> | { status: 'OK'; expiresAtMs: number; previousExpiresAtMs: number };
 
 /**
  * All Redis state of leases: per-pool counters, leases, draws and the expiry stream, changed
@@ -235,7 +235,11 @@ export class LeaseStore {
     return left === 1;
   }
 
-  /** Reads the pool's expiry/draw events for a consumer group, creating the group if missing. */
+  /**
+   * Reads the pool's expiry/draw events for a consumer group, creating the group if missing.
+   * A pending entry deleted from the stream (by hand, or trimmed by an older release) carries
+   * nothing to record: it is acknowledged here and left out.
+   */
   async readEvents(input: ReadEventsInput): Promise<PoolEvent[]> {
     const stream = this.keys(input.poolId).events;
     const read = () =>
@@ -243,7 +247,7 @@ export class LeaseStore {
         'GROUP', input.group, input.consumer,
         'COUNT', input.count,
         'STREAMS', stream, input.pending ? '0' : '>',
-      ) as Promise<[string, [string, string[]][]][] | null>;
+      ) as Promise<[string, [string, string[] | null][]][] | null>;
     let reply;
     try {
       reply = await read();
@@ -252,12 +256,41 @@ export class LeaseStore {
       await this.createGroup(stream, input.group);
       reply = await read();
     }
-    return (reply?.[0]?.[1] ?? []).map(([id, fields]) => parseEvent(id, fields));
+    const entries = reply?.[0]?.[1] ?? [];
+    const gone = entries.filter(([, fields]) => fields === null).map(([id]) => id);
+    if (gone.length > 0) await this.redis.xack(stream, input.group, ...gone);
+    return entries.flatMap(([id, fields]) => (fields === null ? [] : [parseEvent(id, fields)]));
   }
 
   async ackEvents(poolId: string, group: string, ids: string[]): Promise<number> {
     if (ids.length === 0) return 0;
     return this.redis.xack(this.keys(poolId).events, group, ...ids);
+  }
+
+  /** Creates the pool's events stream and the consumer group (reading from the start) if either is missing. */
+  async ensureEventGroup(poolId: string, group: string): Promise<void> {
+    await this.createGroup(this.keys(poolId).events, group);
+  }
+
+  /**
+   * Which of these leases and draws the pool holds in Redis (live, or a draw lingering), read
+   * with the pool's epoch in one step; null epoch: the pool's state is lost.
+   */
+  async holds(poolId: string, ids: { leaseIds?: string[]; drawIds?: string[] }): Promise<{ epoch: string | null; leases: Set<string>; draws: Set<string> }> {
+    const leaseIds = ids.leaseIds ?? [];
+    const drawIds = ids.drawIds ?? [];
+    assertIds(...leaseIds, ...drawIds);
+    const fields = ['epoch', ...leaseIds.map((id) => `l|${id}`), ...drawIds.map((id) => `d|${id}`)];
+    const [epoch, ...records] = await this.redis.hmget(this.keys(poolId).state, ...fields);
+    return {
+      epoch,
+      leases: new Set(leaseIds.filter((_, i) => records[i] !== null)),
+      draws: new Set(drawIds.filter((_, i) => records[leaseIds.length + i] !== null)),
+    };
+  }
+
+  private cardKey(leaseId: string): string {
+    return `${this.prefix}:card:${leaseId}`;
   }
 
   /**
@@ -276,10 +309,6 @@ export class LeaseStore {
       });
     }
     return { nowMs: seconds * 1000 + Math.floor(micros / 1000), expiresAtMs };
-  }
-
-  private cardKey(leaseId: string): string {
-    return `${this.prefix}:card:${leaseId}`;
   }
 
   /** The pool's Redis keys, for tools and tests that inspect the state. */
