@@ -76,7 +76,7 @@ export class ApiProcess extends Spawned {
  * Starts `node dist/main.js` on free ports (public and metrics) with the run's environment
  * plus `env`; resolves once it answers. With `pauseCheckoutsMs`, the test-only entrypoint
  * checkout-pause-api.js instead: every check-out waits that long between its Redis grant and
- * its PostgreSQL record, after printing "checkout-paused <leaseId>".
+ * its PostgreSQL record.
  */
 export async function startApi(env: Record<string, string> = {}, options: { ready?: 'live' | 'ready'; pauseCheckoutsMs?: number } = {}): Promise<ApiProcess> {
   const port = await freePort();
