@@ -71,6 +71,8 @@ export interface WriteBehindOptions {
  */
 export class HeartbeatWriteBehind {
   private pending = new Map<string, HeartbeatRun[]>();
+  /** What the write under way took: a lease in it is written before it may end. */
+  private writing: ReadonlyMap<string, HeartbeatRun[]> = new Map();
   private flushing: Promise<void> | null = null;
   private soon: NodeJS.Immediate | null = null;
   private readonly timer: NodeJS.Timeout;
@@ -93,9 +95,9 @@ export class HeartbeatWriteBehind {
     }
   }
 
-  /** Writes a lease's waiting heartbeats now (before it ends), after any write under way. */
+  /** Writes a lease's waiting heartbeats now (before it ends), after the write under way if that holds some of them. */
   async flushLease(leaseId: string): Promise<void> {
-    while (this.flushing) await this.flushing;
+    while (this.flushing && this.writing.has(leaseId)) await this.flushing;
     const runs = this.pending.get(leaseId);
     if (!runs) return;
     this.pending.delete(leaseId);
@@ -123,7 +125,12 @@ export class HeartbeatWriteBehind {
     if (this.pending.size === 0) return;
     const taken = this.pending;
     this.pending = new Map();
-    await this.write(taken);
+    this.writing = taken;
+    try {
+      await this.write(taken);
+    } finally {
+      this.writing = new Map();
+    }
   }
 
   /** Never throws: what PostgreSQL could not take waits for the next write, before anything newer. */
