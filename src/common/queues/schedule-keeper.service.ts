@@ -42,6 +42,7 @@ export class ScheduleKeeper implements OnApplicationBootstrap, OnApplicationShut
   private runIds: string | null = null;
   private running: Promise<void> | null = null;
   private again = false;
+  private closed = false;
   private readonly onReady = () => this.trigger('Redis reconnected');
 
   constructor(private readonly redis: RedisService) {}
@@ -64,10 +65,11 @@ export class ScheduleKeeper implements OnApplicationBootstrap, OnApplicationShut
     this.timers.push(setInterval(() => void this.noticeRestart(), RUN_ID_EVERY_MS).unref());
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** A check under way is not waited for: while Redis is down it would wait as long; its errors are logged. */
+  onApplicationShutdown(): void {
+    this.closed = true;
     this.timers.forEach(clearInterval);
     this.redis.client.off('ready', this.onReady);
-    await this.running;
   }
 
   /** Checks everything now (a check already running is followed by one more); resolves when done. */
@@ -77,6 +79,7 @@ export class ScheduleKeeper implements OnApplicationBootstrap, OnApplicationShut
   }
 
   private trigger(reason: string | null): void {
+    if (this.closed) return;
     if (reason) this.logger.warn(`${reason}: checking the worker's schedules and Redis structures`);
     if (this.running) {
       this.again = true;
