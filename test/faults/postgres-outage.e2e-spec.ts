@@ -48,35 +48,37 @@ function proxiedDatabaseUrl(port: number): string {
 }
 
 describe('heartbeats through a PostgreSQL outage', () => {
+  let t: TestApp;
   let redis: Redis;
   let store: LeaseStore;
 
-  beforeAll(() => {
+  // The in-process app only sets the tenants up; the API processes under test reach PostgreSQL through the proxy.
+  beforeAll(async () => {
+    t = await TestApp.start();
     redis = new Redis(process.env.REDIS_URL!);
     store = new LeaseStore(redis, `${process.env.REDIS_PREFIX}:lease`);
   });
 
   afterAll(async () => {
     await redis.quit();
+    await t.close();
   });
 
   it('keeps heartbeated leases ACTIVE in Redis and PostgreSQL, expires the one left alone, and refuses what needs a record', async () => {
-    const t = await TestApp.start();
     const { adminKey } = await t.organization('postgres-outage');
     const pool = await createPool(t, adminKey, { cap: 10, apps: [{ key: 'cad', cost: 2 }], defaultLeaseSeconds: LEASE_SECONDS });
     const holder = await t.principalWithKey(adminKey, 'CLIENT', { name: 'holder' });
     const service = await t.principalWithKey(adminKey, 'CLIENT', { name: 'broker', kind: 'SERVICE' });
     const stranger = await t.principalWithKey(adminKey, 'CLIENT', { name: 'stranger' });
     const unseen = await t.principalWithKey(adminKey, 'CLIENT', { name: 'unseen' });
-    await t.close();
 
     const proxy = await startTcpProxy(Number(new URL(process.env.DATABASE_URL!).port || 5432));
     let api: ApiProcess | undefined;
     let other: ApiProcess | undefined;
     try {
       api = await startApi({ DATABASE_URL: proxiedDatabaseUrl(proxy.port), API_KEY_CACHE_SECONDS: '1' });
-      // A second replica, which serves keys it verified for 3 s of an outage only.
-      other = await startApi({ DATABASE_URL: proxiedDatabaseUrl(proxy.port), API_KEY_CACHE_SECONDS: '1', AUTH_STALE_SECONDS: '3' });
+      // A second replica, which serves keys it verified for 4 s of an outage only.
+      other = await startApi({ DATABASE_URL: proxiedDatabaseUrl(proxy.port), API_KEY_CACHE_SECONDS: '1', AUTH_STALE_SECONDS: '4' });
       const input = { poolId: pool.poolId, app: pool.keyOf('cad') };
       const checkout = async (key: string, extra: Record<string, unknown> = {}) => {
         const res = await api!.gql(key, CHECKOUT, { input: { ...input, ...extra } });
@@ -158,10 +160,8 @@ describe('heartbeats through a PostgreSQL outage', () => {
   });
 
   it('writes the expiry of its last heartbeats to PostgreSQL when it shuts down', async () => {
-    const t = await TestApp.start();
     const { adminKey } = await t.organization('heartbeat-shutdown');
     const pool = await createPool(t, adminKey, { cap: 10, apps: [{ key: 'cad', cost: 1 }], defaultLeaseSeconds: 60 });
-    await t.close();
     const api = await startApi();
     try {
       const res = await api.gql(adminKey, CHECKOUT, { input: { poolId: pool.poolId, app: pool.keyOf('cad') } });
