@@ -194,8 +194,8 @@ describe('process lifecycle', () => {
     const t = await TestApp.start();
     const { adminKey } = await t.organization('postgres-down');
     await t.close();
-    // Every request looks its key up in PostgreSQL (no cache), so the outage shows at once.
-    const { api, proxy } = await apiBehindPostgresProxy({ API_KEY_CACHE_SECONDS: '0' });
+    // Every request looks its key up in PostgreSQL (no cache, no key served stale), so the outage shows at once.
+    const { api, proxy } = await apiBehindPostgresProxy({ API_KEY_CACHE_SECONDS: '0', AUTH_STALE_SECONDS: '0' });
     const me = () =>
       fetch(`${api.url}/graphql`, {
         method: 'POST',
