@@ -41,14 +41,15 @@ describe('schedule keeper', () => {
   });
 
   it('re-creates a job scheduler whose next job is gone', async () => {
-    // The scheduler stays; the delayed job it points at is lost, as with lost data or a worker
-    // killed between taking a job and scheduling the next. (BullMQ refuses to remove a
-    // scheduler's job, so its keys go; a job just being taken is left, and the next one tried.)
+    // The scheduler stays; the job it points at is lost, as with lost data or a worker killed
+    // between taking a job and scheduling the next. (BullMQ refuses to remove a scheduler's
+    // job, so its keys go; a job being run is left, and the next one tried.)
     const redis = worker.get(RedisService).client;
     let removed = 0;
-    for (let attempt = 0; attempt < 20 && removed === 0; attempt++) {
+    for (let attempt = 0; attempt < 100 && removed === 0; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 50));
       const jobId = `repeat:${SWEEP_POOLS_JOB}:${(await queue.getJobScheduler(SWEEP_POOLS_JOB))?.next}`;
-      removed = (await redis.eval(LOSE_DELAYED_JOB, 2, queue.keys.delayed, queue.toKey(jobId), jobId)) as number;
+      removed = (await redis.eval(LOSE_QUEUED_JOB, 3, queue.keys.delayed, queue.keys.wait, queue.toKey(jobId), jobId)) as number;
     }
     expect(removed).toBe(1);
     expect(await nextJobState()).toBe('unknown');
@@ -57,8 +58,8 @@ describe('schedule keeper', () => {
   });
 });
 
-/** Test-only: drops the delayed job ARGV[1] (its entry in KEYS[1] and its hash KEYS[2]); 0 if it was not delayed. */
-const LOSE_DELAYED_JOB = `
-if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('DEL', KEYS[2])
+/** Test-only: drops the job ARGV[1] if it waits (delayed in KEYS[1] or waiting in KEYS[2]): its entry and its hash KEYS[3]. */
+const LOSE_QUEUED_JOB = `
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 and redis.call('LREM', KEYS[2], 0, ARGV[1]) == 0 then return 0 end
+redis.call('DEL', KEYS[3])
 return 1`;

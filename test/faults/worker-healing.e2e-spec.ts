@@ -4,16 +4,16 @@ import { ENSURE_LEDGER_PARTITIONS_JOB, LEDGER_MAINTENANCE_QUEUE } from '../../sr
 import { LeaseStore } from '../../src/leases/lease-store';
 import { LEASE_MAINTENANCE_QUEUE, SWEEP_POOLS_JOB } from '../../src/leases/sweep-pools.job';
 import { REPORTS_QUEUE, ROLLUP_USAGE_JOB } from '../../src/reports/rollup-usage.job';
-import { TestApp } from '../support/app';
 import { drawsChargedTwice, drawSources, stillActive, unchargedLeases } from '../support/charges';
-import { createLoadPool, LoadPool, runLoad } from '../support/load';
-import { ApiProcess, Spawned, startApi, startPrivateRedis, startWorker, waitFor } from '../support/processes';
+import { LoadPool, runLoad, setUpLoadPool } from '../support/load';
+import { ApiProcess, startApi, startPrivateRedis, startWorker, startWorld, waitFor, World } from '../support/processes';
 
 /**
- * The worker heals itself and drops no lease event, against real processes and a private
- * Redis: Redis restarted empty while the worker and the APIs keep running, the worker
- * killed for longer than the events stream used to be bounded, and the worker killed again
- * and again. After each, every lease a client was told it holds is charged once.
+ * The worker heals itself and drops no lease event, against real processes, each scenario
+ * in a world of its own (a private Redis and database): Redis restarted empty while the
+ * worker and the APIs keep running, the worker killed for longer than the events stream
+ * used to be bounded, and the worker killed again and again. After each, every lease a
+ * client was told it holds is charged once.
  */
 
 const LEASE_SECONDS = 5;
@@ -58,60 +58,54 @@ async function schedulesRun(port: number): Promise<void> {
 }
 
 /** Waits (bounded) until the pool's credits are all back and every acknowledged lease is ended and charged. */
-async function settle(store: LeaseStore, poolId: string, acknowledged: string[]): Promise<void> {
+async function settle(world: World, store: LeaseStore, poolId: string, acknowledged: string[]): Promise<void> {
   await waitFor(async () => (await store.status(poolId)).inUse === 0, 'the pool to drain', SETTLE_MS);
-  await waitFor(async () => (await unchargedLeases(acknowledged)).length === 0 && (await stillActive(acknowledged)).length === 0, 'every lease ended and charged', SETTLE_MS).catch(() => undefined);
+  const settled = async () => (await unchargedLeases(world.databaseUrl, acknowledged)).length === 0 && (await stillActive(world.databaseUrl, acknowledged)).length === 0;
+  await waitFor(settled, 'every lease ended and charged', SETTLE_MS).catch(() => undefined);
+}
+
+/** The promises, read from the world's database once it settled. */
+async function expectEveryLeaseChargedOnce(world: World, acknowledged: string[]): Promise<void> {
+  expect(await stillActive(world.databaseUrl, acknowledged)).toEqual([]);
+  expect(await unchargedLeases(world.databaseUrl, acknowledged)).toEqual([]);
+  expect(await drawsChargedTwice(world.databaseUrl, acknowledged)).toEqual([]);
 }
 
 describe('worker healing', () => {
-  let t: TestApp;
-
-  beforeAll(async () => {
-    t = await TestApp.start();
-  });
-
-  afterAll(async () => {
-    await t.close();
-  });
-
-  /** The processes of one scenario, on a private Redis, and a control connection to it. */
+  /** A world, two API processes in it, one pool under load, and a control connection to its Redis. */
   async function scenario() {
-    const redis = await startPrivateRedis();
-    const env = { ...ENV, REDIS_URL: redis.url };
+    const world = await startWorld();
+    const env = { ...ENV, ...world.env };
     const apis: ApiProcess[] = await Promise.all([startApi(env), startApi(env)]);
-    const control = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    const control = new Redis(world.redis.url, { maxRetriesPerRequest: 1 });
     control.on('error', () => undefined);
     const store = new LeaseStore(control, `${process.env.REDIS_PREFIX}:lease`);
-    const pool: LoadPool = await createLoadPool(t, apis[0], POOL);
+    const pool: LoadPool = await setUpLoadPool(apis[0], world.adminKey, POOL);
     const load = (durationMs: number) =>
       runLoad({ apis: () => apis, keys: pool.keys, poolId: pool.poolId, apps: pool.appKeys, leaseSeconds: LEASE_SECONDS }, { clients: CLIENTS, durationMs });
-    return { redis, env, apis, control, store, pool, load };
+    return { world, env, apis, control, store, pool, load };
   }
 
   it('re-creates its schedules within 60 s when Redis restarts empty under load with the worker and APIs left running, drains the pool and charges every lease', async () => {
     const s = await scenario();
     const worker = await startWorker(s.env);
-    let restarted: Spawned | null = null;
     try {
       const chaos = (async () => {
         await sleep(4000);
-        await s.redis.server.stop();
-        restarted = (await startPrivateRedis([], s.redis.port)).server;
-        await schedulesRun(s.redis.port);
+        await s.world.redis.server.stop();
+        s.world.redis.server = (await startPrivateRedis([], s.world.redis.port)).server;
+        await schedulesRun(s.world.redis.port);
       })();
       const [{ stats, acknowledged }] = await Promise.all([s.load(12_000), chaos]);
       console.log(`redis restart: ${JSON.stringify(stats)}`);
       expect(stats.granted).toBeGreaterThan(0);
       expect(stats.unavailable).toBeGreaterThan(0);
-      await settle(s.store, s.pool.poolId, acknowledged);
-      expect(await stillActive(acknowledged)).toEqual([]);
-      expect(await unchargedLeases(acknowledged)).toEqual([]);
-      expect(await drawsChargedTwice(acknowledged)).toEqual([]);
+      await settle(s.world, s.store, s.pool.poolId, acknowledged);
+      await expectEveryLeaseChargedOnce(s.world, acknowledged);
     } finally {
       s.control.disconnect();
       await Promise.all([...s.apis.map((a) => a.stop()), worker.stop()]);
-      await (restarted as Spawned | null)?.stop();
-      await s.redis.server.stop();
+      await s.world.close();
     }
   }, 180_000);
 
@@ -140,16 +134,14 @@ describe('worker healing', () => {
       // back, so that the worker has only real events to record.
       expect(await s.control.eval(UNFILL, 1, stream, filler.first, filler.last)).toBe(100_500);
       worker = await startWorker(s.env);
-      await settle(s.store, s.pool.poolId, acknowledged);
-      expect(await stillActive(acknowledged)).toEqual([]);
-      expect(await unchargedLeases(acknowledged)).toEqual([]);
-      expect(await drawsChargedTwice(acknowledged)).toEqual([]);
+      await settle(s.world, s.store, s.pool.poolId, acknowledged);
+      await expectEveryLeaseChargedOnce(s.world, acknowledged);
       // Every draw was learnt from its own end event: none had to be reconciled.
-      expect(Object.keys(await drawSources(acknowledged))).toEqual(['stream']);
+      expect(Object.keys(await drawSources(s.world.databaseUrl, acknowledged))).toEqual(['stream']);
     } finally {
       s.control.disconnect();
       await Promise.all([...s.apis.map((a) => a.stop()), worker.stop()]);
-      await s.redis.server.stop();
+      await s.world.close();
     }
   }, 180_000);
 
@@ -172,14 +164,12 @@ describe('worker healing', () => {
       console.log(`worker kills: ${kills}, ${JSON.stringify(stats)}`);
       expect(kills).toBe(8);
       expect(stats.granted).toBeGreaterThan(0);
-      await settle(s.store, s.pool.poolId, acknowledged);
-      expect(await stillActive(acknowledged)).toEqual([]);
-      expect(await unchargedLeases(acknowledged)).toEqual([]);
-      expect(await drawsChargedTwice(acknowledged)).toEqual([]);
+      await settle(s.world, s.store, s.pool.poolId, acknowledged);
+      await expectEveryLeaseChargedOnce(s.world, acknowledged);
     } finally {
       s.control.disconnect();
       await Promise.all([...s.apis.map((a) => a.stop()), worker.stop()]);
-      await s.redis.server.stop();
+      await s.world.close();
     }
   }, 180_000);
 });

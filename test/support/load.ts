@@ -110,12 +110,31 @@ export interface LoadPool {
   keys: { key: string; team: string | null }[];
 }
 
+/** A CLIENT principal of the admin's organization with a key of its own, created through `api`. */
+async function clientKey(api: ApiProcess, adminKey: string, input: { name: string; team: string | null }): Promise<string> {
+  const principal = await api.gql(adminKey, 'mutation($input: CreatePrincipalInput!) { createPrincipal(input: $input) { id } }', {
+    input: { name: input.name, kind: 'AGENT', team: input.team ?? undefined, orgUnitKind: 'GOING_CONCERN' },
+  });
+  const principalId = (principal.body.data?.createPrincipal as { id: string }).id;
+  const key = await api.gql(adminKey, 'mutation($p: ID!) { createApiKey(principalId: $p, role: CLIENT) { secret } }', { p: principalId });
+  return (key.body.data?.createApiKey as { secret: string }).secret;
+}
+
 /**
- * A new organization with one pool, its apps and team limits, created through `api` (so the
- * pool is set up in that process's Redis), and `principals` CLIENT agents with a key each.
+ * A new organization (made by `t`, in the run's database) with one pool, its apps and team
+ * limits, and `principals` CLIENT agents with a key each (see setUpLoadPool).
  */
 export async function createLoadPool(t: TestApp, api: ApiProcess, spec: LoadPoolSpec): Promise<LoadPool> {
   const { adminKey } = await t.organization('load');
+  return setUpLoadPool(api, adminKey, spec);
+}
+
+/**
+ * One pool of the admin's organization, its apps and team limits, and `principals` CLIENT
+ * agents with a key each, all created through `api` (so the pool is set up in that
+ * process's Redis and database).
+ */
+export async function setUpLoadPool(api: ApiProcess, adminKey: string, spec: LoadPoolSpec): Promise<LoadPool> {
   const pool = await api.gql(adminKey, 'mutation($cap: Int!) { createPool(input: { name: "load", cap: $cap, creditHourPrice: 1.5 }) { id } }', { cap: spec.cap });
   const poolId = (pool.body.data?.createPool as { id: string }).id;
   const appKeys: string[] = [];
@@ -128,7 +147,7 @@ export async function createLoadPool(t: TestApp, api: ApiProcess, spec: LoadPool
   const keys = [];
   for (let i = 0; i < spec.principals; i++) {
     const team = spec.teamOf?.(i) ?? null;
-    keys.push({ ...(await t.principalWithKey(adminKey, 'CLIENT', { name: `agent-${i}`, kind: 'AGENT', team: team ?? undefined })), team });
+    keys.push({ key: await clientKey(api, adminKey, { name: `agent-${i}`, team }), team });
   }
   return { adminKey, poolId, appKeys, keys };
 }

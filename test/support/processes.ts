@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { createConnection, createServer, Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client as PgClient } from 'pg';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -178,4 +179,45 @@ export async function startWorker(env: Record<string, string> = {}): Promise<Spa
     throw new Error(`${(err as Error).message}\n${worker.output}`);
   }
   return worker;
+}
+
+export interface World {
+  /** DATABASE_URL and REDIS_URL of the world, for its processes. */
+  env: Record<string, string>;
+  databaseUrl: string;
+  redis: { url: string; port: number; server: Spawned };
+  /** The admin key of the world's one organization. */
+  adminKey: string;
+  /** Drops the database (even with connections left) and stops the Redis. */
+  close(): Promise<void>;
+}
+
+let worlds = 0;
+
+/**
+ * A database and a Redis of their own, for tests that run a worker process. A worker sweeps
+ * every pool of its database against its Redis: beside the run's shared database, a worker
+ * on a private Redis would find the pools of tests running in parallel missing there and
+ * rebuild them (raising their epochs). The database is created and migrated, with one
+ * organization, by the real CLI.
+ */
+export async function startWorld(): Promise<World> {
+  const redis = await startPrivateRedis();
+  const url = new URL(process.env.DATABASE_URL!);
+  const database = `${process.env.TP_TEST_DATABASE}_w${process.pid}_${++worlds}`;
+  url.pathname = `/${database}`;
+  const env = { DATABASE_URL: url.toString(), REDIS_URL: redis.url };
+  const drop = async () => {
+    const admin = new PgClient({ connectionString: process.env.TP_TEST_ADMIN_URL });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+    await admin.end();
+  };
+  const created = await runCli(['org', 'create', `world-${worlds}`], { ...env, DATABASE_CREATE: 'true' });
+  if (created.code !== 0) {
+    await Promise.all([drop(), redis.server.stop()]);
+    throw new Error(`org create failed: ${created.stderr}`);
+  }
+  const { adminKey } = JSON.parse(created.stdout) as { adminKey: string };
+  return { env, databaseUrl: url.toString(), redis, adminKey, close: async () => void (await Promise.all([drop(), redis.server.stop()])) };
 }
