@@ -35,6 +35,8 @@ describe('group commit of lease records', () => {
     return { poolId: pool.poolId, appId: pool.apps.tool, epoch: String(row.epoch) };
   }
 
+  // Rising fencing tokens, as one Redis issues them: a token below one recorded later in time reads as a rollback.
+  let fence = 0;
   function lease(pool: { poolId: string; appId: string; epoch: string }, extra: Partial<NewLease> = {}): NewLease {
     const now = Date.now();
     return {
@@ -51,7 +53,7 @@ describe('group commit of lease records', () => {
       drawId: randomUUID(),
       credits: 2,
       leaseSeconds: 60,
-      fencingToken: `${pool.epoch}${String(Math.floor(Math.random() * 1e12)).padStart(12, '0')}`,
+      fencingToken: `${pool.epoch}${String((fence += 1)).padStart(12, '0')}`,
       epoch: pool.epoch,
       acquiredAt: new Date(now),
       expiresAt: new Date(now + 60_000),

@@ -79,7 +79,9 @@ export class LeaseDrawsService {
               $4::int * s.held, $4::int * greatest(s.held, a.minimum_charge_seconds), $4::int * $7::numeric / 1000, $8
        FROM leases l JOIN apps a ON a.id = $2 AND a.organization_id = l.organization_id
             CROSS JOIN LATERAL (SELECT greatest(0, extract(epoch FROM ($6::timestamptz - $5::timestamptz))) AS held) s
-       WHERE l.id = $3
+       -- Only the draw its opener holds: an undone attempt's draw (its record failed, the client
+       -- never heard of it) ends under another id and is charged to nobody.
+       WHERE l.id = $3 AND (l.draw_id IS NULL OR l.draw_id = $1)
        ON CONFLICT (id) DO NOTHING
        RETURNING organization_id, pool_id, principal_id, work_unit_id, charged_credit_seconds, idle_credit_seconds,
                  (SELECT credit_hour_price FROM pools WHERE id = pool_id) AS credit_hour_price`,

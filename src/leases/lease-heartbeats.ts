@@ -10,6 +10,7 @@ import type { LeaseEntity } from './lease.entity';
 import type { EndedLease, LeaseRecordsService } from './lease-records.service';
 import type { LeaseStore } from './lease-store';
 import type { LeaseViewSource } from './lease-view';
+import { LOST_LEASE_MARGIN_MS } from './pool-state.service';
 
 // PostgreSQL's copy of heartbeats is written this often.
 const WRITE_EVERY_MS = 1000;
@@ -22,6 +23,8 @@ export interface LeaseHeartbeatsDeps {
   records: LeaseRecordsService;
   /** The answer to a pool whose Redis state is gone (and the request to rebuild it). */
   rebuilding: (poolId: string) => AppError;
+  /** The answer to a lease Redis lost while PostgreSQL holds it active (and the request to check the pool). */
+  lost: (poolId: string) => AppError;
   /** Announces a change of the pool's figures. */
   changed: (poolId: string) => void;
 }
@@ -105,6 +108,10 @@ export class LeaseHeartbeats {
     this.cards.forget(card.id);
     try {
       await this.writes.flushLease(card.id);
+      const recorded = await this.deps.records.findById(card.id);
+      // PostgreSQL holds it active well before its expiry, Redis no longer: Redis went back in
+      // time. The lease is the holder's; the pool is rebuilt from PostgreSQL, not the lease ended.
+      if (recorded?.state === 'ACTIVE' && recorded.expiresAt.getTime() > Date.now() + LOST_LEASE_MARGIN_MS) return this.deps.lost(card.poolId);
       await this.deps.records.markExpired(card.id);
       return notActive((await this.deps.records.findById(card.id)) ?? { id: card.id, state: 'EXPIRED' });
     } catch (err) {

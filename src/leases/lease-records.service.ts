@@ -315,6 +315,8 @@ export class LeaseRecordsService {
       `WITH old AS (
          SELECT id, idle_since, least(coalesce($2::timestamptz, expires_at), now()) AS at FROM leases
          WHERE id = ANY($1::uuid[]) AND state = 'ACTIVE' AND ($3::int IS NULL OR expires_at < now() - make_interval(secs => $3::int))
+           -- An event of an earlier grant under the same (idempotency-derived) lease id ends no later grant.
+           AND ($2::timestamptz IS NULL OR acquired_at < $2::timestamptz)
          ORDER BY id FOR UPDATE),
        ended AS (
          UPDATE leases l SET state = 'EXPIRED', ended_at = old.at, end_reason = 'expired', idle_since = NULL,

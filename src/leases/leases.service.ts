@@ -38,6 +38,10 @@ export class LeasesService implements OnApplicationShutdown {
     store: this.store,
     records: this.records,
     rebuilding: (poolId) => this.rebuilding(poolId),
+    lost: (poolId) => {
+      this.poolState.requestLostCheck(poolId);
+      return AppError.unavailable('The pool is being rebuilt after a storage failover; retry shortly', 1);
+    },
     changed: (poolId) => this.events.changed(poolId),
   });
 

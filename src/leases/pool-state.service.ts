@@ -15,7 +15,7 @@ import { RestoredLease } from './lease-store.types';
 const REBUILD_LOCK_CLASS = 7_246;
 // A lease PostgreSQL holds active counts as lost from Redis only if it has this long to run
 // by Redis's clock: one that runs out meanwhile is no sign of a lost state.
-const LOST_LEASE_MARGIN_MS = 1000;
+export const LOST_LEASE_MARGIN_MS = 1000;
 
 /**
  * Keeps each pool's Redis state in line with PostgreSQL. When Redis lost a pool's state
@@ -40,6 +40,17 @@ export class PoolStateService {
   /** Starts a rebuild check in the background (deduplicated per pool in this process). */
   requestRebuild(poolId: string): void {
     this.ensure(poolId).catch((err: Error) => this.logger.warn(`Rebuild of pool ${poolId} failed: ${err.message}`));
+  }
+
+  /**
+   * A heartbeat met a lease that Redis lacks while PostgreSQL holds it active: Redis went
+   * back in time (or lost a write). Checks the pool in the background, as the sweep does.
+   */
+  requestLostCheck(poolId: string): void {
+    this.dataSource
+      .query('SELECT id, epoch::text AS epoch FROM pools WHERE id = $1', [poolId])
+      .then(([pool]: { id: string; epoch: string }[]) => (pool ? this.rebuildIfLeasesLost(pool as PoolEntity) : 0))
+      .catch((err: Error) => this.logger.warn(`Check of pool ${poolId} for lost leases failed: ${err.message}`));
   }
 
   /** Rebuilds the pool when its Redis state is missing or stale; true when it rebuilt. */
