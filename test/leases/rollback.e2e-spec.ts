@@ -73,6 +73,24 @@ describe('a Redis that goes back in time', () => {
     expect(BigInt(next.fencingToken)).toBeGreaterThan(BigInt(second.fencingToken));
   });
 
+  it('a heartbeat of a lease Redis lost in a rollback rebuilds the pool (UNAVAILABLE) and never ends the lease', async () => {
+    const pool = await createPool(t, adminKey, { cap: 3, apps: [{ key: 'cad', cost: 1 }] });
+    const base = store.keys(pool.poolId).base;
+    const snapshot = await snapshotPool(redis, base);
+    const held = (await checkout({ poolId: pool.poolId, app: pool.keyOf('cad'), leaseSeconds: 120 })).data!.checkout;
+    await rollBackPool(redis, base, snapshot);
+
+    const beat = () => t.gql<{ heartbeat: LeaseShape }>(client.key, 'mutation($id: ID!) { heartbeat(leaseId: $id) { id state expiresAt } }', { id: held.id });
+    const lost = await beat();
+    expect(codeOf(lost)).toBe('UNAVAILABLE');
+    let after = lost;
+    await waitFor(async () => codeOf((after = await beat())) !== 'UNAVAILABLE', 'the rebuilt pool');
+    expect(after.data?.heartbeat).toMatchObject({ id: held.id, state: 'ACTIVE' });
+    const [row]: { state: string }[] = await dataSource.query('SELECT state FROM leases WHERE id = $1', [held.id]);
+    expect(row.state).toBe('ACTIVE');
+    expect(await store.status(pool.poolId)).toMatchObject({ inUse: 1, activeLeases: 1 });
+  });
+
   it('the sweep rebuilds a pool that lost a lease when no grant shows it, and only then', async () => {
     const pool = await createPool(t, adminKey, { cap: 3, apps: [{ key: 'cad', cost: 1 }] });
     const base = store.keys(pool.poolId).base;
