@@ -1,12 +1,9 @@
 import Redis from 'ioredis';
 import { Client } from 'pg';
 import { LeaseStore } from '../../src/leases/lease-store';
-import { TestApp } from '../support/app';
 import { checkHistory } from '../support/history-checker';
-import { runLoad } from '../support/load';
-import { ApiProcess, Spawned, startApi, startPrivateRedis } from '../support/processes';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { LoadPool, runLoad, setUpLoadPool } from '../support/load';
+import { ApiProcess, Spawned, startApi, startPrivateRedis, startWorker, startWorld, World } from '../support/processes';
 
 /**
  * The promises under load: at least 3 API processes, 100 concurrent clients, random
@@ -14,6 +11,8 @@ import { join } from 'node:path';
  * then crashes (kill -9, some inside a check-out) and a Redis that loses everything. The
  * policies run too: sharing apps (5 clients share each principal's key), two teams with a
  * reservation and ceilings, and a fifth of the check-outs waiting in the fair queue.
+ * Each scenario runs in a world of its own (database and Redis): its worker sweeps every pool
+ * of its database, and must not rebuild or expire the pools of tests running beside it.
  */
 
 const CAP = 20;
@@ -41,44 +40,13 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Prom
   return false;
 }
 
-function startWorker(env: Record<string, string>): Spawned {
-  return new Spawned(
-    spawn(process.execPath, [join(__dirname, '..', '..', 'dist', 'worker.js')], {
-      env: { ...process.env, WORKER_PORT: '0', SWEEP_INTERVAL_MS: String(SWEEP_MS), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }),
-  );
+/** The load pool of a world: 20 principals, 6 of team red and 6 of team blue. */
+function setUp(world: World, api: ApiProcess): Promise<LoadPool> {
+  return setUpLoadPool(api, world.adminKey, { cap: CAP, apps: APPS, teams: TEAMS, principals: 20, teamOf: (i) => (i < 6 ? 'red' : i < 12 ? 'blue' : null) });
 }
 
-interface Setup {
-  adminKey: string;
-  poolId: string;
-  appKeys: string[];
-  keys: { key: string; team: string | null }[];
-}
-
-/** An organization with one small pool and 20 principals, created through `api`. */
-async function setUp(t: TestApp, api: ApiProcess): Promise<Setup> {
-  const { adminKey } = await t.organization('load');
-  const pool = await api.gql(adminKey, 'mutation { createPool(input: { name: "small", cap: 20 }) { id } }');
-  const poolId = (pool.body.data?.createPool as { id: string }).id;
-  const appKeys: string[] = [];
-  for (const app of APPS) {
-    const key = `${app.key}-${poolId.slice(0, 8)}`;
-    await api.gql(adminKey, 'mutation($input: CreateAppInput!) { createApp(input: $input) { id } }', { input: { poolId, key, name: app.key, cost: app.cost, shareScope: app.shareScope } });
-    appKeys.push(key);
-  }
-  for (const limit of TEAMS) await api.gql(adminKey, 'mutation($input: GroupLimitInput!) { setGroupLimit(input: $input) { team } }', { input: { poolId, ...limit } });
-  const keys = [];
-  for (let i = 0; i < 20; i++) {
-    const team = i < 6 ? 'red' : i < 12 ? 'blue' : null;
-    keys.push({ ...(await t.principalWithKey(adminKey, 'CLIENT', { name: `agent-${i}`, kind: 'AGENT', team: team ?? undefined })), team });
-  }
-  return { adminKey, poolId, appKeys, keys };
-}
-
-async function recorded(ids: string[]): Promise<Set<string>> {
-  const pg = new Client({ connectionString: process.env.DATABASE_URL });
+async function recorded(databaseUrl: string, ids: string[]): Promise<Set<string>> {
+  const pg = new Client({ connectionString: databaseUrl });
   await pg.connect();
   const rows: { id: string }[] = (await pg.query('SELECT id FROM leases WHERE id = ANY($1::uuid[])', [ids])).rows;
   await pg.end();
@@ -86,8 +54,8 @@ async function recorded(ids: string[]): Promise<Set<string>> {
 }
 
 /** Credits of the open draws in PostgreSQL: a draw with an active lease holds its opener's credits, once. */
-async function heldInPostgres(poolId: string): Promise<number> {
-  const pg = new Client({ connectionString: process.env.DATABASE_URL });
+async function heldInPostgres(databaseUrl: string, poolId: string): Promise<number> {
+  const pg = new Client({ connectionString: databaseUrl });
   await pg.connect();
   const rows = (
     await pg.query(
@@ -103,11 +71,11 @@ async function heldInPostgres(poolId: string): Promise<number> {
 }
 
 /** Redis's in-use figure equals the credits of PostgreSQL's open draws (retried across expiry instants). */
-async function storesAgree(store: LeaseStore, poolId: string): Promise<{ redis: number; postgres: number }> {
+async function storesAgree(store: LeaseStore, databaseUrl: string, poolId: string): Promise<{ redis: number; postgres: number }> {
   let last = { redis: -1, postgres: -2 };
   for (let i = 0; i < 10; i++) {
     await store.sweep(poolId);
-    last = { redis: (await store.status(poolId)).inUse, postgres: await heldInPostgres(poolId) };
+    last = { redis: (await store.status(poolId)).inUse, postgres: await heldInPostgres(databaseUrl, poolId) };
     if (last.redis === last.postgres) return last;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -115,22 +83,27 @@ async function storesAgree(store: LeaseStore, poolId: string): Promise<{ redis: 
 }
 
 describe('lease promises under load', () => {
-  let t: TestApp;
+  let world: World;
 
-  beforeAll(async () => {
-    t = await TestApp.start();
+  beforeEach(async () => {
+    world = await startWorld();
   });
 
-  afterAll(async () => {
-    await t.close();
+  afterEach(async () => {
+    await world.close();
   });
+
+  /** The world's lease store, as its processes see it (the run's key prefix, the world's Redis). */
+  function storeOf(redis: Redis): LeaseStore {
+    return new LeaseStore(redis, `${process.env.REDIS_PREFIX}:lease`);
+  }
 
   it('holds the cap, keeps fencing tokens unique and rising, and leaves Redis and PostgreSQL agreeing (3 processes, 100 clients, 20 s)', async () => {
-    const apis = await Promise.all([startApi(), startApi(), startApi()]);
-    const worker = startWorker({});
-    const redis = new Redis(process.env.REDIS_URL!);
+    const apis = await Promise.all([startApi(world.env), startApi(world.env), startApi(world.env)]);
+    const worker = await startWorker({ ...world.env, SWEEP_INTERVAL_MS: String(SWEEP_MS) });
+    const redis = new Redis(world.redis.url);
     try {
-      const setup = await setUp(t, apis[0]);
+      const setup = await setUp(world, apis[0]);
       const { history, stats } = await runLoad({ apis: () => apis, keys: setup.keys, poolId: setup.poolId, apps: setup.appKeys, leaseSeconds: LEASE_SECONDS, waitingShare: WAITING_SHARE }, { clients: 100, durationMs: 20_000 });
       console.log(`load: ${JSON.stringify(stats)}`);
       // Behaviour, not speed: the pool was contended (some grants, some denials), and no request failed.
@@ -138,8 +111,7 @@ describe('lease promises under load', () => {
       expect(stats.denied).toBeGreaterThan(0);
       expect(stats.failed).toBe(0);
       expect(checkHistory(history, { poolId: setup.poolId, cap: CAP, teamCeilings: CEILINGS })).toEqual([]);
-      const store = new LeaseStore(redis, `${process.env.REDIS_PREFIX}:lease`);
-      const agreement = await storesAgree(store, setup.poolId);
+      const agreement = await storesAgree(storeOf(redis), world.databaseUrl, setup.poolId);
       expect(agreement.redis).toBe(agreement.postgres);
     } finally {
       redis.disconnect();
@@ -150,12 +122,12 @@ describe('lease promises under load', () => {
   it('loses no acknowledged lease when API processes are killed at random, and returns every credit in time', async () => {
     // One process pauses inside every check-out, between the Redis grant and the PostgreSQL record.
     const paused = { pauseCheckoutsMs: 40 };
-    let apis: ApiProcess[] = await Promise.all([startApi({}, paused), startApi(), startApi({}, paused)]);
-    const worker = startWorker({});
-    const redis = new Redis(process.env.REDIS_URL!);
+    let apis: ApiProcess[] = await Promise.all([startApi(world.env, paused), startApi(world.env), startApi(world.env, paused)]);
+    const worker = await startWorker({ ...world.env, SWEEP_INTERVAL_MS: String(SWEEP_MS) });
+    const redis = new Redis(world.redis.url);
     let kills = 0;
     try {
-      const setup = await setUp(t, apis[1]);
+      const setup = await setUp(world, apis[1]);
       const load = runLoad({ apis: () => apis, keys: setup.keys, poolId: setup.poolId, apps: setup.appKeys, leaseSeconds: LEASE_SECONDS, waitingShare: WAITING_SHARE }, { clients: 100, durationMs: 24_000 });
       const killer = (async () => {
         for (let i = 0; i < 10; i++) {
@@ -166,7 +138,7 @@ describe('lease promises under load', () => {
           victim.signal('SIGKILL');
           await victim.exited;
           kills += 1;
-          const replacement = await startApi({}, victimIndex === 1 ? {} : paused);
+          const replacement = await startApi(world.env, victimIndex === 1 ? {} : paused);
           apis = [...apis, replacement];
         }
       })();
@@ -174,14 +146,14 @@ describe('lease promises under load', () => {
       console.log(`crash: ${kills} kills, ${JSON.stringify(stats)}`);
       expect(kills).toBeGreaterThanOrEqual(10);
       expect(stats.granted).toBeGreaterThan(0);
-      const inPostgres = await recorded(acknowledged);
+      const inPostgres = await recorded(world.databaseUrl, acknowledged);
       expect(acknowledged.filter((id) => !inPostgres.has(id))).toEqual([]);
       expect(checkHistory(history, { poolId: setup.poolId, cap: CAP, teamCeilings: CEILINGS })).toEqual([]);
       // Published return time: lease length + sweep interval (+ 1 s margin for this test).
-      const store = new LeaseStore(redis, `${process.env.REDIS_PREFIX}:lease`);
+      const store = storeOf(redis);
       const back = await waitUntil(async () => (await store.status(setup.poolId)).inUse === 0, (LEASE_SECONDS + 3) * 1000);
       expect(back).toBe(true);
-      expect(await heldInPostgres(setup.poolId)).toBe(0);
+      expect(await heldInPostgres(world.databaseUrl, setup.poolId)).toBe(0);
     } finally {
       redis.disconnect();
       await Promise.all([...apis.map((a) => a.stop()), worker.stop()]);
@@ -189,37 +161,33 @@ describe('lease promises under load', () => {
   }, 150_000);
 
   it('fails closed while Redis loses its data, rebuilds from PostgreSQL, and keeps the cap and rising tokens', async () => {
-    const redisServer = await startPrivateRedis();
-    const env = { REDIS_URL: redisServer.url };
-    const apis = await Promise.all([startApi(env), startApi(env), startApi(env)]);
-    const worker = startWorker(env);
+    const apis = await Promise.all([startApi(world.env), startApi(world.env), startApi(world.env)]);
+    const worker = await startWorker({ ...world.env, SWEEP_INTERVAL_MS: String(SWEEP_MS) });
     let restarted: Spawned | null = null;
-    const control = new Redis(redisServer.url, { maxRetriesPerRequest: 1 });
+    const control = new Redis(world.redis.url, { maxRetriesPerRequest: 1 });
     control.on('error', () => undefined);
     try {
-      const setup = await setUp(t, apis[0]);
+      const setup = await setUp(world, apis[0]);
       const load = runLoad({ apis: () => apis, keys: setup.keys, poolId: setup.poolId, apps: setup.appKeys, leaseSeconds: LEASE_SECONDS, waitingShare: WAITING_SHARE }, { clients: 100, durationMs: 20_000 });
       const chaos = (async () => {
         await new Promise((r) => setTimeout(r, 5000));
         await control.flushall();
         await new Promise((r) => setTimeout(r, 5000));
-        await redisServer.server.stop();
+        await world.redis.server.stop();
         await new Promise((r) => setTimeout(r, 500));
-        restarted = (await startPrivateRedis([], redisServer.port)).server;
+        restarted = (await startPrivateRedis([], world.redis.port)).server;
       })();
       const [{ history, stats }] = await Promise.all([load, chaos]);
       console.log(`redis loss: ${JSON.stringify(stats)}`);
       expect(stats.unavailable).toBeGreaterThan(0);
       expect(stats.granted).toBeGreaterThan(0);
       expect(checkHistory(history, { poolId: setup.poolId, cap: CAP, teamCeilings: CEILINGS })).toEqual([]);
-      const store = new LeaseStore(control, `${process.env.REDIS_PREFIX}:lease`);
-      const agreement = await storesAgree(store, setup.poolId);
+      const agreement = await storesAgree(storeOf(control), world.databaseUrl, setup.poolId);
       expect(agreement.redis).toBe(agreement.postgres);
     } finally {
       control.disconnect();
       await Promise.all([...apis.map((a) => a.stop()), worker.stop()]);
       await (restarted as Spawned | null)?.stop();
-      await redisServer.server.stop();
     }
   }, 150_000);
 });
