@@ -9,6 +9,9 @@ export default async function globalTeardown(): Promise<void> {
     const admin = new Client({ connectionString: process.env.TP_TEST_ADMIN_URL });
     await admin.connect();
     await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+    // Worlds of fault tests (test/support/processes.ts startWorld) that an aborted test left behind.
+    const worlds: { datname: string }[] = (await admin.query('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [`${database}_w`])).rows;
+    for (const { datname } of worlds) await admin.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
     await admin.end();
   }
   const prefix = process.env.REDIS_PREFIX;
