@@ -73,7 +73,11 @@ export async function runLeaseStoreBench(options: BenchOptions = {}): Promise<Be
           rates[name].push(await measure(cycles[name], clients, durationMs / slices));
         }
       }
-      const perTurn = (other: number[]) => median(rates.leaseStore.map((rate, turn) => rate / other[turn]), 2);
+      const perTurn = (other: number[]) =>
+        median(
+          rates.leaseStore.map((rate, turn) => rate / other[turn]),
+          2,
+        );
       rows.push({
         clients,
         leaseStore: median(rates.leaseStore),
@@ -105,8 +109,15 @@ async function leaseStoreCycle(redis: Redis, prefix: string, cost: number): Prom
   return async () => {
     const leaseId = randomUUID();
     const grant = await store.checkout({
-      poolId, requestId: leaseId, leaseId, appId: 'solver', principalId: 'bench-user',
-      team: null, host: null, workUnitId: null, leaseMs: LEASE_MS,
+      poolId,
+      requestId: leaseId,
+      leaseId,
+      appId: 'solver',
+      principalId: 'bench-user',
+      team: null,
+      host: null,
+      workUnitId: null,
+      leaseMs: LEASE_MS,
     });
     if (grant.status !== 'GRANTED') throw new Error(`LeaseStore refused: ${grant.status}`);
     await store.checkin({ poolId, leaseId });

@@ -51,7 +51,13 @@ function start(file: string, env: Record<string, string>, args: string[] = []): 
 
 async function waitFor(url: string): Promise<void> {
   for (let i = 0; i < 300; i++) {
-    if (await fetch(url).then((r) => r.status < 500, () => false)) return;
+    if (
+      await fetch(url).then(
+        (r) => r.status < 500,
+        () => false,
+      )
+    )
+      return;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${url} did not come up`);
@@ -91,8 +97,18 @@ async function cycles(options: CycleCell, seconds: number): Promise<HttpFigures>
 }
 
 /** Requests per second of one request repeated: the cost of a request before any resolver runs. */
-async function requestsPerSecond(options: { url: string; connections: number; headers: Record<string, string>; body: string }, seconds: number): Promise<number> {
-  const result = await autocannon({ url: options.url, connections: options.connections, duration: seconds, method: 'POST', headers: { 'content-type': 'application/json', ...options.headers }, body: options.body });
+async function requestsPerSecond(
+  options: { url: string; connections: number; headers: Record<string, string>; body: string },
+  seconds: number,
+): Promise<number> {
+  const result = await autocannon({
+    url: options.url,
+    connections: options.connections,
+    duration: seconds,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...options.headers },
+    body: options.body,
+  });
   if (result.non2xx > 0 || result.errors > 0) throw new Error(`${result.non2xx} non-2xx answers and ${result.errors} errors at ${options.url}`);
   return Math.round(result.requests.average);
 }
@@ -132,19 +148,37 @@ async function main(): Promise<void> {
 
   console.log(`\n2. End to end over HTTP, ${DURATION_S} s per cell in ${TURNS} turns, check-out + check-in cycles/s (medians of the turns)`);
   const databaseUrl = await freshDatabase('tokenpool_bench');
-  const env = { DATABASE_URL: databaseUrl, REDIS_PREFIX: 'tpbench:api', LOG_LEVEL: 'warn', RATE_LIMIT_PER_KEY: '10000000', METRICS_PORT: '0', PORT: '3901', HOST: '127.0.0.1' };
-  const created = JSON.parse(execFileSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'org', 'create', 'bench'], { env: { ...process.env, ...env } }).toString());
+  const env = {
+    DATABASE_URL: databaseUrl,
+    REDIS_PREFIX: 'tpbench:api',
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_PER_KEY: '10000000',
+    METRICS_PORT: '0',
+    PORT: '3901',
+    HOST: '127.0.0.1',
+  };
+  const created = JSON.parse(
+    execFileSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'org', 'create', 'bench'], { env: { ...process.env, ...env } }).toString(),
+  );
   // The API runs as shipped (Dockerfile, Helm, npm start), and the plain route with the same V8 flags.
   const api = start(join(ROOT, 'dist', 'main.js'), env, API_NODE_FLAGS);
   // The plain route runs the baseline scripts: without them only the GraphQL cells run.
-  const plain = HAS_BASELINE ? start(join(ROOT, 'bench', 'plain-route.ts'), { PORT: '3902', BASELINE_DIR }, [...API_NODE_FLAGS, '-r', 'ts-node/register/transpile-only']) : undefined;
+  const plain = HAS_BASELINE
+    ? start(join(ROOT, 'bench', 'plain-route.ts'), { PORT: '3902', BASELINE_DIR }, [...API_NODE_FLAGS, '-r', 'ts-node/register/transpile-only'])
+    : undefined;
   if (!plain) console.log(`skipped: the plain route's cells and the ratios to them, because ${NO_BASELINE}`);
   try {
     await waitFor('http://127.0.0.1:3901/health/ready');
     if (plain) await waitFor('http://127.0.0.1:3902/');
     const auth = { authorization: `Bearer ${created.adminKey}` };
     const gql = async (query: string) =>
-      (await (await fetch('http://127.0.0.1:3901/graphql', { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: JSON.stringify({ query }) })).json()) as { data: Record<string, { id: string }> };
+      (await (
+        await fetch('http://127.0.0.1:3901/graphql', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...auth },
+          body: JSON.stringify({ query }),
+        })
+      ).json()) as { data: Record<string, { id: string }> };
     const poolId = (await gql('mutation { createPool(input: { name: "bench", cap: 1000000000 }) { id } }')).data.createPool.id;
     await gql(`mutation { createApp(input: { poolId: "${poolId}", key: "tool", name: "Tool", cost: 3 }) { id } }`);
     const table: string[] = [
@@ -173,7 +207,12 @@ async function main(): Promise<void> {
     });
     // The floor: an authenticated GraphQL request that runs no resolver (key check, rate
     // limit, parse/validate cache, Nest and Mercurius), beside the plain route's requests.
-    const floorCell = (connections: number) => ({ url: 'http://127.0.0.1:3901/graphql', connections, headers: auth, body: JSON.stringify({ query: '{ __typename }' }) });
+    const floorCell = (connections: number) => ({
+      url: 'http://127.0.0.1:3901/graphql',
+      connections,
+      headers: auth,
+      body: JSON.stringify({ query: '{ __typename }' }),
+    });
     // Both servers start cold (V8 has optimised nothing, GraphQL documents are not yet
     // compiled): a warm-up that is not measured.
     await cycles(graphqlCell(16), 3);
@@ -198,8 +237,14 @@ async function main(): Promise<void> {
       const p = (figures: HttpFigures[], key: 'p50' | 'p99') => median(figures.map((f) => f[key]));
       const graphqlColumns = `${connections} | ${rate(graphql)} | ${p(graphql, 'p50')} | ${p(graphql, 'p99')}`;
       if (plain) {
-        const ratio = median(graphql.map((g, turn) => g.cyclesPerSecond / route[turn].cyclesPerSecond), 2);
-        const floorRatio = median(floor.map((f, turn) => f / (route[turn].cyclesPerSecond * 2)), 2);
+        const ratio = median(
+          graphql.map((g, turn) => g.cyclesPerSecond / route[turn].cyclesPerSecond),
+          2,
+        );
+        const floorRatio = median(
+          floor.map((f, turn) => f / (route[turn].cyclesPerSecond * 2)),
+          2,
+        );
         table.push(
           `${graphqlColumns} | ${rate(route)} | ${p(route, 'p50')} | ${p(route, 'p99')} | ${ratio.toFixed(2)} | ${median(floor)} ÷ ${rate(route) * 2} → ${floorRatio.toFixed(2)}`,
         );

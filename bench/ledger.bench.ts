@@ -96,7 +96,13 @@ async function freshDatabase(name: string): Promise<string> {
 
 async function waitFor(url: string): Promise<void> {
   for (let i = 0; i < 300; i++) {
-    if (await fetch(url).then((r) => r.ok, () => false)) return;
+    if (
+      await fetch(url).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${url} did not come up`);
@@ -113,7 +119,8 @@ async function bare(databaseUrl: string, organizationId: string, workUnitId: str
   );
   await clients[0].query('CREATE TABLE bench_bare (LIKE ledger_entries INCLUDING DEFAULTS)');
   let next = 0;
-  const columns = 'id, organization_id, event_key, kind, meter, work_unit_id, principal_id, occurred_at, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, currency, cost_source, provider, model';
+  const columns =
+    'id, organization_id, event_key, kind, meter, work_unit_id, principal_id, occurred_at, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, currency, cost_source, provider, model';
   return {
     name: 'bare multi-row INSERT (pg)',
     rates: [],
@@ -150,7 +157,11 @@ async function writer(databaseUrl: string, organizationId: string, principalId: 
 }
 
 async function post(path: string, key: string, body: string): Promise<Record<string, unknown>> {
-  const res = await fetch(`http://127.0.0.1:${PORT}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body });
+  const res = await fetch(`http://127.0.0.1:${PORT}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body,
+  });
   if (res.status !== 200) throw new Error(`${path} answered ${res.status}: ${await res.text()}`);
   return (await res.json()) as Record<string, unknown>;
 }
@@ -169,7 +180,10 @@ function graphql(key: string, workUnitId: string): Tier {
       outputTokens: r.outputTokens,
       occurredAt: r.occurredAt.toISOString(),
     }));
-    const body = (await post('/graphql', key, JSON.stringify({ query, variables: { e: events } }))) as { data?: { recordComputeUsage: { accepted: number } }; errors?: unknown };
+    const body = (await post('/graphql', key, JSON.stringify({ query, variables: { e: events } }))) as {
+      data?: { recordComputeUsage: { accepted: number } };
+      errors?: unknown;
+    };
     if (!body.data) throw new Error(JSON.stringify(body.errors));
     return body.data.recordComputeUsage.accepted;
   };
@@ -201,7 +215,9 @@ function otlp(key: string, workUnitRef: string): Tier {
       };
     });
     const resource = { attributes: [kv('service.name', { stringValue: 'bench' }), kv('tokenpool.work_unit', { stringValue: workUnitRef })] };
-    const answer = (await post('/v1/traces', key, JSON.stringify({ resourceSpans: [{ resource, scopeSpans: [{ scope: { name: 'bench' }, spans }] }] }))) as { partialSuccess?: { rejectedSpans?: number } };
+    const answer = (await post('/v1/traces', key, JSON.stringify({ resourceSpans: [{ resource, scopeSpans: [{ scope: { name: 'bench' }, spans }] }] }))) as {
+      partialSuccess?: { rejectedSpans?: number };
+    };
     if (answer.partialSuccess?.rejectedSpans) throw new Error(JSON.stringify(answer));
     return BATCH;
   };
@@ -214,19 +230,35 @@ function start(file: string, env: Record<string, string>): ChildProcess {
 
 async function main(): Promise<void> {
   const databaseUrl = await freshDatabase('tokenpool_bench_ledger');
-  const env = { NODE_ENV: 'production', DATABASE_URL: databaseUrl, REDIS_PREFIX: 'tpbench:ledger', LOG_LEVEL: 'warn', RATE_LIMIT_PER_KEY: '10000000', METRICS_PORT: '0', PORT: String(PORT), HOST: '127.0.0.1' };
-  const created = JSON.parse(execFileSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'org', 'create', 'bench'], { env: { ...process.env, ...env } }).toString()) as { organizationId: string; adminKey: string };
+  const env = {
+    NODE_ENV: 'production',
+    DATABASE_URL: databaseUrl,
+    REDIS_PREFIX: 'tpbench:ledger',
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_PER_KEY: '10000000',
+    METRICS_PORT: '0',
+    PORT: String(PORT),
+    HOST: '127.0.0.1',
+  };
+  const created = JSON.parse(
+    execFileSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'org', 'create', 'bench'], { env: { ...process.env, ...env } }).toString(),
+  ) as { organizationId: string; adminKey: string };
   const api = start(join(ROOT, 'dist', 'main.js'), env);
   try {
     await waitFor(`http://127.0.0.1:${PORT}/health/ready`);
-    const gql = async (query: string) => ((await post('/graphql', created.adminKey, JSON.stringify({ query }))) as { data: Record<string, Record<string, string>> }).data;
+    const gql = async (query: string) =>
+      ((await post('/graphql', created.adminKey, JSON.stringify({ query }))) as { data: Record<string, Record<string, string>> }).data;
     const workUnitRef = 'bench-run';
     const workUnitId = (await gql(`mutation { upsertWorkUnit(input: { externalRef: "${workUnitRef}" }) { id } }`)).upsertWorkUnit.id;
     const principalId = (await gql('{ me { id } }')).me.id;
     for (const model of MODELS) {
-      await gql(`mutation { setModelPrice(input: { provider: "openai", model: "${model}", inputPerMillion: 2, outputPerMillion: 8, cachedInputPerMillion: 0.5, effectiveFrom: "2020-01-01T00:00:00Z" }) }`);
+      await gql(
+        `mutation { setModelPrice(input: { provider: "openai", model: "${model}", inputPerMillion: 2, outputPerMillion: 8, cachedInputPerMillion: 0.5, effectiveFrom: "2020-01-01T00:00:00Z" }) }`,
+      );
     }
-    console.log(`Ingest: ${CONCURRENCY} concurrent clients per tier, batches of ${BATCH} new events, ${TURNS} interleaved turns of ${TURN_MS / 1000} s per tier`);
+    console.log(
+      `Ingest: ${CONCURRENCY} concurrent clients per tier, batches of ${BATCH} new events, ${TURNS} interleaved turns of ${TURN_MS / 1000} s per tier`,
+    );
     const tiers = [
       await bare(databaseUrl, created.organizationId, workUnitId),
       await writer(databaseUrl, created.organizationId, principalId, workUnitId),

@@ -52,8 +52,18 @@ async function timed<T>(label: string, work: () => Promise<T>): Promise<T> {
 
 // name, cost, share of the leases (agent tools most, the solver rarely, legacy-viewer never: shelfware)
 const APPS: [string, number, number][] = [
-  ['agent-search', 1, 0.2], ['agent-code', 2, 0.15], ['agent-sim', 3, 0.1], ['agent-doc', 4, 0.08], ['agent-review', 5, 0.07],
-  ['viewer', 6, 0.15], ['post', 6, 0.05], ['cad', 21, 0.1], ['mesh', 21, 0.04], ['optim', 30, 0.03], ['solver', 50, 0.03], ['legacy-viewer', 6, 0],
+  ['agent-search', 1, 0.2],
+  ['agent-code', 2, 0.15],
+  ['agent-sim', 3, 0.1],
+  ['agent-doc', 4, 0.08],
+  ['agent-review', 5, 0.07],
+  ['viewer', 6, 0.15],
+  ['post', 6, 0.05],
+  ['cad', 21, 0.1],
+  ['mesh', 21, 0.04],
+  ['optim', 30, 0.03],
+  ['solver', 50, 0.03],
+  ['legacy-viewer', 6, 0],
 ];
 
 /** The pool, its apps and cap history, principals; then leases, draws, idle intervals and denials by generate_series. */
@@ -64,11 +74,28 @@ async function generateHistory(db: Client, organizationId: string): Promise<stri
      FROM generate_series(1, 300) g`,
     [organizationId],
   );
-  const [pool] = (await db.query(`INSERT INTO pools (organization_id, name, cap, credit_hour_price, epoch, created_at) VALUES ($1, 'engineering', 1200, 0.85, 1, now() - interval '100 days') RETURNING id`, [organizationId])).rows;
-  await db.query(`INSERT INTO pool_cap_changes (organization_id, pool_id, cap, at) VALUES ($1, $2, 1500, now() - interval '100 days'), ($1, $2, 1200, now() - interval '45 days')`, [organizationId, pool.id]);
+  const [pool] = (
+    await db.query(
+      `INSERT INTO pools (organization_id, name, cap, credit_hour_price, epoch, created_at) VALUES ($1, 'engineering', 1200, 0.85, 1, now() - interval '100 days') RETURNING id`,
+      [organizationId],
+    )
+  ).rows;
+  await db.query(
+    `INSERT INTO pool_cap_changes (organization_id, pool_id, cap, at) VALUES ($1, $2, 1500, now() - interval '100 days'), ($1, $2, 1200, now() - interval '45 days')`,
+    [organizationId, pool.id],
+  );
   const appIds: string[] = [];
   for (const [key, cost] of APPS) {
-    appIds.push((await db.query(`INSERT INTO apps (organization_id, pool_id, key, name, cost) VALUES ($1, $2, $3, $3, $4) RETURNING id`, [organizationId, pool.id, key, cost])).rows[0].id);
+    appIds.push(
+      (
+        await db.query(`INSERT INTO apps (organization_id, pool_id, key, name, cost) VALUES ($1, $2, $3, $3, $4) RETURNING id`, [
+          organizationId,
+          pool.id,
+          key,
+          cost,
+        ])
+      ).rows[0].id,
+    );
   }
   let cumulative = 0;
   const pick = APPS.map(([, , share], i) => `WHEN r_app < ${(cumulative += share).toFixed(4)} THEN ${i}`).join(' ');
@@ -125,22 +152,41 @@ async function generateHistory(db: Client, organizationId: string): Promise<stri
       [organizationId, pool.id],
     );
   });
-  const counts = (await db.query(`SELECT (SELECT count(*) FROM leases)::int AS leases, (SELECT count(*) FROM denials)::int AS denials, (SELECT count(*) FROM lease_idle_intervals)::int AS idle`)).rows[0];
-  console.log(`history: ${counts.leases.toLocaleString('en-US')} leases and draws, ${counts.idle.toLocaleString('en-US')} idle intervals, ${counts.denials.toLocaleString('en-US')} denials`);
+  const counts = (
+    await db.query(
+      `SELECT (SELECT count(*) FROM leases)::int AS leases, (SELECT count(*) FROM denials)::int AS denials, (SELECT count(*) FROM lease_idle_intervals)::int AS idle`,
+    )
+  ).rows[0];
+  console.log(
+    `history: ${counts.leases.toLocaleString('en-US')} leases and draws, ${counts.idle.toLocaleString('en-US')} idle intervals, ${counts.denials.toLocaleString('en-US')} denials`,
+  );
   await timed('analyze', () => db.query('ANALYZE'));
   return pool.id;
 }
 
 // process, its org unit kind: daily operations (going concern) or the change organisation
 const PROCESSES: [string, string][] = [
-  ['claims-handling', 'GOING_CONCERN'], ['quote', 'GOING_CONCERN'], ['purchasing', 'GOING_CONCERN'], ['support', 'GOING_CONCERN'],
-  ['invoice-check', 'GOING_CONCERN'], ['code-review', 'GOING_CONCERN'], ['onboarding', 'GOING_CONCERN'],
-  ['design-change', 'CHANGE'], ['crash-simulation', 'CHANGE'], ['research', 'CHANGE'], ['pilot', 'CHANGE'], ['migration', 'CHANGE'],
+  ['claims-handling', 'GOING_CONCERN'],
+  ['quote', 'GOING_CONCERN'],
+  ['purchasing', 'GOING_CONCERN'],
+  ['support', 'GOING_CONCERN'],
+  ['invoice-check', 'GOING_CONCERN'],
+  ['code-review', 'GOING_CONCERN'],
+  ['onboarding', 'GOING_CONCERN'],
+  ['design-change', 'CHANGE'],
+  ['crash-simulation', 'CHANGE'],
+  ['research', 'CHANGE'],
+  ['pilot', 'CHANGE'],
+  ['migration', 'CHANGE'],
 ];
 // index, provider, model, input / cached input / output price per million, share of the calls (the last is unpriced)
 const MODELS: [number, string, string, number, number, number, number][] = [
-  [0, 'openai', 'gpt-4.1-mini', 0.4, 0.1, 1.6, 0.3], [1, 'openai', 'gpt-4.1', 2, 0.5, 8, 0.2], [2, 'anthropic', 'claude-haiku-4', 1, 0.1, 5, 0.2],
-  [3, 'anthropic', 'claude-sonnet-4', 3, 0.3, 15, 0.15], [4, 'google', 'gemini-2.5-pro', 1.25, 0.31, 10, 0.13], [5, 'local', 'llama-70b', 0.6, 0.6, 0.6, 0.02],
+  [0, 'openai', 'gpt-4.1-mini', 0.4, 0.1, 1.6, 0.3],
+  [1, 'openai', 'gpt-4.1', 2, 0.5, 8, 0.2],
+  [2, 'anthropic', 'claude-haiku-4', 1, 0.1, 5, 0.2],
+  [3, 'anthropic', 'claude-sonnet-4', 3, 0.3, 15, 0.15],
+  [4, 'google', 'gemini-2.5-pro', 1.25, 0.31, 10, 0.13],
+  [5, 'local', 'llama-70b', 0.6, 0.6, 0.6, 0.02],
 ];
 const UNPRICED_MODEL = 5;
 /** Days per INSERT: each statement's rows go through the ledger's triggers in one transition table. */
@@ -264,65 +310,108 @@ async function insertComputeRows(db: Client, organizationId: string, first: numb
  * two cores): `db` writes the license rows and then helps with the compute rows.
  */
 async function generateLedger(db: Client, databaseUrl: string, organizationId: string, poolId: string): Promise<void> {
-  await timed(`generate ${WORK_UNITS.toLocaleString('en-US')} work units and ${COMPUTE_ROWS.toLocaleString('en-US')}+ compute rows, a license row per draw`, async () => {
-    await generateWorkUnits(db, organizationId);
-    await db.query('ANALYZE gen');
-    const other = new Client({ connectionString: databaseUrl });
-    await other.connect();
-    const chunks = Array.from({ length: Math.ceil(DAYS / LEDGER_CHUNK_DAYS) }, (_, i) => i * LEDGER_CHUNK_DAYS);
-    const computeQueue = [...chunks];
-    const computeWorker = async (client: Client) => {
-      for (let first = computeQueue.shift(); first !== undefined; first = computeQueue.shift()) await insertComputeRows(client, organizationId, first);
-    };
-    try {
-      await Promise.all([
-        (async () => {
-          for (const first of chunks) await insertLicenseRows(db, { organizationId, poolId }, first);
-          await computeWorker(db);
-        })(),
-        computeWorker(other),
-      ]);
-    } finally {
-      await other.end();
-    }
-    // A price for the local model, back-dated to the first half of the window: its unpriced rows there get CORRECTIONs.
-    await db.query(
-      `INSERT INTO ledger_entries (id, organization_id, event_key, kind, meter, work_unit_id, principal_id, occurred_at,
+  await timed(
+    `generate ${WORK_UNITS.toLocaleString('en-US')} work units and ${COMPUTE_ROWS.toLocaleString('en-US')}+ compute rows, a license row per draw`,
+    async () => {
+      await generateWorkUnits(db, organizationId);
+      await db.query('ANALYZE gen');
+      const other = new Client({ connectionString: databaseUrl });
+      await other.connect();
+      const chunks = Array.from({ length: Math.ceil(DAYS / LEDGER_CHUNK_DAYS) }, (_, i) => i * LEDGER_CHUNK_DAYS);
+      const computeQueue = [...chunks];
+      const computeWorker = async (client: Client) => {
+        for (let first = computeQueue.shift(); first !== undefined; first = computeQueue.shift()) await insertComputeRows(client, organizationId, first);
+      };
+      try {
+        await Promise.all([
+          (async () => {
+            for (const first of chunks) await insertLicenseRows(db, { organizationId, poolId }, first);
+            await computeWorker(db);
+          })(),
+          computeWorker(other),
+        ]);
+      } finally {
+        await other.end();
+      }
+      // A price for the local model, back-dated to the first half of the window: its unpriced rows there get CORRECTIONs.
+      await db.query(
+        `INSERT INTO ledger_entries (id, organization_id, event_key, kind, meter, work_unit_id, principal_id, occurred_at,
                                    input_price_per_million, cached_input_price_per_million, output_price_per_million, cost, currency, cost_source, provider, model, corrects_entry_id)
        SELECT nextval('ledger_entries_id_seq'), $1::uuid, 'correction:' || e.id, 'CORRECTION', 'COMPUTE', e.work_unit_id, e.principal_id, e.occurred_at,
               0.6, 0.6, 0.6, round((e.input_tokens + e.output_tokens) * 0.6 / 1e6, 9), e.currency, 'PRICE_TABLE', e.provider, e.model, e.id
        FROM ledger_entries e
        WHERE e.organization_id = $1 AND e.cost_source = 'UNPRICED' AND e.provider = 'local' AND e.model = 'llama-70b' AND e.occurred_at < ${BASE_DAY} + ${DAYS / 2} * interval '1 day'
        ORDER BY e.occurred_at`,
-      [organizationId],
-    );
-    await db.query('DROP TABLE bench_work_units');
-  });
-  const counts = (await db.query(
-    `SELECT (SELECT count(*) FROM ledger_entries)::int AS ledger, (SELECT count(*) FROM ledger_entries WHERE kind = 'CORRECTION')::int AS corrections,
+        [organizationId],
+      );
+      await db.query('DROP TABLE bench_work_units');
+    },
+  );
+  const counts = (
+    await db.query(
+      `SELECT (SELECT count(*) FROM ledger_entries)::int AS ledger, (SELECT count(*) FROM ledger_entries WHERE kind = 'CORRECTION')::int AS corrections,
             (SELECT count(*) FROM ledger_entries WHERE work_unit_id IS NULL)::int AS no_unit, (SELECT count(*) FROM ledger_daily_usage)::int AS rollup,
             (SELECT count(*) FROM work_unit_outcomes)::int AS outcomes`,
-  )).rows[0];
+    )
+  ).rows[0];
   const fmt = (n: number) => n.toLocaleString('en-US');
-  console.log(`ledger: ${fmt(counts.ledger)} rows (${fmt(counts.corrections)} corrections, ${fmt(counts.no_unit)} on no work unit), ${fmt(counts.rollup)} daily usage rows, ${fmt(counts.outcomes)} outcome records`);
+  console.log(
+    `ledger: ${fmt(counts.ledger)} rows (${fmt(counts.corrections)} corrections, ${fmt(counts.no_unit)} on no work unit), ${fmt(counts.rollup)} daily usage rows, ${fmt(counts.outcomes)} outcome records`,
+  );
   // As autovacuum would after such a load (it also sets the visibility map and hint bits).
   await timed('vacuum analyze', () => db.query('VACUUM ANALYZE'));
 }
 
 const REPORTS: { name: string; query: string; extra?: Record<string, unknown>; target: number }[] = [
-  { name: 'shelfwareReport', target: 1, query: `query($p: ID!, $from: DateTime!, $to: DateTime!) { shelfwareReport(poolId: $p, from: $from, to: $to) { peakInUse p95InUse averageInUse utilization unusedCreditHours denials falseDenials suggestedCap estimatedSavings apps { app { key } leases creditHours peakCredits distinctPrincipals denials idleCreditHours } lapsedPrincipals { id } } }` },
-  { name: 'poolUsage (HOUR)', target: 1, extra: { b: 'HOUR' }, query: `query($p: ID!, $from: DateTime!, $to: DateTime!, $b: Bucket!) { poolUsage(poolId: $p, from: $from, to: $to, bucket: $b) { start cap peakInUse averageInUse denials falseDenials } }` },
-  { name: 'poolUsage (DAY)', target: 1, extra: { b: 'DAY' }, query: `query($p: ID!, $from: DateTime!, $to: DateTime!, $b: Bucket!) { poolUsage(poolId: $p, from: $from, to: $to, bucket: $b) { start cap peakInUse averageInUse denials falseDenials } }` },
-  { name: 'usageHistogram', target: 1, query: `query($p: ID!, $from: DateTime!, $to: DateTime!) { usageHistogram(poolId: $p, from: $from, to: $to) { credits shareOfTime } }` },
-  { name: 'simulateCap', target: 10, extra: { cap: 600 }, query: `query($p: ID!, $from: DateTime!, $to: DateTime!, $cap: Int!) { simulateCap(poolId: $p, cap: $cap, from: $from, to: $to) { requests denied delayed deniedCreditHours longestWaitSeconds } }` },
+  {
+    name: 'shelfwareReport',
+    target: 1,
+    query: `query($p: ID!, $from: DateTime!, $to: DateTime!) { shelfwareReport(poolId: $p, from: $from, to: $to) { peakInUse p95InUse averageInUse utilization unusedCreditHours denials falseDenials suggestedCap estimatedSavings apps { app { key } leases creditHours peakCredits distinctPrincipals denials idleCreditHours } lapsedPrincipals { id } } }`,
+  },
+  {
+    name: 'poolUsage (HOUR)',
+    target: 1,
+    extra: { b: 'HOUR' },
+    query: `query($p: ID!, $from: DateTime!, $to: DateTime!, $b: Bucket!) { poolUsage(poolId: $p, from: $from, to: $to, bucket: $b) { start cap peakInUse averageInUse denials falseDenials } }`,
+  },
+  {
+    name: 'poolUsage (DAY)',
+    target: 1,
+    extra: { b: 'DAY' },
+    query: `query($p: ID!, $from: DateTime!, $to: DateTime!, $b: Bucket!) { poolUsage(poolId: $p, from: $from, to: $to, bucket: $b) { start cap peakInUse averageInUse denials falseDenials } }`,
+  },
+  {
+    name: 'usageHistogram',
+    target: 1,
+    query: `query($p: ID!, $from: DateTime!, $to: DateTime!) { usageHistogram(poolId: $p, from: $from, to: $to) { credits shareOfTime } }`,
+  },
+  {
+    name: 'simulateCap',
+    target: 10,
+    extra: { cap: 600 },
+    query: `query($p: ID!, $from: DateTime!, $to: DateTime!, $cap: Int!) { simulateCap(poolId: $p, cap: $cap, from: $from, to: $to) { requests denied delayed deniedCreditHours longestWaitSeconds } }`,
+  },
 ];
 
 const OUTCOME_REPORTS: { name: string; query: string; daysBeforeNow?: number }[] = [
-  { name: 'burnReport', query: `query($from: DateTime!, $to: DateTime!) { burnReport(from: $from, to: $to) { goingConcernShare outcomeLinkedShare maturity slices { orgUnitKind computeTokens computeCost licenseCreditHours licenseCost workUnits acceptedWorkUnits } byTeam { key totalCost workUnits acceptedWorkUnits } byProcess { key computeCost licenseCost totalCost workUnits acceptedWorkUnits } } }` },
-  { name: 'attributionCoverage', query: `query($from: DateTime!, $to: DateTime!) { attributionCoverage(from: $from, to: $to) { totalCost attributedCost coverage } }` },
-  { name: 'costPerOutcome', query: `query($from: DateTime!, $to: DateTime!) { costPerOutcome(from: $from, to: $to) { process workUnits acceptedWorkUnits totalCost costPerAcceptedOutcome } }` },
+  {
+    name: 'burnReport',
+    query: `query($from: DateTime!, $to: DateTime!) { burnReport(from: $from, to: $to) { goingConcernShare outcomeLinkedShare maturity slices { orgUnitKind computeTokens computeCost licenseCreditHours licenseCost workUnits acceptedWorkUnits } byTeam { key totalCost workUnits acceptedWorkUnits } byProcess { key computeCost licenseCost totalCost workUnits acceptedWorkUnits } } }`,
+  },
+  {
+    name: 'attributionCoverage',
+    query: `query($from: DateTime!, $to: DateTime!) { attributionCoverage(from: $from, to: $to) { totalCost attributedCost coverage } }`,
+  },
+  {
+    name: 'costPerOutcome',
+    query: `query($from: DateTime!, $to: DateTime!) { costPerOutcome(from: $from, to: $to) { process workUnits acceptedWorkUnits totalCost costPerAcceptedOutcome } }`,
+  },
   // Outcomes recorded after `to` are read from the outcome history instead of the work unit.
-  { name: 'burnReport (ending 3 days ago)', daysBeforeNow: 3, query: `query($from: DateTime!, $to: DateTime!) { burnReport(from: $from, to: $to) { goingConcernShare outcomeLinkedShare maturity slices { orgUnitKind computeCost licenseCost workUnits acceptedWorkUnits } byTeam { key totalCost } byProcess { key totalCost } } }` },
+  {
+    name: 'burnReport (ending 3 days ago)',
+    daysBeforeNow: 3,
+    query: `query($from: DateTime!, $to: DateTime!) { burnReport(from: $from, to: $to) { goingConcernShare outcomeLinkedShare maturity slices { orgUnitKind computeCost licenseCost workUnits acceptedWorkUnits } byTeam { key totalCost } byProcess { key totalCost } } }`,
+  },
 ];
 
 /** Cold (the first call) and warm (the median of the next three) seconds of a call. */
@@ -359,7 +448,15 @@ async function streamExport(url: string, key: string): Promise<{ rows: number; b
 
 async function main(): Promise<void> {
   const databaseUrl = await freshDatabase('tokenpool_bench_reports');
-  const env = { DATABASE_URL: databaseUrl, DATABASE_CREATE: 'false', MIGRATIONS_RUN: 'false', REDIS_PREFIX: `tpbench-reports:${process.pid}`, LOG_LEVEL: 'silent', RATE_LIMIT_PER_KEY: '1000000', METRICS_PORT: '0' };
+  const env = {
+    DATABASE_URL: databaseUrl,
+    DATABASE_CREATE: 'false',
+    MIGRATIONS_RUN: 'false',
+    REDIS_PREFIX: `tpbench-reports:${process.pid}`,
+    LOG_LEVEL: 'silent',
+    RATE_LIMIT_PER_KEY: '1000000',
+    METRICS_PORT: '0',
+  };
   Object.assign(process.env, env);
   execFileSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'migrate'], { env: process.env, stdio: 'ignore' });
   const created = JSON.parse(execFileSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'org', 'create', 'bench'], { env: process.env }).toString());
@@ -427,7 +524,10 @@ async function main(): Promise<void> {
     // Exports through real HTTP (Fastify's inject would buffer the whole body), read by a client process.
     await app.listen(0, '127.0.0.1');
     const base = await app.getUrl();
-    const exportsTable = ['export (90 days, HTTP on 127.0.0.1) | rows | MB | first byte | seconds | rows/s | target', '--- | ---: | ---: | ---: | ---: | ---: | ---:'];
+    const exportsTable = [
+      'export (90 days, HTTP on 127.0.0.1) | rows | MB | first byte | seconds | rows/s | target',
+      '--- | ---: | ---: | ---: | ---: | ---: | ---:',
+    ];
     for (const name of ['ledger.csv', 'focus.csv']) {
       const result = await streamExport(`${base}/exports/${name}?from=${from.toISOString()}&to=${to.toISOString()}`, created.adminKey);
       exportsTable.push(

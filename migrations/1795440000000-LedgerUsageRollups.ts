@@ -1,4 +1,4 @@
-import { MigrationInterface, QueryRunner } from "typeorm";
+import { MigrationInterface, QueryRunner } from 'typeorm';
 
 // What the finance reports (burnReport, attributionCoverage, costPerOutcome) read instead of
 // every ledger row of a window:
@@ -77,18 +77,24 @@ const ADD_TO_TOTALS = (withDays: boolean) => `CREATE OR REPLACE FUNCTION "ledger
                     "compute_reasoning_tokens" = t."compute_reasoning_tokens" + excluded."compute_reasoning_tokens",
                     "license_cost" = t."license_cost" + excluded."license_cost",
                     "compute_cost" = t."compute_cost" + excluded."compute_cost",
-                    "entries" = t."entries" + excluded."entries"${withDays ? `,
+                    "entries" = t."entries" + excluded."entries"${
+                      withDays
+                        ? `,
                     "first_day" = least(t."first_day", excluded."first_day"),
-                    "last_day" = greatest(t."last_day", excluded."last_day")` : ''};
+                    "last_day" = greatest(t."last_day", excluded."last_day")`
+                        : ''
+                    };
                 RETURN NULL;
             END $$`;
 
 export class LedgerUsageRollups1795440000000 implements MigrationInterface {
-    name = 'LedgerUsageRollups1795440000000'
+  name = 'LedgerUsageRollups1795440000000';
 
-    public async up(queryRunner: QueryRunner): Promise<void> {
-        await queryRunner.query(`ALTER TABLE "ledger_entries" ADD CONSTRAINT "ck_ledger_entries_correction_quantities" CHECK ("kind" <> 'CORRECTION' OR ("credit_seconds" = 0 AND "idle_credit_seconds" = 0 AND "input_tokens" = 0 AND "cached_input_tokens" = 0 AND "output_tokens" = 0 AND "reasoning_tokens" = 0))`);
-        await queryRunner.query(`CREATE TABLE "ledger_daily_usage" (
+  public async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(
+      `ALTER TABLE "ledger_entries" ADD CONSTRAINT "ck_ledger_entries_correction_quantities" CHECK ("kind" <> 'CORRECTION' OR ("credit_seconds" = 0 AND "idle_credit_seconds" = 0 AND "input_tokens" = 0 AND "cached_input_tokens" = 0 AND "output_tokens" = 0 AND "reasoning_tokens" = 0))`,
+    );
+    await queryRunner.query(`CREATE TABLE "ledger_daily_usage" (
             "organization_id" uuid NOT NULL,
             "work_unit_id" uuid,
             "principal_id" uuid,
@@ -100,38 +106,41 @@ export class LedgerUsageRollups1795440000000 implements MigrationInterface {
             "entries" bigint NOT NULL DEFAULT 0,
             CONSTRAINT "ck_ledger_daily_usage_subject" CHECK ("work_unit_id" IS NULL OR "principal_id" IS NULL)
         )`);
-        await queryRunner.query(`CREATE UNIQUE INDEX "uq_ledger_daily_usage_subject_day" ON "ledger_daily_usage" ("organization_id", "work_unit_id", "principal_id", "day") NULLS NOT DISTINCT`);
-        await queryRunner.query(`CREATE FUNCTION "ledger_add_to_daily_usage"() RETURNS trigger LANGUAGE plpgsql AS $$
+    await queryRunner.query(
+      `CREATE UNIQUE INDEX "uq_ledger_daily_usage_subject_day" ON "ledger_daily_usage" ("organization_id", "work_unit_id", "principal_id", "day") NULLS NOT DISTINCT`,
+    );
+    await queryRunner.query(`CREATE FUNCTION "ledger_add_to_daily_usage"() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
                 ${ADD_TO_DAILY_USAGE('new_rows')};
                 RETURN NULL;
             END $$`);
-        await queryRunner.query(`CREATE TRIGGER "tr_ledger_entries_daily_usage" AFTER INSERT ON "ledger_entries" REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION "ledger_add_to_daily_usage"()`);
-        await queryRunner.query(`ALTER TABLE "work_unit_totals" ADD "first_day" date, ADD "last_day" date`);
-        await queryRunner.query(ADD_TO_TOTALS(true));
+    await queryRunner.query(
+      `CREATE TRIGGER "tr_ledger_entries_daily_usage" AFTER INSERT ON "ledger_entries" REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION "ledger_add_to_daily_usage"()`,
+    );
+    await queryRunner.query(`ALTER TABLE "work_unit_totals" ADD "first_day" date, ADD "last_day" date`);
+    await queryRunner.query(ADD_TO_TOTALS(true));
 
-        await queryRunner.query(ADD_TO_DAILY_USAGE('"ledger_entries"'));
-        await queryRunner.query(`UPDATE "work_unit_totals" t SET "first_day" = d."first_day", "last_day" = d."last_day"
+    await queryRunner.query(ADD_TO_DAILY_USAGE('"ledger_entries"'));
+    await queryRunner.query(`UPDATE "work_unit_totals" t SET "first_day" = d."first_day", "last_day" = d."last_day"
             FROM (SELECT "work_unit_id", min("day") AS "first_day", max("day") AS "last_day" FROM "ledger_daily_usage"
                   WHERE "work_unit_id" IS NOT NULL GROUP BY 1) d
             WHERE t."work_unit_id" = d."work_unit_id"`);
-        await queryRunner.query(`ALTER TABLE "work_unit_totals" ALTER "first_day" SET NOT NULL, ALTER "last_day" SET NOT NULL`);
-        // A report window's work units: those whose last day is in the window or after it.
-        await queryRunner.query(`CREATE INDEX "ix_work_unit_totals_organization_last_day" ON "work_unit_totals" ("organization_id", "last_day")`);
-        // Statistics now, not at autovacuum's leisure: without them the reports' planner may
-        // take the backfilled rollup for empty and join it row by row.
-        await queryRunner.query(`ANALYZE "ledger_daily_usage", "work_unit_totals"`);
-    }
+    await queryRunner.query(`ALTER TABLE "work_unit_totals" ALTER "first_day" SET NOT NULL, ALTER "last_day" SET NOT NULL`);
+    // A report window's work units: those whose last day is in the window or after it.
+    await queryRunner.query(`CREATE INDEX "ix_work_unit_totals_organization_last_day" ON "work_unit_totals" ("organization_id", "last_day")`);
+    // Statistics now, not at autovacuum's leisure: without them the reports' planner may
+    // take the backfilled rollup for empty and join it row by row.
+    await queryRunner.query(`ANALYZE "ledger_daily_usage", "work_unit_totals"`);
+  }
 
-    public async down(queryRunner: QueryRunner): Promise<void> {
-        await queryRunner.query(ADD_TO_TOTALS(false));
-        await queryRunner.query(`DROP INDEX "public"."ix_work_unit_totals_organization_last_day"`);
-        await queryRunner.query(`ALTER TABLE "work_unit_totals" DROP COLUMN "last_day", DROP COLUMN "first_day"`);
-        await queryRunner.query(`DROP TRIGGER "tr_ledger_entries_daily_usage" ON "ledger_entries"`);
-        await queryRunner.query(`DROP FUNCTION "ledger_add_to_daily_usage"()`);
-        await queryRunner.query(`DROP INDEX "public"."uq_ledger_daily_usage_subject_day"`);
-        await queryRunner.query(`DROP TABLE "ledger_daily_usage"`);
-        await queryRunner.query(`ALTER TABLE "ledger_entries" DROP CONSTRAINT "ck_ledger_entries_correction_quantities"`);
-    }
-
+  public async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(ADD_TO_TOTALS(false));
+    await queryRunner.query(`DROP INDEX "public"."ix_work_unit_totals_organization_last_day"`);
+    await queryRunner.query(`ALTER TABLE "work_unit_totals" DROP COLUMN "last_day", DROP COLUMN "first_day"`);
+    await queryRunner.query(`DROP TRIGGER "tr_ledger_entries_daily_usage" ON "ledger_entries"`);
+    await queryRunner.query(`DROP FUNCTION "ledger_add_to_daily_usage"()`);
+    await queryRunner.query(`DROP INDEX "public"."uq_ledger_daily_usage_subject_day"`);
+    await queryRunner.query(`DROP TABLE "ledger_daily_usage"`);
+    await queryRunner.query(`ALTER TABLE "ledger_entries" DROP CONSTRAINT "ck_ledger_entries_correction_quantities"`);
+  }
 }

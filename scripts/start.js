@@ -50,7 +50,10 @@ async function me(key) {
 async function waitReady(children) {
   for (let i = 0; i < 300; i++) {
     if (children.some((c) => c.exitCode !== null)) throw new Error('a process exited during start-up');
-    const ok = await fetch(`${base}/health/ready`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${base}/health/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return;
     await new Promise((r) => setTimeout(r, 200));
   }

@@ -82,7 +82,10 @@ function registerRequestHooks(fastify: FastifyInstance, config: AppConfig, reque
     if (isUpgrade(request) && !isWebSocketHandshake(request)) {
       // Node hands such a request over with its raw socket and no timeouts: answer and close it.
       reply.raw.once('finish', () => request.raw.socket?.destroy());
-      return refuse(reply.header('connection', 'close'), new AppError('BAD_REQUEST', 'Only a GET WebSocket handshake (Upgrade: websocket) may ask for an upgrade'));
+      return refuse(
+        reply.header('connection', 'close'),
+        new AppError('BAD_REQUEST', 'Only a GET WebSocket handshake (Upgrade: websocket) may ask for an upgrade'),
+      );
     }
     if (request.routeOptions.url !== GRAPHQL_PATH || isWebSocketHandshake(request)) return;
     try {

@@ -32,8 +32,17 @@ const logger = new Logger('GraphQL');
  * bench/). HTTP requests arrive here already authenticated by the onRequest hook of
  * app.setup.ts; WebSocket connections authenticate in connection_init.
  */
-export function graphqlOptions(config: AppConfig, requestAuth: RequestAuthService, metrics: MetricsService, sockets: SubscriptionSocketsService): MercuriusDriverConfig {
-  const rules: ValidationRule[] = [maxDepthRule(config.graphqlMaxDepth), maxAliasesRule(config.graphqlMaxAliases), maxRootFieldsRule(config.graphqlMaxRootFields)];
+export function graphqlOptions(
+  config: AppConfig,
+  requestAuth: RequestAuthService,
+  metrics: MetricsService,
+  sockets: SubscriptionSocketsService,
+): MercuriusDriverConfig {
+  const rules: ValidationRule[] = [
+    maxDepthRule(config.graphqlMaxDepth),
+    maxAliasesRule(config.graphqlMaxAliases),
+    maxRootFieldsRule(config.graphqlMaxRootFields),
+  ];
   if (!config.graphqlIntrospection) rules.push(NoSchemaIntrospectionCustomRule);
   const subscriptionRules = [...specifiedRules, ...rules];
   const sources = new GraphqlSourceCheck(config.graphqlMaxTokens);
@@ -51,7 +60,11 @@ export function graphqlOptions(config: AppConfig, requestAuth: RequestAuthServic
     fieldResolverEnhancers: ['guards', 'filters'],
     buildSchemaOptions: { dateScalarMode: 'isoDate', numberScalarMode: 'integer' },
     validationRules: rules,
-    context: (request: FastifyRequest, reply: FastifyReply): GqlContext => ({ auth: request.auth, requestId: String(request.id), signal: disconnectSignal(reply) }),
+    context: (request: FastifyRequest, reply: FastifyReply): GqlContext => ({
+      auth: request.auth,
+      requestId: String(request.id),
+      signal: disconnectSignal(reply),
+    }),
     errorFormatter: (execution, context) => {
       const formatted = formatExecution(execution, logInternal);
       observe(metrics, context as TimedContext, 'error');
@@ -82,7 +95,8 @@ export function graphqlOptions(config: AppConfig, requestAuth: RequestAuthServic
           name: operation?.name?.value ?? firstRootField(operation),
         };
         // Over HTTP, Mercurius would run a subscription's resolve function once, with no event.
-        if (operation?.operation === 'subscription') throw new GraphQLError('Subscriptions run over a WebSocket on /graphql (graphql-transport-ws)', { extensions: { code: 'BAD_REQUEST' } });
+        if (operation?.operation === 'subscription')
+          throw new GraphQLError('Subscriptions run over a WebSocket on /graphql (graphql-transport-ws)', { extensions: { code: 'BAD_REQUEST' } });
         assertCost({ schema, document, variables: variables as Record<string, unknown> | undefined, max: config.graphqlMaxCost });
       },
       // Mercurius runs no validation for subscriptions: the same rules and limits as for

@@ -11,7 +11,9 @@ import { WorkerModule } from './worker.module';
 async function main(): Promise<void> {
   const config = loadConfig();
   // The worker serves only /health/* and /metrics, on WORKER_PORT, for probes and scraping (nothing public, so no separate metrics port).
-  const app = await NestFactory.create<NestFastifyApplication>(WorkerModule, new FastifyAdapter({ forceCloseConnections: 'idle', genReqId: requestIdFor }), { bufferLogs: true });
+  const app = await NestFactory.create<NestFastifyApplication>(WorkerModule, new FastifyAdapter({ forceCloseConnections: 'idle', genReqId: requestIdFor }), {
+    bufferLogs: true,
+  });
   app.useLogger(app.get(Logger));
   closeOnSignals(app, config.shutdownGraceSeconds);
   await app.listen({ port: config.workerPort, host: config.host });

@@ -16,7 +16,10 @@ describe('authentication and roles', () => {
   });
 
   it('answers me for the admin key', async () => {
-    const res = await t.gql<{ me: { name: string; kind: string; organization: { currency: string } } }>(adminKey, '{ me { name kind organization { currency } } }');
+    const res = await t.gql<{ me: { name: string; kind: string; organization: { currency: string } } }>(
+      adminKey,
+      '{ me { name kind organization { currency } } }',
+    );
     expect(res.data?.me).toEqual({ name: 'admin', kind: 'USER', organization: { currency: 'USD' } });
   });
 
@@ -46,14 +49,19 @@ describe('authentication and roles', () => {
 
   it('refuses an expiresAt in the past with BAD_USER_INPUT on expiresAt', async () => {
     const { principalId } = await t.principalWithKey(adminKey, 'CLIENT');
-    const res = await t.gql(adminKey, 'mutation($p: ID!) { createApiKey(principalId: $p, role: CLIENT, expiresAt: "2001-01-01T00:00:00Z") { id } }', { p: principalId });
+    const res = await t.gql(adminKey, 'mutation($p: ID!) { createApiKey(principalId: $p, role: CLIENT, expiresAt: "2001-01-01T00:00:00Z") { id } }', {
+      p: principalId,
+    });
     expect(codeOf(res)).toBe('BAD_USER_INPUT');
     expect(res.errors?.[0].extensions.field).toBe('expiresAt');
   });
 
   it('shows a key in apiKeys without its secret and with its principal', async () => {
     const { keyId, principalId } = await t.principalWithKey(adminKey, 'VIEWER');
-    const res = await t.gql<{ apiKeys: { id: string; role: string; principal: { id: string }; revokedAt: string | null }[] }>(adminKey, '{ apiKeys { id role principal { id } revokedAt } }');
+    const res = await t.gql<{ apiKeys: { id: string; role: string; principal: { id: string }; revokedAt: string | null }[] }>(
+      adminKey,
+      '{ apiKeys { id role principal { id } revokedAt } }',
+    );
     expect(res.data?.apiKeys).toContainEqual({ id: keyId, role: 'VIEWER', principal: { id: principalId }, revokedAt: null });
     expect(JSON.stringify(res)).not.toMatch(/tp_[0-9a-f]{64}/);
   });

@@ -15,9 +15,22 @@ describe('catalog: pools, apps and group limits', () => {
   });
 
   it('creates a pool with the contract defaults and live figures', async () => {
-    const res = await t.gql<{ createPool: Record<string, unknown> }>(adminKey, 'mutation { createPool(input: { name: "engineering", cap: 400 }) { name cap inUse available activeLeases defaultLeaseSeconds maxLeaseSeconds creditHourPrice apps { id } } }');
+    const res = await t.gql<{ createPool: Record<string, unknown> }>(
+      adminKey,
+      'mutation { createPool(input: { name: "engineering", cap: 400 }) { name cap inUse available activeLeases defaultLeaseSeconds maxLeaseSeconds creditHourPrice apps { id } } }',
+    );
     expect(res.errors).toBeUndefined();
-    expect(res.data?.createPool).toEqual({ name: 'engineering', cap: 400, inUse: 0, available: 400, activeLeases: 0, defaultLeaseSeconds: 300, maxLeaseSeconds: 3600, creditHourPrice: null, apps: [] });
+    expect(res.data?.createPool).toEqual({
+      name: 'engineering',
+      cap: 400,
+      inUse: 0,
+      available: 400,
+      activeLeases: 0,
+      defaultLeaseSeconds: 300,
+      maxLeaseSeconds: 3600,
+      creditHourPrice: null,
+      apps: [],
+    });
   });
 
   it('refuses a negative cap with BAD_USER_INPUT on input.cap', async () => {
@@ -86,13 +99,21 @@ describe('catalog: pools, apps and group limits', () => {
 
   it('keeps reservations within the cap', async () => {
     const pool = await createPool(t, adminKey, { cap: 50, apps: [] });
-    const ok = await t.gql<{ setGroupLimit: { reserved: number; max: number | null } }>(adminKey, 'mutation($p: ID!) { setGroupLimit(input: { poolId: $p, team: "a", reserved: 30, max: 40 }) { reserved max } }', { p: pool.poolId });
+    const ok = await t.gql<{ setGroupLimit: { reserved: number; max: number | null } }>(
+      adminKey,
+      'mutation($p: ID!) { setGroupLimit(input: { poolId: $p, team: "a", reserved: 30, max: 40 }) { reserved max } }',
+      { p: pool.poolId },
+    );
     expect(ok.data?.setGroupLimit).toEqual({ reserved: 30, max: 40 });
     const over = await t.gql(adminKey, 'mutation($p: ID!) { setGroupLimit(input: { poolId: $p, team: "b", reserved: 21 }) { reserved } }', { p: pool.poolId });
     expect(over.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.reserved' });
     const lower = await t.gql(adminKey, 'mutation($p: ID!) { updatePool(id: $p, input: { cap: 29 }) { cap } }', { p: pool.poolId });
     expect(lower.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.cap' });
-    const limits = await t.gql<{ groupLimits: { team: string; reserved: number; pool: { available: number } }[] }>(adminKey, 'query($p: ID!) { groupLimits(poolId: $p) { team reserved pool { available } } }', { p: pool.poolId });
+    const limits = await t.gql<{ groupLimits: { team: string; reserved: number; pool: { available: number } }[] }>(
+      adminKey,
+      'query($p: ID!) { groupLimits(poolId: $p) { team reserved pool { available } } }',
+      { p: pool.poolId },
+    );
     expect(limits.data?.groupLimits).toEqual([{ team: 'a', reserved: 30, pool: { available: 20 } }]);
   });
 

@@ -76,7 +76,10 @@ describe('denials: repeated refusals of the same principal, app, pool and reason
     const [listed] = await denials(pool.poolId);
     expect(listed).toMatchObject({ reason: 'POOL_EXHAUSTED', requested: 10, available: 0, count: 50, principal: { id: client.principalId } });
     expect(new Date(listed.lastAt).getTime()).toBeGreaterThanOrEqual(new Date(listed.at).getTime());
-    const report = await t.gql<{ shelfwareReport: { denials: number; falseDenials: number; apps: { denials: number }[] } }>(adminKey, SHELFWARE, { p: pool.poolId, ...around() });
+    const report = await t.gql<{ shelfwareReport: { denials: number; falseDenials: number; apps: { denials: number }[] } }>(adminKey, SHELFWARE, {
+      p: pool.poolId,
+      ...around(),
+    });
     expect(report.data?.shelfwareReport).toEqual({ denials: 50, falseDenials: 0, apps: [{ denials: 50 }] });
     const series = await t.gql<{ poolUsage: { denials: number; falseDenials: number }[] }>(adminKey, USAGE, { p: pool.poolId, ...around() });
     expect(series.data!.poolUsage.reduce((sum, p) => sum + p.denials, 0)).toBe(50);

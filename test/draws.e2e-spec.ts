@@ -59,10 +59,13 @@ describe('ended draws', () => {
   it('charges the draw to the ledger once, on the work unit of the lease that opened it, at the pool price', async () => {
     const pool = await createPool(t, adminKey, { cap: 10, apps: [{ key: 'agent-tool', cost: 2, shareScope: 'WORK_UNIT', minimumChargeSeconds: 1800 }] });
     const agent = await t.principalWithKey(adminKey, 'CLIENT', { kind: 'AGENT' });
-    const unit = (await t.gql<{ upsertWorkUnit: { id: string } }>(agent.key, 'mutation { upsertWorkUnit(input: { externalRef: "ticket-77" }) { id } }')).data!.upsertWorkUnit;
+    const unit = (await t.gql<{ upsertWorkUnit: { id: string } }>(agent.key, 'mutation { upsertWorkUnit(input: { externalRef: "ticket-77" }) { id } }')).data!
+      .upsertWorkUnit;
     const leases = [];
     for (let i = 0; i < 3; i++) leases.push(await checkout(agent.key, { poolId: pool.poolId, app: pool.keyOf('agent-tool'), workUnitId: unit.id }));
-    const read = await t.gql<{ lease: { workUnit: { id: string } } }>(agent.key, 'query($id: ID!) { lease(id: $id) { workUnit { id } } }', { id: leases[1].id });
+    const read = await t.gql<{ lease: { workUnit: { id: string } } }>(agent.key, 'query($id: ID!) { lease(id: $id) { workUnit { id } } }', {
+      id: leases[1].id,
+    });
     expect(read.data!.lease.workUnit.id).toBe(unit.id);
     for (const lease of leases) await t.gql(agent.key, CHECKIN, { id: lease.id });
     await sweep();
@@ -74,11 +77,15 @@ describe('ended draws', () => {
     // One draw of 2 credits, charged the 30-minute minimum: 3,600 credit-seconds = 1 credit-hour at 1.5.
     expect(rows).toEqual([{ kind: 'LICENSE', lease_id: leases[0].id, credit_seconds: '3600.000', cost: expect.any(String), cost_source: 'PRICE_TABLE' }]);
     expect(Number(rows[0].cost)).toBeCloseTo(1.5, 6);
-    const totals = await t.gql<{ workUnit: { licenseCreditHours: number; licenseCost: number } }>(agent.key, 'query($id: ID!) { workUnit(id: $id) { licenseCreditHours licenseCost } }', { id: unit.id });
+    const totals = await t.gql<{ workUnit: { licenseCreditHours: number; licenseCost: number } }>(
+      agent.key,
+      'query($id: ID!) { workUnit(id: $id) { licenseCreditHours licenseCost } }',
+      { id: unit.id },
+    );
     expect(totals.data!.workUnit).toEqual({ licenseCreditHours: 1, licenseCost: 1.5 });
   });
 
-  it('charges a revoked lease\'s draw to the ledger like any other end', async () => {
+  it("charges a revoked lease's draw to the ledger like any other end", async () => {
     const pool = await createPool(t, adminKey, { cap: 10, apps: [{ key: 'harvested', cost: 4 }] });
     const user = await t.principalWithKey(adminKey, 'CLIENT');
     const lease = await checkout(user.key, { poolId: pool.poolId, app: pool.keyOf('harvested') });
@@ -88,7 +95,7 @@ describe('ended draws', () => {
     expect(rows).toEqual([{ kind: 'LICENSE' }]);
   });
 
-  it('charges a draw restored after Redis lost the pool\'s state once', async () => {
+  it("charges a draw restored after Redis lost the pool's state once", async () => {
     const pool = await createPool(t, adminKey, { cap: 10, apps: [{ key: 'restored', cost: 3 }] });
     const user = await t.principalWithKey(adminKey, 'CLIENT');
     const lease = await checkout(user.key, { poolId: pool.poolId, app: pool.keyOf('restored') });
@@ -98,7 +105,9 @@ describe('ended draws', () => {
     expect(await t.app.get(PoolStateService).ensure(pool.poolId)).toBe(true);
     await t.gql(user.key, CHECKIN, { id: lease.id });
     await sweep();
-    await db.query(`UPDATE leases SET acquired_at = acquired_at - interval '10 minutes', ended_at = ended_at - interval '10 minutes' WHERE id = $1`, [lease.id]);
+    await db.query(`UPDATE leases SET acquired_at = acquired_at - interval '10 minutes', ended_at = ended_at - interval '10 minutes' WHERE id = $1`, [
+      lease.id,
+    ]);
     await worker.get(LeaseDrawsService).reconcile(pool.poolId);
     const rows: { kind: string }[] = await db.query('SELECT kind FROM ledger_entries WHERE lease_id = $1', [lease.id]);
     expect(rows).toEqual([{ kind: 'LICENSE' }]);
@@ -121,9 +130,11 @@ describe('ended draws', () => {
     expect(rows).toEqual([{ lease_id: opener.id }]);
   });
 
-  it('refuses a check-out for a work unit that is not the organization\'s', async () => {
+  it("refuses a check-out for a work unit that is not the organization's", async () => {
     const pool = await createPool(t, adminKey, { cap: 10, apps: [{ key: 'x', cost: 1 }] });
-    const refused = await t.gql(adminKey, CHECKOUT, { input: { poolId: pool.poolId, app: pool.keyOf('x'), workUnitId: '6f1c2b9e-0000-4000-8000-000000000001' } });
+    const refused = await t.gql(adminKey, CHECKOUT, {
+      input: { poolId: pool.poolId, app: pool.keyOf('x'), workUnitId: '6f1c2b9e-0000-4000-8000-000000000001' },
+    });
     expect(refused.errors?.[0].extensions).toMatchObject({ code: 'NOT_FOUND', field: 'input.workUnitId' });
   });
 
@@ -165,7 +176,9 @@ describe('ended draws', () => {
     const lease = await checkout(user.key, { poolId: pool.poolId, app: pool.keyOf('cad') });
     await t.gql(user.key, CHECKIN, { id: lease.id });
     // As if the draw had ended ten minutes ago and its event had been lost.
-    await db.query(`UPDATE leases SET acquired_at = acquired_at - interval '10 minutes', ended_at = ended_at - interval '10 minutes' WHERE id = $1`, [lease.id]);
+    await db.query(`UPDATE leases SET acquired_at = acquired_at - interval '10 minutes', ended_at = ended_at - interval '10 minutes' WHERE id = $1`, [
+      lease.id,
+    ]);
     expect(await worker.get(LeaseDrawsService).reconcile(pool.poolId)).toBe(1);
     await sweep();
     const draws = await drawsOf(pool.poolId);
@@ -179,7 +192,9 @@ describe('ended draws', () => {
     const first = await checkout(user.key, { poolId: pool.poolId, app: pool.keyOf('cad2') });
     await checkout(user.key, { poolId: pool.poolId, app: pool.keyOf('cad2') });
     await t.gql(user.key, CHECKIN, { id: first.id });
-    await db.query(`UPDATE leases SET acquired_at = acquired_at - interval '10 minutes', ended_at = ended_at - interval '10 minutes' WHERE id = $1`, [first.id]);
+    await db.query(`UPDATE leases SET acquired_at = acquired_at - interval '10 minutes', ended_at = ended_at - interval '10 minutes' WHERE id = $1`, [
+      first.id,
+    ]);
     expect(await worker.get(LeaseDrawsService).reconcile(pool.poolId)).toBe(0);
   });
 });

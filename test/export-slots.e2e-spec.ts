@@ -61,7 +61,12 @@ describe('export slots per organization, across API processes', () => {
     expect(refused.status).toBe(429);
     expect(refused.headers.get('retry-after')).toBe('5');
     expect(await refused.json()).toEqual({
-      errors: [{ message: 'Your organization already runs 2 exports, the most it may run at once; retry when one has finished', extensions: { code: 'RATE_LIMITED', retryAfterSeconds: 5 } }],
+      errors: [
+        {
+          message: 'Your organization already runs 2 exports, the most it may run at once; retry when one has finished',
+          extensions: { code: 'RATE_LIMITED', retryAfterSeconds: 5 },
+        },
+      ],
     });
     await stall(port1, b.adminKey);
     const other = await get(port1, WHOLE, b.adminKey);

@@ -53,7 +53,9 @@ function records(text: string): Record<string, string>[] {
 }
 
 function rssKb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))!;
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'))!;
   return Number(line.replace(/\D+/g, ''));
 }
 
@@ -69,12 +71,15 @@ describe('CSV exports of the ledger', () => {
   let poolId: string;
 
   const get = (path: string, key: string | null) => {
-    const req = request(t.server).get(path).buffer(true).parse((res, done) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => done(null, body));
-    });
+    const req = request(t.server)
+      .get(path)
+      .buffer(true)
+      .parse((res, done) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => done(null, body));
+      });
     return key ? req.set('authorization', `Bearer ${key}`) : req;
   };
 
@@ -85,7 +90,9 @@ describe('CSV exports of the ledger', () => {
     viewer = await t.principalWithKey(org.adminKey, 'VIEWER');
     client = await t.principalWithKey(org.adminKey, 'CLIENT', { name: 'agent, "quoted"', kind: 'AGENT', orgUnitKind: 'CHANGE' });
     unitRef = `claim,"7" ${randomUUID().slice(0, 8)}`;
-    const unit = await t.gql<{ upsertWorkUnit: { id: string } }>(client.key, UPSERT, { input: { externalRef: unitRef, team: 'claims', process: 'claims-handling', orgUnitKind: 'GOING_CONCERN' } });
+    const unit = await t.gql<{ upsertWorkUnit: { id: string } }>(client.key, UPSERT, {
+      input: { externalRef: unitRef, team: 'claims', process: 'claims-handling', orgUnitKind: 'GOING_CONCERN' },
+    });
     workUnitId = unit.data!.upsertWorkUnit.id;
     await t.gql(client.key, 'mutation($input: OutcomeInput!) { recordOutcome(input: $input) { id } }', { input: { workUnitId, outcome: 'ACCEPTED' } });
     const model = `gpt-${randomUUID().slice(0, 8)}`;
@@ -105,12 +112,24 @@ describe('CSV exports of the ledger', () => {
     appId = pool.apps.cad;
     await dataSource.transaction((m) =>
       t.app.get(LedgerWriter).appendLicense(m, {
-        organizationId: org.organizationId, drawId: randomUUID(), leaseId: randomUUID(), poolId, appId, principalId: client.principalId, workUnitId,
-        startedAt: new Date('2026-11-02T08:00:00Z'), endedAt: new Date('2026-11-02T10:00:00Z'), creditSeconds: 21 * 7200, idleCreditSeconds: 21 * 1800, creditHourPrice: 1.5,
+        organizationId: org.organizationId,
+        drawId: randomUUID(),
+        leaseId: randomUUID(),
+        poolId,
+        appId,
+        principalId: client.principalId,
+        workUnitId,
+        startedAt: new Date('2026-11-02T08:00:00Z'),
+        endedAt: new Date('2026-11-02T10:00:00Z'),
+        creditSeconds: 21 * 7200,
+        idleCreditSeconds: 21 * 1800,
+        creditHourPrice: 1.5,
       }),
     );
     const other = await t.organization('exports-other');
-    await t.gql(other.adminKey, RECORD, { events: [{ eventId: randomUUID(), provider: 'openai', model, inputTokens: 7, outputTokens: 7, cost: 9, occurredAt: '2026-11-02T12:00:00Z' }] });
+    await t.gql(other.adminKey, RECORD, {
+      events: [{ eventId: randomUUID(), provider: 'openai', model, inputTokens: 7, outputTokens: 7, cost: 9, occurredAt: '2026-11-02T12:00:00Z' }],
+    });
   });
 
   afterAll(async () => {
@@ -137,7 +156,19 @@ describe('CSV exports of the ledger', () => {
       ['2026-11-03T01:00:00.000000Z', 'COMPUTE', '0.01'],
     ]);
     const license = rows[1];
-    expect(license).toMatchObject({ work_unit_id: workUnitId, work_unit_external_ref: unitRef, principal_name: 'agent, "quoted"', pool_id: poolId, app_id: appId, app_name: 'cad', credit_seconds: '151200', idle_credit_seconds: '37800', credit_hour_price: '1.5', cost_source: 'PRICE_TABLE', started_at: '2026-11-02T08:00:00.000000Z' });
+    expect(license).toMatchObject({
+      work_unit_id: workUnitId,
+      work_unit_external_ref: unitRef,
+      principal_name: 'agent, "quoted"',
+      pool_id: poolId,
+      app_id: appId,
+      app_name: 'cad',
+      credit_seconds: '151200',
+      idle_credit_seconds: '37800',
+      credit_hour_price: '1.5',
+      cost_source: 'PRICE_TABLE',
+      started_at: '2026-11-02T08:00:00.000000Z',
+    });
     expect(rows[3]).toMatchObject({ cost_source: 'UNPRICED', input_tokens: '1000000', corrects_entry_id: '' });
     expect(rows[4]).toMatchObject({ cost_source: 'PRICE_TABLE', corrects_entry_id: rows[3].id, input_price_per_million: '2', input_tokens: '0' });
     expect(rows.every((r) => !r.cost || r.cost !== '9')).toBe(true);
@@ -152,17 +183,67 @@ describe('CSV exports of the ledger', () => {
     );
     expect(FOCUS_COLUMNS).toHaveLength(43);
     const rows = records(text);
-    const [{ name, currency }]: { name: string; currency: string }[] = await dataSource.query('SELECT name, currency FROM organizations WHERE id = $1', [org.organizationId]);
+    const [{ name, currency }]: { name: string; currency: string }[] = await dataSource.query('SELECT name, currency FROM organizations WHERE id = $1', [
+      org.organizationId,
+    ]);
     expect(rows).toHaveLength(3);
-    const common = { BillingAccountId: org.organizationId, BillingAccountName: name, BillingCurrency: currency, BillingPeriodStart: '2026-11-01T00:00:00Z', BillingPeriodEnd: '2026-12-01T00:00:00Z', ChargeCategory: 'Usage', ChargeClass: '', ResourceId: workUnitId };
+    const common = {
+      BillingAccountId: org.organizationId,
+      BillingAccountName: name,
+      BillingCurrency: currency,
+      BillingPeriodStart: '2026-11-01T00:00:00Z',
+      BillingPeriodEnd: '2026-12-01T00:00:00Z',
+      ChargeCategory: 'Usage',
+      ChargeClass: '',
+      ResourceId: workUnitId,
+    };
     // Day 1 compute: 0.25 + 0.5 + 0 (unpriced) + 2 (its correction); tokens 1,200 + 2,400 + 1,000,000.
-    expect(rows[0]).toMatchObject({ ...common, x_Meter: 'COMPUTE', BilledCost: '2.75', EffectiveCost: '2.75', ListCost: '2.75', ContractedCost: '2.75', x_CorrectionCost: '2', x_LedgerEntries: '4', PricingQuantity: '1003600', PricingUnit: 'Tokens', ConsumedQuantity: '1003600', ConsumedUnit: 'Tokens', ServiceCategory: 'AI and Machine Learning', ProviderName: 'openai', ChargePeriodStart: '2026-11-02T00:00:00Z', ChargePeriodEnd: '2026-11-03T00:00:00Z', x_InputTokens: '1003000', x_OutputTokens: '600' });
+    expect(rows[0]).toMatchObject({
+      ...common,
+      x_Meter: 'COMPUTE',
+      BilledCost: '2.75',
+      EffectiveCost: '2.75',
+      ListCost: '2.75',
+      ContractedCost: '2.75',
+      x_CorrectionCost: '2',
+      x_LedgerEntries: '4',
+      PricingQuantity: '1003600',
+      PricingUnit: 'Tokens',
+      ConsumedQuantity: '1003600',
+      ConsumedUnit: 'Tokens',
+      ServiceCategory: 'AI and Machine Learning',
+      ProviderName: 'openai',
+      ChargePeriodStart: '2026-11-02T00:00:00Z',
+      ChargePeriodEnd: '2026-11-03T00:00:00Z',
+      x_InputTokens: '1003000',
+      x_OutputTokens: '600',
+    });
     // Day 1 license: 21 credits for 2 h = 42 credit-hours at 1.5.
-    expect(rows[1]).toMatchObject({ ...common, x_Meter: 'LICENSE', BilledCost: '63', PricingQuantity: '42', PricingUnit: 'Credit-Hours', x_IdleCreditHours: '10.5', ServiceName: 'cad', ServiceCategory: 'Other', x_AppId: appId, x_PoolId: poolId, x_LedgerEntries: '1' });
+    expect(rows[1]).toMatchObject({
+      ...common,
+      x_Meter: 'LICENSE',
+      BilledCost: '63',
+      PricingQuantity: '42',
+      PricingUnit: 'Credit-Hours',
+      x_IdleCreditHours: '10.5',
+      ServiceName: 'cad',
+      ServiceCategory: 'Other',
+      x_AppId: appId,
+      x_PoolId: poolId,
+      x_LedgerEntries: '1',
+    });
     expect(rows[2]).toMatchObject({ ...common, x_Meter: 'COMPUTE', BilledCost: '0.01', PricingQuantity: '15', ChargePeriodStart: '2026-11-03T00:00:00Z' });
     // The outcome is read as of `to`: ACCEPTED was recorded after this window ended.
-    expect(JSON.parse(rows[0].Tags)).toEqual({ 'tokenpool/work_unit': unitRef, 'tokenpool/team': 'claims', 'tokenpool/process': 'claims-handling', 'tokenpool/org_unit_kind': 'GOING_CONCERN', 'tokenpool/outcome': 'PENDING' });
-    const now = records((await get(`/exports/focus.csv?from=2026-11-02T00:00:00Z&to=${new Date(Date.now() + 60_000).toISOString()}`, viewer.key)).body as string);
+    expect(JSON.parse(rows[0].Tags)).toEqual({
+      'tokenpool/work_unit': unitRef,
+      'tokenpool/team': 'claims',
+      'tokenpool/process': 'claims-handling',
+      'tokenpool/org_unit_kind': 'GOING_CONCERN',
+      'tokenpool/outcome': 'PENDING',
+    });
+    const now = records(
+      (await get(`/exports/focus.csv?from=2026-11-02T00:00:00Z&to=${new Date(Date.now() + 60_000).toISOString()}`, viewer.key)).body as string,
+    );
     expect(JSON.parse(now[0].Tags)['tokenpool/outcome']).toBe('ACCEPTED');
   });
 
@@ -193,7 +274,20 @@ describe('CSV exports of the ledger', () => {
     const ref = `=HYPERLINK("http://evil.example","open") ${randomUUID().slice(0, 8)}`;
     const unit = await t.gql<{ upsertWorkUnit: { id: string } }>(writer.key, UPSERT, { input: { externalRef: ref, team: '-team', process: '+process' } });
     const unitId = unit.data!.upsertWorkUnit.id;
-    await t.gql(writer.key, RECORD, { events: [{ eventId: randomUUID(), workUnitId: unitId, provider: '+p', model: '-cmd', inputTokens: 3, outputTokens: 0, cost: 1, occurredAt: '2026-11-02T09:00:00Z' }] });
+    await t.gql(writer.key, RECORD, {
+      events: [
+        {
+          eventId: randomUUID(),
+          workUnitId: unitId,
+          provider: '+p',
+          model: '-cmd',
+          inputTokens: 3,
+          outputTokens: 0,
+          cost: 1,
+          occurredAt: '2026-11-02T09:00:00Z',
+        },
+      ],
+    });
     // The API refuses a negative cost; a row written straight shows how a negative number leaves.
     await dataSource.query(
       `INSERT INTO ledger_entries (id, organization_id, event_key, kind, meter, work_unit_id, principal_id, occurred_at, input_tokens, cost, currency, cost_source, provider, model)
@@ -208,7 +302,15 @@ describe('CSV exports of the ledger', () => {
     ]);
     const focus = records((await get(`/exports/focus.csv?${WINDOW}`, tenant.adminKey)).body as string);
     expect(focus).toHaveLength(1);
-    expect(focus[0]).toMatchObject({ BilledCost: '-0.5', ListCost: '-0.5', ChargeDescription: `'+p -cmd tokens for work unit ${ref}`, ProviderName: "'+p", ServiceName: "'-cmd", SkuId: "'+p/-cmd", x_WorkUnitExternalRef: `'${ref}` });
+    expect(focus[0]).toMatchObject({
+      BilledCost: '-0.5',
+      ListCost: '-0.5',
+      ChargeDescription: `'+p -cmd tokens for work unit ${ref}`,
+      ProviderName: "'+p",
+      ServiceName: "'-cmd",
+      SkuId: "'+p/-cmd",
+      x_WorkUnitExternalRef: `'${ref}`,
+    });
     // JSON starts with a brace: the values inside it stay as they were sent.
     expect(JSON.parse(focus[0].Tags)).toMatchObject({ 'tokenpool/work_unit': ref, 'tokenpool/team': '-team', 'tokenpool/process': '+process' });
   });
@@ -301,13 +403,25 @@ describe('CSV exports of the ledger', () => {
         expect(refused.status).toBe(429);
         expect(refused.headers.get('retry-after')).toBe('5');
         expect(await refused.json()).toEqual({
-          errors: [{ message: 'This server runs 4 exports already, the most it runs at once; retry shortly', extensions: { code: 'RATE_LIMITED', retryAfterSeconds: 5 } }],
+          errors: [
+            {
+              message: 'This server runs 4 exports already, the most it runs at once; retry shortly',
+              extensions: { code: 'RATE_LIMITED', retryAfterSeconds: 5 },
+            },
+          ],
         });
       } finally {
         controller.abort();
         await Promise.all(readers.map((reader) => reader.cancel().catch(() => undefined)));
       }
-      const open = async () => Number((await dataSource.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE query LIKE 'FETCH % FROM export_rows' OR query LIKE 'DECLARE export_rows%'`))[0].n);
+      const open = async () =>
+        Number(
+          (
+            await dataSource.query(
+              `SELECT count(*) AS n FROM pg_stat_activity WHERE query LIKE 'FETCH % FROM export_rows' OR query LIKE 'DECLARE export_rows%'`,
+            )
+          )[0].n,
+        );
       for (let i = 0; i < 200 && (await open()) > 0; i++) await new Promise((r) => setTimeout(r, 50));
       expect(await open()).toBe(0);
       // The slots are free again.
@@ -319,11 +433,21 @@ describe('CSV exports of the ledger', () => {
 
     it('gives both connections of a FOCUS export back when the client goes away mid-file', async () => {
       const controller = new AbortController();
-      const res = await fetch(`${api.url}/exports/focus.csv?from=2026-09-01T00:00:00Z&to=2026-09-11T00:00:00Z`, { headers: { authorization: `Bearer ${bulk.adminKey}` }, signal: controller.signal });
+      const res = await fetch(`${api.url}/exports/focus.csv?from=2026-09-01T00:00:00Z&to=2026-09-11T00:00:00Z`, {
+        headers: { authorization: `Bearer ${bulk.adminKey}` },
+        signal: controller.signal,
+      });
       expect(res.status).toBe(200);
       const reader = (res.body as ReadableStream<Uint8Array>).getReader();
       await reader.read();
-      const open = async () => Number((await dataSource.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE query LIKE 'FETCH % FROM export_rows' OR query LIKE 'DECLARE export_rows%' OR query LIKE 'SET TRANSACTION SNAPSHOT%'`))[0].n);
+      const open = async () =>
+        Number(
+          (
+            await dataSource.query(
+              `SELECT count(*) AS n FROM pg_stat_activity WHERE query LIKE 'FETCH % FROM export_rows' OR query LIKE 'DECLARE export_rows%' OR query LIKE 'SET TRANSACTION SNAPSHOT%'`,
+            )
+          )[0].n,
+        );
       controller.abort();
       await reader.cancel().catch(() => undefined);
       for (let i = 0; i < 200 && (await open()) > 0; i++) await new Promise((r) => setTimeout(r, 50));
@@ -331,7 +455,9 @@ describe('CSV exports of the ledger', () => {
     });
 
     it('streams a FOCUS export of many days from two connections in day order', async () => {
-      const res = await fetch(`${api.url}/exports/focus.csv?from=2026-09-01T00:00:00Z&to=2026-09-11T00:00:00Z`, { headers: { authorization: `Bearer ${bulk.adminKey}` } });
+      const res = await fetch(`${api.url}/exports/focus.csv?from=2026-09-01T00:00:00Z&to=2026-09-11T00:00:00Z`, {
+        headers: { authorization: `Bearer ${bulk.adminKey}` },
+      });
       const rows = records(await res.text());
       expect(rows).toHaveLength(30_000);
       const days = rows.map((r) => r.ChargePeriodStart);
@@ -342,10 +468,20 @@ describe('CSV exports of the ledger', () => {
 
     it('gives the connection back when the client goes away mid-file', async () => {
       const controller = new AbortController();
-      const res = await fetch(`${api.url}/exports/ledger.csv?from=2026-10-05T00:00:00Z&to=2026-10-06T00:00:00Z`, { headers: { authorization: `Bearer ${bulk.adminKey}` }, signal: controller.signal });
+      const res = await fetch(`${api.url}/exports/ledger.csv?from=2026-10-05T00:00:00Z&to=2026-10-06T00:00:00Z`, {
+        headers: { authorization: `Bearer ${bulk.adminKey}` },
+        signal: controller.signal,
+      });
       const reader = (res.body as ReadableStream<Uint8Array>).getReader();
       await reader.read();
-      const open = async () => Number((await dataSource.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE query LIKE 'FETCH % FROM export_rows' OR query LIKE 'DECLARE export_rows%'`))[0].n);
+      const open = async () =>
+        Number(
+          (
+            await dataSource.query(
+              `SELECT count(*) AS n FROM pg_stat_activity WHERE query LIKE 'FETCH % FROM export_rows' OR query LIKE 'DECLARE export_rows%'`,
+            )
+          )[0].n,
+        );
       controller.abort();
       await reader.cancel().catch(() => undefined);
       for (let i = 0; i < 200 && (await open()) > 0; i++) await new Promise((r) => setTimeout(r, 50));

@@ -133,7 +133,10 @@ describe('GraphQL limits against hostile documents', () => {
     });
 
     it('does not analyse a fan-out sent without a key', async () => {
-      const res = await request(t.server).post('/graphql').set('upgrade', 'x').send({ query: fanOut(40, '__typename') });
+      const res = await request(t.server)
+        .post('/graphql')
+        .set('upgrade', 'x')
+        .send({ query: fanOut(40, '__typename') });
       expect(res.body.errors[0].extensions.code).toBe('UNAUTHENTICATED');
     });
   });

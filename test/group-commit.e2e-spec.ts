@@ -101,7 +101,14 @@ describe('group commit of lease records', () => {
     const someoneElses = lease(pool, { principalId: randomUUID(), requestedByPrincipalId: randomUUID() });
     for (const l of [...mine, someoneElses]) expect(await records.insert(l)).toEqual({ inserted: true });
     const as = (l: NewLease, extra: { organizationId?: string; anyHolder?: boolean } = {}) =>
-      records.endIfActive({ organizationId: extra.organizationId ?? organizationId, leaseId: l.id, principalId: client.principalId, anyHolder: extra.anyHolder ?? false, state: 'RELEASED', reason: null });
+      records.endIfActive({
+        organizationId: extra.organizationId ?? organizationId,
+        leaseId: l.id,
+        principalId: client.principalId,
+        anyHolder: extra.anyHolder ?? false,
+        state: 'RELEASED',
+        reason: null,
+      });
 
     const [first, again, second, notMine, otherOrganization] = await Promise.all([
       as(mine[0]),
@@ -118,16 +125,19 @@ describe('group commit of lease records', () => {
     expect(notMine).toBeNull();
     expect(otherOrganization).toBeNull();
     const rows: { id: string; state: string }[] = await dataSource.query('SELECT id, state FROM leases WHERE pool_id = $1 ORDER BY state', [pool.poolId]);
-    expect(rows).toEqual(expect.arrayContaining([
-      { id: mine[0].id, state: 'RELEASED' },
-      { id: mine[1].id, state: 'RELEASED' },
-      { id: someoneElses.id, state: 'ACTIVE' },
-    ]));
+    expect(rows).toEqual(
+      expect.arrayContaining([
+        { id: mine[0].id, state: 'RELEASED' },
+        { id: mine[1].id, state: 'RELEASED' },
+        { id: someoneElses.id, state: 'ACTIVE' },
+      ]),
+    );
   });
 
   it('keeps recording and ending leases after a migration adds a column to leases while it runs', async () => {
     const pool = await poolWithEpoch();
-    const end = (l: NewLease) => records.endIfActive({ organizationId, leaseId: l.id, principalId: client.principalId, anyHolder: false, state: 'RELEASED', reason: null });
+    const end = (l: NewLease) =>
+      records.endIfActive({ organizationId, leaseId: l.id, principalId: client.principalId, anyHolder: false, state: 'RELEASED', reason: null });
     // Statements prepared on the pool's connections, one by one and in batches (the pool
     // hands out its most recently used idle connection first, so the same ones serve below).
     const before = Array.from({ length: 4 }, () => lease(pool));
@@ -151,7 +161,9 @@ describe('group commit of lease records', () => {
 
   it('answers 40 simultaneous check-outs and check-ins through the API, each recorded once', async () => {
     const pool = await createPool(t, adminKey, { cap: 100, apps: [{ key: 'tool', cost: 2 }] });
-    const granted = await Promise.all(Array.from({ length: 40 }, () => t.gql<{ checkout: LeaseShape }>(client.key, CHECKOUT, { input: { poolId: pool.poolId, app: pool.keyOf('tool') } })));
+    const granted = await Promise.all(
+      Array.from({ length: 40 }, () => t.gql<{ checkout: LeaseShape }>(client.key, CHECKOUT, { input: { poolId: pool.poolId, app: pool.keyOf('tool') } })),
+    );
     const ids = granted.map((g) => g.data?.checkout.id);
     expect(new Set(ids).size).toBe(40);
     const tokens = granted.map((g) => BigInt(g.data!.checkout.fencingToken));
@@ -161,7 +173,9 @@ describe('group commit of lease records', () => {
 
     const ended = await Promise.all(ids.map((id) => t.gql<{ checkin: LeaseShape }>(client.key, CHECKIN, { id })));
     expect(ended.map((e) => e.data?.checkin.state)).toEqual(ids.map(() => 'RELEASED'));
-    const rows: { state: string; n: number }[] = await dataSource.query('SELECT state, count(*)::int AS n FROM leases WHERE pool_id = $1 GROUP BY state', [pool.poolId]);
+    const rows: { state: string; n: number }[] = await dataSource.query('SELECT state, count(*)::int AS n FROM leases WHERE pool_id = $1 GROUP BY state', [
+      pool.poolId,
+    ]);
     expect(rows).toEqual([{ state: 'RELEASED', n: 40 }]);
     const after = await t.gql<{ pool: { inUse: number } }>(adminKey, 'query($id: ID!) { pool(id: $id) { inUse } }', { id: pool.poolId });
     expect(after.data?.pool.inUse).toBe(0);

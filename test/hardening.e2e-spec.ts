@@ -44,10 +44,14 @@ describe('request hardening', () => {
   });
 
   it('refuses an operation past the cost limit with QUERY_TOO_COMPLEX', async () => {
-    const res = await t.gql(adminKey, 'query($from: DateTime!, $to: DateTime!) { auditLog(from: $from, to: $to, first: 100) { id action actor { id name } } }', {
-      from: '2020-01-01T00:00:00Z',
-      to: '2030-01-01T00:00:00Z',
-    });
+    const res = await t.gql(
+      adminKey,
+      'query($from: DateTime!, $to: DateTime!) { auditLog(from: $from, to: $to, first: 100) { id action actor { id name } } }',
+      {
+        from: '2020-01-01T00:00:00Z',
+        to: '2030-01-01T00:00:00Z',
+      },
+    );
     expect(codeOf(res)).toBe('QUERY_TOO_COMPLEX');
     expect(res.errors?.[0].message).toContain('cost');
   });
@@ -187,7 +191,7 @@ describe('process lifecycle', () => {
     expect(res.status).toBe(200);
     expect(res.body.data).toEqual({ me: { name: 'admin' } });
     const code = await api.exited;
-    expect({ code, output: code === 0 ? "" : api.output }).toEqual({ code: 0, output: "" });
+    expect({ code, output: code === 0 ? '' : api.output }).toEqual({ code: 0, output: '' });
   });
 
   it('answers 503 UNAVAILABLE with Retry-After, never a 500, while PostgreSQL is unreachable, and recovers', async () => {
@@ -232,7 +236,8 @@ describe('process lifecycle', () => {
     // The key lookup stays cached for 2 s, so the check-out below gets past authentication.
     const { api, proxy } = await apiBehindPostgresProxy({ API_KEY_CACHE_SECONDS: '2' });
     const input = { poolId: pool.poolId, app: pool.keyOf('cad') };
-    const inUse = async () => (await api.gql(adminKey, 'query($id: ID!) { pool(id: $id) { inUse } }', { id: pool.poolId })).body.data?.pool as { inUse: number } | undefined;
+    const inUse = async () =>
+      (await api.gql(adminKey, 'query($id: ID!) { pool(id: $id) { inUse } }', { id: pool.poolId })).body.data?.pool as { inUse: number } | undefined;
     try {
       // A first check-out and check-in warm the pool and app caches.
       const first = await api.gql(adminKey, CHECKOUT, { input });

@@ -153,10 +153,17 @@ describe('hostile-request corpus', () => {
       const answer = await send(base, { ...r, headers });
       sent += 1;
       findingsFor(r, answer).forEach((f) => findings.push(`#${i} ${r.label} [${r.key}]: ${f}`));
-      const me = await send(base, { method: 'POST', path: '/graphql', headers: { 'content-type': 'application/json', authorization: `Bearer ${keys.ADMIN}` }, body: Buffer.from('{"query":"{ me { name } }"}') });
+      const me = await send(base, {
+        method: 'POST',
+        path: '/graphql',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${keys.ADMIN}` },
+        body: Buffer.from('{"query":"{ me { name } }"}'),
+      });
       const alive = me.kind === 'answer' && me.status === 200 && typeof JSON.parse(me.text)?.data?.me?.name === 'string';
       if (!alive) {
-        findings.push(`#${i} ${r.label} [${r.key}]: the process did not answer { me { name } } after it (${me.kind === 'answer' ? me.text.slice(0, 200) : me.kind})`);
+        findings.push(
+          `#${i} ${r.label} [${r.key}]: the process did not answer { me { name } } after it (${me.kind === 'answer' ? me.text.slice(0, 200) : me.kind})`,
+        );
         break;
       }
     }

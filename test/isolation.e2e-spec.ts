@@ -104,7 +104,10 @@ describe('organization isolation, walked over the whole schema', () => {
         [table],
       );
       if (id.length === 0) continue;
-      const rows: { id: string }[] = await dataSource.query(`SELECT id::text AS id FROM "${table}" WHERE organization_id = $1 ORDER BY 1 LIMIT ${IDS_PER_TABLE}`, [org.organizationId]);
+      const rows: { id: string }[] = await dataSource.query(
+        `SELECT id::text AS id FROM "${table}" WHERE organization_id = $1 ORDER BY 1 LIMIT ${IDS_PER_TABLE}`,
+        [org.organizationId],
+      );
       for (const row of rows) (UUID.test(row.id) ? uuids : numericIds).add(row.id);
     }
     const everything = JSON.stringify(await snapshot(org.organizationId));
@@ -125,7 +128,11 @@ describe('organization isolation, walked over the whole schema', () => {
   }
 
   async function send(role: Role, op: WalkOperation, value: string): Promise<Walked> {
-    const res = await request(t.server).post('/graphql').set('content-type', 'application/json').set('authorization', `Bearer ${keyOf(role)}`).send({ query: op.query, variables: op.variables });
+    const res = await request(t.server)
+      .post('/graphql')
+      .set('content-type', 'application/json')
+      .set('authorization', `Bearer ${keyOf(role)}`)
+      .send({ query: op.query, variables: op.variables });
     return { role, op, value, status: res.status, text: res.text, body: res.body ?? {} };
   }
 
@@ -167,7 +174,8 @@ describe('organization isolation, walked over the whole schema', () => {
       problems.push(...problemsOf(answer, options.echoed));
       if (nowhere) {
         const reference = await send(role, nowhere, 'nowhere');
-        if (outline(answer.body) !== outline(reference.body)) problems.push(`${role} ${op.field}(${value}) answered ${outline(answer.body)} but for a value naming nothing ${outline(reference.body)}`);
+        if (outline(answer.body) !== outline(reference.body))
+          problems.push(`${role} ${op.field}(${value}) answered ${outline(answer.body)} but for a value naming nothing ${outline(reference.body)}`);
       }
       return answer;
     });
@@ -177,10 +185,45 @@ describe('organization isolation, walked over the whole schema', () => {
   it("finds rows of organization B in every tenant table, and B's distinctive strings in them", async () => {
     const tables = await tenantTables();
     expect(tables).toEqual(
-      expect.arrayContaining(['principals', 'api_keys', 'audit_log', 'pools', 'apps', 'leases', 'denials', 'group_limits', 'lease_draws', 'pool_usage_rollups', 'app_usage_rollups', 'usage_principal_days', 'usage_rollup_cursors', 'history_imports', 'work_units', 'work_unit_outcomes', 'work_unit_totals', 'model_prices', 'ledger_entries', 'ledger_event_keys']),
+      expect.arrayContaining([
+        'principals',
+        'api_keys',
+        'audit_log',
+        'pools',
+        'apps',
+        'leases',
+        'denials',
+        'group_limits',
+        'lease_draws',
+        'pool_usage_rollups',
+        'app_usage_rollups',
+        'usage_principal_days',
+        'usage_rollup_cursors',
+        'history_imports',
+        'work_units',
+        'work_unit_outcomes',
+        'work_unit_totals',
+        'model_prices',
+        'ledger_entries',
+        'ledger_event_keys',
+      ]),
     );
     const empty = [];
-    for (const table of ['principals', 'api_keys', 'audit_log', 'pools', 'apps', 'leases', 'denials', 'group_limits', 'lease_draws', 'work_units', 'work_unit_outcomes', 'model_prices', 'ledger_entries']) {
+    for (const table of [
+      'principals',
+      'api_keys',
+      'audit_log',
+      'pools',
+      'apps',
+      'leases',
+      'denials',
+      'group_limits',
+      'lease_draws',
+      'work_units',
+      'work_unit_outcomes',
+      'model_prices',
+      'ledger_entries',
+    ]) {
       const [{ n }] = await dataSource.query(`SELECT count(*)::int AS n FROM "${table}" WHERE organization_id = $1`, [b.organizationId]);
       if (n === 0) empty.push(table);
     }
@@ -196,7 +239,10 @@ describe('organization isolation, walked over the whole schema', () => {
     expect(answerProblems({ status: 200, text: `{"data":{"pool":{"name":"${name}"}}}` }, [], foreign)).toEqual([`showed ${name}`]);
     expect(answerProblems({ status: 200, text: `{"errors":[{"message":"No pool with id ${id}"}]}` }, [id], foreign)).toEqual([]);
     expect(answerProblems({ status: 200, text: `{"data":{"lease":{"id":"${id}","pool":{"name":"${name}"}}}}` }, [id], foreign)).toEqual([`showed ${name}`]);
-    expect(answerProblems({ status: 500, text: '{"errors":[{"extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}' }, [], foreign)).toEqual(['answered HTTP 500', 'answered INTERNAL_SERVER_ERROR']);
+    expect(answerProblems({ status: 500, text: '{"errors":[{"extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}' }, [], foreign)).toEqual([
+      'answered HTTP 500',
+      'answered INTERNAL_SERVER_ERROR',
+    ]);
     expect(outline({ data: { pool: null } })).not.toEqual(outline({ data: { pool: { id } } }));
   });
 
@@ -242,7 +288,11 @@ describe('organization isolation, walked over the whole schema', () => {
             if (value.data) w.events.push(value.data);
           },
           error: (err) => {
-            w.errors.push(Array.isArray(err) ? JSON.stringify(err) : JSON.stringify({ code: (err as { code?: unknown }).code, reason: (err as { reason?: unknown }).reason, message: (err as Error).message }));
+            w.errors.push(
+              Array.isArray(err)
+                ? JSON.stringify(err)
+                : JSON.stringify({ code: (err as { code?: unknown }).code, reason: (err as { reason?: unknown }).reason, message: (err as Error).message }),
+            );
             w.settled = true;
           },
           complete: () => (w.settled = true),
@@ -260,14 +310,20 @@ describe('organization isolation, walked over the whole schema', () => {
           for (const { value, op } of cases.slice(i, i + 10)) watches.push(watch(client, `${role} ${op.field}(${value})`, op));
         }
       }
-      const control = watch(connect(a.adminKey), 'control', operations(textValues(a.appKey), ['Subscription']).find((op) => op.field === 'poolChanged')!);
+      const control = watch(
+        connect(a.adminKey),
+        'control',
+        operations(textValues(a.appKey), ['Subscription']).find((op) => op.field === 'poolChanged')!,
+      );
       // Give every subscription its answer (a refusal settles it) before B's pool changes.
       for (let i = 0; i < 200 && watches.some((w) => !w.settled); i++) await new Promise((r) => setTimeout(r, 100));
       for (const cap of [11, 12]) {
         const changed = await t.gql(b.adminKey, 'mutation($id: ID!, $cap: Int!) { updatePool(id: $id, input: { cap: $cap }) { cap } }', { id: b.poolId, cap });
         expect(changed.errors).toBeUndefined();
       }
-      const held = await t.gql<{ checkout: { id: string } }>(b.adminKey, 'mutation($input: CheckoutInput!) { checkout(input: $input) { id } }', { input: { poolId: b.poolId, app: b.appKey } });
+      const held = await t.gql<{ checkout: { id: string } }>(b.adminKey, 'mutation($input: CheckoutInput!) { checkout(input: $input) { id } }', {
+        input: { poolId: b.poolId, app: b.appKey },
+      });
       if (held.data) await t.gql(b.adminKey, 'mutation($id: ID!) { checkin(leaseId: $id) { id } }', { id: held.data.checkout.id });
       // B's changes are relayed in order before A's: once A's own subscriber has A's event, B's were delivered if they were going to be.
       await t.gql(a.adminKey, 'mutation($id: ID!) { updatePool(id: $id, input: { cap: 13 }) { cap } }', { id: a.poolId });
@@ -316,9 +372,13 @@ describe('organization isolation, walked over the whole schema', () => {
     const adminAnswers: Record<string, number> = {};
     for (const route of routes) {
       for (const role of ROLES) {
-        const res = await request(t.server).get(`${route}?${params}`).set('authorization', `Bearer ${keyOf(role)}`);
+        const res = await request(t.server)
+          .get(`${route}?${params}`)
+          .set('authorization', `Bearer ${keyOf(role)}`);
         if (role === 'ADMIN') adminAnswers[route] = res.status;
-        answerProblems({ status: res.status, text: res.text }, echoed, foreign).forEach((p) => problems.push(`${role} GET ${route} ${p}: ${res.text.slice(0, 300)}`));
+        answerProblems({ status: res.status, text: res.text }, echoed, foreign).forEach((p) =>
+          problems.push(`${role} GET ${route} ${p}: ${res.text.slice(0, 300)}`),
+        );
       }
     }
     expect(problems).toEqual([]);
@@ -353,10 +413,21 @@ describe('organization isolation, walked over the whole schema', () => {
       name: 'chat',
       startTimeUnixNano: String(BigInt(Date.now() - 1000) * 1_000_000n),
       endTimeUnixNano: String(BigInt(Date.now()) * 1_000_000n),
-      attributes: attributes({ 'gen_ai.provider.name': provider, 'gen_ai.request.model': model, 'gen_ai.usage.input_tokens': 10, 'gen_ai.usage.output_tokens': 5, 'tokenpool.work_unit': ref, ...extra }),
+      attributes: attributes({
+        'gen_ai.provider.name': provider,
+        'gen_ai.request.model': model,
+        'gen_ai.usage.input_tokens': 10,
+        'gen_ai.usage.output_tokens': 5,
+        'tokenpool.work_unit': ref,
+        ...extra,
+      }),
     });
-    const body = (spans: unknown[]) => JSON.stringify({ resourceSpans: [{ resource: { attributes: attributes({ 'tokenpool.work_unit': ref }) }, scopeSpans: [{ scope: { name: 'isolation' }, spans }] }] });
-    const post = (key: string, payload: string) => request(t.server).post('/v1/traces').set('content-type', 'application/json').set('authorization', `Bearer ${key}`).send(payload);
+    const body = (spans: unknown[]) =>
+      JSON.stringify({
+        resourceSpans: [{ resource: { attributes: attributes({ 'tokenpool.work_unit': ref }) }, scopeSpans: [{ scope: { name: 'isolation' }, spans }] }],
+      });
+    const post = (key: string, payload: string) =>
+      request(t.server).post('/v1/traces').set('content-type', 'application/json').set('authorization', `Bearer ${key}`).send(payload);
     const hex = () => randomUUID().replace(/-/g, '');
 
     // B exports a span first; A then sends the same trace and span ids with other figures.
@@ -369,19 +440,27 @@ describe('organization isolation, walked over the whole schema', () => {
     const answers: { role: Role; status: number; body: unknown }[] = [];
     const exportAs = async (role: Role, spans: unknown[]) => {
       const res = await post(keyOf(role), body(spans));
-      answerProblems({ status: res.status, text: res.text }, [ref, model, provider, b.workUnitId], foreign).forEach((p) => problems.push(`${role} POST /v1/traces ${p}: ${res.text.slice(0, 300)}`));
+      answerProblems({ status: res.status, text: res.text }, [ref, model, provider, b.workUnitId], foreign).forEach((p) =>
+        problems.push(`${role} POST /v1/traces ${p}: ${res.text.slice(0, 300)}`),
+      );
       answers.push({ role, status: res.status, body: res.body });
     };
     for (const role of ROLES) {
       const trace = hex();
       traces.push(trace);
-      await exportAs(role, [span(trace, trace.slice(0, 16), { 'tokenpool.work_unit': ref }), span(trace, hex().slice(0, 16), { 'tokenpool.work_unit': b.workUnitId })]);
+      await exportAs(role, [
+        span(trace, trace.slice(0, 16), { 'tokenpool.work_unit': ref }),
+        span(trace, hex().slice(0, 16), { 'tokenpool.work_unit': b.workUnitId }),
+      ]);
     }
     // B's trace and span ids with other figures: new to A, so accepted, not a duplicate or a conflict of B's.
     await exportAs('CLIENT', [span(bTrace, bTrace.slice(0, 16), { 'gen_ai.usage.input_tokens': 11, 'gen_ai.usage.output_tokens': 6 })]);
     expect(problems).toEqual([]);
     const accepted = { status: 200, body: { partialSuccess: {} } };
-    const forbidden = { status: 403, body: expect.objectContaining({ errors: [expect.objectContaining({ extensions: expect.objectContaining({ code: 'FORBIDDEN' }) })] }) };
+    const forbidden = {
+      status: 403,
+      body: expect.objectContaining({ errors: [expect.objectContaining({ extensions: expect.objectContaining({ code: 'FORBIDDEN' }) })] }),
+    };
     expect(answers).toEqual([
       { role: 'ADMIN', ...accepted },
       { role: 'CLIENT', ...accepted },

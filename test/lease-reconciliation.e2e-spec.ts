@@ -42,7 +42,13 @@ describe('lease reconciliation', () => {
   /** Redis drops the lease and its draw as an expiry or a check-in would, but the event is lost: no stream entry. */
   async function dropWithoutEvent(poolId: string, lease: LeaseShape): Promise<void> {
     const keys = store.keys(poolId);
-    await t.app.get(RedisService).client.multi().zrem(keys.leases, lease.id).hdel(keys.state, `l|${lease.id}`, `d|${lease.id}`).hincrby(keys.state, 'used', -lease.credits).exec();
+    await t.app
+      .get(RedisService)
+      .client.multi()
+      .zrem(keys.leases, lease.id)
+      .hdel(keys.state, `l|${lease.id}`, `d|${lease.id}`)
+      .hincrby(keys.state, 'used', -lease.credits)
+      .exec();
   }
 
   /** Sweeps until `done` holds; a reconciliation pass comes every 15 sweeps, so this is bounded by count. */
@@ -54,15 +60,23 @@ describe('lease reconciliation', () => {
     }, what);
   }
 
-  it('expires and charges a lease whose expiry event was lost, and leaves active one that Redis holds although PostgreSQL\'s expiry lags', async () => {
-    const pool = await createPool(t, adminKey, { cap: 10, apps: [{ key: 'lost', cost: 2 }, { key: 'held', cost: 3 }] });
+  it("expires and charges a lease whose expiry event was lost, and leaves active one that Redis holds although PostgreSQL's expiry lags", async () => {
+    const pool = await createPool(t, adminKey, {
+      cap: 10,
+      apps: [
+        { key: 'lost', cost: 2 },
+        { key: 'held', cost: 3 },
+      ],
+    });
     const user = await t.principalWithKey(adminKey, 'CLIENT');
     const lost = await checkout(user.key, { poolId: pool.poolId, app: pool.keyOf('lost'), leaseSeconds: 600 });
     const held = await checkout(user.key, { poolId: pool.poolId, app: pool.keyOf('held'), leaseSeconds: 600 });
     await dropWithoutEvent(pool.poolId, lost);
     // Both past their expiry in PostgreSQL by more than the rebuild grace (30 s): the first
     // because its expiry passed, the second only because its heartbeats were not written yet.
-    await db.query(`UPDATE leases SET acquired_at = now() - interval '3 minutes', expires_at = now() - interval '1 minute' WHERE id = ANY($1::uuid[])`, [[lost.id, held.id]]);
+    await db.query(`UPDATE leases SET acquired_at = now() - interval '3 minutes', expires_at = now() - interval '1 minute' WHERE id = ANY($1::uuid[])`, [
+      [lost.id, held.id],
+    ]);
     await sweepUntil(async () => (await leaseRow(lost.id)).state === 'EXPIRED', 'the lost lease to expire');
     const row = await leaseRow(lost.id);
     expect(row.ended_at?.getTime()).toBe(row.expires_at.getTime());
@@ -85,7 +99,13 @@ describe('lease reconciliation', () => {
   });
 
   it('does not charge a checked-in draw that still lingers in Redis', async () => {
-    const pool = await createPool(t, adminKey, { cap: 10, apps: [{ key: 'lingering', cost: 2, lingerSeconds: 600 }, { key: 'probe', cost: 1 }] });
+    const pool = await createPool(t, adminKey, {
+      cap: 10,
+      apps: [
+        { key: 'lingering', cost: 2, lingerSeconds: 600 },
+        { key: 'probe', cost: 1 },
+      ],
+    });
     const user = await t.principalWithKey(adminKey, 'CLIENT');
     const lingering = await checkout(user.key, { poolId: pool.poolId, app: pool.keyOf('lingering') });
     await t.gql(user.key, 'mutation($id: ID!) { checkin(leaseId: $id) { state } }', { id: lingering.id });

@@ -33,7 +33,11 @@ describe('leases: check-out, heartbeat, check-in, expiry', () => {
     expect(new Date(lease.expiresAt).getTime() - new Date(lease.acquiredAt).getTime()).toBe(300_000);
     const rows: { state: string }[] = await dataSource.query('SELECT state FROM leases WHERE id = $1', [lease.id]);
     expect(rows).toEqual([{ state: 'ACTIVE' }]);
-    const live = await t.gql<{ pool: { inUse: number; available: number; activeLeases: number } }>(client.key, 'query($id: ID!) { pool(id: $id) { inUse available activeLeases } }', { id: pool.poolId });
+    const live = await t.gql<{ pool: { inUse: number; available: number; activeLeases: number } }>(
+      client.key,
+      'query($id: ID!) { pool(id: $id) { inUse available activeLeases } }',
+      { id: pool.poolId },
+    );
     expect(live.data?.pool).toEqual({ inUse: 21, available: 79, activeLeases: 1 });
   });
 
@@ -52,7 +56,9 @@ describe('leases: check-out, heartbeat, check-in, expiry', () => {
       'query($p: ID!, $from: DateTime!, $to: DateTime!) { denials(poolId: $p, from: $from, to: $to) { reason requested available principal { id } app { key } } }',
       { p: pool.poolId, from: new Date(Date.now() - 60_000).toISOString(), to: new Date(Date.now() + 60_000).toISOString() },
     );
-    expect(denials.data?.denials).toEqual([{ reason: 'POOL_EXHAUSTED', requested: 50, available: 10, principal: { id: client.principalId }, app: { key: pool.keyOf('solver') } }]);
+    expect(denials.data?.denials).toEqual([
+      { reason: 'POOL_EXHAUSTED', requested: 50, available: 10, principal: { id: client.principalId }, app: { key: pool.keyOf('solver') } },
+    ]);
   });
 
   it('grants an exact fit', async () => {
@@ -92,7 +98,10 @@ describe('leases: check-out, heartbeat, check-in, expiry', () => {
     await new Promise((r) => setTimeout(r, 30));
     await beat(false);
     await t.gql(client.key, CHECKIN, { id: lease.id });
-    const intervals: { started_at: Date; ended_at: Date }[] = await dataSource.query('SELECT started_at, ended_at FROM lease_idle_intervals WHERE lease_id = $1', [lease.id]);
+    const intervals: { started_at: Date; ended_at: Date }[] = await dataSource.query(
+      'SELECT started_at, ended_at FROM lease_idle_intervals WHERE lease_id = $1',
+      [lease.id],
+    );
     expect(intervals).toHaveLength(1);
     expect(intervals[0].started_at.getTime()).toBe(new Date(idleFrom).getTime());
     expect(intervals[0].ended_at.getTime()).toBeGreaterThan(intervals[0].started_at.getTime() + 50);
@@ -113,7 +122,11 @@ describe('leases: check-out, heartbeat, check-in, expiry', () => {
     const lease = (await checkout(client.key, { poolId: pool.poolId, app: pool.keyOf('tool'), leaseSeconds: 5 })).data!.checkout;
     expect(codeOf(await checkout(client.key, { poolId: pool.poolId, app: pool.keyOf('tool') }))).toBe('POOL_EXHAUSTED');
     await new Promise((r) => setTimeout(r, 5200));
-    const read = await t.gql<{ lease: { state: string; endedAt: string; expiresAt: string } }>(client.key, 'query($id: ID!) { lease(id: $id) { state endedAt expiresAt } }', { id: lease.id });
+    const read = await t.gql<{ lease: { state: string; endedAt: string; expiresAt: string } }>(
+      client.key,
+      'query($id: ID!) { lease(id: $id) { state endedAt expiresAt } }',
+      { id: lease.id },
+    );
     expect(read.data?.lease.state).toBe('EXPIRED');
     expect(read.data?.lease.endedAt).toBe(read.data?.lease.expiresAt);
     const beat = await t.gql(client.key, HEARTBEAT, { id: lease.id });
@@ -139,7 +152,10 @@ describe('leases: check-out, heartbeat, check-in, expiry', () => {
     await checkout(client.key, { poolId: pool.poolId, app: pool.keyOf('tool') });
     const page1 = await t.gql<{ leases: { id: string }[] }>(mine.key, 'query($p: ID) { leases(poolId: $p, first: 2) { id } }', { p: pool.poolId });
     expect(page1.data?.leases.map((l) => l.id)).toEqual([ids[2], ids[1]]);
-    const page2 = await t.gql<{ leases: { id: string }[] }>(mine.key, 'query($p: ID, $a: String) { leases(poolId: $p, first: 2, after: $a) { id } }', { p: pool.poolId, a: ids[1] });
+    const page2 = await t.gql<{ leases: { id: string }[] }>(mine.key, 'query($p: ID, $a: String) { leases(poolId: $p, first: 2, after: $a) { id } }', {
+      p: pool.poolId,
+      a: ids[1],
+    });
     expect(page2.data?.leases.map((l) => l.id)).toEqual([ids[0]]);
     const all = await t.gql<{ leases: { id: string }[] }>(adminKey, 'query($p: ID) { leases(poolId: $p, state: ACTIVE) { id } }', { p: pool.poolId });
     expect(all.data?.leases).toHaveLength(4);
@@ -153,19 +169,29 @@ describe('leases: check-out, heartbeat, check-in, expiry', () => {
     const ids = new Set(answers.map((a) => a.data?.checkout.id ?? codeOf(a)));
     expect(ids.size).toBe(1);
     expect([...ids][0]).toMatch(/^[0-9a-f-]{36}$/);
-    const live = await t.gql<{ pool: { inUse: number; activeLeases: number } }>(adminKey, 'query($id: ID!) { pool(id: $id) { inUse activeLeases } }', { id: pool.poolId });
+    const live = await t.gql<{ pool: { inUse: number; activeLeases: number } }>(adminKey, 'query($id: ID!) { pool(id: $id) { inUse activeLeases } }', {
+      id: pool.poolId,
+    });
     expect(live.data?.pool).toEqual({ inUse: 3, activeLeases: 1 });
   });
 
   it('answers IDEMPOTENCY_CONFLICT when a key is reused with other arguments, and a retry after a denial can succeed', async () => {
-    const pool = await createPool(t, adminKey, { cap: 5, apps: [{ key: 'a', cost: 5 }, { key: 'b', cost: 1 }] });
+    const pool = await createPool(t, adminKey, {
+      cap: 5,
+      apps: [
+        { key: 'a', cost: 5 },
+        { key: 'b', cost: 1 },
+      ],
+    });
     const holder = (await checkout(adminKey, { poolId: pool.poolId, app: pool.keyOf('a'), leaseSeconds: 30 })).data!.checkout;
     const key = `k-${pool.poolId}`;
     expect(codeOf(await checkout(client.key, { poolId: pool.poolId, app: pool.keyOf('b'), idempotencyKey: key }))).toBe('POOL_EXHAUSTED');
     await t.gql(adminKey, CHECKIN, { id: holder.id });
     const granted = await checkout(client.key, { poolId: pool.poolId, app: pool.keyOf('b'), idempotencyKey: key, waitSeconds: 0 });
     expect(granted.data?.checkout.credits).toBe(1);
-    expect(codeOf(await checkout(client.key, { poolId: pool.poolId, app: pool.keyOf('b'), idempotencyKey: key, leaseSeconds: 60 }))).toBe('IDEMPOTENCY_CONFLICT');
+    expect(codeOf(await checkout(client.key, { poolId: pool.poolId, app: pool.keyOf('b'), idempotencyKey: key, leaseSeconds: 60 }))).toBe(
+      'IDEMPOTENCY_CONFLICT',
+    );
   });
 
   it('refuses bad check-out input with the contract codes and changes nothing', async () => {
@@ -186,7 +212,9 @@ describe('leases: check-out, heartbeat, check-in, expiry', () => {
       const res = await checkout(adminKey, input);
       expect({ input, code: codeOf(res), field: res.errors?.[0].extensions.field ?? '' }).toEqual({ input, code, field });
     }
-    const live = await t.gql<{ pool: { inUse: number; activeLeases: number } }>(adminKey, 'query($id: ID!) { pool(id: $id) { inUse activeLeases } }', { id: pool.poolId });
+    const live = await t.gql<{ pool: { inUse: number; activeLeases: number } }>(adminKey, 'query($id: ID!) { pool(id: $id) { inUse activeLeases } }', {
+      id: pool.poolId,
+    });
     expect(live.data?.pool).toEqual({ inUse: 0, activeLeases: 0 });
   });
 
@@ -203,7 +231,9 @@ describe('leases: check-out, heartbeat, check-in, expiry', () => {
     const leases = [];
     for (let i = 0; i < 3; i++) leases.push((await checkout(client.key, { poolId: pool.poolId, app: pool.keyOf('tool') })).data!.checkout);
     await t.gql(adminKey, 'mutation($id: ID!) { updatePool(id: $id, input: { cap: 15 }) { cap } }', { id: pool.poolId });
-    const live = await t.gql<{ pool: { inUse: number; available: number } }>(adminKey, 'query($id: ID!) { pool(id: $id) { inUse available } }', { id: pool.poolId });
+    const live = await t.gql<{ pool: { inUse: number; available: number } }>(adminKey, 'query($id: ID!) { pool(id: $id) { inUse available } }', {
+      id: pool.poolId,
+    });
     expect(live.data?.pool).toEqual({ inUse: 30, available: 0 });
     expect(codeOf(await checkout(client.key, { poolId: pool.poolId, app: pool.keyOf('tool') }))).toBe('POOL_EXHAUSTED');
     await t.gql(client.key, CHECKIN, { id: leases[0].id });
@@ -217,7 +247,9 @@ describe('leases: check-out, heartbeat, check-in, expiry', () => {
   it('revokes a lease; the holder learns it on its next heartbeat', async () => {
     const pool = await createPool(t, adminKey, { cap: 10, apps: [{ key: 'tool', cost: 4 }] });
     const lease = (await checkout(client.key, { poolId: pool.poolId, app: pool.keyOf('tool') })).data!.checkout;
-    const revoked = await t.gql<{ revokeLease: { state: string } }>(adminKey, 'mutation($id: ID!) { revokeLease(leaseId: $id, reason: "harvest") { state } }', { id: lease.id });
+    const revoked = await t.gql<{ revokeLease: { state: string } }>(adminKey, 'mutation($id: ID!) { revokeLease(leaseId: $id, reason: "harvest") { state } }', {
+      id: lease.id,
+    });
     expect(revoked.data?.revokeLease.state).toBe('REVOKED');
     const beat = await t.gql(client.key, HEARTBEAT, { id: lease.id });
     expect(beat.errors?.[0].extensions).toMatchObject({ code: 'LEASE_NOT_ACTIVE', state: 'REVOKED' });
@@ -226,7 +258,8 @@ describe('leases: check-out, heartbeat, check-in, expiry', () => {
 
   it('fails closed when Redis lost the pool, rebuilds it from PostgreSQL, and keeps the lease and rising fencing tokens', async () => {
     const pool = await createPool(t, adminKey, { cap: 10, apps: [{ key: 'tool', cost: 6 }] });
-    const held = (await checkout(client.key, { poolId: pool.poolId, app: pool.keyOf('tool'), leaseSeconds: 60, idempotencyKey: `held-${pool.poolId}` })).data!.checkout;
+    const held = (await checkout(client.key, { poolId: pool.poolId, app: pool.keyOf('tool'), leaseSeconds: 60, idempotencyKey: `held-${pool.poolId}` })).data!
+      .checkout;
     const redis = new Redis(process.env.REDIS_URL!);
     const keys = await redis.keys(`${process.env.REDIS_PREFIX}:lease:{pool:${pool.poolId}}*`);
     expect(keys.length).toBeGreaterThan(0);
@@ -257,4 +290,3 @@ describe('leases: check-out, heartbeat, check-in, expiry', () => {
     expect(scrape).toMatch(/tokenpool_lease_denials_total\{pool="[0-9a-f-]+",reason="POOL_EXHAUSTED"\} [1-9]/);
   });
 });
-

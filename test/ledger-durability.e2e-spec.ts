@@ -9,7 +9,16 @@ const BATCH = 200;
 const KILL_AFTER_ACKS = 20;
 
 interface Batch {
-  events: { eventId: string; workUnitId: string; provider: string; model: string; inputTokens: number; outputTokens: number; cachedInputTokens: number; occurredAt: string }[];
+  events: {
+    eventId: string;
+    workUnitId: string;
+    provider: string;
+    model: string;
+    inputTokens: number;
+    outputTokens: number;
+    cachedInputTokens: number;
+    occurredAt: string;
+  }[];
   acknowledged: boolean;
 }
 
@@ -37,7 +46,8 @@ describe('compute usage survives a SIGKILL of the API mid-stream', () => {
   it('keeps every acknowledged event, row for row, and counts replays of the rest once', async () => {
     const org = await t.organization('durability');
     const client = await t.principalWithKey(org.adminKey, 'CLIENT', { kind: 'AGENT' });
-    const workUnitId = (await t.gql<{ upsertWorkUnit: { id: string } }>(client.key, 'mutation { upsertWorkUnit(input: { externalRef: "stream" }) { id } }')).data!.upsertWorkUnit.id;
+    const workUnitId = (await t.gql<{ upsertWorkUnit: { id: string } }>(client.key, 'mutation { upsertWorkUnit(input: { externalRef: "stream" }) { id } }'))
+      .data!.upsertWorkUnit.id;
     const makeBatch = (): Batch => ({
       acknowledged: false,
       events: Array.from({ length: BATCH }, (_, i) => ({
@@ -86,11 +96,12 @@ describe('compute usage survives a SIGKILL of the API mid-stream', () => {
 
     // Acknowledged ⊆ ledger, row for row.
     const sent = acknowledged.flatMap((b) => b.events);
-    const rows: { event_key: string; work_unit_id: string; provider: string; model: string; input_tokens: string; output_tokens: string; occurred_at: Date }[] = await dataSource.query(
-      `SELECT event_key, work_unit_id, provider, model, input_tokens, output_tokens, occurred_at FROM ledger_entries
+    const rows: { event_key: string; work_unit_id: string; provider: string; model: string; input_tokens: string; output_tokens: string; occurred_at: Date }[] =
+      await dataSource.query(
+        `SELECT event_key, work_unit_id, provider, model, input_tokens, output_tokens, occurred_at FROM ledger_entries
        WHERE organization_id = $1 AND event_key = ANY($2)`,
-      [org.organizationId, sent.map((e) => `compute:${e.eventId}`)],
-    );
+        [org.organizationId, sent.map((e) => `compute:${e.eventId}`)],
+      );
     const byKey = new Map(rows.map((r) => [r.event_key, r]));
     const missingOrWrong = sent.filter((e) => {
       const row = byKey.get(`compute:${e.eventId}`);
@@ -120,7 +131,9 @@ describe('compute usage survives a SIGKILL of the API mid-stream', () => {
       [org.organizationId],
     );
     expect(counts).toEqual({ rows: batches.length * BATCH, keys: batches.length * BATCH });
-    const totals = await t.gql<{ workUnit: { computeInputTokens: number } }>(client.key, 'query($id: ID!) { workUnit(id: $id) { computeInputTokens } }', { id: workUnitId });
+    const totals = await t.gql<{ workUnit: { computeInputTokens: number } }>(client.key, 'query($id: ID!) { workUnit(id: $id) { computeInputTokens } }', {
+      id: workUnitId,
+    });
     expect(totals.data?.workUnit.computeInputTokens).toBe(batches.flatMap((b) => b.events).reduce((sum, e) => sum + e.inputTokens, 0));
   });
 });

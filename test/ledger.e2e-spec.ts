@@ -46,7 +46,15 @@ describe('usage ledger: work units, outcomes, compute usage, prices', () => {
   }
 
   function event(overrides: Record<string, unknown> = {}) {
-    return { eventId: randomUUID(), provider: 'openai', model: 'gpt-test', inputTokens: 1000, outputTokens: 200, occurredAt: new Date().toISOString(), ...overrides };
+    return {
+      eventId: randomUUID(),
+      provider: 'openai',
+      model: 'gpt-test',
+      inputTokens: 1000,
+      outputTokens: 200,
+      occurredAt: new Date().toISOString(),
+      ...overrides,
+    };
   }
 
   async function totalsOf(id: string): Promise<Totals> {
@@ -72,9 +80,21 @@ describe('usage ledger: work units, outcomes, compute usage, prices', () => {
   describe('work units', () => {
     it("creates a work unit with the caller's org unit kind, then changes only the fields given", async () => {
       const externalRef = `claim-${randomUUID()}`;
-      const created = await t.gql<{ upsertWorkUnit: Record<string, unknown> }>(client.key, UPSERT, { input: { externalRef, owner: 'ana', team: 'claims', process: 'claims-handling' } });
-      expect(created.data?.upsertWorkUnit).toMatchObject({ externalRef, owner: 'ana', team: 'claims', process: 'claims-handling', task: null, orgUnitKind: 'CHANGE', outcome: 'PENDING' });
-      const changed = await t.gql<{ upsertWorkUnit: Record<string, unknown> }>(client.key, UPSERT, { input: { externalRef, task: 'triage', orgUnitKind: 'GOING_CONCERN' } });
+      const created = await t.gql<{ upsertWorkUnit: Record<string, unknown> }>(client.key, UPSERT, {
+        input: { externalRef, owner: 'ana', team: 'claims', process: 'claims-handling' },
+      });
+      expect(created.data?.upsertWorkUnit).toMatchObject({
+        externalRef,
+        owner: 'ana',
+        team: 'claims',
+        process: 'claims-handling',
+        task: null,
+        orgUnitKind: 'CHANGE',
+        outcome: 'PENDING',
+      });
+      const changed = await t.gql<{ upsertWorkUnit: Record<string, unknown> }>(client.key, UPSERT, {
+        input: { externalRef, task: 'triage', orgUnitKind: 'GOING_CONCERN' },
+      });
       expect(changed.data?.upsertWorkUnit).toEqual({ ...created.data!.upsertWorkUnit, task: 'triage', orgUnitKind: 'GOING_CONCERN' });
     });
 
@@ -95,11 +115,19 @@ describe('usage ledger: work units, outcomes, compute usage, prices', () => {
       const process = `quote-${randomUUID()}`;
       const ids = [await workUnit({ process }), await workUnit({ process }), await workUnit({ process }), await workUnit({ process: 'other' })];
       const page = async (after?: string) =>
-        (await t.gql<{ workUnits: { id: string }[] }>(viewer.key, 'query($f: WorkUnitFilter, $after: String) { workUnits(filter: $f, first: 2, after: $after) { id } }', { f: { process }, after })).data!.workUnits.map((w) => w.id);
+        (
+          await t.gql<{ workUnits: { id: string }[] }>(
+            viewer.key,
+            'query($f: WorkUnitFilter, $after: String) { workUnits(filter: $f, first: 2, after: $after) { id } }',
+            { f: { process }, after },
+          )
+        ).data!.workUnits.map((w) => w.id);
       const first = await page();
       expect(first).toEqual([ids[2], ids[1]]);
       expect(await page(first[1])).toEqual([ids[0]]);
-      const accepted = await t.gql<{ workUnits: unknown[] }>(viewer.key, 'query($f: WorkUnitFilter) { workUnits(filter: $f) { id } }', { f: { process, outcome: 'ACCEPTED' } });
+      const accepted = await t.gql<{ workUnits: unknown[] }>(viewer.key, 'query($f: WorkUnitFilter) { workUnits(filter: $f) { id } }', {
+        f: { process, outcome: 'ACCEPTED' },
+      });
       expect(accepted.data?.workUnits).toEqual([]);
     });
   });
@@ -115,36 +143,54 @@ describe('usage ledger: work units, outcomes, compute usage, prices', () => {
       );
       const dataSource = t.app.get(DataSource);
       // Records in the order they were written (the row lock serializes them): their times must rise with it.
-      const history: { recorded_at: Date; outcome: string }[] = await dataSource.query('SELECT recorded_at, outcome FROM work_unit_outcomes WHERE work_unit_id = $1 ORDER BY id', [id]);
+      const history: { recorded_at: Date; outcome: string }[] = await dataSource.query(
+        'SELECT recorded_at, outcome FROM work_unit_outcomes WHERE work_unit_id = $1 ORDER BY id',
+        [id],
+      );
       expect(history).toHaveLength(16);
       for (let i = 1; i < history.length; i++) expect(history[i].recorded_at.getTime()).toBeGreaterThanOrEqual(history[i - 1].recorded_at.getTime());
-      const [current]: { outcome: string; outcome_recorded_at: Date }[] = await dataSource.query('SELECT outcome, outcome_recorded_at FROM work_units WHERE id = $1', [id]);
+      const [current]: { outcome: string; outcome_recorded_at: Date }[] = await dataSource.query(
+        'SELECT outcome, outcome_recorded_at FROM work_units WHERE id = $1',
+        [id],
+      );
       expect(current).toEqual({ outcome: history[15].outcome, outcome_recorded_at: history[15].recorded_at });
       expect((await t.app.get(OutcomesService).outcomesAsOf(org.organizationId, new Date())).get(id)?.outcome).toBe(current.outcome);
     });
 
     it('keeps every outcome with when, by whom, before and after, and reads the outcome as of a date', async () => {
       const id = await workUnit();
-      const first = await t.gql<{ recordOutcome: { outcome: string } }>(client.key, 'mutation($input: OutcomeInput!) { recordOutcome(input: $input) { outcome } }', {
-        input: { workUnitId: id, outcome: 'REJECTED', qualityResult: 'missing drawing', humanReviewed: true },
-      });
+      const first = await t.gql<{ recordOutcome: { outcome: string } }>(
+        client.key,
+        'mutation($input: OutcomeInput!) { recordOutcome(input: $input) { outcome } }',
+        {
+          input: { workUnitId: id, outcome: 'REJECTED', qualityResult: 'missing drawing', humanReviewed: true },
+        },
+      );
       expect(first.data?.recordOutcome.outcome).toBe('REJECTED');
       const between = new Date();
       await new Promise((r) => setTimeout(r, 20));
       await t.gql(client.key, 'mutation($input: OutcomeInput!) { recordOutcome(input: $input) { id } }', {
         input: { workUnitId: id, outcome: 'ACCEPTED', valueDimension: 'CYCLE_TIME', valueAmount: 1250.5, evidenceConfidence: 0.8 },
       });
-      const read = await t.gql<{ workUnit: { outcome: string; valueAmount: number; qualityResult: string | null; outcomeHistory: { recordedById: string; before: string | null; after: string }[] } }>(
-        viewer.key,
-        'query($id: ID!) { workUnit(id: $id) { outcome valueAmount qualityResult outcomeHistory { recordedById before after } } }',
-        { id },
-      );
+      const read = await t.gql<{
+        workUnit: {
+          outcome: string;
+          valueAmount: number;
+          qualityResult: string | null;
+          outcomeHistory: { recordedById: string; before: string | null; after: string }[];
+        };
+      }>(viewer.key, 'query($id: ID!) { workUnit(id: $id) { outcome valueAmount qualityResult outcomeHistory { recordedById before after } } }', { id });
       const unit = read.data!.workUnit;
       expect(unit).toMatchObject({ outcome: 'ACCEPTED', valueAmount: 1250.5, qualityResult: null });
       expect(unit.outcomeHistory.map((h) => h.recordedById)).toEqual([client.principalId, client.principalId]);
       expect(unit.outcomeHistory[0].before).toBeNull();
       expect(JSON.parse(unit.outcomeHistory[1].before!)).toMatchObject({ outcome: 'REJECTED', qualityResult: 'missing drawing', humanReviewed: true });
-      expect(JSON.parse(unit.outcomeHistory[1].after)).toMatchObject({ outcome: 'ACCEPTED', valueDimension: 'CYCLE_TIME', valueAmount: 1250.5, evidenceConfidence: 0.8 });
+      expect(JSON.parse(unit.outcomeHistory[1].after)).toMatchObject({
+        outcome: 'ACCEPTED',
+        valueDimension: 'CYCLE_TIME',
+        valueAmount: 1250.5,
+        evidenceConfidence: 0.8,
+      });
 
       const outcomes = t.app.get(OutcomesService);
       expect((await outcomes.outcomesAsOf(org.organizationId, between)).get(id)?.outcome).toBe('REJECTED');
@@ -155,10 +201,14 @@ describe('usage ledger: work units, outcomes, compute usage, prices', () => {
     it('answers NOT_FOUND for a work unit of another organization, and BAD_USER_INPUT for a confidence above 1', async () => {
       const other = await t.organization('ledger-other');
       const foreign = (await t.gql<{ upsertWorkUnit: { id: string } }>(other.adminKey, UPSERT, { input: { externalRef: 'theirs' } })).data!.upsertWorkUnit.id;
-      const res = await t.gql(client.key, 'mutation($input: OutcomeInput!) { recordOutcome(input: $input) { id } }', { input: { workUnitId: foreign, outcome: 'ACCEPTED' } });
+      const res = await t.gql(client.key, 'mutation($input: OutcomeInput!) { recordOutcome(input: $input) { id } }', {
+        input: { workUnitId: foreign, outcome: 'ACCEPTED' },
+      });
       expect(res.errors?.[0].extensions).toMatchObject({ code: 'NOT_FOUND', field: 'input.workUnitId' });
       const id = await workUnit();
-      const bad = await t.gql(client.key, 'mutation($input: OutcomeInput!) { recordOutcome(input: $input) { id } }', { input: { workUnitId: id, outcome: 'ACCEPTED', evidenceConfidence: 1.5 } });
+      const bad = await t.gql(client.key, 'mutation($input: OutcomeInput!) { recordOutcome(input: $input) { id } }', {
+        input: { workUnitId: id, outcome: 'ACCEPTED', evidenceConfidence: 1.5 },
+      });
       expect(bad.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.evidenceConfidence' });
     });
   });
@@ -170,7 +220,9 @@ describe('usage ledger: work units, outcomes, compute usage, prices', () => {
       expect((await t.gql(client.key, RECORD, { events })).data?.recordComputeUsage).toEqual({ accepted: 2, duplicates: 0, conflicts: 0 });
       const replay = [...events, { ...events[0], inputTokens: 999 }, event({ workUnitId: id })];
       expect((await t.gql(client.key, RECORD, { events: replay })).data?.recordComputeUsage).toEqual({ accepted: 1, duplicates: 2, conflicts: 1 });
-      const rows: { input_tokens: string }[] = await dataSource.query(`SELECT input_tokens FROM ledger_entries WHERE event_key = $1`, [`compute:${events[0].eventId}`]);
+      const rows: { input_tokens: string }[] = await dataSource.query(`SELECT input_tokens FROM ledger_entries WHERE event_key = $1`, [
+        `compute:${events[0].eventId}`,
+      ]);
       expect(rows).toEqual([{ input_tokens: '1000' }]);
       expect(await totalsOf(id)).toEqual(await summedRows(id));
       expect((await totalsOf(id)).computeInputTokens).toBe(3000);
@@ -199,7 +251,9 @@ describe('usage ledger: work units, outcomes, compute usage, prices', () => {
       const events = [event(), event(), event(bad)];
       const res = await t.gql(client.key, RECORD, { events });
       expect(res.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: `events[2].${field}` });
-      const written: { n: number }[] = await dataSource.query('SELECT count(*)::int AS n FROM ledger_event_keys WHERE event_key = ANY($1)', [events.map((e) => `compute:${e.eventId}`)]);
+      const written: { n: number }[] = await dataSource.query('SELECT count(*)::int AS n FROM ledger_event_keys WHERE event_key = ANY($1)', [
+        events.map((e) => `compute:${e.eventId}`),
+      ]);
       expect(written[0].n).toBe(0);
     });
 
@@ -226,10 +280,19 @@ describe('usage ledger: work units, outcomes, compute usage, prices', () => {
     it('prices from the version in force at occurredAt, cached input at its own price, and keeps the caller’s cost', async () => {
       const model = `m-${randomUUID()}`;
       const id = await workUnit();
-      await t.gql(org.adminKey, PRICE, { input: { provider: 'openai', model, inputPerMillion: 2, outputPerMillion: 8, cachedInputPerMillion: 0.5, effectiveFrom: '2026-01-01T00:00:00Z' } });
+      await t.gql(org.adminKey, PRICE, {
+        input: { provider: 'openai', model, inputPerMillion: 2, outputPerMillion: 8, cachedInputPerMillion: 0.5, effectiveFrom: '2026-01-01T00:00:00Z' },
+      });
       const later = new Date(Date.now() - 60_000);
       await t.gql(org.adminKey, PRICE, { input: { provider: 'openai', model, inputPerMillion: 4, outputPerMillion: 16, effectiveFrom: later.toISOString() } });
-      const early = event({ workUnitId: id, model, inputTokens: 1_000_000, cachedInputTokens: 400_000, outputTokens: 100_000, occurredAt: new Date(later.getTime() - 1000).toISOString() });
+      const early = event({
+        workUnitId: id,
+        model,
+        inputTokens: 1_000_000,
+        cachedInputTokens: 400_000,
+        outputTokens: 100_000,
+        occurredAt: new Date(later.getTime() - 1000).toISOString(),
+      });
       const now = event({ workUnitId: id, model, inputTokens: 1_000_000, cachedInputTokens: 400_000, outputTokens: 100_000 });
       const caller = event({ workUnitId: id, model, cost: 0.25 });
       await t.gql(client.key, RECORD, { events: [early, now, caller] });
@@ -237,7 +300,12 @@ describe('usage ledger: work units, outcomes, compute usage, prices', () => {
         'SELECT event_key, cost, cost_source, cached_input_price_per_million FROM ledger_entries WHERE work_unit_id = $1 ORDER BY id',
         [id],
       );
-      const byEvent = new Map(rows.map((r) => [r.event_key, [r.cost_source, Number(r.cost), r.cached_input_price_per_million === null ? null : Number(r.cached_input_price_per_million)]]));
+      const byEvent = new Map(
+        rows.map((r) => [
+          r.event_key,
+          [r.cost_source, Number(r.cost), r.cached_input_price_per_million === null ? null : Number(r.cached_input_price_per_million)],
+        ]),
+      );
       expect([early, now, caller].map((e) => byEvent.get(`compute:${e.eventId}`))).toEqual([
         ['PRICE_TABLE', 0.6 * 2 + 0.4 * 0.5 + 0.1 * 8, 0.5],
         ['PRICE_TABLE', 0.6 * 4 + 0.4 * 4 + 0.1 * 16, 4],
@@ -252,13 +320,19 @@ describe('usage ledger: work units, outcomes, compute usage, prices', () => {
       const unpriced = [event({ workUnitId: id, model, occurredAt: new Date(Date.now() - 7_200_000).toISOString() }), event({ workUnitId: id, model })];
       await t.gql(client.key, RECORD, { events: unpriced });
       expect((await totalsOf(id)).computeCost).toBe(0);
-      await t.gql(org.adminKey, PRICE, { input: { provider: 'openai', model, inputPerMillion: 10, outputPerMillion: 20, effectiveFrom: new Date(Date.now() - 3_600_000).toISOString() } });
-      await t.gql(org.adminKey, PRICE, { input: { provider: 'openai', model, inputPerMillion: 10, outputPerMillion: 20, effectiveFrom: new Date(Date.now() - 86_400_000).toISOString() } });
-      await t.gql(org.adminKey, PRICE, { input: { provider: 'openai', model, inputPerMillion: 99, outputPerMillion: 99, effectiveFrom: new Date(Date.now() - 86_400_000).toISOString() } });
-      const rows: { id: string; kind: string; cost: string | null; cost_source: string; corrects_entry_id: string | null; input_tokens: string }[] = await dataSource.query(
-        'SELECT id, kind, cost, cost_source, corrects_entry_id, input_tokens FROM ledger_entries WHERE work_unit_id = $1 ORDER BY id',
-        [id],
-      );
+      await t.gql(org.adminKey, PRICE, {
+        input: { provider: 'openai', model, inputPerMillion: 10, outputPerMillion: 20, effectiveFrom: new Date(Date.now() - 3_600_000).toISOString() },
+      });
+      await t.gql(org.adminKey, PRICE, {
+        input: { provider: 'openai', model, inputPerMillion: 10, outputPerMillion: 20, effectiveFrom: new Date(Date.now() - 86_400_000).toISOString() },
+      });
+      await t.gql(org.adminKey, PRICE, {
+        input: { provider: 'openai', model, inputPerMillion: 99, outputPerMillion: 99, effectiveFrom: new Date(Date.now() - 86_400_000).toISOString() },
+      });
+      const rows: { id: string; kind: string; cost: string | null; cost_source: string; corrects_entry_id: string | null; input_tokens: string }[] =
+        await dataSource.query('SELECT id, kind, cost, cost_source, corrects_entry_id, input_tokens FROM ledger_entries WHERE work_unit_id = $1 ORDER BY id', [
+          id,
+        ]);
       const originals = rows.filter((r) => r.kind === 'COMPUTE');
       const corrections = rows.filter((r) => r.kind === 'CORRECTION');
       expect(originals.map((r) => [r.cost_source, r.cost])).toEqual([
@@ -279,11 +353,15 @@ describe('usage ledger: work units, outcomes, compute usage, prices', () => {
     });
 
     it('refuses a negative price and an empty model, naming the field', async () => {
-      expect((await t.gql(org.adminKey, PRICE, { input: { provider: 'p', model: 'm', inputPerMillion: -1, outputPerMillion: 1 } })).errors?.[0].extensions).toMatchObject({
+      expect(
+        (await t.gql(org.adminKey, PRICE, { input: { provider: 'p', model: 'm', inputPerMillion: -1, outputPerMillion: 1 } })).errors?.[0].extensions,
+      ).toMatchObject({
         code: 'BAD_USER_INPUT',
         field: 'input.inputPerMillion',
       });
-      expect((await t.gql(org.adminKey, PRICE, { input: { provider: 'p', model: '', inputPerMillion: 1, outputPerMillion: 1 } })).errors?.[0].extensions).toMatchObject({
+      expect(
+        (await t.gql(org.adminKey, PRICE, { input: { provider: 'p', model: '', inputPerMillion: 1, outputPerMillion: 1 } })).errors?.[0].extensions,
+      ).toMatchObject({
         code: 'BAD_USER_INPUT',
         field: 'input.model',
       });
@@ -293,7 +371,10 @@ describe('usage ledger: work units, outcomes, compute usage, prices', () => {
   describe('the ledger table', () => {
     it('refuses UPDATE, DELETE and TRUNCATE of ledger rows and idempotency keys, on the table and on a partition', async () => {
       await t.gql(client.key, RECORD, { events: [event()] });
-      const [{ partition }]: { partition: string }[] = await dataSource.query(`SELECT tableoid::regclass::text AS partition FROM ledger_entries WHERE organization_id = $1 LIMIT 1`, [org.organizationId]);
+      const [{ partition }]: { partition: string }[] = await dataSource.query(
+        `SELECT tableoid::regclass::text AS partition FROM ledger_entries WHERE organization_id = $1 LIMIT 1`,
+        [org.organizationId],
+      );
       for (const sql of [
         'UPDATE ledger_entries SET cost = 0 WHERE organization_id = $1',
         'DELETE FROM ledger_entries WHERE organization_id = $1',
@@ -310,18 +391,27 @@ describe('usage ledger: work units, outcomes, compute usage, prices', () => {
 
     it('routes rows to their month and keeps partitions ready ahead; anything older lands in the default partition', async () => {
       expect(await new LedgerPartitionsService(dataSource).ensureAhead()).toBe(0);
-      const months: { name: string }[] = await dataSource.query(`SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'ledger_entries'::regclass`);
+      const months: { name: string }[] = await dataSource.query(
+        `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'ledger_entries'::regclass`,
+      );
       const ahead = new Date();
       ahead.setUTCMonth(ahead.getUTCMonth() + 3, 1);
-      expect(months.map((m) => m.name)).toEqual(expect.arrayContaining(['ledger_entries_default', `ledger_entries_${ahead.getUTCFullYear()}_${String(ahead.getUTCMonth() + 1).padStart(2, '0')}`]));
+      expect(months.map((m) => m.name)).toEqual(
+        expect.arrayContaining(['ledger_entries_default', `ledger_entries_${ahead.getUTCFullYear()}_${String(ahead.getUTCMonth() + 1).padStart(2, '0')}`]),
+      );
       const old = event({ occurredAt: new Date(Date.now() - 399 * 86_400_000).toISOString() });
       await t.gql(client.key, RECORD, { events: [old] });
-      const [{ partition }]: { partition: string }[] = await dataSource.query(`SELECT tableoid::regclass::text AS partition FROM ledger_entries WHERE event_key = $1`, [`compute:${old.eventId}`]);
+      const [{ partition }]: { partition: string }[] = await dataSource.query(
+        `SELECT tableoid::regclass::text AS partition FROM ledger_entries WHERE event_key = $1`,
+        [`compute:${old.eventId}`],
+      );
       expect(partition).toBe('ledger_entries_default');
     });
 
     it('has exactly the columns its entity describes (the entity is kept out of schema sync)', async () => {
-      const columns: { column_name: string }[] = await dataSource.query(`SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'ledger_entries'`);
+      const columns: { column_name: string }[] = await dataSource.query(
+        `SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'ledger_entries'`,
+      );
       const described = dataSource.getMetadata(LedgerEntryEntity).columns.map((c) => c.databaseName);
       expect(columns.map((c) => c.column_name).sort()).toEqual([...described].sort());
     });
@@ -390,7 +480,10 @@ describe('usage ledger: work units, outcomes, compute usage, prices', () => {
       ).rejects.toThrow('caller failed');
       expect(await dataSource.transaction((m) => writer.appendLicense(m, rolledBack))).toBe(true);
       expect(await dataSource.transaction((m) => writer.appendLicense(m, charge(id, { creditHourPrice: null })))).toBe(true);
-      const rows: { cost: string | null; cost_source: string }[] = await dataSource.query('SELECT cost, cost_source FROM ledger_entries WHERE work_unit_id = $1 ORDER BY id', [id]);
+      const rows: { cost: string | null; cost_source: string }[] = await dataSource.query(
+        'SELECT cost, cost_source FROM ledger_entries WHERE work_unit_id = $1 ORDER BY id',
+        [id],
+      );
       expect(rows).toEqual([
         { cost: '63.000000000', cost_source: 'PRICE_TABLE' },
         { cost: null, cost_source: 'UNPRICED' },

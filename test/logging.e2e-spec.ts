@@ -44,7 +44,13 @@ describe('request log', () => {
     const requestId = `log-${randomUUID()}`;
     const res = await fetch(`${api.url}/graphql`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${org.adminKey}`, 'x-api-key': org.adminKey, cookie: 'session=s3cr3t', 'x-request-id': requestId },
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${org.adminKey}`,
+        'x-api-key': org.adminKey,
+        cookie: 'session=s3cr3t',
+        'x-request-id': requestId,
+      },
       body: JSON.stringify({ query: '{ me { id } }' }),
     });
     expect(res.status).toBe(200);

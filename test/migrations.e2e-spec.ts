@@ -29,7 +29,9 @@ describe('migrations', () => {
       for (let i = 0; i < applied.length; i++) expect((await runCli(['migrate', '--revert'], env)).code).toBe(0);
       const probe = new DataSource(dataSourceOptions(url.toString()));
       await probe.initialize();
-      const tables: { n: number }[] = await probe.query(`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> 'schema_migrations'`);
+      const tables: { n: number }[] = await probe.query(
+        `SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> 'schema_migrations'`,
+      );
       await probe.destroy();
       expect(tables[0].n).toBe(0);
       const again = await runCli(['migrate'], env);

@@ -87,7 +87,13 @@ describe('OTLP trace ingest', () => {
     });
     chat.end();
     const older = otel.startSpan('chat claude', {
-      attributes: { 'gen_ai.system': 'anthropic', 'gen_ai.request.model': 'claude-x', 'gen_ai.usage.input_tokens': 50, 'gen_ai.usage.output_tokens': 7, 'tokenpool.work_unit': ticketRef },
+      attributes: {
+        'gen_ai.system': 'anthropic',
+        'gen_ai.request.model': 'claude-x',
+        'gen_ai.usage.input_tokens': 50,
+        'gen_ai.usage.output_tokens': 7,
+        'tokenpool.work_unit': ticketRef,
+      },
     });
     older.end();
     const plain = otel.startSpan('http get');
@@ -133,7 +139,9 @@ describe('OTLP trace ingest', () => {
 
   it('accepts gzip bodies from the exporter', async () => {
     const { provider, tracer: otel } = tracer({ exporter: { compression: 'gzip' as ExporterConfig['compression'] } });
-    const span = otel.startSpan('chat', { attributes: { 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': 'gpt-zip', 'gen_ai.usage.input_tokens': 3, 'gen_ai.usage.output_tokens': 4 } });
+    const span = otel.startSpan('chat', {
+      attributes: { 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': 'gpt-zip', 'gen_ai.usage.input_tokens': 3, 'gen_ai.usage.output_tokens': 4 },
+    });
     span.end();
     await provider.forceFlush();
     await provider.shutdown();
@@ -143,7 +151,10 @@ describe('OTLP trace ingest', () => {
   it('takes the protobuf encoding from the official OTLP/HTTP protobuf exporter', async () => {
     const ref = `proto-${randomUUID()}`;
     const exporter = new OTLPProtoTraceExporter({ url, headers: { Authorization: `Bearer ${client.key}` } });
-    const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'tokenpool.work_unit': ref }), spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    const provider = new BasicTracerProvider({
+      resource: resourceFromAttributes({ 'tokenpool.work_unit': ref }),
+      spanProcessors: [new SimpleSpanProcessor(exporter)],
+    });
     const span = provider.getTracer('proto').startSpan('chat', {
       attributes: {
         'gen_ai.provider.name': 'self-hosted',
@@ -158,7 +169,10 @@ describe('OTLP trace ingest', () => {
     await provider.forceFlush();
     await provider.shutdown();
     const [row] = await rowsFor([span.spanContext().traceId]);
-    const [unit]: { id: string }[] = await dataSource.query('SELECT id FROM work_units WHERE organization_id = $1 AND external_ref = $2', [org.organizationId, ref]);
+    const [unit]: { id: string }[] = await dataSource.query('SELECT id FROM work_units WHERE organization_id = $1 AND external_ref = $2', [
+      org.organizationId,
+      ref,
+    ]);
     expect(row).toMatchObject({
       event_key: `compute:otlp:${span.spanContext().traceId}:${span.spanContext().spanId}`,
       provider: 'self-hosted',
@@ -178,7 +192,9 @@ describe('OTLP trace ingest', () => {
     try {
       const exporter = new OTLPProtoTraceExporter({ url, headers: { Authorization: `Bearer ${client.key}` } });
       const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-      const bad = provider.getTracer('proto').startSpan('chat', { attributes: { 'gen_ai.provider.name': 'x', 'gen_ai.request.model': 'y', 'gen_ai.usage.input_tokens': -3 } });
+      const bad = provider
+        .getTracer('proto')
+        .startSpan('chat', { attributes: { 'gen_ai.provider.name': 'x', 'gen_ai.request.model': 'y', 'gen_ai.usage.input_tokens': -3 } });
       bad.end();
       await provider.forceFlush();
       await provider.shutdown();
@@ -196,7 +212,10 @@ describe('OTLP trace ingest', () => {
       name: 'chat',
       startTimeUnixNano: String(BigInt(Date.now() - 1000) * 1_000_000n),
       endTimeUnixNano: String(BigInt(Date.now()) * 1_000_000n),
-      attributes: Object.entries(attributes).map(([key, value]) => ({ key, value: typeof value === 'number' ? { intValue: String(value) } : { stringValue: value } })),
+      attributes: Object.entries(attributes).map(([key, value]) => ({
+        key,
+        value: typeof value === 'number' ? { intValue: String(value) } : { stringValue: value },
+      })),
     });
     const body = (spans: unknown[]) => ({ resourceSpans: [{ resource: { attributes: [] }, scopeSpans: [{ scope: { name: 'e2e' }, spans }] }] });
     const usage = { 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': 'gpt-raw', 'gen_ai.usage.input_tokens': 10, 'gen_ai.usage.output_tokens': 5 };
@@ -209,7 +228,14 @@ describe('OTLP trace ingest', () => {
 
     it('records the valid spans of an export and counts the others in partialSuccess.rejectedSpans', async () => {
       const good = span(usage);
-      const res = await post(body([good, span({ ...usage, 'gen_ai.usage.input_tokens': -5 }), span({ 'gen_ai.provider.name': 'openai', 'gen_ai.usage.input_tokens': 1 }), span({ 'http.method': 'GET' })]));
+      const res = await post(
+        body([
+          good,
+          span({ ...usage, 'gen_ai.usage.input_tokens': -5 }),
+          span({ 'gen_ai.provider.name': 'openai', 'gen_ai.usage.input_tokens': 1 }),
+          span({ 'http.method': 'GET' }),
+        ]),
+      );
       expect(res.status).toBe(200);
       expect(res.body.partialSuccess.rejectedSpans).toBe(2);
       expect(res.body.partialSuccess.errorMessage).toContain('inputTokens');
@@ -242,20 +268,30 @@ describe('OTLP trace ingest', () => {
       const bad = await post([1, 2]);
       expect(bad.status).toBe(400);
       expect(bad.body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
-      const broken = await request(t.server).post('/v1/traces').set({ 'content-type': 'application/json', authorization: `Bearer ${client.key}` }).send('{"resourceSpans": [');
+      const broken = await request(t.server)
+        .post('/v1/traces')
+        .set({ 'content-type': 'application/json', authorization: `Bearer ${client.key}` })
+        .send('{"resourceSpans": [');
       expect(broken.status).toBe(400);
       expect(broken.body.errors[0].extensions.code).toBe('BAD_REQUEST');
     });
 
     it('answers a protobuf request in protobuf, refuses malformed protobuf with 400, and other media types with 415', async () => {
-      const protobuf = (payload: Buffer) => request(t.server).post('/v1/traces').set({ 'content-type': 'application/x-protobuf', authorization: `Bearer ${client.key}` }).send(payload);
+      const protobuf = (payload: Buffer) =>
+        request(t.server)
+          .post('/v1/traces')
+          .set({ 'content-type': 'application/x-protobuf', authorization: `Bearer ${client.key}` })
+          .send(payload);
       const empty = await protobuf(Buffer.alloc(0));
       expect(empty.status).toBe(200);
       expect(empty.headers['content-type']).toContain('application/x-protobuf');
       const broken = await protobuf(Buffer.from([0x0a, 0x05, 0x01]));
       expect(broken.status).toBe(400);
       expect(broken.body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
-      const xml = await request(t.server).post('/v1/traces').set({ 'content-type': 'application/xml', authorization: `Bearer ${client.key}` }).send('<spans/>');
+      const xml = await request(t.server)
+        .post('/v1/traces')
+        .set({ 'content-type': 'application/xml', authorization: `Bearer ${client.key}` })
+        .send('<spans/>');
       expect(xml.status).toBe(415);
     });
 
@@ -263,7 +299,10 @@ describe('OTLP trace ingest', () => {
       const fillers = (count: number) => Object.fromEntries(Array.from({ length: count }, (_, i) => [`filler.${i}`, 'x']));
       const attributes = (count: number) => span(fillers(count)).attributes;
       const exportOf = (parts: { spans: unknown[]; resource?: unknown[]; scope?: unknown[] }[]) => ({
-        resourceSpans: parts.map((p) => ({ resource: { attributes: p.resource ?? [] }, scopeSpans: [{ scope: { name: 'e2e', attributes: p.scope ?? [] }, spans: p.spans }] })),
+        resourceSpans: parts.map((p) => ({
+          resource: { attributes: p.resource ?? [] },
+          scopeSpans: [{ scope: { name: 'e2e', attributes: p.scope ?? [] }, spans: p.spans }],
+        })),
       });
       const pbUsageSpan = (extra: number) => {
         const id = traceId();
@@ -283,7 +322,11 @@ describe('OTLP trace ingest', () => {
           }),
         };
       };
-      const protobuf = (payload: Buffer) => request(t.server).post('/v1/traces').set({ 'content-type': 'application/x-protobuf', authorization: `Bearer ${client.key}` }).send(payload);
+      const protobuf = (payload: Buffer) =>
+        request(t.server)
+          .post('/v1/traces')
+          .set({ 'content-type': 'application/x-protobuf', authorization: `Bearer ${client.key}` })
+          .send(payload);
       const refusal = (res: request.Response) => ({ status: res.status, code: res.body.errors?.[0]?.extensions.code, message: res.body.errors?.[0]?.message });
 
       it('refuses an export of more than OTLP_MAX_SPANS spans, counted across resources, with 413 BAD_REQUEST and records none of them', async () => {
@@ -307,7 +350,9 @@ describe('OTLP trace ingest', () => {
         expect(refusal(onResource)).toEqual({ status: 413, code: 'BAD_REQUEST', message: expect.stringContaining(`A resource carries ${tooMany}`) });
         const pbOnSpan = await protobuf(pbExport({ spans: [pbUsageSpan(MAX_ATTRIBUTES - 3).body] }));
         expect(refusal(pbOnSpan)).toEqual({ status: 413, code: 'BAD_REQUEST', message: expect.stringContaining(`A span carries ${tooMany}`) });
-        const pbOnResource = await protobuf(pbExport({ spans: [pbUsageSpan(0).body], resource: Array.from({ length: MAX_ATTRIBUTES + 1 }, () => pbAttribute('a', 'b')) }));
+        const pbOnResource = await protobuf(
+          pbExport({ spans: [pbUsageSpan(0).body], resource: Array.from({ length: MAX_ATTRIBUTES + 1 }, () => pbAttribute('a', 'b')) }),
+        );
         expect(refusal(pbOnResource)).toEqual({ status: 413, code: 'BAD_REQUEST', message: expect.stringContaining(`A resource carries ${tooMany}`) });
       });
 
@@ -334,7 +379,11 @@ describe('OTLP trace ingest', () => {
           .post('/v1/traces')
           .set({ 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip', authorization: `Bearer ${client.key}` })
           .send(await gzipOfZeros(8));
-        expect(refusal(gzipped)).toEqual({ status: 413, code: 'BAD_REQUEST', message: `The body inflates to more than ${limit} bytes (OTLP_BODY_LIMIT_BYTES)` });
+        expect(refusal(gzipped)).toEqual({
+          status: 413,
+          code: 'BAD_REQUEST',
+          message: `The body inflates to more than ${limit} bytes (OTLP_BODY_LIMIT_BYTES)`,
+        });
         const truncated = await request(t.server)
           .post('/v1/traces')
           .set({ 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip', authorization: `Bearer ${client.key}` })
@@ -343,7 +392,11 @@ describe('OTLP trace ingest', () => {
       });
 
       it('skips span events and links, whatever they hold, without counting them as attributes', async () => {
-        const good = { ...span(usage), events: Array.from({ length: 50 }, () => ({ name: 'e', attributes: attributes(50) })), links: [{ traceId: traceId(), attributes: attributes(50) }] };
+        const good = {
+          ...span(usage),
+          events: Array.from({ length: 50 }, () => ({ name: 'e', attributes: attributes(50) })),
+          links: [{ traceId: traceId(), attributes: attributes(50) }],
+        };
         const res = await post(exportOf([{ spans: [good] }]));
         expect(res.body).toEqual({ partialSuccess: {} });
         const events = pbField(11, Buffer.concat([pbField(2, 'e'), ...Array.from({ length: 50 }, () => pbField(3, pbAttribute('a', 'b')))]));
@@ -384,31 +437,33 @@ describe('OTLP trace ingest', () => {
       return { status: res.status, code: answer?.errors?.[0]?.extensions.code, message: answer?.errors?.[0]?.message };
     }
 
-    it(
-      'takes 4 KiB gzip bombs and a gzip body of 512 MiB of zeros with a peak RSS under 300 MiB, and answers { me { name } } after',
-      async () => {
-        const answers: Record<string, unknown>[] = [];
-        const peaks: Record<string, number> = { 'before any bomb': peakRssMiB() };
-        for (const bomb of gzipBombs()) {
-          answers.push({ bomb: bomb.name, kib: Math.ceil(bomb.body.length / 1024), ...(await send(bomb.body, bomb.contentType)) });
-          peaks[bomb.name] = peakRssMiB();
-        }
-        answers.push({ bomb: '512 MiB of zeros', ...(await send(await gzipOfZeros(512), 'application/x-protobuf')) });
-        peaks['512 MiB of zeros'] = peakRssMiB();
-        expect(answers).toEqual([
-          { bomb: 'one span of 2,000,000 empty attributes', kib: 4, status: 413, code: 'BAD_REQUEST', message: expect.stringContaining('more than 128 attributes (OTLP_MAX_ATTRIBUTES)') },
-          { bomb: '10,000 spans of 128 empty attributes', kib: 12, status: 200, code: undefined, message: undefined },
-          { bomb: '2,000,000 empty spans', kib: 4, status: 413, code: 'BAD_REQUEST', message: expect.stringContaining('more than 10000 spans (OTLP_MAX_SPANS)') },
-          { bomb: '2,000,000 empty resources', kib: 4, status: 200, code: undefined, message: undefined },
-          { bomb: 'JSON: a span of 1,300,000 empty events', kib: 4, status: 200, code: undefined, message: undefined },
-          { bomb: '512 MiB of zeros', status: 413, code: 'BAD_REQUEST', message: 'The body inflates to more than 4194304 bytes (OTLP_BODY_LIMIT_BYTES)' },
-        ]);
-        // VmHWM only grows: the first bomb past 300 MiB is the one that amplifies.
-        expect(Object.entries(peaks).filter(([, mib]) => mib >= 300)).toEqual([]);
-        const me = await api.gql(client.key, '{ me { name } }');
-        expect(me.body.data).toEqual({ me: { name: 'agent-runtime' } });
-      },
-      180_000,
-    );
+    it('takes 4 KiB gzip bombs and a gzip body of 512 MiB of zeros with a peak RSS under 300 MiB, and answers { me { name } } after', async () => {
+      const answers: Record<string, unknown>[] = [];
+      const peaks: Record<string, number> = { 'before any bomb': peakRssMiB() };
+      for (const bomb of gzipBombs()) {
+        answers.push({ bomb: bomb.name, kib: Math.ceil(bomb.body.length / 1024), ...(await send(bomb.body, bomb.contentType)) });
+        peaks[bomb.name] = peakRssMiB();
+      }
+      answers.push({ bomb: '512 MiB of zeros', ...(await send(await gzipOfZeros(512), 'application/x-protobuf')) });
+      peaks['512 MiB of zeros'] = peakRssMiB();
+      expect(answers).toEqual([
+        {
+          bomb: 'one span of 2,000,000 empty attributes',
+          kib: 4,
+          status: 413,
+          code: 'BAD_REQUEST',
+          message: expect.stringContaining('more than 128 attributes (OTLP_MAX_ATTRIBUTES)'),
+        },
+        { bomb: '10,000 spans of 128 empty attributes', kib: 12, status: 200, code: undefined, message: undefined },
+        { bomb: '2,000,000 empty spans', kib: 4, status: 413, code: 'BAD_REQUEST', message: expect.stringContaining('more than 10000 spans (OTLP_MAX_SPANS)') },
+        { bomb: '2,000,000 empty resources', kib: 4, status: 200, code: undefined, message: undefined },
+        { bomb: 'JSON: a span of 1,300,000 empty events', kib: 4, status: 200, code: undefined, message: undefined },
+        { bomb: '512 MiB of zeros', status: 413, code: 'BAD_REQUEST', message: 'The body inflates to more than 4194304 bytes (OTLP_BODY_LIMIT_BYTES)' },
+      ]);
+      // VmHWM only grows: the first bomb past 300 MiB is the one that amplifies.
+      expect(Object.entries(peaks).filter(([, mib]) => mib >= 300)).toEqual([]);
+      const me = await api.gql(client.key, '{ me { name } }');
+      expect(me.body.data).toEqual({ me: { name: 'agent-runtime' } });
+    }, 180_000);
   });
 });

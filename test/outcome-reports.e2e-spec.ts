@@ -24,7 +24,8 @@ const BURN = `query($from: DateTime!, $to: DateTime!) { burnReport(from: $from, 
   slices { orgUnitKind computeTokens computeCost licenseCreditHours licenseCost workUnits acceptedWorkUnits }
   byTeam { ${GROUP} } byProcess { ${GROUP} } } }`;
 const COVERAGE = 'query($from: DateTime!, $to: DateTime!) { attributionCoverage(from: $from, to: $to) { totalCost attributedCost coverage } }';
-const PER_OUTCOME = 'query($from: DateTime!, $to: DateTime!) { costPerOutcome(from: $from, to: $to) { process workUnits acceptedWorkUnits totalCost costPerAcceptedOutcome } }';
+const PER_OUTCOME =
+  'query($from: DateTime!, $to: DateTime!) { costPerOutcome(from: $from, to: $to) { process workUnits acceptedWorkUnits totalCost costPerAcceptedOutcome } }';
 
 interface BurnShape {
   from: string;
@@ -85,7 +86,10 @@ describe('outcome reports: burn location, attribution coverage, cost per outcome
   }
 
   /** One compute event; `cost` omitted leaves it to the price table (unpriced when there is none). */
-  async function usage(key: string, event: { workUnitId?: string; cost?: number; inputTokens?: number; outputTokens?: number; occurredAt: Date; model?: string }): Promise<void> {
+  async function usage(
+    key: string,
+    event: { workUnitId?: string; cost?: number; inputTokens?: number; outputTokens?: number; occurredAt: Date; model?: string },
+  ): Promise<void> {
     const { occurredAt, ...rest } = event;
     const res = await ok<{ recordComputeUsage: { accepted: number } }>(key, RECORD, {
       events: [{ eventId: randomUUID(), provider: 'test', model: 'm-1', inputTokens: 0, outputTokens: 0, ...rest, occurredAt: occurredAt.toISOString() }],
@@ -95,8 +99,10 @@ describe('outcome reports: burn location, attribution coverage, cost per outcome
 
   const window = (from = FROM, to = TO) => ({ from: from.toISOString(), to: to.toISOString() });
   const burn = (key: string, from?: Date, to?: Date) => ok<{ burnReport: BurnShape }>(key, BURN, window(from, to)).then((d) => d.burnReport);
-  const coverage = (key: string, from?: Date, to?: Date) => ok<{ attributionCoverage: CoverageShape }>(key, COVERAGE, window(from, to)).then((d) => d.attributionCoverage);
-  const perOutcome = (key: string, from?: Date, to?: Date) => ok<{ costPerOutcome: Record<string, unknown>[] }>(key, PER_OUTCOME, window(from, to)).then((d) => d.costPerOutcome);
+  const coverage = (key: string, from?: Date, to?: Date) =>
+    ok<{ attributionCoverage: CoverageShape }>(key, COVERAGE, window(from, to)).then((d) => d.attributionCoverage);
+  const perOutcome = (key: string, from?: Date, to?: Date) =>
+    ok<{ costPerOutcome: Record<string, unknown>[] }>(key, PER_OUTCOME, window(from, to)).then((d) => d.costPerOutcome);
 
   describe('a history with every kind of row', () => {
     let a: Tenant;
@@ -130,7 +136,9 @@ describe('outcome reports: burn location, attribution coverage, cost per outcome
       await usage(c, { inputTokens: 100, cost: 5, occurredAt: at(5) });
       await usage(a.changeClient.key, { inputTokens: 10, outputTokens: 10, cost: 2, occurredAt: at(6) });
       await usage(c, { workUnitId: q1, inputTokens: 7, cost: 1000, occurredAt: new Date(FROM.getTime() - 1) });
-      await ok(a.adminKey, PRICE, { input: { provider: 'test', model: 'm-unpriced', inputPerMillion: 2, outputPerMillion: 4, effectiveFrom: at(0).toISOString() } });
+      await ok(a.adminKey, PRICE, {
+        input: { provider: 'test', model: 'm-unpriced', inputPerMillion: 2, outputPerMillion: 4, effectiveFrom: at(0).toISOString() },
+      });
       const pool = await createPool(t, a.adminKey, { cap: 10, apps: [{ key: 'solver', cost: 2 }] });
       await t.app.get(HistoryImportService).import({
         organizationId: a.organizationId,
@@ -324,7 +332,15 @@ describe('outcome reports: burn location, attribution coverage, cost per outcome
       // D1 23:00 to D2 01:00 crosses a midnight: 2 before it, 4 at it.
       expect(await coverage(r.viewerKey, d(1, 23), d(2, 1))).toEqual({ totalCost: 6, attributedCost: 0, coverage: 0 });
       const report = await burn(r.viewerKey, d(3, 12), d(3, 13));
-      expect(report.slices[1]).toEqual({ orgUnitKind: 'GOING_CONCERN', computeTokens: 1_000_000, computeCost: 3, licenseCreditHours: 0, licenseCost: 0, workUnits: 1, acceptedWorkUnits: 0 });
+      expect(report.slices[1]).toEqual({
+        orgUnitKind: 'GOING_CONCERN',
+        computeTokens: 1_000_000,
+        computeCost: 3,
+        licenseCreditHours: 0,
+        licenseCost: 0,
+        workUnits: 1,
+        acceptedWorkUnits: 0,
+      });
     });
 
     it('keeps the daily rollup equal to the sums of the ledger rows, for every organization and day', async () => {
@@ -445,20 +461,26 @@ describe('outcome reports: burn location, attribution coverage, cost per outcome
     it('reads the outcome accepted by `to` even though it was rejected afterwards', async () => {
       expect(await burn(org.viewerKey, FROM, accepted)).toMatchObject({ goingConcernShare: 1, outcomeLinkedShare: 1, maturity: 'PRODUCTIVE_BURN' });
       expect(await coverage(org.viewerKey, FROM, accepted)).toEqual({ totalCost: 40, attributedCost: 40, coverage: 1 });
-      expect(await perOutcome(org.viewerKey, FROM, accepted)).toEqual([{ process: 'review', workUnits: 1, acceptedWorkUnits: 1, totalCost: 40, costPerAcceptedOutcome: 40 }]);
+      expect(await perOutcome(org.viewerKey, FROM, accepted)).toEqual([
+        { process: 'review', workUnits: 1, acceptedWorkUnits: 1, totalCost: 40, costPerAcceptedOutcome: 40 },
+      ]);
     });
 
     it('reads PENDING before the first outcome was recorded', async () => {
       expect(await burn(org.viewerKey, FROM, beforeAccepted)).toMatchObject({ goingConcernShare: 1, outcomeLinkedShare: 0, maturity: 'OPERATIONAL_BURN' });
       expect(await coverage(org.viewerKey, FROM, beforeAccepted)).toEqual({ totalCost: 40, attributedCost: 0, coverage: 0 });
-      expect(await perOutcome(org.viewerKey, FROM, beforeAccepted)).toEqual([{ process: 'review', workUnits: 1, acceptedWorkUnits: 0, totalCost: 40, costPerAcceptedOutcome: null }]);
+      expect(await perOutcome(org.viewerKey, FROM, beforeAccepted)).toEqual([
+        { process: 'review', workUnits: 1, acceptedWorkUnits: 0, totalCost: 40, costPerAcceptedOutcome: null },
+      ]);
     });
 
     it('reads the rejection once `to` is after it: attributed, but no accepted outcome', async () => {
       const later = new Date(Date.now() + HOUR);
       expect(await burn(org.viewerKey, FROM, later)).toMatchObject({ outcomeLinkedShare: 0, maturity: 'OPERATIONAL_BURN' });
       expect(await coverage(org.viewerKey, FROM, later)).toEqual({ totalCost: 40, attributedCost: 40, coverage: 1 });
-      expect(await perOutcome(org.viewerKey, FROM, later)).toEqual([{ process: 'review', workUnits: 1, acceptedWorkUnits: 0, totalCost: 40, costPerAcceptedOutcome: null }]);
+      expect(await perOutcome(org.viewerKey, FROM, later)).toEqual([
+        { process: 'review', workUnits: 1, acceptedWorkUnits: 0, totalCost: 40, costPerAcceptedOutcome: null },
+      ]);
     });
   });
 

@@ -18,7 +18,8 @@ describe('lease policies through the API', () => {
   });
 
   const checkout = (key: string, input: Record<string, unknown>) => t.gql<{ checkout: LeaseShape }>(key, CHECKOUT, { input });
-  const inUse = async (poolId: string) => (await t.gql<{ pool: { inUse: number } }>(adminKey, 'query($id: ID!) { pool(id: $id) { inUse } }', { id: poolId })).data!.pool.inUse;
+  const inUse = async (poolId: string) =>
+    (await t.gql<{ pool: { inUse: number } }>(adminKey, 'query($id: ID!) { pool(id: $id) { inUse } }', { id: poolId })).data!.pool.inUse;
 
   it('draws a PRINCIPAL_HOST app once for three instances and frees it after the last check-in', async () => {
     const pool = await createPool(t, adminKey, { cap: 100, apps: [{ key: 'hypermesh', cost: 21, shareScope: 'PRINCIPAL_HOST' }] });
@@ -82,9 +83,20 @@ describe('lease policies through the API', () => {
   });
 
   it('quotes what the next check-out does', async () => {
-    const pool = await createPool(t, adminKey, { cap: 30, apps: [{ key: 'solver', cost: 20 }, { key: 'viewer', cost: 6, shareScope: 'PRINCIPAL' }] });
+    const pool = await createPool(t, adminKey, {
+      cap: 30,
+      apps: [
+        { key: 'solver', cost: 20 },
+        { key: 'viewer', cost: 6, shareScope: 'PRINCIPAL' },
+      ],
+    });
     const user = await t.principalWithKey(adminKey, 'CLIENT', { name: 'planner' });
-    const quote = (app: string) => t.gql<{ quote: { cost: number; grantable: boolean; available: number; queueLength: number; estimatedWaitSeconds: number | null } }>(user.key, 'query($p: ID!, $a: String!) { quote(poolId: $p, app: $a) { cost grantable available queueLength estimatedWaitSeconds } }', { p: pool.poolId, a: pool.keyOf(app) });
+    const quote = (app: string) =>
+      t.gql<{ quote: { cost: number; grantable: boolean; available: number; queueLength: number; estimatedWaitSeconds: number | null } }>(
+        user.key,
+        'query($p: ID!, $a: String!) { quote(poolId: $p, app: $a) { cost grantable available queueLength estimatedWaitSeconds } }',
+        { p: pool.poolId, a: pool.keyOf(app) },
+      );
     expect((await quote('solver')).data?.quote).toEqual({ cost: 20, grantable: true, available: 30, queueLength: 0, estimatedWaitSeconds: 0 });
     expect((await checkout(user.key, { poolId: pool.poolId, app: pool.keyOf('solver') })).data?.checkout.credits).toBe(20);
     expect((await quote('solver')).data?.quote).toMatchObject({ cost: 20, grantable: false, available: 10 });
@@ -111,7 +123,12 @@ describe('lease policies through the API', () => {
       const events: { inUse: number; activeLeases: number }[] = [];
       let connected: () => void = () => undefined;
       const ready = new Promise<void>((resolve) => (connected = resolve));
-      const client = createClient({ url: api.url.replace('http', 'ws') + '/graphql', webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${key}` }, on: { connected: () => connected() } });
+      const client = createClient({
+        url: api.url.replace('http', 'ws') + '/graphql',
+        webSocketImpl: WebSocket,
+        connectionParams: { authorization: `Bearer ${key}` },
+        on: { connected: () => connected() },
+      });
       clients.push(client);
       client.subscribe<{ poolChanged: { inUse: number; activeLeases: number } }>(
         { query: 'subscription($p: ID!) { poolChanged(poolId: $p) { inUse activeLeases } }', variables: { p: poolId } },
@@ -141,9 +158,18 @@ describe('lease policies through the API', () => {
       const pool = await createPool(t, adminKey, { cap: 10, apps: [] });
       let delivered = 0;
       const closed = new Promise<number>((resolve) => {
-        const client = createClient({ url: apis[0].url.replace('http', 'ws') + '/graphql', webSocketImpl: WebSocket, connectionParams: { authorization: 'Bearer tp_nope' }, retryAttempts: 0, on: { closed: (event) => resolve((event as { code: number }).code) } });
+        const client = createClient({
+          url: apis[0].url.replace('http', 'ws') + '/graphql',
+          webSocketImpl: WebSocket,
+          connectionParams: { authorization: 'Bearer tp_nope' },
+          retryAttempts: 0,
+          on: { closed: (event) => resolve((event as { code: number }).code) },
+        });
         clients.push(client);
-        client.subscribe({ query: 'subscription($p: ID!) { poolChanged(poolId: $p) { inUse } }', variables: { p: pool.poolId } }, { next: () => (delivered += 1), error: () => undefined, complete: () => undefined });
+        client.subscribe(
+          { query: 'subscription($p: ID!) { poolChanged(poolId: $p) { inUse } }', variables: { p: pool.poolId } },
+          { next: () => (delivered += 1), error: () => undefined, complete: () => undefined },
+        );
       });
       // Mercurius answers a refused connection_init by closing the socket (it sends no 4403 code).
       expect(await closed).not.toBe(1000);

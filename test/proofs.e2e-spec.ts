@@ -1,4 +1,16 @@
-import { calculateJwkThumbprint, createLocalJWKSet, decodeJwt, decodeProtectedHeader, errors, exportJWK, exportPKCS8, generateKeyPair, JSONWebKeySet, jwtVerify, SignJWT } from 'jose';
+import {
+  calculateJwkThumbprint,
+  createLocalJWKSet,
+  decodeJwt,
+  decodeProtectedHeader,
+  errors,
+  exportJWK,
+  exportPKCS8,
+  generateKeyPair,
+  JSONWebKeySet,
+  jwtVerify,
+  SignJWT,
+} from 'jose';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { SigningKeyEntity } from '../src/proofs/signing-key.entity';
@@ -128,7 +140,10 @@ describe('lease proofs: signed JWTs, the JWKS, verifyLease', () => {
     const unsigned = `${Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url')}.${lease.proof.split('.')[1]}.`;
     const cases = ['', 'not a jwt', 'a.b.c', lease.id, unknownKid, unsigned, 'x'.repeat(4096)];
     for (const proof of cases) {
-      expect({ proof: proof.slice(0, 40), answer: await verify(proof) }).toEqual({ proof: proof.slice(0, 40), answer: { valid: false, reason: 'BAD_SIGNATURE', lease: null } });
+      expect({ proof: proof.slice(0, 40), answer: await verify(proof) }).toEqual({
+        proof: proof.slice(0, 40),
+        answer: { valid: false, reason: 'BAD_SIGNATURE', lease: null },
+      });
     }
   });
 
@@ -141,7 +156,11 @@ describe('lease proofs: signed JWTs, the JWKS, verifyLease', () => {
   it('answers RELEASED once the lease is checked in', async () => {
     const lease = await checkout();
     await t.gql(client.key, 'mutation($id: ID!) { checkin(leaseId: $id) { id } }', { id: lease.id });
-    expect(await verify(lease.proof)).toEqual({ valid: false, reason: 'RELEASED', lease: { id: lease.id, state: 'RELEASED', fencingToken: lease.fencingToken } });
+    expect(await verify(lease.proof)).toEqual({
+      valid: false,
+      reason: 'RELEASED',
+      lease: { id: lease.id, state: 'RELEASED', fencingToken: lease.fencingToken },
+    });
   });
 
   it('answers REVOKED once an admin revokes the lease', async () => {
@@ -184,7 +203,11 @@ describe('lease proofs: signed JWTs, the JWKS, verifyLease', () => {
     const res = await t.gql<{ checkout: ProofLease }>(other.adminKey, CHECKOUT, { input: { poolId: otherPool.poolId, app: otherPool.keyOf('tool') } });
     const foreign = res.data!.checkout;
     expect(await verify(foreign.proof, other.adminKey)).toMatchObject({ valid: true });
-    const answer = await t.gql(org.adminKey, 'query($proof: String!) { verifyLease(proof: $proof) { valid reason lease { id state fencingToken proof pool { id name } principal { id } } } }', { proof: foreign.proof });
+    const answer = await t.gql(
+      org.adminKey,
+      'query($proof: String!) { verifyLease(proof: $proof) { valid reason lease { id state fencingToken proof pool { id name } principal { id } } } }',
+      { proof: foreign.proof },
+    );
     expect(answer.data).toEqual({ verifyLease: { valid: false, reason: 'NOT_FOUND', lease: null } });
     expect(await verify(foreign.proof, client.key)).toEqual({ valid: false, reason: 'NOT_FOUND', lease: null });
   });
@@ -208,7 +231,11 @@ describe('lease proofs: signed JWTs, the JWKS, verifyLease', () => {
     }
 
     async function leaseOf(key: string, proof: string): Promise<{ id: string; proof: string | null } | null> {
-      const res = await t.gql<{ verifyLease: { lease: { id: string; proof: string | null } | null } }>(key, 'query($proof: String!) { verifyLease(proof: $proof) { lease { id proof } } }', { proof });
+      const res = await t.gql<{ verifyLease: { lease: { id: string; proof: string | null } | null } }>(
+        key,
+        'query($proof: String!) { verifyLease(proof: $proof) { lease { id proof } } }',
+        { proof },
+      );
       if (!res.data) throw new Error(JSON.stringify(res.errors));
       return res.data.verifyLease.lease;
     }
@@ -216,7 +243,11 @@ describe('lease proofs: signed JWTs, the JWKS, verifyLease', () => {
     it('gives a VIEWER the lease but no proof, by id, in the list and through verifyLease', async () => {
       const lease = await checkout();
       expect(await proofOf(viewer.key, lease.id)).toEqual({ id: lease.id, state: 'ACTIVE', proof: null });
-      const listed = await t.gql<{ leases: { id: string; proof: string | null }[] }>(viewer.key, 'query($p: ID!) { leases(poolId: $p, state: ACTIVE, first: 100) { id proof } }', { p: pool.poolId });
+      const listed = await t.gql<{ leases: { id: string; proof: string | null }[] }>(
+        viewer.key,
+        'query($p: ID!) { leases(poolId: $p, state: ACTIVE, first: 100) { id proof } }',
+        { p: pool.poolId },
+      );
       expect(listed.data?.leases.find((l) => l.id === lease.id)).toEqual({ id: lease.id, proof: null });
       expect(await leaseOf(viewer.key, lease.proof)).toEqual({ id: lease.id, proof: null });
     });
@@ -228,7 +259,9 @@ describe('lease proofs: signed JWTs, the JWKS, verifyLease', () => {
     });
 
     it('gives the holder, the SERVICE that checked out on its behalf and an ADMIN key a proof of an ACTIVE lease, each valid for verifyLease', async () => {
-      const res = await t.gql<{ checkout: ProofLease }>(service.key, CHECKOUT, { input: { poolId: pool.poolId, app: pool.keyOf('tool'), onBehalfOf: client.principalId } });
+      const res = await t.gql<{ checkout: ProofLease }>(service.key, CHECKOUT, {
+        input: { poolId: pool.poolId, app: pool.keyOf('tool'), onBehalfOf: client.principalId },
+      });
       const lease = res.data!.checkout;
       expect(decodeJwt(lease.proof)).toMatchObject({ sub: lease.id, prn: client.principalId });
       for (const key of [client.key, service.key, org.adminKey]) {
@@ -241,10 +274,16 @@ describe('lease proofs: signed JWTs, the JWKS, verifyLease', () => {
     it('gives the SERVICE a proof of every lease it checked out for others, in one page of its leases', async () => {
       const ids: string[] = [];
       for (let i = 0; i < 3; i++) {
-        const res = await t.gql<{ checkout: ProofLease }>(service.key, CHECKOUT, { input: { poolId: pool.poolId, app: pool.keyOf('tool'), onBehalfOf: client.principalId } });
+        const res = await t.gql<{ checkout: ProofLease }>(service.key, CHECKOUT, {
+          input: { poolId: pool.poolId, app: pool.keyOf('tool'), onBehalfOf: client.principalId },
+        });
         ids.push(res.data!.checkout.id);
       }
-      const listed = await t.gql<{ leases: { id: string; proof: string | null }[] }>(service.key, 'query($p: ID!) { leases(poolId: $p, state: ACTIVE, first: 100) { id proof } }', { p: pool.poolId });
+      const listed = await t.gql<{ leases: { id: string; proof: string | null }[] }>(
+        service.key,
+        'query($p: ID!) { leases(poolId: $p, state: ACTIVE, first: 100) { id proof } }',
+        { p: pool.poolId },
+      );
       const mine = listed.data!.leases.filter((l) => ids.includes(l.id));
       expect(mine).toHaveLength(3);
       for (const l of mine) expect(decodeJwt(l.proof!).sub).toBe(l.id);
@@ -259,7 +298,11 @@ describe('lease proofs: signed JWTs, the JWKS, verifyLease', () => {
 
     it('gives no proof of a checked-in lease, to its holder or to an ADMIN key', async () => {
       const lease = await checkout();
-      const checkin = await t.gql<{ checkin: { state: string; proof: string | null } }>(client.key, 'mutation($id: ID!) { checkin(leaseId: $id) { state proof } }', { id: lease.id });
+      const checkin = await t.gql<{ checkin: { state: string; proof: string | null } }>(
+        client.key,
+        'mutation($id: ID!) { checkin(leaseId: $id) { state proof } }',
+        { id: lease.id },
+      );
       expect(checkin.data?.checkin).toEqual({ state: 'RELEASED', proof: null });
       expect(await proofOf(client.key, lease.id)).toEqual({ id: lease.id, state: 'RELEASED', proof: null });
       expect(await proofOf(org.adminKey, lease.id)).toEqual({ id: lease.id, state: 'RELEASED', proof: null });
@@ -267,7 +310,11 @@ describe('lease proofs: signed JWTs, the JWKS, verifyLease', () => {
 
     it('gives no proof of a revoked lease, to the ADMIN that revoked it or to its holder', async () => {
       const lease = await checkout();
-      const revoked = await t.gql<{ revokeLease: { state: string; proof: string | null } }>(org.adminKey, 'mutation($id: ID!) { revokeLease(leaseId: $id) { state proof } }', { id: lease.id });
+      const revoked = await t.gql<{ revokeLease: { state: string; proof: string | null } }>(
+        org.adminKey,
+        'mutation($id: ID!) { revokeLease(leaseId: $id) { state proof } }',
+        { id: lease.id },
+      );
       expect(revoked.data?.revokeLease).toEqual({ state: 'REVOKED', proof: null });
       expect(await proofOf(client.key, lease.id)).toEqual({ id: lease.id, state: 'REVOKED', proof: null });
     });
@@ -329,7 +376,10 @@ describe('lease proofs: signed JWTs, the JWKS, verifyLease', () => {
     const replica = new SigningKeysService(dataSource.getRepository(SigningKeyEntity), { leaseSigningKey: pem });
     expect((await replica.signingKey()).kid).toBe(kid);
     expect((await replica.publishedKeys()).map((k) => k.kid)).toContain(kid);
-    const rows: { private_key_pem: string | null; retired_at: Date | null }[] = await dataSource.query('SELECT private_key_pem, retired_at FROM signing_keys WHERE kid = $1', [kid]);
+    const rows: { private_key_pem: string | null; retired_at: Date | null }[] = await dataSource.query(
+      'SELECT private_key_pem, retired_at FROM signing_keys WHERE kid = $1',
+      [kid],
+    );
     expect(rows).toEqual([{ private_key_pem: null, retired_at: null }]);
     await expect(replica.rotate()).rejects.toMatchObject({ code: 'BAD_REQUEST' });
   });

@@ -32,7 +32,13 @@ describe('fair queue bound per pool', () => {
   };
 
   it('refuses a waiting check-out with RATE_LIMITED once the pool holds QUEUE_MAX_PER_POOL waiters, counting those of another process', async () => {
-    const pool = await createPool(t, adminKey, { cap: 2, apps: [{ key: 'all', cost: 2 }, { key: 'seat', cost: 1 }] });
+    const pool = await createPool(t, adminKey, {
+      cap: 2,
+      apps: [
+        { key: 'all', cost: 2 },
+        { key: 'seat', cost: 1 },
+      ],
+    });
     const seat = pool.keyOf('seat');
     const held = (await checkout(adminKey, { poolId: pool.poolId, app: pool.keyOf('all') })).data!.checkout;
     const first = await t.principalWithKey(adminKey, 'CLIENT');

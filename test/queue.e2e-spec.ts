@@ -21,7 +21,8 @@ describe('fair queue', () => {
   });
 
   const checkout = (key: string, input: Record<string, unknown>) => t.gql<{ checkout: LeaseShape }>(key, CHECKOUT, { input });
-  const queueLength = async (poolId: string, app: string) => (await t.gql<{ quote: { queueLength: number } }>(adminKey, QUOTE, { p: poolId, a: app })).data!.quote.queueLength;
+  const queueLength = async (poolId: string, app: string) =>
+    (await t.gql<{ quote: { queueLength: number } }>(adminKey, QUOTE, { p: poolId, a: app })).data!.quote.queueLength;
   /** Polls until the pool's queue holds n tickets (the waiters have arrived, in the order the test made them). */
   const untilQueued = async (poolId: string, app: string, n: number) => {
     for (let i = 0; i < 100; i++) {
@@ -44,7 +45,14 @@ describe('fair queue', () => {
   });
 
   it('does not let later small requests overtake a large head: nothing is granted until the head fits', async () => {
-    const pool = await createPool(t, adminKey, { cap: 12, apps: [{ key: 'big', cost: 8 }, { key: 'small', cost: 2 }, { key: 'holder', cost: 6 }] });
+    const pool = await createPool(t, adminKey, {
+      cap: 12,
+      apps: [
+        { key: 'big', cost: 8 },
+        { key: 'small', cost: 2 },
+        { key: 'holder', cost: 6 },
+      ],
+    });
     const big = pool.keyOf('big');
     const small = pool.keyOf('small');
     const held = (await checkout(adminKey, { poolId: pool.poolId, app: pool.keyOf('holder') })).data!.checkout;
@@ -70,7 +78,14 @@ describe('fair queue', () => {
   });
 
   it('serves a queue of mixed sizes in arrival order: a small request that fits waits behind a larger earlier one', async () => {
-    const pool = await createPool(t, adminKey, { cap: 10, apps: [{ key: 'all', cost: 10 }, { key: 'six', cost: 6 }, { key: 'four', cost: 4 }] });
+    const pool = await createPool(t, adminKey, {
+      cap: 10,
+      apps: [
+        { key: 'all', cost: 10 },
+        { key: 'six', cost: 6 },
+        { key: 'four', cost: 4 },
+      ],
+    });
     const six = pool.keyOf('six');
     const held = (await checkout(adminKey, { poolId: pool.poolId, app: pool.keyOf('all') })).data!.checkout;
     const granted: string[] = [];
@@ -103,11 +118,15 @@ describe('fair queue', () => {
     expect(refused.errors![0].extensions).toMatchObject({ available: 0, requested: 5 });
     expect(refused.errors![0].extensions.retryAfterSeconds).toBeGreaterThan(0);
     expect(await queueLength(pool.poolId, app)).toBe(0);
-    const denials = await t.gql<{ denials: { reason: string }[] }>(adminKey, 'query($p: ID!, $f: DateTime!, $t: DateTime!) { denials(poolId: $p, from: $f, to: $t) { reason } }', {
-      p: pool.poolId,
-      f: from,
-      t: new Date(Date.now() + 1000).toISOString(),
-    });
+    const denials = await t.gql<{ denials: { reason: string }[] }>(
+      adminKey,
+      'query($p: ID!, $f: DateTime!, $t: DateTime!) { denials(poolId: $p, from: $f, to: $t) { reason } }',
+      {
+        p: pool.poolId,
+        f: from,
+        t: new Date(Date.now() + 1000).toISOString(),
+      },
+    );
     expect(denials.data!.denials.map((d) => d.reason)).toEqual(['QUEUE_TIMEOUT']);
   });
 
@@ -127,7 +146,13 @@ describe('fair queue', () => {
     const from = new Date(Date.now() - 1000).toISOString();
     await t.app.listen({ port: 0, host: '127.0.0.1' });
     const address = t.app.getHttpServer().address() as { port: number };
-    const req = httpRequest({ host: '127.0.0.1', port: address.port, path: '/graphql', method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${adminKey}` } });
+    const req = httpRequest({
+      host: '127.0.0.1',
+      port: address.port,
+      path: '/graphql',
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${adminKey}` },
+    });
     req.on('error', () => undefined);
     req.end(JSON.stringify({ query: CHECKOUT, variables: { input: { poolId: pool.poolId, app, waitSeconds: 60 } } }));
     await untilQueued(pool.poolId, app, 1);
@@ -139,11 +164,15 @@ describe('fair queue', () => {
     // It was refused for lack of credits all the while it waited: one denial, for right-sizing.
     const denied = async () =>
       (
-        await t.gql<{ denials: { reason: string; requested: number; available: number }[] }>(adminKey, 'query($p: ID!, $f: DateTime!, $t: DateTime!) { denials(poolId: $p, from: $f, to: $t) { reason requested available } }', {
-          p: pool.poolId,
-          f: from,
-          t: new Date(Date.now() + 1000).toISOString(),
-        })
+        await t.gql<{ denials: { reason: string; requested: number; available: number }[] }>(
+          adminKey,
+          'query($p: ID!, $f: DateTime!, $t: DateTime!) { denials(poolId: $p, from: $f, to: $t) { reason requested available } }',
+          {
+            p: pool.poolId,
+            f: from,
+            t: new Date(Date.now() + 1000).toISOString(),
+          },
+        )
       ).data!.denials;
     const deadline = Date.now() + 5000;
     while ((await denied()).length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
@@ -151,13 +180,25 @@ describe('fair queue', () => {
   });
 
   it('quotes the queue ahead: not grantable while earlier requests wait for the free credits', async () => {
-    const pool = await createPool(t, adminKey, { cap: 10, apps: [{ key: 'a', cost: 7 }, { key: 'b', cost: 3 }] });
+    const pool = await createPool(t, adminKey, {
+      cap: 10,
+      apps: [
+        { key: 'a', cost: 7 },
+        { key: 'b', cost: 3 },
+      ],
+    });
     const held = (await checkout(adminKey, { poolId: pool.poolId, app: pool.keyOf('a') })).data!.checkout;
-    const before = await t.gql<{ quote: { grantable: boolean; available: number; queueLength: number } }>(adminKey, QUOTE, { p: pool.poolId, a: pool.keyOf('b') });
+    const before = await t.gql<{ quote: { grantable: boolean; available: number; queueLength: number } }>(adminKey, QUOTE, {
+      p: pool.poolId,
+      a: pool.keyOf('b'),
+    });
     expect(before.data!.quote).toMatchObject({ grantable: true, available: 3, queueLength: 0 });
     const waiting = checkout(adminKey, { poolId: pool.poolId, app: pool.keyOf('a'), waitSeconds: 30 });
     await untilQueued(pool.poolId, pool.keyOf('b'), 1);
-    const during = await t.gql<{ quote: { grantable: boolean; available: number; queueLength: number } }>(adminKey, QUOTE, { p: pool.poolId, a: pool.keyOf('b') });
+    const during = await t.gql<{ quote: { grantable: boolean; available: number; queueLength: number } }>(adminKey, QUOTE, {
+      p: pool.poolId,
+      a: pool.keyOf('b'),
+    });
     expect(during.data!.quote).toMatchObject({ grantable: false, available: 0, queueLength: 1 });
     expect(codeOf(await checkout(adminKey, { poolId: pool.poolId, app: pool.keyOf('b') }))).toBe('POOL_EXHAUSTED');
     await t.gql(adminKey, CHECKIN, { id: held.id });
@@ -179,7 +220,13 @@ describe('fair queue', () => {
   });
 
   it('refuses the 21st waiting check-out of one principal with RATE_LIMITED while another principal still queues', async () => {
-    const pool = await createPool(t, adminKey, { cap: 21, apps: [{ key: 'all', cost: 21 }, { key: 'seat', cost: 1 }] });
+    const pool = await createPool(t, adminKey, {
+      cap: 21,
+      apps: [
+        { key: 'all', cost: 21 },
+        { key: 'seat', cost: 1 },
+      ],
+    });
     const seat = pool.keyOf('seat');
     const held = (await checkout(adminKey, { poolId: pool.poolId, app: pool.keyOf('all') })).data!.checkout;
     const flooder = await t.principalWithKey(adminKey, 'CLIENT');

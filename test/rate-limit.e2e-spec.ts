@@ -26,7 +26,14 @@ describe('rate limit (per API key, counted in Redis)', () => {
   }
 
   async function outcomes(calls: Promise<void>[]): Promise<string[]> {
-    return Promise.all(calls.map((c) => c.then(() => 'ok', (err: { code?: string }) => err.code ?? 'error')));
+    return Promise.all(
+      calls.map((c) =>
+        c.then(
+          () => 'ok',
+          (err: { code?: string }) => err.code ?? 'error',
+        ),
+      ),
+    );
   }
 
   it('grants exactly the budget to sequential requests, then RATE_LIMITED with a retry time', async () => {

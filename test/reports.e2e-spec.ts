@@ -97,7 +97,14 @@ describe('pool reports: shelfware, usage series, histogram, what-if caps', () =>
    * In use: 0 for 6 h, 6 for 2.5 h, 8 for 1.3 h, 10 for 0.2 h.
    */
   async function poolA() {
-    const pool = await createPool(t, adminKey, { cap: 20, apps: [{ key: 'cad', cost: 6 }, { key: 'viewer', cost: 2 }, { key: 'unused', cost: 3 }] });
+    const pool = await createPool(t, adminKey, {
+      cap: 20,
+      apps: [
+        { key: 'cad', cost: 6 },
+        { key: 'viewer', cost: 2 },
+        { key: 'unused', cost: 3 },
+      ],
+    });
     await importHistory(pool, {
       leases: [
         { appId: pool.apps.cad, principalId: ann, acquiredAt: at(1), endedAt: at(5), idle: [{ startedAt: at(2, 30), endedAt: at(3, 30) }] },
@@ -130,7 +137,15 @@ describe('pool reports: shelfware, usage series, histogram, what-if caps', () =>
       // viewer: 2 x (1 + 0.5 + 0.2) credit-hours; bob and ann both held one at 2:00-2:12.
       expect(app(report, 'viewer')).toMatchObject({ leases: 3, peakCredits: 4, distinctPrincipals: 2, idleCreditHours: 0 });
       expect(app(report, 'viewer').creditHours).toBeCloseTo(3.4, 6);
-      expect(app(report, 'unused')).toEqual({ app: { key: pool.keyOf('unused') }, leases: 0, creditHours: 0, peakCredits: 0, distinctPrincipals: 0, denials: 0, idleCreditHours: 0 });
+      expect(app(report, 'unused')).toEqual({
+        app: { key: pool.keyOf('unused') },
+        leases: 0,
+        creditHours: 0,
+        peakCredits: 0,
+        distinctPrincipals: 0,
+        denials: 0,
+        idleCreditHours: 0,
+      });
     });
 
     it('suggests the highest level a request needed, and the savings at the pool price', async () => {
@@ -154,7 +169,11 @@ describe('pool reports: shelfware, usage series, histogram, what-if caps', () =>
       // 2:05-2:12 at 10 (7 min), 2:12-2:20 at 8 (8 min).
       expect(report).toMatchObject({ peakInUse: 10, p95InUse: 10 });
       expect(report.averageInUse).toBeCloseTo((10 * 7 + 8 * 8) / 15, 6);
-      const histogram = await t.gql<{ usageHistogram: { credits: number; shareOfTime: number }[] }>(viewerKey, HISTOGRAM, { p: pool.poolId, from: at(2, 5).toISOString(), to: at(2, 20).toISOString() });
+      const histogram = await t.gql<{ usageHistogram: { credits: number; shareOfTime: number }[] }>(viewerKey, HISTOGRAM, {
+        p: pool.poolId,
+        from: at(2, 5).toISOString(),
+        to: at(2, 20).toISOString(),
+      });
       expect(histogram.data?.usageHistogram.map((l) => l.credits)).toEqual([8, 10]);
       expect(histogram.data?.usageHistogram[0].shareOfTime).toBeCloseTo(8 / 15, 6);
     });
@@ -180,8 +199,13 @@ describe('pool reports: shelfware, usage series, histogram, what-if caps', () =>
       expect(app(report, 'solver')).toMatchObject({ denials: 3, leases: 3 });
       // The true denial at 1:10 needed 8 held + 8 asked = 16, above the cap: no savings.
       expect(report).toMatchObject({ suggestedCap: 16, estimatedSavings: null });
-      const series = await t.gql<{ poolUsage: { start: string; cap: number; peakInUse: number; averageInUse: number; denials: number; falseDenials: number }[] }>(viewerKey, USAGE, {
-        p: pool.poolId, from: at(0).toISOString(), to: at(4).toISOString(), b: 'HOUR',
+      const series = await t.gql<{
+        poolUsage: { start: string; cap: number; peakInUse: number; averageInUse: number; denials: number; falseDenials: number }[];
+      }>(viewerKey, USAGE, {
+        p: pool.poolId,
+        from: at(0).toISOString(),
+        to: at(4).toISOString(),
+        b: 'HOUR',
       });
       const points = series.data!.poolUsage;
       expect(points.map((p) => [p.start, p.cap, p.peakInUse, p.denials, p.falseDenials])).toEqual([
@@ -195,10 +219,19 @@ describe('pool reports: shelfware, usage series, histogram, what-if caps', () =>
     });
 
     it('uses the cap in force at each instant when it changed mid-window', async () => {
-      const pool = await createPool(t, adminKey, { cap: 10, apps: [{ key: 'cad', cost: 4 }, { key: 'big', cost: 6 }] });
+      const pool = await createPool(t, adminKey, {
+        cap: 10,
+        apps: [
+          { key: 'cad', cost: 4 },
+          { key: 'big', cost: 6 },
+        ],
+      });
       // Before the pool came here: cap 4 from T0, 8 from 2:00.
       await importHistory(pool, {
-        capChanges: [{ at: at(0), cap: 4 }, { at: at(2), cap: 8 }],
+        capChanges: [
+          { at: at(0), cap: 4 },
+          { at: at(2), cap: 8 },
+        ],
         leases: [{ appId: pool.apps.cad, principalId: ann, acquiredAt: at(1), endedAt: at(3) }],
       });
       const report = await shelfware(pool.poolId, at(0), at(4));
@@ -206,7 +239,12 @@ describe('pool reports: shelfware, usage series, histogram, what-if caps', () =>
       expect(report.cap).toBe(8);
       expect(report.unusedCreditHours).toBeCloseTo(16, 6);
       expect(report.utilization).toBeCloseTo(8 / 24, 6);
-      const series = await t.gql<{ poolUsage: { cap: number }[] }>(viewerKey, USAGE, { p: pool.poolId, from: at(0).toISOString(), to: at(4).toISOString(), b: 'HOUR' });
+      const series = await t.gql<{ poolUsage: { cap: number }[] }>(viewerKey, USAGE, {
+        p: pool.poolId,
+        from: at(0).toISOString(),
+        to: at(4).toISOString(),
+        b: 'HOUR',
+      });
       expect(series.data?.poolUsage.map((p) => p.cap)).toEqual([4, 4, 8, 8]);
       // A draw that would have opened above the cap then is refused, with the lease named.
       const refused = importHistory(pool, { leases: [{ appId: pool.apps.big, principalId: bob, acquiredAt: at(1, 30), endedAt: at(1, 40) }] });
@@ -252,7 +290,11 @@ describe('pool reports: shelfware, usage series, histogram, what-if caps', () =>
   describe('usageHistogram and poolUsage', () => {
     it('gives the share of time at each level of use', async () => {
       const pool = await poolA();
-      const res = await t.gql<{ usageHistogram: { credits: number; shareOfTime: number }[] }>(viewerKey, HISTOGRAM, { p: pool.poolId, from: at(0).toISOString(), to: at(10).toISOString() });
+      const res = await t.gql<{ usageHistogram: { credits: number; shareOfTime: number }[] }>(viewerKey, HISTOGRAM, {
+        p: pool.poolId,
+        from: at(0).toISOString(),
+        to: at(10).toISOString(),
+      });
       const levels = res.data!.usageHistogram;
       expect(levels.map((l) => l.credits)).toEqual([0, 6, 8, 10]);
       [0.6, 0.25, 0.13, 0.02].forEach((share, i) => expect(levels[i].shareOfTime).toBeCloseTo(share, 6));
@@ -260,7 +302,12 @@ describe('pool reports: shelfware, usage series, histogram, what-if caps', () =>
 
     it('gives daily points over UTC days, the first one partial', async () => {
       const pool = await poolA();
-      const res = await t.gql<{ poolUsage: { start: string; peakInUse: number; averageInUse: number }[] }>(viewerKey, USAGE, { p: pool.poolId, from: at(-12).toISOString(), to: at(24).toISOString(), b: 'DAY' });
+      const res = await t.gql<{ poolUsage: { start: string; peakInUse: number; averageInUse: number }[] }>(viewerKey, USAGE, {
+        p: pool.poolId,
+        from: at(-12).toISOString(),
+        to: at(24).toISOString(),
+        b: 'DAY',
+      });
       expect(res.data?.poolUsage.map((p) => [p.start, p.peakInUse])).toEqual([
         [at(-12).toISOString(), 0],
         [at(0).toISOString(), 10],
@@ -289,8 +336,14 @@ describe('pool reports: shelfware, usage series, histogram, what-if caps', () =>
     }
 
     async function simulate(poolId: string, cap: number, maxWaitSeconds?: number) {
-      const res = await t.gql<{ simulateCap: { cap: number; requests: number; denied: number; delayed: number; deniedCreditHours: number; longestWaitSeconds: number } }>(viewerKey, SIMULATE, {
-        p: poolId, cap, from: at(0).toISOString(), to: at(2).toISOString(), w: maxWaitSeconds,
+      const res = await t.gql<{
+        simulateCap: { cap: number; requests: number; denied: number; delayed: number; deniedCreditHours: number; longestWaitSeconds: number };
+      }>(viewerKey, SIMULATE, {
+        p: poolId,
+        cap,
+        from: at(0).toISOString(),
+        to: at(2).toISOString(),
+        w: maxWaitSeconds,
       });
       if (!res.data) throw new Error(JSON.stringify(res.errors));
       return res.data.simulateCap;
@@ -345,15 +398,33 @@ describe('pool reports: shelfware, usage series, histogram, what-if caps', () =>
         ],
       });
       // As live refusals are kept: bob refused 3 times at 1:10 and twice at 1:59:30, ann twice at 6:00.
-      await dataSource.query(`UPDATE denials SET count = CASE at WHEN $2 THEN 3 WHEN $3 THEN 2 WHEN $4 THEN 2 ELSE count END WHERE pool_id = $1`, [pool.poolId, at(1, 10), at(1, 59, 30), at(6)]);
-      const ref = { id: pool.poolId, organizationId: (await dataSource.query('SELECT organization_id FROM pools WHERE id = $1', [pool.poolId]))[0].organization_id };
+      await dataSource.query(`UPDATE denials SET count = CASE at WHEN $2 THEN 3 WHEN $3 THEN 2 WHEN $4 THEN 2 ELSE count END WHERE pool_id = $1`, [
+        pool.poolId,
+        at(1, 10),
+        at(1, 59, 30),
+        at(6),
+      ]);
+      const ref = {
+        id: pool.poolId,
+        organizationId: (await dataSource.query('SELECT organization_id FROM pools WHERE id = $1', [pool.poolId]))[0].organization_id,
+      };
       await rollups.rebuild(ref);
       const fromRollups = await shelfware(pool.poolId, at(0), at(8));
       expect(fromRollups).toMatchObject({ denials: 6, falseDenials: 2 });
       expect(app(fromRollups, 'solver')).toMatchObject({ denials: 6 });
-      const series = await t.gql<{ poolUsage: { denials: number; falseDenials: number }[] }>(viewerKey, USAGE, { p: pool.poolId, from: at(0).toISOString(), to: at(3).toISOString(), b: 'HOUR' });
-      expect(series.data!.poolUsage.map((p) => [p.denials, p.falseDenials])).toEqual([[0, 0], [3, 2], [0, 0]]);
-      for (const table of ['pool_usage_rollups', 'app_usage_rollups', 'usage_principal_days', 'usage_rollup_cursors']) await dataSource.query(`DELETE FROM ${table} WHERE pool_id = $1`, [pool.poolId]);
+      const series = await t.gql<{ poolUsage: { denials: number; falseDenials: number }[] }>(viewerKey, USAGE, {
+        p: pool.poolId,
+        from: at(0).toISOString(),
+        to: at(3).toISOString(),
+        b: 'HOUR',
+      });
+      expect(series.data!.poolUsage.map((p) => [p.denials, p.falseDenials])).toEqual([
+        [0, 0],
+        [3, 2],
+        [0, 0],
+      ]);
+      for (const table of ['pool_usage_rollups', 'app_usage_rollups', 'usage_principal_days', 'usage_rollup_cursors'])
+        await dataSource.query(`DELETE FROM ${table} WHERE pool_id = $1`, [pool.poolId]);
       expect(await shelfware(pool.poolId, at(0), at(8))).toEqual(fromRollups);
       // Three draws, and the true refusals for lack of credits: 3 of bob's, 2 of ann's.
       expect((await SIMULATE_WIDE(pool.poolId, 100, at(0), at(8))).data?.simulateCap).toMatchObject({ requests: 8, denied: 0 });
@@ -395,7 +466,9 @@ describe('pool reports: shelfware, usage series, histogram, what-if caps', () =>
     async function rows(poolId: string): Promise<string> {
       const hours = await dataSource.query(`SELECT xmin::text, * FROM pool_usage_rollups WHERE pool_id = $1 ORDER BY bucket, start`, [poolId]);
       const apps = await dataSource.query(`SELECT xmin::text, * FROM app_usage_rollups WHERE pool_id = $1 ORDER BY bucket, start, app_id`, [poolId]);
-      const principals = await dataSource.query(`SELECT xmin::text, * FROM usage_principal_days WHERE pool_id = $1 ORDER BY day, app_id, principal_id`, [poolId]);
+      const principals = await dataSource.query(`SELECT xmin::text, * FROM usage_principal_days WHERE pool_id = $1 ORDER BY day, app_id, principal_id`, [
+        poolId,
+      ]);
       const cursor = await dataSource.query(`SELECT xmin::text, * FROM usage_rollup_cursors WHERE pool_id = $1`, [poolId]);
       return JSON.stringify({ hours, apps, principals, cursor });
     }
@@ -404,7 +477,10 @@ describe('pool reports: shelfware, usage series, histogram, what-if caps', () =>
       const pool = await poolA();
       const before = await rows(pool.poolId);
       expect(JSON.parse(before).hours.filter((h: { bucket: string }) => h.bucket === 'HOUR')).toHaveLength(4);
-      const ref = { id: pool.poolId, organizationId: (await dataSource.query('SELECT organization_id FROM pools WHERE id = $1', [pool.poolId]))[0].organization_id };
+      const ref = {
+        id: pool.poolId,
+        organizationId: (await dataSource.query('SELECT organization_id FROM pools WHERE id = $1', [pool.poolId]))[0].organization_id,
+      };
       await rollups.rebuild(ref);
       await rollups.rebuild(ref);
       await rollups.rollPool(ref);
@@ -423,11 +499,17 @@ describe('pool reports: shelfware, usage series, histogram, what-if caps', () =>
 
     it('give the same answers as the raw rows, and again after a rebuild from scratch', async () => {
       const pool = await poolA();
-      const ref = { id: pool.poolId, organizationId: (await dataSource.query('SELECT organization_id FROM pools WHERE id = $1', [pool.poolId]))[0].organization_id };
+      const ref = {
+        id: pool.poolId,
+        organizationId: (await dataSource.query('SELECT organization_id FROM pools WHERE id = $1', [pool.poolId]))[0].organization_id,
+      };
       const fromRollups = await shelfware(pool.poolId, at(0, 30), at(30));
-      const dayRows: { n: number }[] = await dataSource.query(`SELECT count(*)::int AS n FROM pool_usage_rollups WHERE pool_id = $1 AND bucket = 'DAY'`, [pool.poolId]);
+      const dayRows: { n: number }[] = await dataSource.query(`SELECT count(*)::int AS n FROM pool_usage_rollups WHERE pool_id = $1 AND bucket = 'DAY'`, [
+        pool.poolId,
+      ]);
       expect(dayRows[0].n).toBe(1);
-      for (const table of ['pool_usage_rollups', 'app_usage_rollups', 'usage_principal_days', 'usage_rollup_cursors']) await dataSource.query(`DELETE FROM ${table} WHERE pool_id = $1`, [pool.poolId]);
+      for (const table of ['pool_usage_rollups', 'app_usage_rollups', 'usage_principal_days', 'usage_rollup_cursors'])
+        await dataSource.query(`DELETE FROM ${table} WHERE pool_id = $1`, [pool.poolId]);
       const fromRaw = await shelfware(pool.poolId, at(0, 30), at(30));
       expect(fromRaw).toEqual(fromRollups);
       await rollups.rollPool(ref);
@@ -443,7 +525,12 @@ describe('pool reports: shelfware, usage series, histogram, what-if caps', () =>
       const vars = { p: pool.poolId, from: at(0).toISOString(), to: at(1).toISOString() };
       expect((await t.gql(adminKey, HISTOGRAM, vars)).errors).toBeUndefined();
       expect((await t.gql(viewerKey, HISTOGRAM, vars)).errors).toBeUndefined();
-      for (const [query, extra] of [[HISTOGRAM, {}], [USAGE, { b: 'DAY' }], [SIMULATE, { cap: 3 }], [SHELFWARE, {}]] as const) {
+      for (const [query, extra] of [
+        [HISTOGRAM, {}],
+        [USAGE, { b: 'DAY' }],
+        [SIMULATE, { cap: 3 }],
+        [SHELFWARE, {}],
+      ] as const) {
         expect(codeOf(await t.gql(client.key, query, { ...vars, ...extra }))).toBe('FORBIDDEN');
       }
     });
@@ -452,9 +539,18 @@ describe('pool reports: shelfware, usage series, histogram, what-if caps', () =>
       const other = await t.organization('reports-other');
       const foreign = await createPool(t, other.adminKey, { cap: 10, apps: [{ key: 'cad', cost: 6 }] });
       const stranger = (await t.principalWithKey(other.adminKey, 'CLIENT', { name: 'stranger' })).principalId;
-      await history.import({ organizationId: other.organizationId, poolId: foreign.poolId, leases: [{ appId: foreign.apps.cad, principalId: stranger, acquiredAt: at(1), endedAt: at(2) }] });
+      await history.import({
+        organizationId: other.organizationId,
+        poolId: foreign.poolId,
+        leases: [{ appId: foreign.apps.cad, principalId: stranger, acquiredAt: at(1), endedAt: at(2) }],
+      });
       const vars = { p: foreign.poolId, from: at(0).toISOString(), to: at(3).toISOString() };
-      for (const [query, extra] of [[HISTOGRAM, {}], [USAGE, { b: 'HOUR' }], [SIMULATE, { cap: 3 }], [SHELFWARE, {}]] as const) {
+      for (const [query, extra] of [
+        [HISTOGRAM, {}],
+        [USAGE, { b: 'HOUR' }],
+        [SIMULATE, { cap: 3 }],
+        [SHELFWARE, {}],
+      ] as const) {
         const res = await t.gql(adminKey, query, { ...vars, ...extra });
         expect(codeOf(res)).toBe('NOT_FOUND');
         expect(res.errors?.[0].extensions.field).toBe('poolId');
@@ -473,7 +569,10 @@ describe('pool reports: shelfware, usage series, histogram, what-if caps', () =>
       };
       expect(await bad(HISTOGRAM, { from: at(2).toISOString(), to: at(1).toISOString() })).toEqual(['BAD_USER_INPUT', 'to']);
       expect(await bad(HISTOGRAM, { from: at(-24 * 401).toISOString(), to: at(1).toISOString() })).toEqual(['BAD_USER_INPUT', 'to']);
-      expect(await bad(HISTOGRAM, { from: new Date(Date.now() + HOUR).toISOString(), to: new Date(Date.now() + 2 * HOUR).toISOString() })).toEqual(['BAD_USER_INPUT', 'from']);
+      expect(await bad(HISTOGRAM, { from: new Date(Date.now() + HOUR).toISOString(), to: new Date(Date.now() + 2 * HOUR).toISOString() })).toEqual([
+        'BAD_USER_INPUT',
+        'from',
+      ]);
       expect(await bad(SHELFWARE, { from: at(0).toISOString(), to: at(1).toISOString(), tol: 1 })).toEqual(['BAD_USER_INPUT', 'tolerance']);
       expect(await bad(SIMULATE, { from: at(0).toISOString(), to: at(1).toISOString(), cap: -1 })).toEqual(['BAD_USER_INPUT', 'cap']);
       expect(await bad(SIMULATE, { from: at(0).toISOString(), to: at(1).toISOString(), cap: 5, w: -5 })).toEqual(['BAD_USER_INPUT', 'maxWaitSeconds']);
@@ -492,10 +591,16 @@ describe('pool reports: shelfware, usage series, histogram, what-if caps', () =>
       });
       const second = await importHistory(pool, { leases: [{ appId: cad, principalId: bob, acquiredAt: at(0), endedAt: at(1) }] });
       expect([first.leases, first.draws, second.draws]).toEqual([2, 1, 1]);
-      const leases: { fencing_token: string; credits: number; state: string; ended_at: Date }[] = await dataSource.query('SELECT fencing_token, credits, state, ended_at FROM leases WHERE pool_id = $1 ORDER BY fencing_token', [pool.poolId]);
+      const leases: { fencing_token: string; credits: number; state: string; ended_at: Date }[] = await dataSource.query(
+        'SELECT fencing_token, credits, state, ended_at FROM leases WHERE pool_id = $1 ORDER BY fencing_token',
+        [pool.poolId],
+      );
       expect(leases.map((l) => l.fencing_token)).toEqual(['-3', '-2', '-1']);
       expect(leases.map((l) => l.credits).sort()).toEqual([0, 2, 2]);
-      const draws: { credits: number; source: string; credit_seconds: string }[] = await dataSource.query('SELECT credits, source, credit_seconds FROM lease_draws WHERE pool_id = $1 ORDER BY opened_at', [pool.poolId]);
+      const draws: { credits: number; source: string; credit_seconds: string }[] = await dataSource.query(
+        'SELECT credits, source, credit_seconds FROM lease_draws WHERE pool_id = $1 ORDER BY opened_at',
+        [pool.poolId],
+      );
       expect(draws.map((d) => [d.credits, d.source, Number(d.credit_seconds)])).toEqual([
         [2, 'imported', 2 * 3600],
         [2, 'imported', 2 * 7200],
@@ -504,7 +609,11 @@ describe('pool reports: shelfware, usage series, histogram, what-if caps', () =>
 
     it('charges a draw shared by a work unit once, to that work unit, in the ledger', async () => {
       const pool = await createPool(t, adminKey, { cap: 10, apps: [{ key: 'tool', cost: 3, shareScope: 'WORK_UNIT' }] });
-      const unit = await t.gql<{ upsertWorkUnit: { id: string } }>(adminKey, 'mutation($ref: String!) { upsertWorkUnit(input: { externalRef: $ref, process: "quote" }) { id } }', { ref: `run-${pool.poolId}` });
+      const unit = await t.gql<{ upsertWorkUnit: { id: string } }>(
+        adminKey,
+        'mutation($ref: String!) { upsertWorkUnit(input: { externalRef: $ref, process: "quote" }) { id } }',
+        { ref: `run-${pool.poolId}` },
+      );
       const workUnitId = unit.data!.upsertWorkUnit.id;
       const result = await importHistory(pool, {
         leases: [
@@ -514,9 +623,13 @@ describe('pool reports: shelfware, usage series, histogram, what-if caps', () =>
       });
       // One draw of 3 credits from 1:00 to 3:00: 6 credit-hours, charged once.
       expect(result.draws).toBe(1);
-      const charged = await t.gql<{ workUnit: { licenseCreditHours: number } }>(viewerKey, 'query($id: ID!) { workUnit(id: $id) { licenseCreditHours } }', { id: workUnitId });
+      const charged = await t.gql<{ workUnit: { licenseCreditHours: number } }>(viewerKey, 'query($id: ID!) { workUnit(id: $id) { licenseCreditHours } }', {
+        id: workUnitId,
+      });
       expect(charged.data?.workUnit.licenseCreditHours).toBeCloseTo(6, 6);
-      const missing = importHistory(pool, { leases: [{ appId: pool.apps.tool, principalId: ann, acquiredAt: at(5), endedAt: at(6), workUnitId: pool.poolId }] });
+      const missing = importHistory(pool, {
+        leases: [{ appId: pool.apps.tool, principalId: ann, acquiredAt: at(5), endedAt: at(6), workUnitId: pool.poolId }],
+      });
       await expect(missing).rejects.toMatchObject({ code: 'NOT_FOUND', extensions: { field: 'leases[0].workUnitId' } });
     });
 
@@ -525,11 +638,25 @@ describe('pool reports: shelfware, usage series, histogram, what-if caps', () =>
       const other = await createPool(t, adminKey, { cap: 10, apps: [{ key: 'elsewhere', cost: 2 }] });
       const lease = { appId: pool.apps.cad, principalId: ann, acquiredAt: at(1), endedAt: at(2) };
       const refused = (input: Omit<HistoryImportInput, 'organizationId' | 'poolId'>) => importHistory(pool, input);
-      await expect(refused({ leases: [{ ...lease, appId: other.apps.elsewhere }] })).rejects.toMatchObject({ code: 'NOT_FOUND', extensions: { field: 'leases[0].appId' } });
-      await expect(refused({ leases: [lease, { ...lease, endedAt: new Date(Date.now() + HOUR) }] })).rejects.toMatchObject({ code: 'BAD_USER_INPUT', extensions: { field: 'leases[1].endedAt' } });
-      await expect(refused({ leases: [{ ...lease, endedAt: lease.acquiredAt }] })).rejects.toMatchObject({ code: 'BAD_USER_INPUT', extensions: { field: 'leases[0].endedAt' } });
-      await expect(refused({ leases: [{ ...lease, idle: [{ startedAt: at(0), endedAt: at(1, 30) }] }] })).rejects.toMatchObject({ code: 'BAD_USER_INPUT', extensions: { field: 'leases[0].idle[0]' } });
-      await expect(refused({ denials: [{ appId: pool.apps.cad, principalId: ann, at: at(1), reason: 'NOPE' as 'POOL_EXHAUSTED' }] })).rejects.toMatchObject({ extensions: { field: 'denials[0].reason' } });
+      await expect(refused({ leases: [{ ...lease, appId: other.apps.elsewhere }] })).rejects.toMatchObject({
+        code: 'NOT_FOUND',
+        extensions: { field: 'leases[0].appId' },
+      });
+      await expect(refused({ leases: [lease, { ...lease, endedAt: new Date(Date.now() + HOUR) }] })).rejects.toMatchObject({
+        code: 'BAD_USER_INPUT',
+        extensions: { field: 'leases[1].endedAt' },
+      });
+      await expect(refused({ leases: [{ ...lease, endedAt: lease.acquiredAt }] })).rejects.toMatchObject({
+        code: 'BAD_USER_INPUT',
+        extensions: { field: 'leases[0].endedAt' },
+      });
+      await expect(refused({ leases: [{ ...lease, idle: [{ startedAt: at(0), endedAt: at(1, 30) }] }] })).rejects.toMatchObject({
+        code: 'BAD_USER_INPUT',
+        extensions: { field: 'leases[0].idle[0]' },
+      });
+      await expect(refused({ denials: [{ appId: pool.apps.cad, principalId: ann, at: at(1), reason: 'NOPE' as 'POOL_EXHAUSTED' }] })).rejects.toMatchObject({
+        extensions: { field: 'denials[0].reason' },
+      });
       await expect(refused({ capChanges: [{ at: new Date(), cap: 5 }] })).rejects.toMatchObject({ extensions: { field: 'capChanges[0].at' } });
       const written: { n: number }[] = await dataSource.query('SELECT count(*)::int AS n FROM leases WHERE pool_id = $1', [pool.poolId]);
       expect(written[0].n).toBe(0);

@@ -17,7 +17,10 @@ interface Seeded {
 /** Runs the built seed script as `npm run seed:demo` does, without a terminal (CI=true). */
 function runSeed(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [join(__dirname, '..', 'dist', 'demo', 'seed-demo.js'), ...args], { env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [join(__dirname, '..', 'dist', 'demo', 'seed-demo.js'), ...args], {
+      env: { ...process.env, CI: 'true' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -48,7 +51,8 @@ describe('npm run seed:demo', () => {
   const count = async (sql: string, params: unknown[] = [seeded.organizationId]) => Number((await dataSource.query(sql, params))[0].n);
 
   it('prints progress for every day and the admin key at the end', () => {
-    for (let day = 1; day <= DAYS; day++) expect(stdout).toMatch(new RegExp(`day ${day}/${DAYS} \\(\\d{4}-\\d\\d-\\d\\d\\): [\\d,]+ leases, [\\d,]+ denials, [\\d,]+ compute events`));
+    for (let day = 1; day <= DAYS; day++)
+      expect(stdout).toMatch(new RegExp(`day ${day}/${DAYS} \\(\\d{4}-\\d\\d-\\d\\d\\): [\\d,]+ leases, [\\d,]+ denials, [\\d,]+ compute events`));
     expect(stdout).toMatch(/done in [\d.]+ s/);
     expect(seeded.adminKey).toMatch(/^tp_/);
   });
@@ -62,12 +66,20 @@ describe('npm run seed:demo', () => {
   it('writes leases and license ledger rows on each day of the history', async () => {
     const days = async (sql: string) => (await dataSource.query(sql, [seeded.organizationId])).map((r: { d: string }) => r.d);
     const expected = Array.from({ length: DAYS }, (_, i) => new Date(Date.parse(seeded.from) + i * 86_400_000).toISOString().slice(0, 10));
-    expect(await days(`SELECT DISTINCT to_char(acquired_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS d FROM leases WHERE organization_id = $1 ORDER BY d`)).toEqual(expected);
-    expect(await days(`SELECT DISTINCT to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS d FROM ledger_entries WHERE organization_id = $1 AND kind = 'LICENSE' ORDER BY d`)).toEqual(expected);
+    expect(await days(`SELECT DISTINCT to_char(acquired_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS d FROM leases WHERE organization_id = $1 ORDER BY d`)).toEqual(
+      expected,
+    );
+    expect(
+      await days(
+        `SELECT DISTINCT to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS d FROM ledger_entries WHERE organization_id = $1 AND kind = 'LICENSE' ORDER BY d`,
+      ),
+    ).toEqual(expected);
   });
 
   it('leaves at least one app unused (shelfware) and records denials', async () => {
-    expect(await count('SELECT count(*) AS n FROM apps a WHERE a.organization_id = $1 AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.app_id = a.id)')).toBeGreaterThanOrEqual(1);
+    expect(
+      await count('SELECT count(*) AS n FROM apps a WHERE a.organization_id = $1 AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.app_id = a.id)'),
+    ).toBeGreaterThanOrEqual(1);
     expect(await count('SELECT count(*) AS n FROM denials WHERE organization_id = $1')).toBeGreaterThan(0);
   });
 

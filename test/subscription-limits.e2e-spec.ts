@@ -175,12 +175,19 @@ describe('subscriptions obey the same limits as queries', () => {
   }, 15_000);
 
   it('closes a socket within seconds of its key expiring', async () => {
-    const principal = await t.gql<{ createPrincipal: { id: string } }>(adminKey, 'mutation { createPrincipal(input: { name: "short", kind: AGENT, orgUnitKind: CHANGE }) { id } }');
+    const principal = await t.gql<{ createPrincipal: { id: string } }>(
+      adminKey,
+      'mutation { createPrincipal(input: { name: "short", kind: AGENT, orgUnitKind: CHANGE }) { id } }',
+    );
     const expiresAt = new Date(Date.now() + 1500).toISOString();
-    const key = await t.gql<{ createApiKey: { secret: string } }>(adminKey, 'mutation($p: ID!, $at: DateTime) { createApiKey(principalId: $p, role: VIEWER, expiresAt: $at) { secret } }', {
-      p: principal.data!.createPrincipal.id,
-      at: expiresAt,
-    });
+    const key = await t.gql<{ createApiKey: { secret: string } }>(
+      adminKey,
+      'mutation($p: ID!, $at: DateTime) { createApiKey(principalId: $p, role: VIEWER, expiresAt: $at) { secret } }',
+      {
+        p: principal.data!.createPrincipal.id,
+        at: expiresAt,
+      },
+    );
     const socket = await open(key.data!.createApiKey.secret);
     socket.subscribe('w', WATCH, { p: poolId });
     expect((await socket.whenClosed()).code).toBe(4403);

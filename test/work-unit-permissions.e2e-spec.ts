@@ -93,10 +93,25 @@ describe('work unit permissions: a CLIENT changes only the work units its princi
     const unit = await unitOfA();
     const before = await stored(unit.id);
     const res = await t.gql<{ recordComputeUsage: { accepted: number } }>(clientB.key, RECORD, {
-      events: [{ eventId: randomUUID(), workUnitId: unit.id, provider: 'openai', model: 'gpt-test', inputTokens: 100, outputTokens: 10, cost: 0.5, occurredAt: new Date().toISOString() }],
+      events: [
+        {
+          eventId: randomUUID(),
+          workUnitId: unit.id,
+          provider: 'openai',
+          model: 'gpt-test',
+          inputTokens: 100,
+          outputTokens: 10,
+          cost: 0.5,
+          occurredAt: new Date().toISOString(),
+        },
+      ],
     });
     expect(res.data?.recordComputeUsage).toEqual({ accepted: 1 });
-    const read = await t.gql<{ workUnit: { computeInputTokens: number; computeCost: number } }>(viewer.key, 'query($id: ID!) { workUnit(id: $id) { computeInputTokens computeCost } }', { id: unit.id });
+    const read = await t.gql<{ workUnit: { computeInputTokens: number; computeCost: number } }>(
+      viewer.key,
+      'query($id: ID!) { workUnit(id: $id) { computeInputTokens computeCost } }',
+      { id: unit.id },
+    );
     expect(read.data?.workUnit).toEqual({ computeInputTokens: 100, computeCost: 0.5 });
     expect(await stored(unit.id)).toEqual(before);
   });
@@ -118,7 +133,12 @@ describe('work unit permissions: a CLIENT changes only the work units its princi
       ],
     };
     const body = { resourceSpans: [{ resource: { attributes: [] }, scopeSpans: [{ spans: [span] }] }] };
-    await request(t.server).post('/v1/traces').set('Authorization', `Bearer ${clientB.key}`).set('Content-Type', 'application/json').send(JSON.stringify(body)).expect(200);
+    await request(t.server)
+      .post('/v1/traces')
+      .set('Authorization', `Bearer ${clientB.key}`)
+      .set('Content-Type', 'application/json')
+      .send(JSON.stringify(body))
+      .expect(200);
     const rows: { principal_id: string }[] = await dataSource.query('SELECT principal_id FROM ledger_entries WHERE work_unit_id = $1', [unit.id]);
     expect(rows).toEqual([{ principal_id: clientB.principalId }]);
     expect(await stored(unit.id)).toEqual(before);
@@ -150,13 +170,21 @@ describe('work unit permissions: a CLIENT changes only the work units its princi
 
   it('gives a VIEWER reads only: work units by id and in lists, and FORBIDDEN on every write', async () => {
     const unit = await unitOfA();
-    const read = await t.gql<{ workUnit: Unit; workUnits: { id: string }[] }>(viewer.key, `query($id: ID!) { workUnit(id: $id) { ${UNIT} } workUnits(first: 100) { id } }`, { id: unit.id });
+    const read = await t.gql<{ workUnit: Unit; workUnits: { id: string }[] }>(
+      viewer.key,
+      `query($id: ID!) { workUnit(id: $id) { ${UNIT} } workUnits(first: 100) { id } }`,
+      { id: unit.id },
+    );
     expect(read.data?.workUnit).toEqual(unit);
     expect(read.data?.workUnits.map((u) => u.id)).toContain(unit.id);
     expect(codeOf(await upsert(viewer.key, { externalRef: unit.externalRef, owner: 'v' }))).toBe('FORBIDDEN');
     expect(codeOf(await upsert(viewer.key, { externalRef: `wu-${randomUUID()}` }))).toBe('FORBIDDEN');
     expect(codeOf(await t.gql(viewer.key, OUTCOME, { input: { workUnitId: unit.id, outcome: 'ACCEPTED' } }))).toBe('FORBIDDEN');
-    const usage = await t.gql(viewer.key, RECORD, { events: [{ eventId: randomUUID(), workUnitId: unit.id, provider: 'openai', model: 'm', inputTokens: 1, outputTokens: 1, occurredAt: new Date().toISOString() }] });
+    const usage = await t.gql(viewer.key, RECORD, {
+      events: [
+        { eventId: randomUUID(), workUnitId: unit.id, provider: 'openai', model: 'm', inputTokens: 1, outputTokens: 1, occurredAt: new Date().toISOString() },
+      ],
+    });
     expect(codeOf(usage)).toBe('FORBIDDEN');
   });
 });

@@ -142,7 +142,9 @@ export class ApiKeysService {
     if (!this.outage) return;
     const { since, served, refused } = this.outage;
     this.outage = null;
-    this.logger.log(`PostgreSQL answers again after ${((Date.now() - since) / 1000).toFixed(1)} s; ${served} requests were served on keys verified before, ${refused} refused`);
+    this.logger.log(
+      `PostgreSQL answers again after ${((Date.now() - since) / 1000).toFixed(1)} s; ${served} requests were served on keys verified before, ${refused} refused`,
+    );
   }
 
   async create(command: CreateApiKeyCommand): Promise<{ key: ApiKeyEntity; secret: string }> {

@@ -1,7 +1,10 @@
 import { Field, ID, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
 import type { ShareScope as ShareScopeValue } from './catalog-app.entity';
 
-export const ShareScope = { NONE: 'NONE', PRINCIPAL: 'PRINCIPAL', PRINCIPAL_HOST: 'PRINCIPAL_HOST', WORK_UNIT: 'WORK_UNIT' } as const satisfies Record<ShareScopeValue, ShareScopeValue>;
+export const ShareScope = { NONE: 'NONE', PRINCIPAL: 'PRINCIPAL', PRINCIPAL_HOST: 'PRINCIPAL_HOST', WORK_UNIT: 'WORK_UNIT' } as const satisfies Record<
+  ShareScopeValue,
+  ShareScopeValue
+>;
 registerEnumType(ShareScope, {
   name: 'ShareScope',
   description: 'Which leases of one app share one draw of its cost (held from the first one start to the last one end, charged once).',

@@ -34,7 +34,8 @@ export class AppsService {
   async create(actor: Actor, input: CreateAppInput): Promise<CatalogAppEntity> {
     const pool = await this.pools.getInOrganization(actor.organizationId, input.poolId, 'input.poolId');
     const key = input.key.trim();
-    if (!KEY.test(key)) throw AppError.badInput('input.key', 'input.key must be 1 to 64 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit');
+    if (!KEY.test(key))
+      throw AppError.badInput('input.key', 'input.key must be 1 to 64 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit');
     const values = {
       key,
       name: requireText(input.name, 'input.name', { max: 200 }),
@@ -45,7 +46,10 @@ export class AppsService {
       if (await manager.existsBy(CatalogAppEntity, { organizationId: actor.organizationId, key })) {
         throw AppError.badInput('input.key', `An app with key "${key}" exists already in your organization`);
       }
-      const created = await manager.save(CatalogAppEntity, manager.create(CatalogAppEntity, { ...values, organizationId: actor.organizationId, poolId: pool.id }));
+      const created = await manager.save(
+        CatalogAppEntity,
+        manager.create(CatalogAppEntity, { ...values, organizationId: actor.organizationId, poolId: pool.id }),
+      );
       await this.audit.record(manager, { ...actor, action: 'createApp', objectId: created.id, before: null, after: { poolId: pool.id, ...values } });
       return created;
     });
@@ -55,7 +59,9 @@ export class AppsService {
 
   async update(actor: Actor, id: string, input: UpdateAppInput): Promise<CatalogAppEntity> {
     const app = await this.apps.manager.transaction(async (manager) => {
-      const current = isUuid(id) ? await manager.findOne(CatalogAppEntity, { where: { id, organizationId: actor.organizationId }, lock: { mode: 'pessimistic_write' } }) : null;
+      const current = isUuid(id)
+        ? await manager.findOne(CatalogAppEntity, { where: { id, organizationId: actor.organizationId }, lock: { mode: 'pessimistic_write' } })
+        : null;
       if (!current) throw new AppError('NOT_FOUND', `No app with id ${id} in your organization`, { field: 'id' });
       const before = this.describe(current);
       Object.assign(current, {
@@ -100,7 +106,10 @@ export class AppsService {
       cost: requireInt(input.cost ?? current.cost, 'input.cost', { min: 1, max: MAX_COST }),
       shareScope: input.shareScope ?? current.shareScope,
       lingerSeconds: requireInt(input.lingerSeconds ?? current.lingerSeconds, 'input.lingerSeconds', { min: 0, max: MAX_TIME_SECONDS }),
-      minimumChargeSeconds: requireInt(input.minimumChargeSeconds ?? current.minimumChargeSeconds, 'input.minimumChargeSeconds', { min: 0, max: MAX_TIME_SECONDS }),
+      minimumChargeSeconds: requireInt(input.minimumChargeSeconds ?? current.minimumChargeSeconds, 'input.minimumChargeSeconds', {
+        min: 0,
+        max: MAX_TIME_SECONDS,
+      }),
     };
   }
 

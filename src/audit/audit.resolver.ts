@@ -40,4 +40,3 @@ export class AuditResolver {
     return this.audit.actor(auth.organizationId, entry.actorPrincipalId);
   }
 }
-

@@ -68,9 +68,13 @@ export class SubscriptionSocketsService implements OnModuleDestroy {
     if (state.active.has(id)) throw AppError.badInput('id', `A subscription with id ${id} is already running on this connection; use a new id`);
     const max = this.config.subscriptionsPerSocket;
     if (state.active.size >= max) {
-      throw new AppError('RATE_LIMITED', `This connection already holds ${max} subscriptions (SUBSCRIPTIONS_PER_SOCKET); complete one or open another connection`, {
-        retryAfterSeconds: 1,
-      });
+      throw new AppError(
+        'RATE_LIMITED',
+        `This connection already holds ${max} subscriptions (SUBSCRIPTIONS_PER_SOCKET); complete one or open another connection`,
+        {
+          retryAfterSeconds: 1,
+        },
+      );
     }
     state.active.add(id);
   }

@@ -44,9 +44,13 @@ function tokens(value: unknown, field: string, options: { optional: boolean; max
     if (options.optional) return 0;
     throw AppError.badInput(field, `${field} is required`);
   }
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw AppError.badInput(field, `${field} must be a whole number of at least 0, got ${String(value)}`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0)
+    throw AppError.badInput(field, `${field} must be a whole number of at least 0, got ${String(value)}`);
   if (value > options.max) {
-    throw AppError.badInput(field, options.maxName ? `${field} must not exceed ${options.maxName} (${options.max}), got ${value}` : `${field} must be at most ${options.max}, got ${value}`);
+    throw AppError.badInput(
+      field,
+      options.maxName ? `${field} must not exceed ${options.maxName} (${options.max}), got ${value}` : `${field} must be at most ${options.max}, got ${value}`,
+    );
   }
   return value;
 }
@@ -73,8 +77,10 @@ export function prepareComputeEvent(event: ComputeEvent, path: string, limits: E
   }
   const at = event.occurredAt instanceof Date ? event.occurredAt.getTime() : NaN;
   if (!Number.isFinite(at)) throw AppError.badInput(`${path}.occurredAt`, `${path}.occurredAt must be an ISO 8601 date-time`);
-  if (at > limits.now + limits.maxFutureMs) throw AppError.badInput(`${path}.occurredAt`, `${path}.occurredAt lies more than ${Math.round(limits.maxFutureMs / 1000)} s in the future`);
-  if (at < limits.now - limits.maxAgeMs) throw AppError.badInput(`${path}.occurredAt`, `${path}.occurredAt is more than ${Math.round(limits.maxAgeMs / 86_400_000)} days old`);
+  if (at > limits.now + limits.maxFutureMs)
+    throw AppError.badInput(`${path}.occurredAt`, `${path}.occurredAt lies more than ${Math.round(limits.maxFutureMs / 1000)} s in the future`);
+  if (at < limits.now - limits.maxAgeMs)
+    throw AppError.badInput(`${path}.occurredAt`, `${path}.occurredAt is more than ${Math.round(limits.maxAgeMs / 86_400_000)} days old`);
   const eventKey = `compute:${eventId}`;
   return {
     eventKey,
@@ -93,7 +99,9 @@ export function prepareComputeEvent(event: ComputeEvent, path: string, limits: E
 
 // crypto.hash (Node 20.12 and later) digests in one call, without a Hash object per event.
 const digest: (text: string) => string =
-  typeof crypto.hash === 'function' ? (text) => crypto.hash('sha256', text, 'base64url') : (text) => crypto.createHash('sha256').update(text).digest('base64url');
+  typeof crypto.hash === 'function'
+    ? (text) => crypto.hash('sha256', text, 'base64url')
+    : (text) => crypto.createHash('sha256').update(text).digest('base64url');
 
 /** A digest of everything an event says, to tell a replay from a conflicting reuse of its id. */
 function contentHash(canonical: unknown[]): string {

@@ -27,7 +27,9 @@ export class ComputeUsageResolver {
   }
 
   @Roles('ADMIN')
-  @Mutation(() => Boolean, { description: "Adds a version of a model's price (ADMIN); a past effectiveFrom prices earlier unpriced events with correction rows." })
+  @Mutation(() => Boolean, {
+    description: "Adds a version of a model's price (ADMIN); a past effectiveFrom prices earlier unpriced events with correction rows.",
+  })
   async setModelPrice(@CurrentAuth() auth: AuthContext, @Args('input', { description: 'The price.' }) input: ModelPriceInput): Promise<boolean> {
     await this.prices.set(auth, input);
     return true;

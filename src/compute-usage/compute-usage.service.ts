@@ -41,7 +41,10 @@ export class ComputeUsageService {
     if (events.length > MAX_BATCH) throw AppError.badInput('events', `events may hold at most ${MAX_BATCH} events, got ${events.length}`);
     const limits = this.limits();
     const rows = events.map((event, i) => prepareComputeEvent(event, `events[${i}]`, limits));
-    const known = await this.workUnits.existing(auth.organizationId, rows.flatMap((row) => (row.workUnitId ? [row.workUnitId] : [])));
+    const known = await this.workUnits.existing(
+      auth.organizationId,
+      rows.flatMap((row) => (row.workUnitId ? [row.workUnitId] : [])),
+    );
     const unknown = rows.findIndex((row) => row.workUnitId !== null && !known.has(row.workUnitId));
     if (unknown >= 0) throw AppError.badInput(`events[${unknown}].workUnitId`, `No work unit with id ${rows[unknown].workUnitId} in your organization`);
     return this.write(auth, rows);
@@ -94,7 +97,10 @@ export class ComputeUsageService {
     }
     if (conflicting.length > 0) {
       // Event ids and counts only: never the caller's key or the events' figures.
-      this.logger.warn({ organizationId: auth.organizationId, conflicts: conflicting.length, eventKeys: conflicting.slice(0, 20) }, 'Compute events replayed with other content were not recorded');
+      this.logger.warn(
+        { organizationId: auth.organizationId, conflicts: conflicting.length, eventKeys: conflicting.slice(0, 20) },
+        'Compute events replayed with other content were not recorded',
+      );
     }
     return result;
   }

@@ -29,7 +29,10 @@ export class ModelPricesService {
   async set(auth: AuthContext, input: ModelPriceInput): Promise<ModelPriceEntity> {
     const values = this.validated(input);
     const { price, corrected } = await this.dataSource.transaction(async (manager) => {
-      const price = await manager.save(ModelPriceEntity, manager.create(ModelPriceEntity, { ...values, organizationId: auth.organizationId, createdByPrincipalId: auth.principalId }));
+      const price = await manager.save(
+        ModelPriceEntity,
+        manager.create(ModelPriceEntity, { ...values, organizationId: auth.organizationId, createdByPrincipalId: auth.principalId }),
+      );
       await this.audit.record(manager, {
         organizationId: auth.organizationId,
         actorPrincipalId: auth.principalId,
@@ -38,10 +41,16 @@ export class ModelPricesService {
         before: null,
         after: { ...values, effectiveFrom: values.effectiveFrom.toISOString() },
       });
-      const corrected = await this.writer.appendCorrections(manager, { organizationId: auth.organizationId, provider: values.provider, model: values.model, from: values.effectiveFrom });
+      const corrected = await this.writer.appendCorrections(manager, {
+        organizationId: auth.organizationId,
+        provider: values.provider,
+        model: values.model,
+        from: values.effectiveFrom,
+      });
       return { price, corrected };
     });
-    if (corrected > 0) this.logger.log({ organizationId: auth.organizationId, priceId: price.id, corrected }, 'Priced earlier unpriced compute events with correction rows');
+    if (corrected > 0)
+      this.logger.log({ organizationId: auth.organizationId, priceId: price.id, corrected }, 'Priced earlier unpriced compute events with correction rows');
     return price;
   }
 
@@ -52,7 +61,10 @@ export class ModelPricesService {
       model: requireName(input.model, 'input.model'),
       inputPerMillion,
       outputPerMillion: requireNumber(input.outputPerMillion, 'input.outputPerMillion', { min: 0, max: MAX_PRICE_PER_MILLION }),
-      cachedInputPerMillion: input.cachedInputPerMillion == null ? inputPerMillion : requireNumber(input.cachedInputPerMillion, 'input.cachedInputPerMillion', { min: 0, max: MAX_PRICE_PER_MILLION }),
+      cachedInputPerMillion:
+        input.cachedInputPerMillion == null
+          ? inputPerMillion
+          : requireNumber(input.cachedInputPerMillion, 'input.cachedInputPerMillion', { min: 0, max: MAX_PRICE_PER_MILLION }),
       effectiveFrom: input.effectiveFrom == null ? new Date() : requireValidDate(input.effectiveFrom, 'input.effectiveFrom'),
     };
   }

@@ -4,7 +4,12 @@ import { ConfigError, parseConfig } from './env';
 describe('parseConfig', () => {
   it('works against local services with no variables set', () => {
     const config = parseConfig({});
-    expect(config).toMatchObject({ port: 3000, databaseUrl: 'postgres://postgres@127.0.0.1:5432/tokenpool', redisUrl: 'redis://127.0.0.1:6379', rateLimitPoints: 3000 });
+    expect(config).toMatchObject({
+      port: 3000,
+      databaseUrl: 'postgres://postgres@127.0.0.1:5432/tokenpool',
+      redisUrl: 'redis://127.0.0.1:6379',
+      rateLimitPoints: 3000,
+    });
   });
 
   it('lists every bad variable at once', () => {

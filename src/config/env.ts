@@ -134,7 +134,9 @@ function leaseSigningKey(r: EnvReader): string | undefined {
   const pem = raw.replace(/\\n/g, '\n').trim();
   const key = pem.startsWith('-----BEGIN PRIVATE KEY-----') ? parsePrivateKey(pem) : null;
   if (key?.asymmetricKeyType !== 'ed25519') {
-    r.problems.push('LEASE_SIGNING_KEY must be an Ed25519 private key in PKCS8 PEM (-----BEGIN PRIVATE KEY-----), e.g. from `openssl genpkey -algorithm ed25519`');
+    r.problems.push(
+      'LEASE_SIGNING_KEY must be an Ed25519 private key in PKCS8 PEM (-----BEGIN PRIVATE KEY-----), e.g. from `openssl genpkey -algorithm ed25519`',
+    );
     return undefined;
   }
   return pem;

@@ -72,15 +72,33 @@ function engineers(c: DayContext): void {
     const pilot = person.team === 'digital-twin-pilot';
     const first = officeStart(c);
     const ref = c.rng.chance(0.5)
-      ? workUnit(c, { prefix: pilot ? 'TWIN' : 'DC', owner: person, process: pilot ? 'digital-twin-pilot' : 'design-change', task: pilot ? 'twin-model-update' : 'stiffness-check', start: first, end: first + 4 * HOUR })
+      ? workUnit(c, {
+          prefix: pilot ? 'TWIN' : 'DC',
+          owner: person,
+          process: pilot ? 'digital-twin-pilot' : 'design-change',
+          task: pilot ? 'twin-model-update' : 'stiffness-check',
+          start: first,
+          end: first + 4 * HOUR,
+        })
       : null;
     for (let s = c.rng.int(1, 3); s > 0; s--) {
-      const app = c.rng.pick(pilot ? ['hypermesh', 'hyperview', 'nx-draw-shape', 'hypergraph'] : ['hypermesh', 'hypermesh', 'hyperview', 'hypergraph', 'nx-draw-shape']);
+      const app = c.rng.pick(
+        pilot ? ['hypermesh', 'hyperview', 'nx-draw-shape', 'hypergraph'] : ['hypermesh', 'hypermesh', 'hyperview', 'hypergraph', 'nx-draw-shape'],
+      );
       const durationMs = app === 'hypergraph' ? c.rng.between(15, 60) * MIN : c.rng.between(45, 180) * MIN;
       request(c, { pool: 'cae', app, principal: person.name, start: s === 1 ? first : officeStart(c), durationMs, host: `ws-${person.name}`, workUnit: ref });
     }
     // Algorithmic modelling was bought for the pilot and is almost never opened.
-    if (pilot && c.rng.chance(0.01)) request(c, { pool: 'cae', app: 'nx-algorithmic-modeling', principal: person.name, start: officeStart(c), durationMs: 40 * MIN, host: `ws-${person.name}`, workUnit: ref });
+    if (pilot && c.rng.chance(0.01))
+      request(c, {
+        pool: 'cae',
+        app: 'nx-algorithmic-modeling',
+        principal: person.name,
+        start: officeStart(c),
+        durationMs: 40 * MIN,
+        host: `ws-${person.name}`,
+        workUnit: ref,
+      });
   }
 }
 
@@ -91,9 +109,26 @@ function analysts(c: DayContext): void {
     const start = officeStart(c);
     const ref = workUnit(c, { prefix: 'SIM', owner: person, process: 'crash-simulation', task: 'load-case', start, end: start + 6 * HOUR });
     for (let j = c.rng.int(1, 3); j > 0; j--) {
-      request(c, { pool: 'cae', app: 'optistruct-4c', principal: person.name, start: j === 1 ? start : officeStart(c), durationMs: c.rng.between(20, 150) * MIN, host: 'hpc-login-1', workUnit: ref });
+      request(c, {
+        pool: 'cae',
+        app: 'optistruct-4c',
+        principal: person.name,
+        start: j === 1 ? start : officeStart(c),
+        durationMs: c.rng.between(20, 150) * MIN,
+        host: 'hpc-login-1',
+        workUnit: ref,
+      });
     }
-    if (c.rng.chance(0.15)) request(c, { pool: 'cae', app: 'nastran-sol101', principal: person.name, start: c.dayStart + c.rng.between(18, 20) * HOUR, durationMs: c.rng.between(2, 4) * HOUR, host: 'hpc-login-1', workUnit: ref });
+    if (c.rng.chance(0.15))
+      request(c, {
+        pool: 'cae',
+        app: 'nastran-sol101',
+        principal: person.name,
+        start: c.dayStart + c.rng.between(18, 20) * HOUR,
+        durationMs: c.rng.between(2, 4) * HOUR,
+        host: 'hpc-login-1',
+        workUnit: ref,
+      });
   }
 }
 
@@ -114,19 +149,65 @@ function agentTask(c: DayContext, w: { owner: string; prefix: string; process: s
 function agents(c: DayContext): void {
   for (let i = 0; i < 14; i++) {
     const start = c.dayStart + 6 * HOUR + c.rng.between(0, 90) * 1000;
-    agentTask(c, { owner: 'planning-agent', prefix: 'PLAN', process: 'production-scheduling', task: 'replan-line', start, tools: [['mes-query', 10, 60], ['schedule-sim', 180, 480], ['mes-query', 5, 30]] });
+    agentTask(c, {
+      owner: 'planning-agent',
+      prefix: 'PLAN',
+      process: 'production-scheduling',
+      task: 'replan-line',
+      start,
+      tools: [
+        ['mes-query', 10, 60],
+        ['schedule-sim', 180, 480],
+        ['mes-query', 5, 30],
+      ],
+    });
   }
   const office = (n: number, fn: (start: number) => void) => {
     for (let i = 0; i < n; i++) fn(officeStart(c));
   };
-  office(c.weekday ? c.rng.int(8, 15) : 0, (start) => agentTask(c, { owner: 'procurement-agent', prefix: 'PO', process: 'purchasing', task: 'reorder', start, tools: [['mes-query', 10, 40], ['create-po', 30, 120]] }));
+  office(c.weekday ? c.rng.int(8, 15) : 0, (start) =>
+    agentTask(c, {
+      owner: 'procurement-agent',
+      prefix: 'PO',
+      process: 'purchasing',
+      task: 'reorder',
+      start,
+      tools: [
+        ['mes-query', 10, 40],
+        ['create-po', 30, 120],
+      ],
+    }),
+  );
   office(c.weekday ? c.rng.int(6, 12) : c.rng.int(0, 2), (start) =>
-    agentTask(c, { owner: 'quote-agent', prefix: 'QUOTE', process: 'sheet-metal-quoting', task: 'rfq', start, tools: [['quote-geometry', 60, 300], ['quote-geometry', 60, 300], ['mes-query', 5, 20]] }),
+    agentTask(c, {
+      owner: 'quote-agent',
+      prefix: 'QUOTE',
+      process: 'sheet-metal-quoting',
+      task: 'rfq',
+      start,
+      tools: [
+        ['quote-geometry', 60, 300],
+        ['quote-geometry', 60, 300],
+        ['mes-query', 5, 20],
+      ],
+    }),
   );
   office(c.weekday ? c.rng.int(3, 6) : 0, (start) =>
-    agentTask(c, { owner: 'twin-agent', prefix: 'TWINAI', process: 'digital-twin-pilot', task: 'what-if', start, tools: [['mes-query', 10, 60], ['schedule-sim', 120, 600]] }),
+    agentTask(c, {
+      owner: 'twin-agent',
+      prefix: 'TWINAI',
+      process: 'digital-twin-pilot',
+      task: 'what-if',
+      start,
+      tools: [
+        ['mes-query', 10, 60],
+        ['schedule-sim', 120, 600],
+      ],
+    }),
   );
-  office(c.rng.int(2, 5), (start) => agentTask(c, { owner: 'genai-lab-agent', prefix: 'LAB', process: 'genai-lab', task: 'experiment', start, tools: [['mes-query', 5, 60]] }));
+  office(c.rng.int(2, 5), (start) =>
+    agentTask(c, { owner: 'genai-lab-agent', prefix: 'LAB', process: 'genai-lab', task: 'experiment', start, tools: [['mes-query', 5, 60]] }),
+  );
 }
 
 /** One day's demand: who asked for which app when, and the work units it served. Pure: same seed, same day. */

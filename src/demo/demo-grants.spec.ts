@@ -18,7 +18,19 @@ describe('simulateGrants', () => {
   it.each(['cae', 'agent'] as const)('grants in the %s pool only what the import will accept under the cap', (poolId) => {
     const { pool, grants } = replay(poolId, MONDAY);
     const apps = new Map(pool.apps.map((a) => [a.key, a]));
-    const draws = groupDraws(grants.map((g) => ({ appId: g.app, principalId: g.principal, host: g.host, workUnitId: g.workUnit, start: g.start, end: g.end, shareScope: apps.get(g.app)!.shareScope, lingerSeconds: apps.get(g.app)!.lingerSeconds ?? 0, cost: apps.get(g.app)!.cost })));
+    const draws = groupDraws(
+      grants.map((g) => ({
+        appId: g.app,
+        principalId: g.principal,
+        host: g.host,
+        workUnitId: g.workUnit,
+        start: g.start,
+        end: g.end,
+        shareScope: apps.get(g.app)!.shareScope,
+        lingerSeconds: apps.get(g.app)!.lingerSeconds ?? 0,
+        cost: apps.get(g.app)!.cost,
+      })),
+    );
     expect(checkCap({ existing: [], added: draws, changes: [], fallbackCap: pool.cap, instants: [] }).violation).toBeNull();
     expect(Math.max(...draws.map((d) => d.end))).toBeLessThan(MONDAY + DAY);
   });

@@ -48,7 +48,10 @@ function enqueue(queue: DemoRequest[], r: DemoRequest): void {
  * is imported; a denied request is retried after a while, up to twice (some retries land
  * within the false-denial interval, some later).
  */
-export function simulateGrants(input: { pool: DemoPool; requests: DemoRequest[]; teamOf: (principal: string) => string; dayEnd: number; rng: DemoRandom }): { grants: DemoGrant[]; denials: DemoDenial[] } {
+export function simulateGrants(input: { pool: DemoPool; requests: DemoRequest[]; teamOf: (principal: string) => string; dayEnd: number; rng: DemoRandom }): {
+  grants: DemoGrant[];
+  denials: DemoDenial[];
+} {
   const apps = new Map(input.pool.apps.map((a) => [a.key, a]));
   const ceilings = new Map(input.pool.limits.filter((l) => l.max !== null).map((l) => [l.team, l.max!]));
   const queue = [...input.requests].sort((a, b) => a.start - b.start);
@@ -77,7 +80,8 @@ export function simulateGrants(input: { pool: DemoPool; requests: DemoRequest[];
     }
     denials.push({ app: r.app, principal: r.principal, at, reason });
     const retryAt = at + Math.round(input.rng.between(20, 600) * 1000);
-    if (r.attempt < 2 && input.rng.chance(0.7) && retryAt + r.durationMs + 600_000 < input.dayEnd) enqueue(queue, { ...r, start: retryAt, attempt: r.attempt + 1 });
+    if (r.attempt < 2 && input.rng.chance(0.7) && retryAt + r.durationMs + 600_000 < input.dayEnd)
+      enqueue(queue, { ...r, start: retryAt, attempt: r.attempt + 1 });
   }
   return { grants, denials };
 }

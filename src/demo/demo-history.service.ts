@@ -49,7 +49,12 @@ export class DemoHistoryService {
     const ids = new Map<string, string>();
     await inChunks(plan.workUnits, async (w) => {
       const unit = await this.workUnits.upsert(authOf(tenant.organizationId, tenant.principals.get(w.owner.name)!), {
-        externalRef: w.ref, owner: w.owner.name, team: w.owner.team, process: w.process, task: w.task, orgUnitKind: DEMO_PROCESSES[w.process].orgUnitKind,
+        externalRef: w.ref,
+        owner: w.owner.name,
+        team: w.owner.team,
+        process: w.process,
+        task: w.task,
+        orgUnitKind: DEMO_PROCESSES[w.process].orgUnitKind,
       });
       ids.set(w.ref, unit.id);
     });
@@ -71,7 +76,13 @@ export class DemoHistoryService {
   ): Promise<{ leases: number; denials: number }> {
     const { pool, apps } = tenant.pools.get(q.spec.id)!;
     const principal = (name: string) => tenant.principals.get(name)!;
-    const { grants, denials } = simulateGrants({ pool: q.spec, requests: q.requests, teamOf: (name) => principal(name).team ?? '', dayEnd: q.dayEnd, rng: q.rng });
+    const { grants, denials } = simulateGrants({
+      pool: q.spec,
+      requests: q.requests,
+      teamOf: (name) => principal(name).team ?? '',
+      dayEnd: q.dayEnd,
+      rng: q.rng,
+    });
     const leases: ImportedLease[] = grants.map((g) => {
       const idleStart = g.start + Math.round((g.durationMs - g.idleMs) / 2);
       return {
@@ -85,7 +96,12 @@ export class DemoHistoryService {
         idle: g.idleMs > 0 ? [{ startedAt: new Date(idleStart), endedAt: new Date(idleStart + g.idleMs) }] : [],
       };
     });
-    const refused: ImportedDenial[] = denials.map((d) => ({ appId: apps.get(d.app)!.id, principalId: principal(d.principal).id, at: new Date(d.at), reason: d.reason }));
+    const refused: ImportedDenial[] = denials.map((d) => ({
+      appId: apps.get(d.app)!.id,
+      principalId: principal(d.principal).id,
+      at: new Date(d.at),
+      reason: d.reason,
+    }));
     if (leases.length + refused.length === 0) return { leases: 0, denials: 0 };
     const result = await this.history.import({ organizationId: tenant.organizationId, poolId: pool.id, leases, denials: refused });
     return { leases: result.leases, denials: result.denials };
@@ -101,8 +117,13 @@ export class DemoHistoryService {
         const input = rng.int(1500, 30_000);
         const output = rng.int(150, 3000);
         events.push({
-          eventId: `${w.ref}-call-${n}`, workUnitId: ids.get(w.ref)!, ...process.model, inputTokens: input, outputTokens: output,
-          cachedInputTokens: Math.floor(input * rng.between(0, 0.6)), reasoningOutputTokens: process.model.provider === 'anthropic' ? Math.floor(output * rng.between(0, 0.4)) : 0,
+          eventId: `${w.ref}-call-${n}`,
+          workUnitId: ids.get(w.ref)!,
+          ...process.model,
+          inputTokens: input,
+          outputTokens: output,
+          cachedInputTokens: Math.floor(input * rng.between(0, 0.6)),
+          reasoningOutputTokens: process.model.provider === 'anthropic' ? Math.floor(output * rng.between(0, 0.4)) : 0,
           occurredAt: new Date(Math.round(w.start + rng.next() * Math.max(60_000, w.end - w.start))),
         });
       }
@@ -119,7 +140,9 @@ export class DemoHistoryService {
 
   /** Most work is decided (accepted with a value, or rejected); the last days' work is mostly still pending. */
   private async recordOutcomes(tenant: DemoTenant, units: DemoWorkUnit[], ids: Map<string, string>, q: { rng: DemoRandom; recent: boolean }): Promise<number> {
-    const decided = units.map((w) => ({ w, input: this.outcomeOf(w, ids.get(w.ref)!, q) })).filter((d): d is { w: DemoWorkUnit; input: OutcomeInput } => d.input !== null);
+    const decided = units
+      .map((w) => ({ w, input: this.outcomeOf(w, ids.get(w.ref)!, q) }))
+      .filter((d): d is { w: DemoWorkUnit; input: OutcomeInput } => d.input !== null);
     await inChunks(decided, (d) => this.outcomes.record(authOf(tenant.organizationId, tenant.principals.get(d.w.owner.name)!), d.input));
     return decided.length;
   }
@@ -132,8 +155,13 @@ export class DemoHistoryService {
     if (roll >= process.accepted) return { workUnitId, outcome: 'REJECTED', humanReviewed: reviewed, qualityResult: 'did not pass review' };
     const value = process.value && process.value.max > 0 && q.rng.chance(0.9) ? Math.round(q.rng.between(process.value.min, process.value.max)) : null;
     return {
-      workUnitId, outcome: 'ACCEPTED', humanReviewed: reviewed, decision: `${w.task} done`,
-      valueDimension: process.value?.dimension ?? 'STRATEGIC', valueAmount: value, evidenceConfidence: Math.round(q.rng.between(0.5, 0.95) * 100) / 100,
+      workUnitId,
+      outcome: 'ACCEPTED',
+      humanReviewed: reviewed,
+      decision: `${w.task} done`,
+      valueDimension: process.value?.dimension ?? 'STRATEGIC',
+      valueAmount: value,
+      evidenceConfidence: Math.round(q.rng.between(0.5, 0.95) * 100) / 100,
     };
   }
 }

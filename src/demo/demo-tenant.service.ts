@@ -23,7 +23,15 @@ export interface DemoTenant {
 
 /** The seeded principal acting as itself: work units, compute usage and outcomes carry its id. */
 export function authOf(organizationId: string, principal: PrincipalEntity): AuthContext {
-  return { keyId: 'seed-demo', organizationId, principalId: principal.id, principalKind: principal.kind, team: principal.team, role: 'CLIENT', expiresAt: null };
+  return {
+    keyId: 'seed-demo',
+    organizationId,
+    principalId: principal.id,
+    principalKind: principal.kind,
+    team: principal.team,
+    role: 'CLIENT',
+    expiresAt: null,
+  };
 }
 
 /**
@@ -49,7 +57,14 @@ export class DemoTenantService {
     for (const spec of DEMO_POOLS) pools.set(spec.id, await this.pool(actor, spec));
     const principals = new Map<string, PrincipalEntity>();
     for (const person of DEMO_PEOPLE) {
-      principals.set(person.name, await this.principals.create({ organizationId, actorPrincipalId: admin.id, input: { name: person.name, kind: person.kind, team: person.team, orgUnitKind: person.orgUnitKind } }));
+      principals.set(
+        person.name,
+        await this.principals.create({
+          organizationId,
+          actorPrincipalId: admin.id,
+          input: { name: person.name, kind: person.kind, team: person.team, orgUnitKind: person.orgUnitKind },
+        }),
+      );
     }
     const keyFor = async (name: string, role: 'CLIENT' | 'VIEWER') =>
       (await this.apiKeys.create({ organizationId, actorPrincipalId: admin.id, principalId: principals.get(name)!.id, role })).secret;
@@ -62,7 +77,13 @@ export class DemoTenantService {
   }
 
   private async pool(actor: AuditActor, spec: DemoPool): Promise<{ pool: PoolEntity; apps: Map<string, CatalogAppEntity> }> {
-    const pool = await this.pools.create(actor, { name: spec.name, cap: spec.cap, creditHourPrice: spec.creditHourPrice, maxLeaseSeconds: spec.maxLeaseSeconds, defaultLeaseSeconds: 300 });
+    const pool = await this.pools.create(actor, {
+      name: spec.name,
+      cap: spec.cap,
+      creditHourPrice: spec.creditHourPrice,
+      maxLeaseSeconds: spec.maxLeaseSeconds,
+      defaultLeaseSeconds: 300,
+    });
     const apps = new Map<string, CatalogAppEntity>();
     for (const app of spec.apps) apps.set(app.key, await this.apps.create(actor, { poolId: pool.id, ...app }));
     for (const limit of spec.limits) await this.pools.setGroupLimit(actor, { poolId: pool.id, ...limit });

@@ -15,7 +15,19 @@ import { DemoTenantService } from './demo-tenant.service';
 
 /** What `npm run seed:demo` needs: the services admins and clients reach through the API, nothing that listens. */
 @Module({
-  imports: [ConfigModule, DatabaseModule, RedisModule, OnboardingModule, PrincipalsModule, ApiKeysModule, PoolsModule, AppsModule, HistoryModule, WorkUnitsModule, ComputeUsageModule],
+  imports: [
+    ConfigModule,
+    DatabaseModule,
+    RedisModule,
+    OnboardingModule,
+    PrincipalsModule,
+    ApiKeysModule,
+    PoolsModule,
+    AppsModule,
+    HistoryModule,
+    WorkUnitsModule,
+    ComputeUsageModule,
+  ],
   providers: [DemoTenantService, DemoHistoryService],
 })
 export class DemoModule {}

@@ -44,12 +44,25 @@ async function seed(args: string[]): Promise<void> {
       const day = await history.seedDay(tenant, { seed: seedValue, index: i, start: first + i * DAY, recent: i >= days - 2 });
       for (const k of Object.keys(total) as (keyof DemoDayStats)[]) total[k] += day[k];
       const date = new Date(first + i * DAY).toISOString().slice(0, 10);
-      console.log(`day ${i + 1}/${days} (${date}): ${fmt(day.leases)} leases, ${fmt(day.denials)} denials, ${fmt(day.computeEvents)} compute events, ${fmt(day.workUnits)} work units`);
+      console.log(
+        `day ${i + 1}/${days} (${date}): ${fmt(day.leases)} leases, ${fmt(day.denials)} denials, ${fmt(day.computeEvents)} compute events, ${fmt(day.workUnits)} work units`,
+      );
     }
     const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
-    console.log(`done in ${seconds} s: ${fmt(total.leases)} leases, ${fmt(total.denials)} denials, ${fmt(total.computeEvents)} compute events, ${fmt(total.workUnits)} work units, ${fmt(total.outcomes)} outcomes`);
+    console.log(
+      `done in ${seconds} s: ${fmt(total.leases)} leases, ${fmt(total.denials)} denials, ${fmt(total.computeEvents)} compute events, ${fmt(total.workUnits)} work units, ${fmt(total.outcomes)} outcomes`,
+    );
     const pools = Object.fromEntries([...tenant.pools].map(([id, p]) => [id, p.pool.id]));
-    console.log(JSON.stringify({ organizationId: tenant.organizationId, adminKey: tenant.adminKey, viewerKey: tenant.viewerKey, pools, from: new Date(first).toISOString(), to: new Date(first + days * DAY).toISOString() }));
+    console.log(
+      JSON.stringify({
+        organizationId: tenant.organizationId,
+        adminKey: tenant.adminKey,
+        viewerKey: tenant.viewerKey,
+        pools,
+        from: new Date(first).toISOString(),
+        to: new Date(first + days * DAY).toISOString(),
+      }),
+    );
   } finally {
     await app.close();
   }

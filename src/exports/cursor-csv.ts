@@ -53,10 +53,14 @@ export async function* cursorCsvChunks(csv: CursorCsv): AsyncGenerator<Buffer> {
   // marked handled at once, so a failure surfaces where it is awaited, not as unhandled.
   const track = <T>(query: Promise<T>): Promise<T> => {
     running.add(query);
-    query.then(() => running.delete(query), () => running.delete(query));
+    query.then(
+      () => running.delete(query),
+      () => running.delete(query),
+    );
     return query;
   };
-  const open = (i: number) => track(declareCursor(clients[i % clients.length], csv.sql, segments[i].params).then(() => fetchBatch(clients[i % clients.length])));
+  const open = (i: number) =>
+    track(declareCursor(clients[i % clients.length], csv.sql, segments[i].params).then(() => fetchBatch(clients[i % clients.length])));
   let buffer = Buffer.allocUnsafe(BATCH_BYTES);
   try {
     yield Buffer.from(csv.header);
@@ -64,7 +68,7 @@ export async function* cursorCsvChunks(csv: CursorCsv): AsyncGenerator<Buffer> {
     for (let i = 0; first; i++) {
       const client = clients[i % clients.length];
       const ahead = clients.length > 1 && i + 1 < segments.length ? open(i + 1) : undefined;
-      for (let next: Promise<Batch> | undefined = first; next; ) {
+      for (let next: Promise<Batch> | undefined = first; next;) {
         const batch: Batch = await next;
         next = batch.rows.length === BATCH_ROWS ? track(fetchBatch(client)) : undefined;
         if (batch.rows.length === 0) break;

@@ -74,7 +74,9 @@ export const LEDGER_SQL_COLUMNS = LEDGER_RUNS.map((run) => run.names[0]);
 export const LEDGER_KINDS: CsvKind[] = LEDGER_RUNS.map((run) => run.kind);
 
 const ledgerSelect = LEDGER_RUNS.map((run) =>
-  run.exprs.length === 1 ? `${run.exprs[0]} AS ${run.names[0]}` : `${run.exprs.map((e) => `coalesce((${e})::text, '')`).join(` || ',' || `)} AS ${run.names[0]}`,
+  run.exprs.length === 1
+    ? `${run.exprs[0]} AS ${run.names[0]}`
+    : `${run.exprs.map((e) => `coalesce((${e})::text, '')`).join(` || ',' || `)} AS ${run.names[0]}`,
 ).join(',\n         ');
 
 export const LEDGER_SQL = `

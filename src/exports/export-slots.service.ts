@@ -57,14 +57,18 @@ export class ExportSlotsService {
       });
     }
     const renew = setInterval(() => {
-      this.redis.tpRenewExportSlot(key, claim, SLOT_CLAIM_MS).catch((err: Error) => this.logger.warn(`Could not renew an export slot of organization ${organizationId}: ${err.message}`));
+      this.redis
+        .tpRenewExportSlot(key, claim, SLOT_CLAIM_MS)
+        .catch((err: Error) => this.logger.warn(`Could not renew an export slot of organization ${organizationId}: ${err.message}`));
     }, RENEW_EVERY_MS);
     renew.unref();
     return {
       release: async () => {
         clearInterval(renew);
         // Left to lapse if Redis cannot take it back now.
-        await this.redis.zrem(key, claim).catch((err: Error) => this.logger.warn(`Could not release an export slot of organization ${organizationId}: ${err.message}`));
+        await this.redis
+          .zrem(key, claim)
+          .catch((err: Error) => this.logger.warn(`Could not release an export slot of organization ${organizationId}: ${err.message}`));
       },
     };
   }

@@ -146,7 +146,9 @@ export class ExportsService {
   /** One of this process's export places, then one of the organization's slots (across every process). */
   private async takeSlot(organizationId: string): Promise<ExportSlot> {
     if (this.running >= EXPORTS_PER_PROCESS) {
-      throw new AppError('RATE_LIMITED', `This server runs ${EXPORTS_PER_PROCESS} exports already, the most it runs at once; retry shortly`, { retryAfterSeconds: 5 });
+      throw new AppError('RATE_LIMITED', `This server runs ${EXPORTS_PER_PROCESS} exports already, the most it runs at once; retry shortly`, {
+        retryAfterSeconds: 5,
+      });
     }
     this.running++;
     try {
@@ -218,7 +220,8 @@ function filename(name: string, window: ExportWindow): string {
 }
 
 function parseDate(value: unknown, field: string): Date {
-  if (typeof value !== 'string' || !ISO_DATE.test(value)) throw AppError.badInput(field, `${field} must be an ISO 8601 date or date-time, e.g. 2026-01-01T00:00:00Z`);
+  if (typeof value !== 'string' || !ISO_DATE.test(value))
+    throw AppError.badInput(field, `${field} must be an ISO 8601 date or date-time, e.g. 2026-01-01T00:00:00Z`);
   const date = new Date(value);
   if (Number.isNaN(date.getTime())) throw AppError.badInput(field, `${field} is not a valid date`);
   return date;

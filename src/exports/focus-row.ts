@@ -3,21 +3,74 @@ import type { FocusPeriods } from './utc-days';
 
 /** FOCUS 1.2: the mandatory columns in the specification's order, then conditional ones, then x_ extensions. */
 export const FOCUS_COLUMNS = [
-  'BilledCost', 'BillingAccountId', 'BillingAccountName', 'BillingCurrency', 'BillingPeriodEnd', 'BillingPeriodStart',
-  'ChargeCategory', 'ChargeClass', 'ChargeDescription', 'ChargePeriodEnd', 'ChargePeriodStart', 'ContractedCost',
-  'EffectiveCost', 'InvoiceIssuerName', 'ListCost', 'PricingQuantity', 'PricingUnit', 'ProviderName', 'PublisherName',
-  'ServiceCategory', 'ServiceName',
-  'ConsumedQuantity', 'ConsumedUnit', 'SkuId', 'ResourceId', 'Tags',
-  'x_Meter', 'x_WorkUnitId', 'x_WorkUnitExternalRef', 'x_PoolId', 'x_PoolName', 'x_AppId', 'x_AppKey', 'x_Provider', 'x_Model',
-  'x_InputTokens', 'x_CachedInputTokens', 'x_OutputTokens', 'x_ReasoningTokens', 'x_CreditHours', 'x_IdleCreditHours',
-  'x_CorrectionCost', 'x_LedgerEntries',
+  'BilledCost',
+  'BillingAccountId',
+  'BillingAccountName',
+  'BillingCurrency',
+  'BillingPeriodEnd',
+  'BillingPeriodStart',
+  'ChargeCategory',
+  'ChargeClass',
+  'ChargeDescription',
+  'ChargePeriodEnd',
+  'ChargePeriodStart',
+  'ContractedCost',
+  'EffectiveCost',
+  'InvoiceIssuerName',
+  'ListCost',
+  'PricingQuantity',
+  'PricingUnit',
+  'ProviderName',
+  'PublisherName',
+  'ServiceCategory',
+  'ServiceName',
+  'ConsumedQuantity',
+  'ConsumedUnit',
+  'SkuId',
+  'ResourceId',
+  'Tags',
+  'x_Meter',
+  'x_WorkUnitId',
+  'x_WorkUnitExternalRef',
+  'x_PoolId',
+  'x_PoolName',
+  'x_AppId',
+  'x_AppKey',
+  'x_Provider',
+  'x_Model',
+  'x_InputTokens',
+  'x_CachedInputTokens',
+  'x_OutputTokens',
+  'x_ReasoningTokens',
+  'x_CreditHours',
+  'x_IdleCreditHours',
+  'x_CorrectionCost',
+  'x_LedgerEntries',
 ] as const;
 
 /** What FOCUS_SQL returns per row, in this order: each group's own values, nothing FOCUS repeats. */
 export const FOCUS_SQL_COLUMNS = [
-  'meter', 'work_unit_id', 'external_ref', 'tags', 'pool_id', 'pool_name', 'app_id', 'app_key', 'app_name', 'provider', 'model',
-  'cost', 'correction_cost', 'credit_hours', 'idle_credit_hours',
-  'input_tokens', 'cached_input_tokens', 'output_tokens', 'reasoning_tokens', 'tokens', 'entries',
+  'meter',
+  'work_unit_id',
+  'external_ref',
+  'tags',
+  'pool_id',
+  'pool_name',
+  'app_id',
+  'app_key',
+  'app_name',
+  'provider',
+  'model',
+  'cost',
+  'correction_cost',
+  'credit_hours',
+  'idle_credit_hours',
+  'input_tokens',
+  'cached_input_tokens',
+  'output_tokens',
+  'reasoning_tokens',
+  'tokens',
+  'entries',
 ] as const;
 
 /** The organization billed: BillingAccountId, BillingAccountName, BillingCurrency, and InvoiceIssuerName of license rows. */
@@ -44,8 +97,17 @@ export function focusRowWriter(account: FocusAccount, periods: FocusPeriods): (r
   const charge = `${periods.chargePeriodEnd},${periods.chargePeriodStart}`;
   const issuer = csvText(account.name);
   return (r) => {
-    const meter = r[0], unitId = r[1], ref = r[2], tags = r[3], poolId = r[4], poolName = r[5];
-    const appId = r[6], appKey = r[7], appName = r[8], provider = r[9], model = r[10];
+    const meter = r[0],
+      unitId = r[1],
+      ref = r[2],
+      tags = r[3],
+      poolId = r[4],
+      poolName = r[5];
+    const appId = r[6],
+      appKey = r[7],
+      appName = r[8],
+      provider = r[9],
+      model = r[10];
     const cost = csvVerbatim(r[11]);
     const compute = meter === 'COMPUTE';
     const app = appName ?? appId;

@@ -76,7 +76,13 @@ export interface CapCheck {
  * if the credits held just after it fit under the cap in force then (draws held already are
  * never ended by a lower cap). `existing` are the pool's draws already recorded.
  */
-export function checkCap(input: { existing: { start: number; end: number; credits: number }[]; added: PastDraw[]; changes: CapChange[]; fallbackCap: number; instants: number[] }): CapCheck {
+export function checkCap(input: {
+  existing: { start: number; end: number; credits: number }[];
+  added: PastDraw[];
+  changes: CapChange[];
+  fallbackCap: number;
+  instants: number[];
+}): CapCheck {
   type Ev = { at: number; order: number; credits: number; draw?: number; instant?: number };
   const events: Ev[] = [];
   for (const d of input.existing) if (d.end > d.start) events.push({ at: d.start, order: 1, credits: d.credits }, { at: d.end, order: 0, credits: -d.credits });

@@ -76,14 +76,26 @@ export class HistoryImportService {
     if (leases.length + denials.length + (input.capChanges?.length ?? 0) === 0) throw AppError.badInput('leases', 'Nothing to import');
     const draws = groupDraws(leases);
     const held = draws.find((d) => d.end > now);
-    if (held) throw AppError.badInput(`leases[${held.opener}].endedAt`, `The draw this lease opened is still held (linger) until ${new Date(held.end).toISOString()}: import it after that`);
-    const result = await this.dataSource.transaction((manager) => this.write(manager, { pool, leases, denials, draws, capChanges: input.capChanges ?? [], now }));
-    await this.rollups.refresh(pool, { from: result.from.getTime() - this.config.falseDenialSeconds * 1000, to: result.to.getTime(), longestSeconds: draws.reduce((m, d) => Math.max(m, (d.end - d.start) / 1000), 0) });
+    if (held)
+      throw AppError.badInput(
+        `leases[${held.opener}].endedAt`,
+        `The draw this lease opened is still held (linger) until ${new Date(held.end).toISOString()}: import it after that`,
+      );
+    const result = await this.dataSource.transaction((manager) =>
+      this.write(manager, { pool, leases, denials, draws, capChanges: input.capChanges ?? [], now }),
+    );
+    await this.rollups.refresh(pool, {
+      from: result.from.getTime() - this.config.falseDenialSeconds * 1000,
+      to: result.to.getTime(),
+      longestSeconds: draws.reduce((m, d) => Math.max(m, (d.end - d.start) / 1000), 0),
+    });
     return result;
   }
 
   private async catalog(pool: PoolEntity, input: HistoryImportInput, now: number): Promise<Catalog> {
-    const ids = [...new Set([...(input.leases ?? []), ...(input.denials ?? [])].map((r) => r.principalId))].filter((id) => typeof id === 'string' && isUuid(id));
+    const ids = [...new Set([...(input.leases ?? []), ...(input.denials ?? [])].map((r) => r.principalId))].filter(
+      (id) => typeof id === 'string' && isUuid(id),
+    );
     const principals = ids.length === 0 ? [] : await this.dataSource.manager.findBy(PrincipalEntity, { organizationId: pool.organizationId, id: In(ids) });
     const workUnitIds = (input.leases ?? []).map((l) => l.workUnitId).filter((id): id is string => typeof id === 'string');
     return {
@@ -95,7 +107,10 @@ export class HistoryImportService {
   }
 
   /** Everything in one transaction, under the pool's import lock, so two imports never both fit under the cap alone. */
-  private async write(manager: EntityManager, q: { pool: PoolEntity; leases: ValidLease[]; denials: ValidDenial[]; draws: PastDraw[]; capChanges: { at: Date; cap: number }[]; now: number }): Promise<HistoryImportResult> {
+  private async write(
+    manager: EntityManager,
+    q: { pool: PoolEntity; leases: ValidLease[]; denials: ValidDenial[]; draws: PastDraw[]; capChanges: { at: Date; cap: number }[]; now: number },
+  ): Promise<HistoryImportResult> {
     const { pool } = q;
     await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended('history-import:' || $1, 0))`, [pool.id]);
     const recorded = await this.source.capChanges(pool.id, manager);
@@ -112,18 +127,51 @@ export class HistoryImportService {
     await this.insertDenials(manager, pool, q.denials, available);
     for (const d of q.draws) {
       const drawId = leaseIds.drawIds[d.opener];
-      await this.draws.record({ drawId, appId: d.appId, openerLeaseId: leaseIds.ids[d.opener], cost: d.credits, openedAt: new Date(d.start), endedAt: new Date(d.end), source: 'imported' }, manager);
+      await this.draws.record(
+        {
+          drawId,
+          appId: d.appId,
+          openerLeaseId: leaseIds.ids[d.opener],
+          cost: d.credits,
+          openedAt: new Date(d.start),
+          endedAt: new Date(d.end),
+          source: 'imported',
+        },
+        manager,
+      );
     }
     const [row]: { id: string }[] = await manager.query(
       `INSERT INTO history_imports (organization_id, pool_id, range_from, range_to, leases, draws, denials, cap_changes, first_fencing_token, last_fencing_token)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-      [pool.organizationId, pool.id, new Date(from), new Date(to), q.leases.length, q.draws.length, q.denials.length, capChanges.length, tokens.first, tokens.last],
+      [
+        pool.organizationId,
+        pool.id,
+        new Date(from),
+        new Date(to),
+        q.leases.length,
+        q.draws.length,
+        q.denials.length,
+        capChanges.length,
+        tokens.first,
+        tokens.last,
+      ],
     );
-    return { importId: row.id, leases: q.leases.length, draws: q.draws.length, denials: q.denials.length, capChanges: capChanges.length, from: new Date(from), to: new Date(to) };
+    return {
+      importId: row.id,
+      leases: q.leases.length,
+      draws: q.draws.length,
+      denials: q.denials.length,
+      capChanges: capChanges.length,
+      from: new Date(from),
+      to: new Date(to),
+    };
   }
 
   /** Refuses the import if a draw would have opened above the cap; returns the credits free at each denial. */
-  private async checkCap(manager: EntityManager, q: { pool: PoolEntity; draws: PastDraw[]; denials: ValidDenial[]; changes: CapChange[]; from: number; to: number; now: number }): Promise<number[]> {
+  private async checkCap(
+    manager: EntityManager,
+    q: { pool: PoolEntity; draws: PastDraw[]; denials: ValidDenial[]; changes: CapChange[]; from: number; to: number; now: number },
+  ): Promise<number[]> {
     const unrecorded = await this.source.unrecordedDraws({ organizationId: q.pool.organizationId, poolId: q.pool.id, now: q.now }, manager);
     const bounds = this.rollups.bounds(await this.rollups.cursor(q.pool.id), q.now);
     const existing = await this.source.draws({ poolId: q.pool.id, from: q.from, to: q.to, now: q.now, bounds, unrecorded, withIdle: false }, manager);
@@ -131,14 +179,19 @@ export class HistoryImportService {
     const check = checkCap({ existing, added: q.draws, changes, fallbackCap: q.pool.cap, instants: q.denials.map((d) => d.at) });
     if (check.violation) {
       const { draw, at, level, cap } = check.violation;
-      throw AppError.badInput(`leases[${q.draws[draw].opener}]`, `This lease would have held ${level} credits in the pool at ${new Date(at).toISOString()}, over the cap of ${cap} then`);
+      throw AppError.badInput(
+        `leases[${q.draws[draw].opener}]`,
+        `This lease would have held ${level} credits in the pool at ${new Date(at).toISOString()}, over the cap of ${cap} then`,
+      );
     }
     return check.available;
   }
 
   /** Synthetic tokens below every live one (live tokens are positive) and every earlier import's. */
   private async fencingTokens(manager: EntityManager, poolId: string, count: number): Promise<{ first: string | null; last: string | null; base: bigint }> {
-    const rows: { low: string }[] = await manager.query('SELECT coalesce(min(last_fencing_token), 0)::text AS low FROM history_imports WHERE pool_id = $1', [poolId]);
+    const rows: { low: string }[] = await manager.query('SELECT coalesce(min(last_fencing_token), 0)::text AS low FROM history_imports WHERE pool_id = $1', [
+      poolId,
+    ]);
     const base = BigInt(rows[0].low);
     if (count === 0) return { first: null, last: null, base };
     return { first: String(base - 1n), last: String(base - BigInt(count)), base };
@@ -153,7 +206,10 @@ export class HistoryImportService {
   }
 
   /** Writes the leases (tokens rising with their start) and their idle intervals; returns each lease's id and draw id. */
-  private async insertLeases(manager: EntityManager, q: { pool: PoolEntity; leases: ValidLease[]; draws: PastDraw[]; tokens: { base: bigint } }): Promise<{ ids: string[]; drawIds: string[] }> {
+  private async insertLeases(
+    manager: EntityManager,
+    q: { pool: PoolEntity; leases: ValidLease[]; draws: PastDraw[]; tokens: { base: bigint } },
+  ): Promise<{ ids: string[]; drawIds: string[] }> {
     const ids = q.leases.map(() => randomUUID());
     const drawIds: string[] = new Array(q.leases.length);
     const credits: number[] = new Array(q.leases.length).fill(0);
@@ -177,10 +233,22 @@ export class HistoryImportService {
                      $15::timestamptz[], $16::uuid[])
               AS u(id, app_id, principal_id, team, host, draw_id, credits, lease_seconds, token, state, s, e, work_unit_id)`,
         [
-          q.pool.organizationId, q.pool.id, IMPORTED_API_KEY_ID,
-          col((r) => ids[r.i]), col((r) => r.l.appId), col((r) => r.l.principalId), col((r) => r.l.team), col((r) => r.l.host), col((r) => drawIds[r.i]),
-          col((r) => credits[r.i]), col((r) => Math.max(MIN_LEASE_SECONDS, Math.min(q.pool.maxLeaseSeconds, Math.ceil((r.l.end - r.l.start) / 1000)))),
-          col((r) => token[r.i]), col((r) => r.l.state), col((r) => new Date(r.l.start)), col((r) => new Date(r.l.end)), col((r) => r.l.workUnitId),
+          q.pool.organizationId,
+          q.pool.id,
+          IMPORTED_API_KEY_ID,
+          col((r) => ids[r.i]),
+          col((r) => r.l.appId),
+          col((r) => r.l.principalId),
+          col((r) => r.l.team),
+          col((r) => r.l.host),
+          col((r) => drawIds[r.i]),
+          col((r) => credits[r.i]),
+          col((r) => Math.max(MIN_LEASE_SECONDS, Math.min(q.pool.maxLeaseSeconds, Math.ceil((r.l.end - r.l.start) / 1000)))),
+          col((r) => token[r.i]),
+          col((r) => r.l.state),
+          col((r) => new Date(r.l.start)),
+          col((r) => new Date(r.l.end)),
+          col((r) => r.l.workUnitId),
         ],
       );
     }
@@ -203,7 +271,17 @@ export class HistoryImportService {
         `INSERT INTO denials (organization_id, pool_id, app_id, principal_id, team, requested, available, reason, at)
          SELECT $1, $2, u.app_id, u.principal_id, u.team, u.requested, u.available, u.reason, u.at
          FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::int[], $7::int[], $8::text[], $9::timestamptz[]) AS u(app_id, principal_id, team, requested, available, reason, at)`,
-        [pool.organizationId, pool.id, batch.map((d) => d.appId), batch.map((d) => d.principalId), batch.map((d) => d.team), batch.map((d) => d.requested), batch.map((_, k) => available[at + k]), batch.map((d) => d.reason), batch.map((d) => new Date(d.at))],
+        [
+          pool.organizationId,
+          pool.id,
+          batch.map((d) => d.appId),
+          batch.map((d) => d.principalId),
+          batch.map((d) => d.team),
+          batch.map((d) => d.requested),
+          batch.map((_, k) => available[at + k]),
+          batch.map((d) => d.reason),
+          batch.map((d) => new Date(d.at)),
+        ],
       );
     }
   }

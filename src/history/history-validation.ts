@@ -82,9 +82,11 @@ export function validLeases(leases: ImportedLease[], catalog: Catalog): ValidLea
     const start = time(l.acquiredAt, `${field}.acquiredAt`, catalog.now);
     const end = time(l.endedAt, `${field}.endedAt`, catalog.now);
     const workUnitId = l.workUnitId ?? null;
-    if (workUnitId !== null && !catalog.workUnits.has(workUnitId)) throw new AppError('NOT_FOUND', `No work unit with id ${workUnitId} in your organization`, { field: `${field}.workUnitId` });
+    if (workUnitId !== null && !catalog.workUnits.has(workUnitId))
+      throw new AppError('NOT_FOUND', `No work unit with id ${workUnitId} in your organization`, { field: `${field}.workUnitId` });
     if (end <= start) throw AppError.badInput(`${field}.endedAt`, `${field}.endedAt must be after acquiredAt`);
-    if (l.state !== undefined && l.state !== 'RELEASED' && l.state !== 'EXPIRED') throw AppError.badInput(`${field}.state`, `${field}.state must be RELEASED or EXPIRED`);
+    if (l.state !== undefined && l.state !== 'RELEASED' && l.state !== 'EXPIRED')
+      throw AppError.badInput(`${field}.state`, `${field}.state must be RELEASED or EXPIRED`);
     const idle = (l.idle ?? []).map((span, k) => {
       const s = time(span.startedAt, `${field}.idle[${k}].startedAt`, catalog.now);
       const e = time(span.endedAt, `${field}.idle[${k}].endedAt`, catalog.now);
@@ -128,7 +130,11 @@ export function validCapChanges(changes: { at: Date; cap: number }[], firstRecor
   return changes
     .map((c, i) => {
       const at = time(c.at, `capChanges[${i}].at`, now);
-      if (firstRecorded !== null && at >= firstRecorded) throw AppError.badInput(`capChanges[${i}].at`, `capChanges[${i}].at must be before the pool's first recorded cap (${new Date(firstRecorded).toISOString()})`);
+      if (firstRecorded !== null && at >= firstRecorded)
+        throw AppError.badInput(
+          `capChanges[${i}].at`,
+          `capChanges[${i}].at must be before the pool's first recorded cap (${new Date(firstRecorded).toISOString()})`,
+        );
       return { at, cap: requireInt(c.cap, `capChanges[${i}].cap`, { min: 0, max: 1_000_000_000 }) };
     })
     .sort((a, b) => a.at - b.at);

@@ -8,7 +8,11 @@ export function refusalError(refusal: Refused, waitedSeconds: number | null): Ap
   const retryAfterSeconds = retrySeconds(refusal.retryAfterMs);
   const extensions = { available: refusal.available, requested: refusal.requested, retryAfterSeconds, queueLength: refusal.queuedAhead };
   if (waitedSeconds !== null) {
-    return new AppError('QUEUE_TIMEOUT', `Waited ${waitedSeconds} s in the queue and ${refusal.requested} credits did not come free (${refusal.available} available to you, ${refusal.queuedAhead} requests ahead)`, extensions);
+    return new AppError(
+      'QUEUE_TIMEOUT',
+      `Waited ${waitedSeconds} s in the queue and ${refusal.requested} credits did not come free (${refusal.available} available to you, ${refusal.queuedAhead} requests ahead)`,
+      extensions,
+    );
   }
   if (refusal.neverFits) {
     const message =

@@ -9,7 +9,10 @@ export type DenialReason = 'POOL_EXHAUSTED' | 'GROUP_LIMIT_REACHED' | 'QUEUE_TIM
  */
 @Entity({ name: 'denials' })
 @Index('ix_denials_pool_at', ['organizationId', 'poolId', 'at', 'id'])
-@Index('uq_denials_coalesce', ['organizationId', 'poolId', 'principalId', 'appId', 'reason', 'bucketStart'], { unique: true, where: '"bucket_start" IS NOT NULL' })
+@Index('uq_denials_coalesce', ['organizationId', 'poolId', 'principalId', 'appId', 'reason', 'bucketStart'], {
+  unique: true,
+  where: '"bucket_start" IS NOT NULL',
+})
 export class DenialEntity {
   @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS', primaryKeyConstraintName: 'pk_denials' })
   id!: string;

@@ -23,7 +23,8 @@ export class DenialsResolver {
 
   @Roles('ADMIN')
   @Query(() => [Denial], {
-    description: 'Refused check-outs of a pool in [from, to), oldest first; repeated refusals of one principal, app and reason within a few seconds are one denial with a `count` (ADMIN).',
+    description:
+      'Refused check-outs of a pool in [from, to), oldest first; repeated refusals of one principal, app and reason within a few seconds are one denial with a `count` (ADMIN).',
   })
   async denials(
     @CurrentAuth() auth: AuthContext,

@@ -2,7 +2,16 @@ import { heldWhileIdleMs } from './draw-idle';
 
 describe('heldWhileIdleMs', () => {
   it('counts the idle intervals of a lone lease, clipped to the draw', () => {
-    const spans = [{ start: 0, end: 100, idle: [{ start: 10, end: 30 }, { start: 90, end: 120 }] }];
+    const spans = [
+      {
+        start: 0,
+        end: 100,
+        idle: [
+          { start: 10, end: 30 },
+          { start: 90, end: 120 },
+        ],
+      },
+    ];
     expect(heldWhileIdleMs(spans, 0, 100)).toBe(30);
   });
 

@@ -114,8 +114,9 @@ export class LeaseDrawsService {
    * At most RECONCILE_BATCH, the oldest first; the next pass takes the rest.
    */
   async unreported(poolId: string): Promise<UnreportedDraw[]> {
-    const rows: { draw_id: string; app_id: string; opener: string; credits: number; opened_at: Date; ended_at: Date; overdue: boolean }[] = await this.dataSource.query(
-      `SELECT o.draw_id, o.app_id, o.id AS opener, o.credits, min(l.acquired_at) AS opened_at,
+    const rows: { draw_id: string; app_id: string; opener: string; credits: number; opened_at: Date; ended_at: Date; overdue: boolean }[] =
+      await this.dataSource.query(
+        `SELECT o.draw_id, o.app_id, o.id AS opener, o.credits, min(l.acquired_at) AS opened_at,
               max(l.ended_at) + make_interval(secs => a.linger_seconds) AS ended_at,
               max(l.ended_at) + make_interval(secs => a.linger_seconds) < now() - interval '${RECONCILE_AFTER}' AS overdue
        FROM leases o
@@ -128,9 +129,18 @@ export class LeaseDrawsService {
        HAVING bool_and(l.state <> 'ACTIVE') AND max(l.ended_at) + make_interval(secs => a.linger_seconds) < now()
        ORDER BY max(l.ended_at)
        LIMIT ${RECONCILE_BATCH}`,
-      [poolId],
-    );
-    return rows.map((r) => ({ drawId: r.draw_id, appId: r.app_id, openerLeaseId: r.opener, cost: r.credits, openedAt: r.opened_at, endedAt: r.ended_at, source: 'reconciled', overdue: r.overdue }));
+        [poolId],
+      );
+    return rows.map((r) => ({
+      drawId: r.draw_id,
+      appId: r.app_id,
+      openerLeaseId: r.opener,
+      cost: r.credits,
+      openedAt: r.opened_at,
+      endedAt: r.ended_at,
+      source: 'reconciled',
+      overdue: r.overdue,
+    }));
   }
 
   /** Records each draw (once, as `record` does); returns how many were new. */

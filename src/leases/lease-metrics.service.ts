@@ -23,8 +23,18 @@ export class LeaseMetricsService {
     this.expiries = new Counter({ name: 'tokenpool_lease_expiries_total', help: 'Leases that expired without a check-in.', labelNames: ['pool'], registers });
     this.cap = new Gauge({ name: 'tokenpool_pool_cap_credits', help: 'Pool cap.', labelNames: ['pool'], registers });
     this.inUse = new Gauge({ name: 'tokenpool_pool_in_use_credits', help: 'Credits held, lingering draws included.', labelNames: ['pool'], registers });
-    this.waiting = new Gauge({ name: 'tokenpool_queue_waiting_requests', help: 'Check-outs of this process waiting in the fair queue.', labelNames: ['pool'], registers });
-    this.queueLength = new Gauge({ name: 'tokenpool_pool_queue_length', help: 'Tickets in the pool\'s fair queue, all processes (read by the worker each sweep).', labelNames: ['pool'], registers });
+    this.waiting = new Gauge({
+      name: 'tokenpool_queue_waiting_requests',
+      help: 'Check-outs of this process waiting in the fair queue.',
+      labelNames: ['pool'],
+      registers,
+    });
+    this.queueLength = new Gauge({
+      name: 'tokenpool_pool_queue_length',
+      help: "Tickets in the pool's fair queue, all processes (read by the worker each sweep).",
+      labelNames: ['pool'],
+      registers,
+    });
     this.activeLeases = new Gauge({ name: 'tokenpool_pool_active_leases', help: 'Active leases.', labelNames: ['pool'], registers });
   }
 

@@ -104,7 +104,6 @@ export interface LeasePage {
   after?: string | null;
 }
 
-
 /**
  * The PostgreSQL side of leases: the lease rows (the record that survives Redis losing its
  * data), idle intervals and denials. Every statement is scoped to one organization by its
@@ -149,17 +148,40 @@ export class LeaseRecordsService {
       return await this.insertRows(batch);
     } catch (err) {
       // One lease's data must not fail the others: write them one by one.
-      if (batch.length > 1 && rowSpecific(err)) return Promise.all(batch.map((lease) => this.insertRows([lease]).then(([outcome]) => outcome, (e: Error) => e)));
+      if (batch.length > 1 && rowSpecific(err))
+        return Promise.all(
+          batch.map((lease) =>
+            this.insertRows([lease]).then(
+              ([outcome]) => outcome,
+              (e: Error) => e,
+            ),
+          ),
+        );
       return batch.map(() => err as Error);
     }
   }
 
   private async insertRows(batch: readonly NewLease[]): Promise<InsertOutcome[]> {
     const rows = await this.hot<{ id: string; inserted: boolean; current_epoch: boolean | null; rolled_back: boolean }>('lease_insert_batch', INSERT_LEASES, [
-      batch.map((l) => l.id), batch.map((l) => l.organizationId), batch.map((l) => l.poolId), batch.map((l) => l.appId), batch.map((l) => l.principalId),
-      batch.map((l) => l.requestedByPrincipalId), batch.map((l) => l.apiKeyId), batch.map((l) => l.workUnitId), batch.map((l) => l.team), batch.map((l) => l.host),
-      batch.map((l) => l.drawId), batch.map((l) => l.credits), batch.map((l) => l.leaseSeconds), batch.map((l) => l.fencingToken), batch.map((l) => l.epoch),
-      batch.map((l) => l.acquiredAt), batch.map((l) => l.expiresAt), batch.map((l) => l.idempotencyKey), batch.map((l) => l.requestHash),
+      batch.map((l) => l.id),
+      batch.map((l) => l.organizationId),
+      batch.map((l) => l.poolId),
+      batch.map((l) => l.appId),
+      batch.map((l) => l.principalId),
+      batch.map((l) => l.requestedByPrincipalId),
+      batch.map((l) => l.apiKeyId),
+      batch.map((l) => l.workUnitId),
+      batch.map((l) => l.team),
+      batch.map((l) => l.host),
+      batch.map((l) => l.drawId),
+      batch.map((l) => l.credits),
+      batch.map((l) => l.leaseSeconds),
+      batch.map((l) => l.fencingToken),
+      batch.map((l) => l.epoch),
+      batch.map((l) => l.acquiredAt),
+      batch.map((l) => l.expiresAt),
+      batch.map((l) => l.idempotencyKey),
+      batch.map((l) => l.requestHash),
     ]);
     const byId = new Map(rows.map((r) => [r.id, r]));
     return batch.map((lease): InsertOutcome => {
@@ -244,7 +266,14 @@ export class LeaseRecordsService {
          WHERE l.id = v.id AND l.organization_id = v.organization_id AND l.state = 'ACTIVE' AND l.expires_at > now()
            AND (v.any_holder OR l.principal_id = v.principal_id OR l.requested_by_principal_id = v.principal_id)
          RETURNING ${leaseColumns('l')}`,
-        [batch.map((t) => t.leaseId), batch.map((t) => t.organizationId), batch.map((t) => t.state), batch.map((t) => t.reason), batch.map((t) => t.anyHolder), batch.map((t) => t.principalId)],
+        [
+          batch.map((t) => t.leaseId),
+          batch.map((t) => t.organizationId),
+          batch.map((t) => t.state),
+          batch.map((t) => t.reason),
+          batch.map((t) => t.anyHolder),
+          batch.map((t) => t.principalId),
+        ],
       );
     } catch (err) {
       // A deadlock between two batches (the same leases ended twice at once) or one row's
@@ -373,7 +402,12 @@ export class LeaseRecordsService {
 
   /** Active leases of a pool that have not run out, for rebuilding its Redis state. */
   async activeForRebuild(poolId: string): Promise<LeaseEntity[]> {
-    return this.leases.createQueryBuilder('l').where('l.pool_id = :poolId', { poolId }).andWhere(`l.state = 'ACTIVE'`).andWhere('l.expires_at > now()').getMany();
+    return this.leases
+      .createQueryBuilder('l')
+      .where('l.pool_id = :poolId', { poolId })
+      .andWhere(`l.state = 'ACTIVE'`)
+      .andWhere('l.expires_at > now()')
+      .getMany();
   }
 
   async list(page: LeasePage): Promise<LeaseEntity[]> {
@@ -386,7 +420,9 @@ export class LeaseRecordsService {
     else if (page.state) query.andWhere('l.state = :state', { state: page.state });
     if (page.after) {
       if (!isUuid(page.after)) throw AppError.badInput('after', 'after must be the id of the last lease of the previous page');
-      query.andWhere('(l.acquired_at, l.id) < (SELECT a.acquired_at, a.id FROM leases a WHERE a.id = :after AND a.organization_id = :org)', { after: page.after });
+      query.andWhere('(l.acquired_at, l.id) < (SELECT a.acquired_at, a.id FROM leases a WHERE a.id = :after AND a.organization_id = :org)', {
+        after: page.after,
+      });
     }
     return query.orderBy('l.acquired_at', 'DESC').addOrderBy('l.id', 'DESC').limit(first).getMany();
   }
@@ -398,19 +434,45 @@ export class LeaseRecordsService {
    * that one row, none lost. The row keeps the first refusal's team and figures. With
    * coalescing off (0 s), every refusal is a row of its own.
    */
-  async recordDenial(denial: { organizationId: string; poolId: string; appId: string; principalId: string; team: string | null; requested: number; available: number; reason: DenialReason }): Promise<void> {
+  async recordDenial(denial: {
+    organizationId: string;
+    poolId: string;
+    appId: string;
+    principalId: string;
+    team: string | null;
+    requested: number;
+    available: number;
+    reason: DenialReason;
+  }): Promise<void> {
     await this.hot(
       'denial_record',
       `INSERT INTO denials (organization_id, pool_id, app_id, principal_id, team, requested, available, reason, bucket_start)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, to_timestamp(floor(extract(epoch FROM now()) / nullif($9::int, 0)) * $9::int))
        ON CONFLICT (organization_id, pool_id, principal_id, app_id, reason, bucket_start) WHERE bucket_start IS NOT NULL
        DO UPDATE SET count = denials.count + 1, at = least(denials.at, excluded.at), last_at = greatest(coalesce(denials.last_at, denials.at), excluded.at)`,
-      [denial.organizationId, denial.poolId, denial.appId, denial.principalId, denial.team, denial.requested, denial.available, denial.reason, this.config.denialCoalesceSeconds],
+      [
+        denial.organizationId,
+        denial.poolId,
+        denial.appId,
+        denial.principalId,
+        denial.team,
+        denial.requested,
+        denial.available,
+        denial.reason,
+        this.config.denialCoalesceSeconds,
+      ],
     );
   }
 
   /** A page of a pool's denial rows in [from, to), by id; `lastAt` is `at` for a row of one refusal. */
-  async listDenials(page: { organizationId: string; poolId: string; from: Date; to: Date; first?: number | null; after?: string | null }): Promise<(DenialEntity & { lastAt: Date })[]> {
+  async listDenials(page: {
+    organizationId: string;
+    poolId: string;
+    from: Date;
+    to: Date;
+    first?: number | null;
+    after?: string | null;
+  }): Promise<(DenialEntity & { lastAt: Date })[]> {
     requireWindow(page.from, page.to, { maxDays: 3660 });
     const first = pageSize(page.first);
     if (page.after && !/^[0-9]{1,19}$/.test(page.after)) throw AppError.badInput('after', 'after must be the id of the last denial of the previous page');

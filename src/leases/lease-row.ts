@@ -7,9 +7,31 @@ import { LeaseEntity, LeaseState } from './lease.entity';
  * while the API runs.
  */
 const LEASE_COLUMNS = [
-  'id', 'organization_id', 'pool_id', 'app_id', 'principal_id', 'requested_by_principal_id', 'api_key_id', 'work_unit_id', 'team', 'host',
-  'draw_id', 'credits', 'lease_seconds', 'fencing_token', 'epoch', 'state', 'acquired_at', 'expires_at', 'ended_at', 'last_heartbeat_at',
-  'idle_since', 'credit_seconds', 'idempotency_key', 'request_hash', 'end_reason',
+  'id',
+  'organization_id',
+  'pool_id',
+  'app_id',
+  'principal_id',
+  'requested_by_principal_id',
+  'api_key_id',
+  'work_unit_id',
+  'team',
+  'host',
+  'draw_id',
+  'credits',
+  'lease_seconds',
+  'fencing_token',
+  'epoch',
+  'state',
+  'acquired_at',
+  'expires_at',
+  'ended_at',
+  'last_heartbeat_at',
+  'idle_since',
+  'credit_seconds',
+  'idempotency_key',
+  'request_hash',
+  'end_reason',
 ] as const;
 
 /** LEASE_COLUMNS qualified by a table alias: "l.id, l.organization_id, …". */

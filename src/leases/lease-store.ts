@@ -91,7 +91,10 @@ export class LeaseStore {
   private readonly library: LeaseLibrary;
   private loading: Promise<void> | undefined;
 
-  constructor(private readonly redis: Redis, private readonly prefix: string) {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {
     this.library = library ??= buildLibrary();
   }
 
@@ -220,7 +223,11 @@ export class LeaseStore {
   async quote(input: Requester): Promise<QuoteResult> {
     assertIds(input.appId, input.principalId, input.workUnitId ?? '');
     const [status, cost, grantable, available, queuedAhead] = (await this.run('quote', input.poolId, [
-      input.appId, input.principalId, escapeTeam(input.team), input.host ?? '', input.workUnitId ?? '',
+      input.appId,
+      input.principalId,
+      escapeTeam(input.team),
+      input.host ?? '',
+      input.workUnitId ?? '',
     ])) as Reply;
     if (status === 'OK') {
       return { status, cost: Number(cost), grantable: grantable === 1, available: Number(available), queuedAhead: Number(queuedAhead) };
@@ -243,11 +250,9 @@ export class LeaseStore {
   async readEvents(input: ReadEventsInput): Promise<PoolEvent[]> {
     const stream = this.keys(input.poolId).events;
     const read = () =>
-      this.redis.xreadgroup(
-        'GROUP', input.group, input.consumer,
-        'COUNT', input.count,
-        'STREAMS', stream, input.pending ? '0' : '>',
-      ) as Promise<[string, [string, string[] | null][]][] | null>;
+      this.redis.xreadgroup('GROUP', input.group, input.consumer, 'COUNT', input.count, 'STREAMS', stream, input.pending ? '0' : '>') as Promise<
+        [string, [string, string[] | null][]][] | null
+      >;
     let reply;
     try {
       reply = await read();
@@ -390,11 +395,24 @@ function checkoutArgs(input: CheckoutInput): (string | number)[] {
 }
 
 function refusal(status: 'POOL_EXHAUSTED' | 'GROUP_LIMIT_REACHED', reply: Reply): CheckoutResult {
-  return { status, requested: Number(reply[1]), available: Number(reply[2]), retryAfterMs: Number(reply[3]), queuedAhead: Number(reply[4]), neverFits: reply[5] === 1 };
+  return {
+    status,
+    requested: Number(reply[1]),
+    available: Number(reply[2]),
+    retryAfterMs: Number(reply[3]),
+    queuedAhead: Number(reply[4]),
+    neverFits: reply[5] === 1,
+  };
 }
 
 function queueFull(reply: Reply): CheckoutResult {
-  return { status: 'QUEUE_FULL', bound: reply[1] === 'PRINCIPAL' ? 'PRINCIPAL' : 'POOL', limit: Number(reply[2]), retryAfterMs: Number(reply[3]), queuedAhead: Number(reply[4]) };
+  return {
+    status: 'QUEUE_FULL',
+    bound: reply[1] === 'PRINCIPAL' ? 'PRINCIPAL' : 'POOL',
+    limit: Number(reply[2]),
+    retryAfterMs: Number(reply[3]),
+    queuedAhead: Number(reply[4]),
+  };
 }
 
 /** A lease record of lua/lease-lib.lua; the grant is its fields as first answered. */

@@ -176,15 +176,9 @@ export interface HeartbeatInput extends LeaseRef {
 
 export type HeartbeatResult = { status: 'OK'; expiresAtMs: number } | NotActive | Unavailable;
 
-export type EndLeaseResult =
-  | { status: 'ENDED'; drawEnded: boolean; lingerUntilMs: number | null }
-  | NotActive
-  | Unavailable;
+export type EndLeaseResult = { status: 'ENDED'; drawEnded: boolean; lingerUntilMs: number | null } | NotActive | Unavailable;
 
-export type QuoteResult =
-  | { status: 'OK'; cost: number; grantable: boolean; available: number; queuedAhead: number }
-  | Unavailable
-  | UnknownApp;
+export type QuoteResult = { status: 'OK'; cost: number; grantable: boolean; available: number; queuedAhead: number } | Unavailable | UnknownApp;
 
 export interface PoolStatus {
   epoch: string | null;

@@ -95,7 +95,11 @@ export class LeaseSweepService {
           await this.draws.record({ drawId, appId, openerLeaseId, cost, openedAt: new Date(openedAtMs), endedAt: new Date(endedAtMs), source: 'stream' });
         }
       }
-      await this.store.ackEvents(poolId, EVENTS_GROUP, events.map((e) => e.id));
+      await this.store.ackEvents(
+        poolId,
+        EVENTS_GROUP,
+        events.map((e) => e.id),
+      );
       recorded += events.length;
       if (events.length < EVENTS_BATCH) return recorded;
     }

@@ -4,7 +4,20 @@ import type { Lease } from './lease.model';
 /** What a lease view is built from: a lease row, or (for a heartbeat) what Redis and the lease's card hold. */
 export type LeaseViewSource = Pick<
   LeaseEntity,
-  'id' | 'poolId' | 'appId' | 'principalId' | 'organizationId' | 'workUnitId' | 'credits' | 'fencingToken' | 'state' | 'acquiredAt' | 'expiresAt' | 'endedAt' | 'host' | 'leaseSeconds'
+  | 'id'
+  | 'poolId'
+  | 'appId'
+  | 'principalId'
+  | 'organizationId'
+  | 'workUnitId'
+  | 'credits'
+  | 'fencingToken'
+  | 'state'
+  | 'acquiredAt'
+  | 'expiresAt'
+  | 'endedAt'
+  | 'host'
+  | 'leaseSeconds'
 >;
 
 /**

@@ -19,7 +19,13 @@ import { SweepPoolsProcessor } from './sweep-pools.processor';
 
 /** The worker side of leases: the periodic sweep, its processor, and the reconciliation it runs. */
 @Module({
-  imports: [TypeOrmModule.forFeature([LeaseEntity, DenialEntity]), BullModule.registerQueue({ name: LEASE_MAINTENANCE_QUEUE }), LeaseStoreModule, PoolsModule, LeaseDrawsModule],
+  imports: [
+    TypeOrmModule.forFeature([LeaseEntity, DenialEntity]),
+    BullModule.registerQueue({ name: LEASE_MAINTENANCE_QUEUE }),
+    LeaseStoreModule,
+    PoolsModule,
+    LeaseDrawsModule,
+  ],
   providers: [LeaseSweepService, SweepPoolsProcessor, LeaseRecordsService, PoolStateService, LeaseMetricsService, LeaseReconciliationService],
 })
 export class LeaseWorkerModule implements OnModuleInit {
@@ -32,7 +38,12 @@ export class LeaseWorkerModule implements OnModuleInit {
 
   /** The sweep's schedule, and the consumer group of every pool's events stream, kept by the keeper. */
   onModuleInit(): void {
-    this.keeper.keepSchedule({ queue: this.queue, id: SWEEP_POOLS_JOB, everyMs: this.config.sweepIntervalMs, jobOptions: { attempts: 1, removeOnComplete: true, removeOnFail: 100 } });
+    this.keeper.keepSchedule({
+      queue: this.queue,
+      id: SWEEP_POOLS_JOB,
+      everyMs: this.config.sweepIntervalMs,
+      jobOptions: { attempts: 1, removeOnComplete: true, removeOnFail: 100 },
+    });
     this.keeper.keepStructure({ name: 'the lease events consumer groups', ensure: () => this.sweep.ensureEventGroups() });
   }
 }

@@ -5,7 +5,10 @@ import { Principal } from '../principals/principal.model';
 import type { DenialReason } from './denial.entity';
 import type { LeaseState as LeaseStateValue } from './lease.entity';
 
-export const LeaseState = { ACTIVE: 'ACTIVE', RELEASED: 'RELEASED', EXPIRED: 'EXPIRED', REVOKED: 'REVOKED' } as const satisfies Record<LeaseStateValue, LeaseStateValue>;
+export const LeaseState = { ACTIVE: 'ACTIVE', RELEASED: 'RELEASED', EXPIRED: 'EXPIRED', REVOKED: 'REVOKED' } as const satisfies Record<
+  LeaseStateValue,
+  LeaseStateValue
+>;
 registerEnumType(LeaseState, {
   name: 'LeaseState',
   description: 'Where a lease is in its life.',
@@ -92,7 +95,8 @@ export class Denial {
   at!: Date;
 
   @Field(() => Int, {
-    description: 'Refusals this denial counts: repeated refusals of the same principal, app, pool and reason within DENIAL_COALESCE_SECONDS (default 5) are one denial. Reports count refusals, not denials.',
+    description:
+      'Refusals this denial counts: repeated refusals of the same principal, app, pool and reason within DENIAL_COALESCE_SECONDS (default 5) are one denial. Reports count refusals, not denials.',
   })
   count!: number;
 
@@ -118,6 +122,10 @@ export class Quote {
   @Field(() => Int, { description: 'Requests waiting ahead in the pool queue.' })
   queueLength!: number;
 
-  @Field(() => Int, { nullable: true, description: 'Estimated seconds until the credits are there, from the release rate of the last 10 minutes; 0 when grantable, null when nothing was released lately.' })
+  @Field(() => Int, {
+    nullable: true,
+    description:
+      'Estimated seconds until the credits are there, from the release rate of the last 10 minutes; 0 when grantable, null when nothing was released lately.',
+  })
   estimatedWaitSeconds!: number | null;
 }

@@ -19,8 +19,25 @@ import { PoolStateService } from './pool-state.service';
 import { QuotesService } from './quotes.service';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([LeaseEntity, DenialEntity, LeaseIdleIntervalEntity]), LeaseStoreModule, PoolsModule, AppsModule, PrincipalsModule, WorkUnitsModule],
-  providers: [LeasesService, CheckoutHooks, FairQueueService, QuotesService, LeaseRecordsService, PoolStateService, LeaseMetricsService, LeasesResolver, DenialsResolver],
+  imports: [
+    TypeOrmModule.forFeature([LeaseEntity, DenialEntity, LeaseIdleIntervalEntity]),
+    LeaseStoreModule,
+    PoolsModule,
+    AppsModule,
+    PrincipalsModule,
+    WorkUnitsModule,
+  ],
+  providers: [
+    LeasesService,
+    CheckoutHooks,
+    FairQueueService,
+    QuotesService,
+    LeaseRecordsService,
+    PoolStateService,
+    LeaseMetricsService,
+    LeasesResolver,
+    DenialsResolver,
+  ],
   exports: [LeasesService],
 })
 export class LeasesModule {}

@@ -112,7 +112,10 @@ export class LeasesResolver {
     return app;
   }
 
-  @ResolveField('workUnit', () => WorkUnit, { nullable: true, description: 'The work unit the lease was checked out for (its draw is charged to the opener\'s), or null.' })
+  @ResolveField('workUnit', () => WorkUnit, {
+    nullable: true,
+    description: "The work unit the lease was checked out for (its draw is charged to the opener's), or null.",
+  })
   async workUnit(@Parent() lease: Lease): Promise<WorkUnit | null> {
     return lease.workUnitId ? this.workUnitsService.findInOrganization(lease.organizationId, lease.workUnitId) : null;
   }

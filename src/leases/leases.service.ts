@@ -63,17 +63,24 @@ export class LeasesService implements OnApplicationShutdown {
   async checkout(auth: AuthContext, input: CheckoutInput, signal?: AbortSignal): Promise<LeaseEntity> {
     const pool = await this.pools.getForCheckout(auth.organizationId, input.poolId);
     const app = await this.apps.getByKey(auth.organizationId, pool.id, input.app);
-    const leaseSeconds = requireInt(input.leaseSeconds ?? pool.defaultLeaseSeconds, 'input.leaseSeconds', { min: MIN_LEASE_SECONDS, max: pool.maxLeaseSeconds });
+    const leaseSeconds = requireInt(input.leaseSeconds ?? pool.defaultLeaseSeconds, 'input.leaseSeconds', {
+      min: MIN_LEASE_SECONDS,
+      max: pool.maxLeaseSeconds,
+    });
     const waitSeconds = requireInt(input.waitSeconds ?? 0, 'input.waitSeconds', { min: 0, max: MAX_WAIT_SECONDS });
     const idempotencyKey = input.idempotencyKey ? requirePrintableAscii(input.idempotencyKey, 'input.idempotencyKey', 255) : null;
     const host = optionalText(input.host, 'input.host', { max: 255 });
     if (input.workUnitId && !(await this.workUnits.existing(auth.organizationId, [input.workUnitId])).has(input.workUnitId)) {
-      throw new AppError('NOT_FOUND', `No work unit with id ${input.workUnitId} in your organization; create it with upsertWorkUnit`, { field: 'input.workUnitId' });
+      throw new AppError('NOT_FOUND', `No work unit with id ${input.workUnitId} in your organization; create it with upsertWorkUnit`, {
+        field: 'input.workUnitId',
+      });
     }
     const holder = await this.holder(auth, input.onBehalfOf);
     // What a retry with the same idempotency key must repeat (only kept when there is a key).
     const requestHash = idempotencyKey
-      ? createHash('sha256').update(JSON.stringify([pool.id, app.id, input.workUnitId ?? null, leaseSeconds, host, holder.id])).digest('hex')
+      ? createHash('sha256')
+          .update(JSON.stringify([pool.id, app.id, input.workUnitId ?? null, leaseSeconds, host, holder.id]))
+          .digest('hex')
       : null;
 
     if (idempotencyKey && requestHash) {
@@ -89,7 +96,19 @@ export class LeasesService implements OnApplicationShutdown {
     // a fresh draw id per request keeps that grant's draw (and its end event) apart.
     const drawId = idempotencyKey ? randomUUID() : undefined;
     const queueBounds = { perPrincipal: this.config.queueMaxPerPrincipal, perPool: this.config.queueMaxPerPool };
-    const request = { poolId: pool.id, appId: app.id, principalId: holder.id, team: holder.team, host, workUnitId: input.workUnitId ?? null, requestId: leaseId, leaseId, drawId, leaseMs: leaseSeconds * 1000, queueBounds };
+    const request = {
+      poolId: pool.id,
+      appId: app.id,
+      principalId: holder.id,
+      team: holder.team,
+      host,
+      workUnitId: input.workUnitId ?? null,
+      requestId: leaseId,
+      leaseId,
+      drawId,
+      leaseMs: leaseSeconds * 1000,
+      queueBounds,
+    };
     const attempt = async (waitMs: number): Promise<CheckoutResult> => {
       const result = await this.store.checkout({ ...request, waitMs });
       if (result.status !== 'UNKNOWN_APP') return result;
@@ -97,7 +116,9 @@ export class LeasesService implements OnApplicationShutdown {
       return this.store.checkout({ ...request, waitMs });
     };
     const { result, timedOut } =
-      waitSeconds > 0 ? await this.queue.waitForCredits({ poolId: pool.id, leaseId, principalId: holder.id, waitMs: waitSeconds * 1000, signal }, attempt) : { result: await attempt(0), timedOut: false };
+      waitSeconds > 0
+        ? await this.queue.waitForCredits({ poolId: pool.id, leaseId, principalId: holder.id, waitMs: waitSeconds * 1000, signal }, attempt)
+        : { result: await attempt(0), timedOut: false };
     // A waiter whose client went away is refused like one that did not wait: the denial is
     // recorded (for right-sizing) with the reason of the refusal it last had.
     const who = { organizationId: auth.organizationId, poolId: pool.id, appId: app.id, principalId: holder.id, team: holder.team };
@@ -148,7 +169,14 @@ export class LeasesService implements OnApplicationShutdown {
   async checkin(auth: AuthContext, leaseId: string): Promise<LeaseEntity> {
     await this.heartbeats.beforeEnd(leaseId);
     // The common case in one statement; anything else (not yours, ended, run out) is read and answered below.
-    const ended = await this.records.endIfActive({ organizationId: auth.organizationId, leaseId, principalId: auth.principalId, anyHolder: auth.role === 'ADMIN', state: 'RELEASED', reason: null });
+    const ended = await this.records.endIfActive({
+      organizationId: auth.organizationId,
+      leaseId,
+      principalId: auth.principalId,
+      anyHolder: auth.role === 'ADMIN',
+      state: 'RELEASED',
+      reason: null,
+    });
     if (ended) return this.freed(ended);
     const lease = await this.ownLease(auth, leaseId);
     return this.end(lease, 'RELEASED', null);
@@ -157,7 +185,14 @@ export class LeasesService implements OnApplicationShutdown {
   async revoke(auth: AuthContext, leaseId: string, reason: string | null): Promise<LeaseEntity> {
     const why = optionalText(reason, 'reason', { max: 500 }) ?? 'revoked';
     await this.heartbeats.beforeEnd(leaseId);
-    const ended = await this.records.endIfActive({ organizationId: auth.organizationId, leaseId, principalId: auth.principalId, anyHolder: true, state: 'REVOKED', reason: why });
+    const ended = await this.records.endIfActive({
+      organizationId: auth.organizationId,
+      leaseId,
+      principalId: auth.principalId,
+      anyHolder: true,
+      state: 'REVOKED',
+      reason: why,
+    });
     if (ended) return this.freed(ended);
     const lease = await this.records.findInOrganization(auth.organizationId, leaseId);
     if (!lease) throw new AppError('NOT_FOUND', `No lease with id ${leaseId} in your organization`, { field: 'leaseId' });
@@ -219,7 +254,9 @@ export class LeasesService implements OnApplicationShutdown {
     }
     if (outcome.reason === 'STALE_EPOCH' || outcome.reason === 'ROLLED_BACK') {
       if (outcome.reason === 'ROLLED_BACK') {
-        this.logger.warn(`Pool ${lease.poolId} went back in time in Redis (lease ${lease.id} got fencing token ${lease.fencingToken}, out of order with those recorded); rebuilding it`);
+        this.logger.warn(
+          `Pool ${lease.poolId} went back in time in Redis (lease ${lease.id} got fencing token ${lease.fencingToken}, out of order with those recorded); rebuilding it`,
+        );
       }
       // A replayed grant may be of a lease recorded by the request that first got it: the
       // rebuild (which replaces the pool's Redis state) keeps that one.
@@ -240,7 +277,11 @@ export class LeasesService implements OnApplicationShutdown {
   }
 
   /** Records the denial and refuses; after a wait that ran out (waitedSeconds), as QUEUE_TIMEOUT. */
-  private async refuse(refusal: Refused, who: { organizationId: string; poolId: string; appId: string; principalId: string; team: string | null }, waitedSeconds: number | null): Promise<never> {
+  private async refuse(
+    refusal: Refused,
+    who: { organizationId: string; poolId: string; appId: string; principalId: string; team: string | null },
+    waitedSeconds: number | null,
+  ): Promise<never> {
     const reason = waitedSeconds === null ? refusal.status : 'QUEUE_TIMEOUT';
     this.metrics.denials.inc({ pool: who.poolId, reason });
     await this.records.recordDenial({ ...who, requested: refusal.requested, available: refusal.available, reason });
@@ -249,7 +290,10 @@ export class LeasesService implements OnApplicationShutdown {
 
   private sameRequestOrConflict(earlier: LeaseEntity, requestHash: string): LeaseEntity {
     if (earlier.requestHash !== requestHash) {
-      throw new AppError('IDEMPOTENCY_CONFLICT', `This idempotencyKey was used for lease ${earlier.id} with other arguments; use a new key for a new check-out`);
+      throw new AppError(
+        'IDEMPOTENCY_CONFLICT',
+        `This idempotencyKey was used for lease ${earlier.id} with other arguments; use a new key for a new check-out`,
+      );
     }
     return earlier;
   }

@@ -71,7 +71,9 @@ export class PoolStateService {
   async rebuildIfLeasesLost(pool: PoolEntity): Promise<number> {
     const lost = await this.lostLeases(pool.id);
     if (lost.length === 0) return 0;
-    this.logger.warn(`Pool ${pool.id}: Redis lacks ${lost.length} lease(s) PostgreSQL holds active (${lost.slice(0, 3).join(', ')}); it went back in time, rebuilding`);
+    this.logger.warn(
+      `Pool ${pool.id}: Redis lacks ${lost.length} lease(s) PostgreSQL holds active (${lost.slice(0, 3).join(', ')}); it went back in time, rebuilding`,
+    );
     await this.dataSource.query('UPDATE pools SET epoch = epoch + 1 WHERE id = $1 AND epoch = $2', [pool.id, pool.epoch]);
     return (await this.ensure(pool.id)) ? 1 : 0;
   }
@@ -84,10 +86,16 @@ export class PoolStateService {
    */
   private async lostLeases(poolId: string): Promise<string[]> {
     const activeNow = (ids?: string[]): Promise<{ id: string; expires_at: Date }[]> =>
-      this.dataSource.query(`SELECT id, expires_at FROM leases WHERE pool_id = $1 AND state = 'ACTIVE' AND ($2::uuid[] IS NULL OR id = ANY($2::uuid[]))`, [poolId, ids ?? null]);
+      this.dataSource.query(`SELECT id, expires_at FROM leases WHERE pool_id = $1 AND state = 'ACTIVE' AND ($2::uuid[] IS NULL OR id = ANY($2::uuid[]))`, [
+        poolId,
+        ids ?? null,
+      ]);
     const active = await activeNow();
     if (active.length === 0) return [];
-    const held = await this.store.heldLeases(poolId, active.map((l) => l.id));
+    const held = await this.store.heldLeases(
+      poolId,
+      active.map((l) => l.id),
+    );
     const outliving = (l: { id: string; expires_at: Date }) => !held.expiresAtMs.has(l.id) && l.expires_at.getTime() > held.nowMs + LOST_LEASE_MARGIN_MS;
     const missing = active.filter(outliving).map((l) => l.id);
     if (missing.length === 0) return [];
@@ -123,7 +131,9 @@ export class PoolStateService {
     const snapshot = await session.transaction(async (manager) => {
       const pool = await manager.findOne(PoolEntity, { where: { id: poolId }, lock: { mode: 'pessimistic_write' } });
       if (!pool || redisEpoch === pool.epoch) return null;
-      const [raised]: [{ epoch: string }[], number] = await manager.query('UPDATE pools SET epoch = epoch + 1 WHERE id = $1 RETURNING epoch::text AS epoch', [poolId]);
+      const [raised]: [{ epoch: string }[], number] = await manager.query('UPDATE pools SET epoch = epoch + 1 WHERE id = $1 RETURNING epoch::text AS epoch', [
+        poolId,
+      ]);
       await this.keepLaterExpiries(poolId, manager);
       // Leases whose time ran out while Redis was gone will get no expiry event: end them here.
       await manager.query(
@@ -173,7 +183,10 @@ export class PoolStateService {
   private async keepLaterExpiries(poolId: string, manager: EntityManager): Promise<void> {
     const active: { id: string }[] = await manager.query(`SELECT id FROM leases WHERE pool_id = $1 AND state = 'ACTIVE'`, [poolId]);
     if (active.length === 0) return;
-    const { expiresAtMs } = await this.store.heldLeases(poolId, active.map((l) => l.id));
+    const { expiresAtMs } = await this.store.heldLeases(
+      poolId,
+      active.map((l) => l.id),
+    );
     if (expiresAtMs.size === 0) return;
     await manager.query(
       `UPDATE leases l SET expires_at = r.expires_at

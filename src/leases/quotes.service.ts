@@ -29,7 +29,14 @@ export class QuotesService {
     const app = await this.apps.getByKey(auth.organizationId, pool.id, request.appKey, 'app');
     const host = optionalText(request.host, 'host', { max: 255 });
     if (request.workUnitId && !isUuid(request.workUnitId)) throw AppError.badInput('workUnitId', 'workUnitId must be a work unit id');
-    const result = await this.store.quote({ poolId: pool.id, appId: app.id, principalId: auth.principalId, team: auth.team, host, workUnitId: request.workUnitId });
+    const result = await this.store.quote({
+      poolId: pool.id,
+      appId: app.id,
+      principalId: auth.principalId,
+      team: auth.team,
+      host,
+      workUnitId: request.workUnitId,
+    });
     if (result.status === 'UNAVAILABLE') {
       this.poolState.requestRebuild(pool.id);
       throw AppError.unavailable('The pool is being rebuilt after a storage failover; retry shortly', 1);

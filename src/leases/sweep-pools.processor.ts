@@ -15,7 +15,8 @@ export class SweepPoolsProcessor extends WorkerHost {
 
   async process(_job: Job<SweepPoolsPayload>): Promise<SweepSummary> {
     const summary = await this.sweep.sweepAll();
-    if (summary.expired > 0 || summary.rebuilt > 0) this.logger.log(`Swept ${summary.pools} pools: ${summary.expired} leases expired, ${summary.rebuilt} pools rebuilt`);
+    if (summary.expired > 0 || summary.rebuilt > 0)
+      this.logger.log(`Swept ${summary.pools} pools: ${summary.expired} leases expired, ${summary.rebuilt} pools rebuilt`);
     return summary;
   }
 }

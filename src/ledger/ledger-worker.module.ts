@@ -19,6 +19,11 @@ export class LedgerWorkerModule implements OnModuleInit {
 
   /** BullMQ runs an `every` job at once when its scheduler is (re)created, then every six hours. */
   onModuleInit(): void {
-    this.keeper.keepSchedule({ queue: this.queue, id: ENSURE_LEDGER_PARTITIONS_JOB, everyMs: ENSURE_LEDGER_PARTITIONS_EVERY_MS, jobOptions: { removeOnComplete: true, removeOnFail: 100 } });
+    this.keeper.keepSchedule({
+      queue: this.queue,
+      id: ENSURE_LEDGER_PARTITIONS_JOB,
+      everyMs: ENSURE_LEDGER_PARTITIONS_EVERY_MS,
+      jobOptions: { removeOnComplete: true, removeOnFail: 100 },
+    });
   }
 }

@@ -3,17 +3,23 @@ import { OrgUnitKind } from '../principals/principal.model';
 import type { OrgUnitKind as OrgUnitKindValue } from '../principals/principal.entity';
 import type { BurnMaturityValue } from './burn-math';
 
-export const BurnMaturity = { INNOVATION_BURN: 'INNOVATION_BURN', OPERATIONAL_BURN: 'OPERATIONAL_BURN', PRODUCTIVE_BURN: 'PRODUCTIVE_BURN' } as const satisfies Record<
-  BurnMaturityValue,
-  BurnMaturityValue
->;
+export const BurnMaturity = {
+  INNOVATION_BURN: 'INNOVATION_BURN',
+  OPERATIONAL_BURN: 'OPERATIONAL_BURN',
+  PRODUCTIVE_BURN: 'PRODUCTIVE_BURN',
+} as const satisfies Record<BurnMaturityValue, BurnMaturityValue>;
 registerEnumType(BurnMaturity, {
   name: 'BurnMaturity',
   description: 'Where the spend sits and what it produces: experimenting, operating, or producing measured outcomes.',
   valuesMap: {
     INNOVATION_BURN: { description: 'The going-concern share of cost is under the threshold (default 50%): spend sits mostly in the change organisation.' },
-    OPERATIONAL_BURN: { description: 'The going concern holds at least the threshold share of cost, but less than the threshold share of that is outcome-linked.' },
-    PRODUCTIVE_BURN: { description: 'The going concern holds at least the threshold share of cost, and at least the threshold share of that is on accepted work units with a value.' },
+    OPERATIONAL_BURN: {
+      description: 'The going concern holds at least the threshold share of cost, but less than the threshold share of that is outcome-linked.',
+    },
+    PRODUCTIVE_BURN: {
+      description:
+        'The going concern holds at least the threshold share of cost, and at least the threshold share of that is on accepted work units with a value.',
+    },
   },
 });
 
@@ -62,7 +68,9 @@ export class BurnGroup {
   acceptedWorkUnits!: number;
 }
 
-@ObjectType('BurnReport', { description: 'Where the spend of [from, to) burned (change organisation or going concern), what it produced, and the maturity level this implies.' })
+@ObjectType('BurnReport', {
+  description: 'Where the spend of [from, to) burned (change organisation or going concern), what it produced, and the maturity level this implies.',
+})
 export class BurnReport {
   @Field({ description: 'Window start (inclusive).' })
   from!: Date;
@@ -85,6 +93,9 @@ export class BurnReport {
   @Field(() => Float, { description: 'Going-concern cost on work units ACCEPTED as of `to` with a valueAmount / going-concern cost (0 when there is none).' })
   outcomeLinkedShare!: number;
 
-  @Field(() => BurnMaturity, { description: 'INNOVATION_BURN below the going-concern threshold; OPERATIONAL_BURN when under the outcome-linked threshold; PRODUCTIVE_BURN otherwise (both 50% by default).' })
+  @Field(() => BurnMaturity, {
+    description:
+      'INNOVATION_BURN below the going-concern threshold; OPERATIONAL_BURN when under the outcome-linked threshold; PRODUCTIVE_BURN otherwise (both 50% by default).',
+  })
   maturity!: BurnMaturityValue;
 }

@@ -16,19 +16,26 @@ export class OutcomeReportsResolver {
   constructor(private readonly reports: OutcomeReportsService) {}
 
   @Roles('ADMIN', 'VIEWER')
-  @Query(() => BurnReport, { description: 'Consumption and cost split between the change organisation and the going concern, by team and by process, with the maturity level it implies (ADMIN, VIEWER).' })
+  @Query(() => BurnReport, {
+    description:
+      'Consumption and cost split between the change organisation and the going concern, by team and by process, with the maturity level it implies (ADMIN, VIEWER).',
+  })
   async burnReport(@CurrentAuth() auth: AuthContext, @Args('from', FROM) from: Date, @Args('to', TO) to: Date): Promise<BurnReport> {
     return this.reports.burnReport({ organizationId: auth.organizationId, from, to });
   }
 
   @Roles('ADMIN', 'VIEWER')
-  @Query(() => AttributionCoverage, { description: 'The share of spend linked to a work unit with an owner and an outcome other than PENDING as of `to` (ADMIN, VIEWER).' })
+  @Query(() => AttributionCoverage, {
+    description: 'The share of spend linked to a work unit with an owner and an outcome other than PENDING as of `to` (ADMIN, VIEWER).',
+  })
   async attributionCoverage(@CurrentAuth() auth: AuthContext, @Args('from', FROM) from: Date, @Args('to', TO) to: Date): Promise<AttributionCoverage> {
     return this.reports.attributionCoverage({ organizationId: auth.organizationId, from, to });
   }
 
   @Roles('ADMIN', 'VIEWER')
-  @Query(() => [OutcomeCost], { description: 'Per process: work units, accepted ones as of `to`, cost, and cost per accepted outcome, dearest first (ADMIN, VIEWER).' })
+  @Query(() => [OutcomeCost], {
+    description: 'Per process: work units, accepted ones as of `to`, cost, and cost per accepted outcome, dearest first (ADMIN, VIEWER).',
+  })
   async costPerOutcome(@CurrentAuth() auth: AuthContext, @Args('from', FROM) from: Date, @Args('to', TO) to: Date): Promise<OutcomeCost[]> {
     return this.reports.costPerOutcome({ organizationId: auth.organizationId, from, to });
   }

@@ -20,6 +20,9 @@ describe('rollupSpan', () => {
   });
 
   it('uses the one whole day between two partial ones', () => {
-    expect(rollupSpan(d('2026-11-01T23:59:59.999Z'), d('2026-11-03T00:00:00.001Z'))).toEqual({ start: d('2026-11-02T00:00:00Z'), end: d('2026-11-03T00:00:00Z') });
+    expect(rollupSpan(d('2026-11-01T23:59:59.999Z'), d('2026-11-03T00:00:00.001Z'))).toEqual({
+      start: d('2026-11-02T00:00:00Z'),
+      end: d('2026-11-03T00:00:00Z'),
+    });
   });
 });

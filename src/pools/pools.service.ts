@@ -157,7 +157,10 @@ export class PoolsService {
     input: { name: string; cap: number; defaultLeaseSeconds?: number | null; maxLeaseSeconds?: number | null; creditHourPrice?: number | null },
     defaults: { defaultLeaseSeconds: number; maxLeaseSeconds: number; creditHourPrice: number | null },
   ) {
-    const maxLeaseSeconds = requireInt(input.maxLeaseSeconds ?? defaults.maxLeaseSeconds, 'input.maxLeaseSeconds', { min: MIN_LEASE_SECONDS, max: MAX_LEASE_SECONDS });
+    const maxLeaseSeconds = requireInt(input.maxLeaseSeconds ?? defaults.maxLeaseSeconds, 'input.maxLeaseSeconds', {
+      min: MIN_LEASE_SECONDS,
+      max: MAX_LEASE_SECONDS,
+    });
     const defaultLeaseSeconds = requireInt(input.defaultLeaseSeconds ?? Math.min(defaults.defaultLeaseSeconds, maxLeaseSeconds), 'input.defaultLeaseSeconds', {
       min: MIN_LEASE_SECONDS,
       max: maxLeaseSeconds,
@@ -201,4 +204,3 @@ export class PoolsService {
     }
   }
 }
-

@@ -22,7 +22,8 @@ export class LeaseProofResolver {
 
   @Roles('ADMIN', 'CLIENT', 'VIEWER')
   @Query(() => LeaseVerification, {
-    description: 'Checks a lease proof against the published keys and the lease as it is now. A bad proof is an answer (valid false with a reason), never an error.',
+    description:
+      'Checks a lease proof against the published keys and the lease as it is now. A bad proof is an answer (valid false with a reason), never an error.',
   })
   async verifyLease(
     @CurrentAuth() auth: AuthContext,

@@ -64,7 +64,13 @@ export class LeaseProofsService {
   /** A proof of the lease as it stands: exp is its expiresAt, so each heartbeat yields a later one. */
   private async sign(lease: Lease): Promise<string> {
     const { kid, privateKey } = await this.keys.signingKey();
-    const claims: Omit<LeaseClaims, 'sub'> = { org: lease.organizationId, pool: lease.poolId, app: lease.appId, prn: lease.principalId, fence: lease.fencingToken };
+    const claims: Omit<LeaseClaims, 'sub'> = {
+      org: lease.organizationId,
+      pool: lease.poolId,
+      app: lease.appId,
+      prn: lease.principalId,
+      fence: lease.fencingToken,
+    };
     return (
       new SignJWT({ ...claims })
         .setProtectedHeader({ alg: 'EdDSA', typ: 'JWT', kid })

@@ -4,7 +4,10 @@ import type { VerificationReason } from './lease-verdict';
 
 @ObjectType('LeaseVerification', { description: 'What verifyLease concluded about a lease proof.' })
 export class LeaseVerification {
-  @Field({ description: 'True when the proof was signed by this service, names a lease of your organization that is active and unexpired, and carries its current fencing token.' })
+  @Field({
+    description:
+      'True when the proof was signed by this service, names a lease of your organization that is active and unexpired, and carries its current fencing token.',
+  })
   valid!: boolean;
 
   @Field(() => Lease, { nullable: true, description: 'The lease the proof names, as it is now; null for BAD_SIGNATURE and NOT_FOUND.' })

@@ -182,7 +182,12 @@ export class CapReplay {
 }
 
 /** Requests must be in arrival order. */
-export function replayCap(input: { cap: number; maxWaitMs: number; initial: { end: number; credits: number }[]; requests: Iterable<ReplayRequest> }): ReplayResult {
+export function replayCap(input: {
+  cap: number;
+  maxWaitMs: number;
+  initial: { end: number; credits: number }[];
+  requests: Iterable<ReplayRequest>;
+}): ReplayResult {
   const replay = new CapReplay(input);
   for (const request of input.requests) replay.offer(request);
   return replay.finish();

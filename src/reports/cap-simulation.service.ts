@@ -90,12 +90,18 @@ export class CapSimulationService {
    * when the app drew nothing). Streamed a page of denial rows at a time, never the window's
    * rows at once: a flood of refusals must not fill the process.
    */
-  private async deniedDemand(pool: PoolEntity, window: ReportWindow): Promise<{ pages: AsyncIterator<DenialPoint[]>; requestOf: (d: DenialPoint) => ReplayRequest | null }> {
+  private async deniedDemand(
+    pool: PoolEntity,
+    window: ReportWindow,
+  ): Promise<{ pages: AsyncIterator<DenialPoint[]>; requestOf: (d: DenialPoint) => ReplayRequest | null }> {
     const range = { organizationId: pool.organizationId, poolId: pool.id, from: window.from, to: window.end };
     const averages = await this.source.averageDrawSeconds(range);
     return {
       pages: this.source.denialPages(range),
-      requestOf: (d) => (d.falseDenial || !limitedByCap(d.reason) ? null : { at: d.at, credits: d.requested, durationMs: (averages.get(d.appId) ?? pool.defaultLeaseSeconds) * 1000 }),
+      requestOf: (d) =>
+        d.falseDenial || !limitedByCap(d.reason)
+          ? null
+          : { at: d.at, credits: d.requested, durationMs: (averages.get(d.appId) ?? pool.defaultLeaseSeconds) * 1000 },
     };
   }
 }

@@ -24,12 +24,27 @@ const requestOf = (d: DenialPoint): ReplayRequest | null => (d.falseDenial ? nul
 
 describe('PendingDemand', () => {
   it('merges held draws and denial rows in arrival order, draws first at one instant, a row once per refusal it counts', async () => {
-    const pages = pagesOf([[denial(10, 2), denial(20)], [denial(30, 1, true), denial(40, 3)]]);
-    const held = [{ at: 20, credits: 5, durationMs: 1 }, { at: 35, credits: 5, durationMs: 1 }];
+    const pages = pagesOf([
+      [denial(10, 2), denial(20)],
+      [denial(30, 1, true), denial(40, 3)],
+    ]);
+    const held = [
+      { at: 20, credits: 5, durationMs: 1 },
+      { at: 35, credits: 5, durationMs: 1 },
+    ];
     const demand = await PendingDemand.open({ held, pages: pages.iterator, requestOf });
     const { replay, offered } = recorder();
     await demand.offerBefore(Infinity, replay);
-    expect(offered.map((r) => [r.at, r.credits])).toEqual([[10, 2], [10, 2], [20, 5], [20, 2], [35, 5], [40, 2], [40, 2], [40, 2]]);
+    expect(offered.map((r) => [r.at, r.credits])).toEqual([
+      [10, 2],
+      [10, 2],
+      [20, 5],
+      [20, 2],
+      [35, 5],
+      [40, 2],
+      [40, 2],
+      [40, 2],
+    ]);
     expect(demand.nextAt).toBe(Infinity);
   });
 

@@ -22,7 +22,11 @@ export class PendingDemand {
   ) {}
 
   /** `held` in arrival order; `requestOf` turns a denial row into the request it replays, or null for none. */
-  static async open(q: { held: readonly ReplayRequest[]; pages: AsyncIterator<DenialPoint[]>; requestOf: (denial: DenialPoint) => ReplayRequest | null }): Promise<PendingDemand> {
+  static async open(q: {
+    held: readonly ReplayRequest[];
+    pages: AsyncIterator<DenialPoint[]>;
+    requestOf: (denial: DenialPoint) => ReplayRequest | null;
+  }): Promise<PendingDemand> {
     const demand = new PendingDemand(q.held, q.pages, q.requestOf);
     await demand.fill();
     return demand;

@@ -20,6 +20,11 @@ export class ReportsWorkerModule implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    this.keeper.keepSchedule({ queue: this.queue, id: ROLLUP_USAGE_JOB, everyMs: this.config.rollupIntervalSeconds * 1000, jobOptions: { attempts: 1, removeOnComplete: true, removeOnFail: 100 } });
+    this.keeper.keepSchedule({
+      queue: this.queue,
+      id: ROLLUP_USAGE_JOB,
+      everyMs: this.config.rollupIntervalSeconds * 1000,
+      jobOptions: { attempts: 1, removeOnComplete: true, removeOnFail: 100 },
+    });
   }
 }

@@ -23,13 +23,16 @@ export class ReportsResolver {
   ) {}
 
   @Roles('ADMIN', 'VIEWER')
-  @Query(() => ShelfwareReport, { description: 'Peak, 95th percentile and average use, unused capacity, denials, per-app use, lapsed principals and a suggested cap (ADMIN, VIEWER).' })
+  @Query(() => ShelfwareReport, {
+    description: 'Peak, 95th percentile and average use, unused capacity, denials, per-app use, lapsed principals and a suggested cap (ADMIN, VIEWER).',
+  })
   async shelfwareReport(
     @CurrentAuth() auth: AuthContext,
     @Args('poolId', POOL) poolId: string,
     @Args('from', FROM) from: Date,
     @Args('to', TO) to: Date,
-    @Args('tolerance', { type: () => Float, nullable: true, description: 'Share of the window requests (0 to <1) the suggested cap may refuse; default 0.' }) tolerance?: number | null,
+    @Args('tolerance', { type: () => Float, nullable: true, description: 'Share of the window requests (0 to <1) the suggested cap may refuse; default 0.' })
+    tolerance?: number | null,
   ): Promise<ShelfwareReport> {
     return this.shelfware.report({ organizationId: auth.organizationId, poolId, from, to, tolerance });
   }
@@ -48,7 +51,12 @@ export class ReportsResolver {
 
   @Roles('ADMIN', 'VIEWER')
   @Query(() => [UsageLevel], { description: 'For each level of use, the share of the window the pool spent there, lowest level first (ADMIN, VIEWER).' })
-  async usageHistogram(@CurrentAuth() auth: AuthContext, @Args('poolId', POOL) poolId: string, @Args('from', FROM) from: Date, @Args('to', TO) to: Date): Promise<UsageLevel[]> {
+  async usageHistogram(
+    @CurrentAuth() auth: AuthContext,
+    @Args('poolId', POOL) poolId: string,
+    @Args('from', FROM) from: Date,
+    @Args('to', TO) to: Date,
+  ): Promise<UsageLevel[]> {
     return this.usage.histogram({ organizationId: auth.organizationId, poolId, from, to });
   }
 
@@ -60,7 +68,12 @@ export class ReportsResolver {
     @Args('cap', { type: () => Int, description: 'The cap to try.' }) cap: number,
     @Args('from', FROM) from: Date,
     @Args('to', TO) to: Date,
-    @Args('maxWaitSeconds', { type: () => Int, nullable: true, description: 'How long a replayed request waits for credits before it counts as denied; default 300.' }) maxWaitSeconds?: number | null,
+    @Args('maxWaitSeconds', {
+      type: () => Int,
+      nullable: true,
+      description: 'How long a replayed request waits for credits before it counts as denied; default 300.',
+    })
+    maxWaitSeconds?: number | null,
   ): Promise<CapSimulation> {
     return this.simulation.simulate({ organizationId: auth.organizationId, poolId, cap, from, to, maxWaitSeconds });
   }

@@ -9,7 +9,10 @@ import type { UsageSlice } from './usage-slices';
  * every few minutes recompute hours that rarely change, and a rollup that rewrote them all
  * would churn the table and make every run look like news.
  */
-export async function writeRollupRows(manager: EntityManager, q: { pool: PoolRef; bucket: RollupBucket; from: number; to: number; slices: UsageSlice[] }): Promise<void> {
+export async function writeRollupRows(
+  manager: EntityManager,
+  q: { pool: PoolRef; bucket: RollupBucket; from: number; to: number; slices: UsageSlice[] },
+): Promise<void> {
   const { pool, bucket } = q;
   const kept = q.slices.filter((s) => !isEmptySlice(s));
   const rows = kept.map((s) => poolRowOf(pool, bucket, s));
@@ -33,8 +36,14 @@ export async function writeRollupRows(manager: EntityManager, q: { pool: PoolRef
        WHERE (pool_usage_rollups.peak_credits, pool_usage_rollups.credit_seconds, pool_usage_rollups.level_seconds, pool_usage_rollups.request_levels)
              IS DISTINCT FROM (EXCLUDED.peak_credits, EXCLUDED.credit_seconds, EXCLUDED.level_seconds, EXCLUDED.request_levels)`,
       [
-        pool.id, bucket, pool.organizationId, rows.map((r) => r.start), rows.map((r) => r.peakCredits), rows.map((r) => r.creditSeconds),
-        rows.map((r) => JSON.stringify(r.levelSeconds)), rows.map((r) => JSON.stringify(r.requestLevels)),
+        pool.id,
+        bucket,
+        pool.organizationId,
+        rows.map((r) => r.start),
+        rows.map((r) => r.peakCredits),
+        rows.map((r) => r.creditSeconds),
+        rows.map((r) => JSON.stringify(r.levelSeconds)),
+        rows.map((r) => JSON.stringify(r.requestLevels)),
       ],
     );
   }
@@ -42,8 +51,15 @@ export async function writeRollupRows(manager: EntityManager, q: { pool: PoolRef
 }
 
 const APP_FIGURES = [
-  'peak_credits', 'credit_seconds', 'idle_credit_seconds', 'leases', 'distinct_principals',
-  'denials_pool_exhausted', 'denials_group_limit_reached', 'denials_queue_timeout', 'false_denials',
+  'peak_credits',
+  'credit_seconds',
+  'idle_credit_seconds',
+  'leases',
+  'distinct_principals',
+  'denials_pool_exhausted',
+  'denials_group_limit_reached',
+  'denials_queue_timeout',
+  'false_denials',
 ];
 
 async function upsertAppRows(manager: EntityManager, pool: PoolRef, bucket: RollupBucket, apps: ReturnType<typeof appRowsOf>): Promise<void> {
@@ -55,9 +71,20 @@ async function upsertAppRows(manager: EntityManager, pool: PoolRef, bucket: Roll
      ON CONFLICT (pool_id, bucket, start, app_id) DO UPDATE SET ${APP_FIGURES.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}
      WHERE (${current}) IS DISTINCT FROM (${excluded})`,
     [
-      pool.id, bucket, pool.organizationId, apps.map((a) => a.start), apps.map((a) => a.appId), apps.map((a) => a.peakCredits), apps.map((a) => a.creditSeconds),
-      apps.map((a) => a.idleCreditSeconds), apps.map((a) => a.leases), apps.map((a) => a.distinctPrincipals), apps.map((a) => a.denialsPoolExhausted),
-      apps.map((a) => a.denialsGroupLimitReached), apps.map((a) => a.denialsQueueTimeout), apps.map((a) => a.falseDenials),
+      pool.id,
+      bucket,
+      pool.organizationId,
+      apps.map((a) => a.start),
+      apps.map((a) => a.appId),
+      apps.map((a) => a.peakCredits),
+      apps.map((a) => a.creditSeconds),
+      apps.map((a) => a.idleCreditSeconds),
+      apps.map((a) => a.leases),
+      apps.map((a) => a.distinctPrincipals),
+      apps.map((a) => a.denialsPoolExhausted),
+      apps.map((a) => a.denialsGroupLimitReached),
+      apps.map((a) => a.denialsQueueTimeout),
+      apps.map((a) => a.falseDenials),
     ],
   );
 }

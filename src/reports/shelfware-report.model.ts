@@ -50,7 +50,9 @@ export class ShelfwareReport {
   @Field(() => Float, { description: 'Time-weighted average of the credits in use over [from, to).' })
   averageInUse!: number;
 
-  @Field(() => Float, { description: 'Credit-hours used divided by credit-hours of capacity (the cap in force at each instant); averageInUse / cap when the cap did not change.' })
+  @Field(() => Float, {
+    description: 'Credit-hours used divided by credit-hours of capacity (the cap in force at each instant); averageInUse / cap when the cap did not change.',
+  })
   utilization!: number;
 
   @Field(() => Float, { description: 'Credit-hours of capacity over the window minus credit-hours used.' })
@@ -62,13 +64,18 @@ export class ShelfwareReport {
   @Field(() => Int, { description: 'Denials followed by a grant of the same app to the same principal within the interval (FALSE_DENIAL_SECONDS).' })
   falseDenials!: number;
 
-  @Field(() => Int, { description: 'Smallest cap that would have refused no request of the window (or at most the tolerated share), never below the dearest app cost.' })
+  @Field(() => Int, {
+    description: 'Smallest cap that would have refused no request of the window (or at most the tolerated share), never below the dearest app cost.',
+  })
   suggestedCap!: number;
 
-  @Field(() => Float, { nullable: true, description: '(cap - suggestedCap) x window hours x creditHourPrice; null without a price or when suggestedCap >= cap.' })
+  @Field(() => Float, {
+    nullable: true,
+    description: '(cap - suggestedCap) x window hours x creditHourPrice; null without a price or when suggestedCap >= cap.',
+  })
   estimatedSavings!: number | null;
 
-  @Field(() => [AppUsage], { description: "Every app of the pool, by key, with its use (zeros for shelfware)." })
+  @Field(() => [AppUsage], { description: 'Every app of the pool, by key, with its use (zeros for shelfware).' })
   apps!: AppUsage[];
 
   @Field(() => [Principal], { description: 'Principals granted a lease from this pool in the 90 days before `from` and none in the window, by name.' })

@@ -42,7 +42,8 @@ export class ShelfwareService {
     const pool = await this.pools.getInOrganization(q.organizationId, q.poolId, 'poolId');
     const window = reportWindow(q.from, q.to);
     const tolerance = q.tolerance ?? 0;
-    if (!Number.isFinite(tolerance) || tolerance < 0 || tolerance >= 1) throw AppError.badInput('tolerance', 'tolerance must be a share from 0 (inclusive) to 1 (exclusive)');
+    if (!Number.isFinite(tolerance) || tolerance < 0 || tolerance >= 1)
+      throw AppError.badInput('tolerance', 'tolerance must be a share from 0 (inclusive) to 1 (exclusive)');
     const [slices, apps, changes, pairs] = await Promise.all([
       this.reader.slices(pool, { from: window.from, to: window.end, now: window.now, useDays: true }),
       this.apps.listByPool(pool.id),

@@ -23,7 +23,15 @@ describe('cap over time', () => {
 
 describe('levels over time', () => {
   it('gives level 0 the time left over', () => {
-    expect(levelShares(new Map([[20, 30], [5, 10]]), 100)).toEqual([
+    expect(
+      levelShares(
+        new Map([
+          [20, 30],
+          [5, 10],
+        ]),
+        100,
+      ),
+    ).toEqual([
       { level: 0, seconds: 60 },
       { level: 5, seconds: 10 },
       { level: 20, seconds: 30 },
@@ -32,7 +40,13 @@ describe('levels over time', () => {
 
   it('takes the time-weighted 95th percentile, not the peak', () => {
     // 90 s at 0, 6 s at 10, 4 s at 50: 95 % of the time is reached at level 10.
-    const shares = levelShares(new Map([[10, 6], [50, 4]]), 100);
+    const shares = levelShares(
+      new Map([
+        [10, 6],
+        [50, 4],
+      ]),
+      100,
+    );
     expect(timeWeightedPercentile(shares, 100, 0.95)).toBe(10);
     expect(timeWeightedPercentile(shares, 100, 0.97)).toBe(50);
     expect(timeWeightedPercentile(shares, 100, 0.9)).toBe(0);

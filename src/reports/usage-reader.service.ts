@@ -30,12 +30,19 @@ export class UsageReaderService {
    */
   async slices(pool: PoolRef, window: { from: number; to: number; now: number; useDays: boolean; perApp?: boolean; levels?: boolean }): Promise<UsageSlice[]> {
     const cursor = await this.rollups.cursor(pool.id);
-    const parts = planWindow(window.from, window.to, cursor && { coveredFrom: cursor.coveredFrom.getTime(), coveredUntil: cursor.coveredUntil.getTime() }, window.useDays);
+    const parts = planWindow(
+      window.from,
+      window.to,
+      cursor && { coveredFrom: cursor.coveredFrom.getTime(), coveredUntil: cursor.coveredUntil.getTime() },
+      window.useDays,
+    );
     let unrecorded: DrawSpan[] | null = null;
     const slices: UsageSlice[] = [];
     for (const part of parts) {
       if (part.kind !== 'raw') {
-        slices.push(...(await this.rollupSlices(pool, { bucket: part.kind, from: part.from, to: part.to, perApp: window.perApp ?? true, levels: window.levels ?? true })));
+        slices.push(
+          ...(await this.rollupSlices(pool, { bucket: part.kind, from: part.from, to: part.to, perApp: window.perApp ?? true, levels: window.levels ?? true })),
+        );
         continue;
       }
       unrecorded ??= await this.source.unrecordedDraws({ organizationId: pool.organizationId, poolId: pool.id, now: window.now });
@@ -53,7 +60,14 @@ export class UsageReaderService {
     const d1 = ceilTo(from, DAY_MS);
     const d2 = cursor ? Math.min(floorTo(to, DAY_MS), floorTo(cursor.coveredUntil.getTime(), DAY_MS)) : d1;
     if (d1 >= d2) return this.source.principalPairs({ ...pool, poolId: pool.id, ranges: [[from, to]] });
-    const raw = await this.source.principalPairs({ ...pool, poolId: pool.id, ranges: [[from, d1], [d2, to]].filter(([a, b]) => a < b) as [number, number][] });
+    const raw = await this.source.principalPairs({
+      ...pool,
+      poolId: pool.id,
+      ranges: [
+        [from, d1],
+        [d2, to],
+      ].filter(([a, b]) => a < b) as [number, number][],
+    });
     const rolled: { app_id: string; principal_id: string }[] = await this.dataSource.query(
       'SELECT DISTINCT app_id, principal_id FROM usage_principal_days WHERE pool_id = $1 AND day >= $2 AND day < $3',
       [pool.id, new Date(d1), new Date(d2)],
@@ -79,7 +93,9 @@ export class UsageReaderService {
          FROM pool_usage_rollups ${where}`,
         params,
       ) as Promise<RollupPoolRow[]>,
-      this.dataSource.query(`SELECT ${appFigures} FROM app_usage_rollups ${where} ${q.perApp ? '' : 'GROUP BY start'}`, params) as Promise<(AppRollupFigures & { start: number })[]>,
+      this.dataSource.query(`SELECT ${appFigures} FROM app_usage_rollups ${where} ${q.perApp ? '' : 'GROUP BY start'}`, params) as Promise<
+        (AppRollupFigures & { start: number })[]
+      >,
     ]);
     const unit = q.bucket === 'DAY' ? DAY_MS : HOUR_MS;
     const byStart = new Map<number, { pool?: RollupPoolRow; apps: AppRollupFigures[] }>();
@@ -90,7 +106,10 @@ export class UsageReaderService {
   }
 
   /** Raw slices of [from, to), a day at a time so memory stays bounded on long windows. */
-  private async rawSlices(pool: PoolRef, q: { from: number; to: number; now: number; cursor: UsageRollupCursorEntity | null; unrecorded: DrawSpan[] }): Promise<UsageSlice[]> {
+  private async rawSlices(
+    pool: PoolRef,
+    q: { from: number; to: number; now: number; cursor: UsageRollupCursorEntity | null; unrecorded: DrawSpan[] },
+  ): Promise<UsageSlice[]> {
     const slices: UsageSlice[] = [];
     const bounds = this.rollups.bounds(q.cursor, q.now);
     for (let a = q.from; a < q.to; a = floorTo(a, DAY_MS) + DAY_MS) {

@@ -150,7 +150,10 @@ export class UsageRollupsService {
   }
 
   private async raiseLongest(poolId: string, seconds: number): Promise<void> {
-    await this.dataSource.query('UPDATE usage_rollup_cursors SET longest_draw_seconds = $2, updated_at = now() WHERE pool_id = $1 AND longest_draw_seconds < $2', [poolId, Math.ceil(seconds)]);
+    await this.dataSource.query(
+      'UPDATE usage_rollup_cursors SET longest_draw_seconds = $2, updated_at = now() WHERE pool_id = $1 AND longest_draw_seconds < $2',
+      [poolId, Math.ceil(seconds)],
+    );
   }
 
   /** Computes the hours of [from, to) day by day, then widens the coverage when the range touches it. */
@@ -204,9 +207,14 @@ export class UsageRollupsService {
        FROM pool_usage_rollups WHERE pool_id = $1 AND bucket = 'HOUR' AND start >= $2 AND start < $3`,
       range,
     );
-    const appHours = await manager.find(AppUsageRollupEntity, { where: { poolId: pool.id, bucket: 'HOUR', start: And(MoreThanOrEqual(range[1]), LessThan(range[2])) } });
+    const appHours = await manager.find(AppUsageRollupEntity, {
+      where: { poolId: pool.id, bucket: 'HOUR', start: And(MoreThanOrEqual(range[1]), LessThan(range[2])) },
+    });
     await writePrincipalDay(manager, { pool, day: range[1], until: new Date(Math.min(until, day + DAY_MS)) });
-    const principals: { app_id: string; n: number }[] = await manager.query('SELECT app_id, count(*)::int AS n FROM usage_principal_days WHERE pool_id = $1 AND day = $2 GROUP BY app_id', [pool.id, range[1]]);
+    const principals: { app_id: string; n: number }[] = await manager.query(
+      'SELECT app_id, count(*)::int AS n FROM usage_principal_days WHERE pool_id = $1 AND day = $2 GROUP BY app_id',
+      [pool.id, range[1]],
+    );
     const daySlice = emptySlice(day, day + DAY_MS);
     for (const h of hours) mergeInto(daySlice, sliceOfRows(day, day + DAY_MS, h, []));
     for (const a of appHours) mergeInto(daySlice, sliceOfRows(day, day + DAY_MS, undefined, [a]));

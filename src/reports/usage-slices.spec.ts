@@ -7,7 +7,14 @@ function draw(appId: string, credits: number, startMin: number, endMin: number, 
   return { id: `${appId}-${startMin}`, appId, credits, start: T0 + startMin * MIN, end: T0 + endMin * MIN, idle };
 }
 
-function denial(appId: string, atMin: number, requested: number, falseDenial = false, reason: DenialPoint['reason'] = 'POOL_EXHAUSTED', count = 1): DenialPoint {
+function denial(
+  appId: string,
+  atMin: number,
+  requested: number,
+  falseDenial = false,
+  reason: DenialPoint['reason'] = 'POOL_EXHAUSTED',
+  count = 1,
+): DenialPoint {
   return { appId, at: T0 + atMin * MIN, requested, reason, count, falseDenial };
 }
 
@@ -57,7 +64,11 @@ describe('computeSlices', () => {
       from: T0,
       to: T0 + HOUR_MS,
       draws: [draw('cad', 20, 0, 40)],
-      denials: [denial('cad', 15, 20, false, 'POOL_EXHAUSTED', 50), denial('cad', 16, 20, true, 'QUEUE_TIMEOUT', 3), denial('cad', 17, 20, false, 'GROUP_LIMIT_REACHED', 2)],
+      denials: [
+        denial('cad', 15, 20, false, 'POOL_EXHAUSTED', 50),
+        denial('cad', 16, 20, true, 'QUEUE_TIMEOUT', 3),
+        denial('cad', 17, 20, false, 'GROUP_LIMIT_REACHED', 2),
+      ],
       leaseCounts: [],
     });
     expect(Object.fromEntries(slices[0].requestLevels)).toEqual({ 20: 1, 40: 50 });

@@ -70,7 +70,15 @@ export function limitedByCap(reason: DenialReason): boolean {
 }
 
 export function emptyApp(): AppSlice {
-  return { peak: 0, creditSeconds: 0, idleCreditSeconds: 0, leases: 0, distinctPrincipals: 0, denials: { POOL_EXHAUSTED: 0, GROUP_LIMIT_REACHED: 0, QUEUE_TIMEOUT: 0 }, falseDenials: 0 };
+  return {
+    peak: 0,
+    creditSeconds: 0,
+    idleCreditSeconds: 0,
+    leases: 0,
+    distinctPrincipals: 0,
+    denials: { POOL_EXHAUSTED: 0, GROUP_LIMIT_REACHED: 0, QUEUE_TIMEOUT: 0 },
+    falseDenials: 0,
+  };
 }
 
 export function emptySlice(start: number, end: number): UsageSlice {

@@ -66,7 +66,14 @@ const DENIAL_SELECT = `
   FROM denials d
   WHERE d.organization_id = $1 AND d.pool_id = $2 AND d.at >= $3 AND d.at < $4`;
 
-const denialPoint = (r: DenialRow): DenialPoint => ({ appId: r.app_id, at: r.at, requested: r.requested, reason: r.reason, count: r.count, falseDenial: r.false_denial });
+const denialPoint = (r: DenialRow): DenialPoint => ({
+  appId: r.app_id,
+  at: r.at,
+  requested: r.requested,
+  reason: r.reason,
+  count: r.count,
+  falseDenial: r.false_denial,
+});
 
 /**
  * The raw rows behind the pool reports, as plain numbers (ms since the epoch): draws (ended
@@ -85,7 +92,10 @@ export class UsageSourceService {
    * unrecorded ones. With bounds, the scan of an old window reads openings in a bounded range
    * instead of every later end.
    */
-  async draws(q: { poolId: string; from: number; to: number; now: number; bounds: DrawBounds | null; unrecorded: DrawSpan[]; withIdle?: boolean }, manager = this.dataSource.manager): Promise<DrawSpan[]> {
+  async draws(
+    q: { poolId: string; from: number; to: number; now: number; bounds: DrawBounds | null; unrecorded: DrawSpan[]; withIdle?: boolean },
+    manager = this.dataSource.manager,
+  ): Promise<DrawSpan[]> {
     const select = `SELECT id, app_id, credits, ${ms('opened_at')} AS s, ${ms('ended_at')} AS e, idle_credit_seconds > 0 AS idle FROM lease_draws`;
     const params: unknown[] = [q.poolId, new Date(q.from), new Date(q.to)];
     let sql = `${select} WHERE pool_id = $1 AND ended_at > $2 AND opened_at < $3`;
@@ -175,9 +185,16 @@ export class UsageSourceService {
     if (q.ranges.length === 0) return [];
     // One index range scan per range (a join against unnest() planned a scan of every lease).
     const sql = q.ranges
-      .map((_, i) => `SELECT DISTINCT app_id, principal_id FROM leases WHERE organization_id = $1 AND pool_id = $2 AND acquired_at >= $${3 + 2 * i} AND acquired_at < $${4 + 2 * i}`)
+      .map(
+        (_, i) =>
+          `SELECT DISTINCT app_id, principal_id FROM leases WHERE organization_id = $1 AND pool_id = $2 AND acquired_at >= $${3 + 2 * i} AND acquired_at < $${4 + 2 * i}`,
+      )
       .join(' UNION ');
-    const rows: { app_id: string; principal_id: string }[] = await this.dataSource.query(sql, [q.organizationId, q.poolId, ...q.ranges.flatMap(([a, b]) => [new Date(a), new Date(b)])]);
+    const rows: { app_id: string; principal_id: string }[] = await this.dataSource.query(sql, [
+      q.organizationId,
+      q.poolId,
+      ...q.ranges.flatMap(([a, b]) => [new Date(a), new Date(b)]),
+    ]);
     return rows.map((r) => ({ appId: r.app_id, principalId: r.principal_id }));
   }
 
@@ -188,7 +205,9 @@ export class UsageSourceService {
   async drawsOpened(q: { poolId: string; from: number; to: number }): Promise<[number, number, number][]> {
     // Straight to the pg pool, in array row mode: building a million row objects (TypeORM's
     // query() has no row mode) cost more than the queries themselves.
-    const pool = (this.dataSource.driver as PostgresDriver).master as { query(config: { text: string; values: unknown[]; rowMode: 'array' }): Promise<{ rows: [number, number, number][] }> };
+    const pool = (this.dataSource.driver as PostgresDriver).master as {
+      query(config: { text: string; values: unknown[]; rowMode: 'array' }): Promise<{ rows: [number, number, number][] }>;
+    };
     const result = await pool.query({
       text: `SELECT ${ms('opened_at')}, ${ms('ended_at')}, credits FROM lease_draws WHERE pool_id = $1 AND opened_at >= $2 AND opened_at < $3 ORDER BY opened_at, id`,
       values: [q.poolId, new Date(q.from), new Date(q.to)],

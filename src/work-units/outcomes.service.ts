@@ -59,7 +59,15 @@ export class OutcomesService {
       if (current.length === 0) throw this.notFound(input.workUnitId);
       if (!mayChangeWorkUnit(auth, current[0].created_by_principal_id as string)) throw notYourWorkUnit(input.workUnitId, 'input.workUnitId');
       const before = current[0].outcome_recorded_at === null ? null : snapshotOf(current[0]);
-      const values = [after.outcome, after.qualityResult, after.humanReviewed, after.decision, after.valueDimension, after.valueAmount, after.evidenceConfidence];
+      const values = [
+        after.outcome,
+        after.qualityResult,
+        after.humanReviewed,
+        after.decision,
+        after.valueDimension,
+        after.valueAmount,
+        after.evidenceConfidence,
+      ];
       // Stamped after the row lock (clock_timestamp(), not the transaction's start), so records
       // of one work unit are dated in the order they became current, even when they raced.
       const [updated]: [{ outcome_recorded_at: Date }[], number] = await manager.query(

@@ -3,7 +3,10 @@ import { OrgUnitKind } from '../principals/principal.model';
 import type { OrgUnitKind as OrgUnitKindValue } from '../principals/principal.entity';
 import type { OutcomeStatus as OutcomeStatusValue, ValueDimension as ValueDimensionValue } from './work-unit.entity';
 
-export const OutcomeStatus = { PENDING: 'PENDING', ACCEPTED: 'ACCEPTED', REJECTED: 'REJECTED' } as const satisfies Record<OutcomeStatusValue, OutcomeStatusValue>;
+export const OutcomeStatus = { PENDING: 'PENDING', ACCEPTED: 'ACCEPTED', REJECTED: 'REJECTED' } as const satisfies Record<
+  OutcomeStatusValue,
+  OutcomeStatusValue
+>;
 registerEnumType(OutcomeStatus, {
   name: 'OutcomeStatus',
   description: 'Whether the work was accepted.',

@@ -15,13 +15,19 @@ export class WorkUnitsResolver {
   ) {}
 
   @Roles('ADMIN', 'CLIENT')
-  @Mutation(() => WorkUnit, { description: "Creates a work unit, or changes the one with this externalRef (fields left out keep their value). A CLIENT key may change the owner, team or process only of a work unit its own principal created (FORBIDDEN otherwise); naming another's by its externalRef returns it." })
+  @Mutation(() => WorkUnit, {
+    description:
+      "Creates a work unit, or changes the one with this externalRef (fields left out keep their value). A CLIENT key may change the owner, team or process only of a work unit its own principal created (FORBIDDEN otherwise); naming another's by its externalRef returns it.",
+  })
   async upsertWorkUnit(@CurrentAuth() auth: AuthContext, @Args('input', { description: 'The work unit.' }) input: WorkUnitInput): Promise<WorkUnit> {
     return this.workUnitsService.upsert(auth, input);
   }
 
   @Roles('ADMIN', 'CLIENT')
-  @Mutation(() => WorkUnit, { description: "Records a work unit's outcome as it stands now; the previous one is kept in its history. A CLIENT key may record it only on a work unit its own principal created (FORBIDDEN otherwise)." })
+  @Mutation(() => WorkUnit, {
+    description:
+      "Records a work unit's outcome as it stands now; the previous one is kept in its history. A CLIENT key may record it only on a work unit its own principal created (FORBIDDEN otherwise).",
+  })
   async recordOutcome(@CurrentAuth() auth: AuthContext, @Args('input', { description: 'The outcome.' }) input: OutcomeInput): Promise<WorkUnit> {
     return this.outcomes.record(auth, input);
   }

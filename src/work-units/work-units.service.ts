@@ -163,7 +163,10 @@ export class WorkUnitsService {
       add('(w.created_at, w.id) < (SELECT a.created_at, a.id FROM work_units a WHERE a.id = ? AND a.organization_id = $1)', page.after);
     }
     params.push(first);
-    const rows: Row[] = await this.dataSource.query(`${SELECT_WITH_TOTALS} WHERE ${where.join(' AND ')} ORDER BY w.created_at DESC, w.id DESC LIMIT $${params.length}`, params);
+    const rows: Row[] = await this.dataSource.query(
+      `${SELECT_WITH_TOTALS} WHERE ${where.join(' AND ')} ORDER BY w.created_at DESC, w.id DESC LIMIT $${params.length}`,
+      params,
+    );
     return rows.map(toWorkUnit);
   }
 
@@ -176,7 +179,10 @@ export class WorkUnitsService {
       else if (isUuid(id)) unknown.push(id);
     }
     if (unknown.length > 0) {
-      const rows: { id: string }[] = await this.dataSource.query('SELECT id FROM work_units WHERE organization_id = $1 AND id = ANY($2::uuid[])', [organizationId, unknown]);
+      const rows: { id: string }[] = await this.dataSource.query('SELECT id FROM work_units WHERE organization_id = $1 AND id = ANY($2::uuid[])', [
+        organizationId,
+        unknown,
+      ]);
       for (const { id } of rows) {
         found.add(id);
         this.knownIds.set(`${organizationId}:${id}`, true);

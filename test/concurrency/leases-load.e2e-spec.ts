@@ -104,7 +104,10 @@ describe('lease promises under load', () => {
     const redis = new Redis(world.redis.url);
     try {
       const setup = await setUp(world, apis[0]);
-      const { history, stats } = await runLoad({ apis: () => apis, keys: setup.keys, poolId: setup.poolId, apps: setup.appKeys, leaseSeconds: LEASE_SECONDS, waitingShare: WAITING_SHARE }, { clients: 100, durationMs: 20_000 });
+      const { history, stats } = await runLoad(
+        { apis: () => apis, keys: setup.keys, poolId: setup.poolId, apps: setup.appKeys, leaseSeconds: LEASE_SECONDS, waitingShare: WAITING_SHARE },
+        { clients: 100, durationMs: 20_000 },
+      );
       console.log(`load: ${JSON.stringify(stats)}`);
       // Behaviour, not speed: the pool was contended (some grants, some denials), and no request failed.
       expect(stats.granted).toBeGreaterThan(0);
@@ -128,7 +131,10 @@ describe('lease promises under load', () => {
     let kills = 0;
     try {
       const setup = await setUp(world, apis[1]);
-      const load = runLoad({ apis: () => apis, keys: setup.keys, poolId: setup.poolId, apps: setup.appKeys, leaseSeconds: LEASE_SECONDS, waitingShare: WAITING_SHARE }, { clients: 100, durationMs: 24_000 });
+      const load = runLoad(
+        { apis: () => apis, keys: setup.keys, poolId: setup.poolId, apps: setup.appKeys, leaseSeconds: LEASE_SECONDS, waitingShare: WAITING_SHARE },
+        { clients: 100, durationMs: 24_000 },
+      );
       const killer = (async () => {
         for (let i = 0; i < 10; i++) {
           await new Promise((r) => setTimeout(r, 900 + Math.random() * 700));
@@ -168,7 +174,10 @@ describe('lease promises under load', () => {
     control.on('error', () => undefined);
     try {
       const setup = await setUp(world, apis[0]);
-      const load = runLoad({ apis: () => apis, keys: setup.keys, poolId: setup.poolId, apps: setup.appKeys, leaseSeconds: LEASE_SECONDS, waitingShare: WAITING_SHARE }, { clients: 100, durationMs: 20_000 });
+      const load = runLoad(
+        { apis: () => apis, keys: setup.keys, poolId: setup.poolId, apps: setup.appKeys, leaseSeconds: LEASE_SECONDS, waitingShare: WAITING_SHARE },
+        { clients: 100, durationMs: 20_000 },
+      );
       const chaos = (async () => {
         await new Promise((r) => setTimeout(r, 5000));
         await control.flushall();

@@ -68,7 +68,10 @@ describe('an idempotent check-out retried after a failure in the middle of it', 
       await proxy.restore();
 
       let lease: { id: string } | undefined;
-      await waitFor(async () => (lease = ((await api!.gql(client.key, CHECKOUT, { input })).body.data?.checkout as { id: string } | undefined)) !== undefined, 'the retry');
+      await waitFor(
+        async () => (lease = (await api!.gql(client.key, CHECKOUT, { input })).body.data?.checkout as { id: string } | undefined) !== undefined,
+        'the retry',
+      );
       const [row] = await db.query<LeaseRow[]>('SELECT id, draw_id, acquired_at FROM leases WHERE id = $1', [lease!.id]);
       const checkinFrom = Date.now();
       expect((await t.gql(client.key, CHECKIN, { id: lease!.id })).errors).toBeUndefined();
@@ -83,7 +86,10 @@ describe('an idempotent check-out retried after a failure in the middle of it', 
       expect(own[0].opened_at.getTime()).toBe(row.acquired_at.getTime());
       expect(own[0].ended_at.getTime()).toBeGreaterThanOrEqual(checkinFrom - 1_000);
       expect(own[0].ended_at.getTime()).toBeLessThanOrEqual(checkinTo + 1_000);
-      const ledger = await db.query<{ started_at: Date; occurred_at: Date }[]>(`SELECT started_at, occurred_at FROM ledger_entries WHERE kind = 'LICENSE' AND draw_id = $1`, [row.draw_id]);
+      const ledger = await db.query<{ started_at: Date; occurred_at: Date }[]>(
+        `SELECT started_at, occurred_at FROM ledger_entries WHERE kind = 'LICENSE' AND draw_id = $1`,
+        [row.draw_id],
+      );
       expect(ledger.map((e) => [e.started_at.getTime(), e.occurred_at.getTime()])).toEqual([[own[0].opened_at.getTime(), own[0].ended_at.getTime()]]);
       // The first attempt's draw, undone when its record failed, is never charged as the retry's.
       for (const stale of draws.filter((d) => d.id !== row.draw_id)) expect(stale.ended_at.getTime()).toBeLessThanOrEqual(row.acquired_at.getTime());

@@ -62,7 +62,10 @@ describe('a Redis that goes back in time under load', () => {
       const pool = await createLoadPool(t, apis[0], { cap: CAP, apps: APPS, principals: 20 });
       const store = new LeaseStore(control, `${process.env.REDIS_PREFIX}:lease`);
       const base = store.keys(pool.poolId).base;
-      const load = runLoad({ apis: () => apis, keys: pool.keys, poolId: pool.poolId, apps: pool.appKeys, leaseSeconds: LEASE_SECONDS, waitingShare: 0.2 }, { clients: 60, durationMs: 14_000 });
+      const load = runLoad(
+        { apis: () => apis, keys: pool.keys, poolId: pool.poolId, apps: pool.appKeys, leaseSeconds: LEASE_SECONDS, waitingShare: 0.2 },
+        { clients: 60, durationMs: 14_000 },
+      );
       const chaos = (async () => {
         await sleep(3_000);
         const snapshot = await snapshotPool(control, base);

@@ -45,7 +45,10 @@ const SCHEDULES = [
  * so a second iteration means the first was taken.
  */
 async function schedulesRun(port: number): Promise<void> {
-  const queues = SCHEDULES.map((s) => ({ ...s, queue: new Queue(s.queue, { connection: { host: '127.0.0.1', port, maxRetriesPerRequest: 1 }, prefix: `${process.env.REDIS_PREFIX}:bull` }) }));
+  const queues = SCHEDULES.map((s) => ({
+    ...s,
+    queue: new Queue(s.queue, { connection: { host: '127.0.0.1', port, maxRetriesPerRequest: 1 }, prefix: `${process.env.REDIS_PREFIX}:bull` }),
+  }));
   try {
     const ran = async () => {
       for (const { queue, id } of queues) if (((await queue.getJobScheduler(id))?.iterationCount ?? 0) < 2) return false;
@@ -60,7 +63,8 @@ async function schedulesRun(port: number): Promise<void> {
 /** Waits (bounded) until the pool's credits are all back and every acknowledged lease is ended and charged. */
 async function settle(world: World, store: LeaseStore, poolId: string, acknowledged: string[]): Promise<void> {
   await waitFor(async () => (await store.status(poolId)).inUse === 0, 'the pool to drain', SETTLE_MS);
-  const settled = async () => (await unchargedLeases(world.databaseUrl, acknowledged)).length === 0 && (await stillActive(world.databaseUrl, acknowledged)).length === 0;
+  const settled = async () =>
+    (await unchargedLeases(world.databaseUrl, acknowledged)).length === 0 && (await stillActive(world.databaseUrl, acknowledged)).length === 0;
   await waitFor(settled, 'every lease ended and charged', SETTLE_MS).catch(() => undefined);
 }
 

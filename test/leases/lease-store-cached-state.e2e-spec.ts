@@ -76,12 +76,30 @@ describe('LeaseStore cached state (Redis)', () => {
     const poolId = randomUUID();
     const past = Date.now() - 60_000;
     await store.install(poolId, {
-      epoch: 2, cap: 3, apps: [app], groups: [], graceMs: 300,
-      leases: [{
-        leaseId: 'restored', drawId: 'restored', drawCost: 3, drawOpenerLeaseId: 'restored', drawOpenedAtMs: past,
-        appId: app.appId, principalId: 'alice', team: null, host: null, workUnitId: null,
-        credits: 3, leaseMs: 30_000, acquiredAtMs: past, fencingToken: '2000000000001', expiresAtMs: past + 30_000,
-      }],
+      epoch: 2,
+      cap: 3,
+      apps: [app],
+      groups: [],
+      graceMs: 300,
+      leases: [
+        {
+          leaseId: 'restored',
+          drawId: 'restored',
+          drawCost: 3,
+          drawOpenerLeaseId: 'restored',
+          drawOpenedAtMs: past,
+          appId: app.appId,
+          principalId: 'alice',
+          team: null,
+          host: null,
+          workUnitId: null,
+          credits: 3,
+          leaseMs: 30_000,
+          acquiredAtMs: past,
+          fencingToken: '2000000000001',
+          expiresAtMs: past + 30_000,
+        },
+      ],
     });
     expect(await store.checkout(request(poolId, app))).toMatchObject({ status: 'POOL_EXHAUSTED', available: 0 });
     await sleep(400);

@@ -1,16 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { LeaseStore } from '../../src/leases/lease-store';
-import {
-  AppMirror,
-  CheckoutInput,
-  CheckoutResult,
-  DrawEndedEvent,
-  Granted,
-  GroupMirror,
-  PoolEvent,
-  RestoredLease,
-} from '../../src/leases/lease-store.types';
+import { AppMirror, CheckoutInput, CheckoutResult, DrawEndedEvent, Granted, GroupMirror, PoolEvent, RestoredLease } from '../../src/leases/lease-store.types';
 import { unlinkPrefix } from '../support/redis-keys';
 
 // Talks to the shared Redis under its own prefix, and removes only its own keys.
@@ -187,13 +178,17 @@ describe('LeaseStore (Redis)', () => {
     const held = await grant(request(poolId, app));
     const queueBounds = { perPrincipal: 5_000, perPool: 5_000 };
     // Every other waiter stops refreshing at once (a 1 ms ticket): its ticket lapses.
-    const tickets = Array.from({ length: 3_000 }, (_, i) => request(poolId, app, { principalId: `p${i % 10}`, waitMs: i % 2 === 0 ? 120_000 : 1, queueBounds }));
+    const tickets = Array.from({ length: 3_000 }, (_, i) =>
+      request(poolId, app, { principalId: `p${i % 10}`, waitMs: i % 2 === 0 ? 120_000 : 1, queueBounds }),
+    );
     for (let i = 0; i < tickets.length; i += 250) await Promise.all(tickets.slice(i, i + 250).map((ticket) => store.checkout(ticket)));
     await sleep(20);
     await store.sweep(poolId);
     expect(await store.status(poolId)).toMatchObject({ queued: 1_500 });
     // The live ones leave; a newcomer then walks past the rest, lapsed too, and gets the credit.
-    const lapsing = Array.from({ length: 1_500 }, () => request(poolId, app, { principalId: 'late', waitMs: 1, queueBounds: { perPrincipal: 5_000, perPool: 5_000 } }));
+    const lapsing = Array.from({ length: 1_500 }, () =>
+      request(poolId, app, { principalId: 'late', waitMs: 1, queueBounds: { perPrincipal: 5_000, perPool: 5_000 } }),
+    );
     for (let i = 0; i < lapsing.length; i += 250) await Promise.all(lapsing.slice(i, i + 250).map((ticket) => store.checkout(ticket)));
     for (let i = 0; i < tickets.length; i += 2) await store.leaveQueue({ poolId, leaseId: tickets[i].leaseId, principalId: tickets[i].principalId });
     await sleep(20);
@@ -271,9 +266,7 @@ describe('LeaseStore (Redis)', () => {
     await store.sweep(poolId);
     await grant(request(poolId, app));
     const recorded = await events(poolId);
-    expect(recorded.filter((e) => e.type === 'lease_expired')).toEqual([
-      expect.objectContaining({ leaseId: lease.leaseId, atMs: lease.expiresAtMs }),
-    ]);
+    expect(recorded.filter((e) => e.type === 'lease_expired')).toEqual([expect.objectContaining({ leaseId: lease.leaseId, atMs: lease.expiresAtMs })]);
     expect(recorded.filter((e) => e.type === 'draw_ended')).toEqual([
       expect.objectContaining({ drawId: lease.drawId, openerLeaseId: lease.leaseId, cost: 3, endedAtMs: lease.expiresAtMs }),
     ]);
@@ -340,9 +333,7 @@ describe('LeaseStore (Redis)', () => {
     const app = solo(2);
     const poolId = await newPool(100, [app]);
     const leaseId = randomUUID();
-    const results = await Promise.all(
-      Array.from({ length: 50 }, () => grant(request(poolId, app, { leaseId }))),
-    );
+    const results = await Promise.all(Array.from({ length: 50 }, () => grant(request(poolId, app, { leaseId }))));
     expect(new Set(results.map((r) => r.leaseId)).size).toBe(1);
     expect(results.filter((r) => !r.replayed)).toHaveLength(1);
     expect(await store.status(poolId)).toMatchObject({ inUse: 2, activeLeases: 1 });
@@ -417,9 +408,7 @@ describe('LeaseStore (Redis)', () => {
   it('draws once for 50 leases of one work unit', async () => {
     const app: AppMirror = { appId: 'solver', cost: 5, shareScope: 'WORK_UNIT', lingerMs: 0 };
     const poolId = await newPool(10, [app]);
-    const results = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => grant(request(poolId, app, { principalId: `agent-${i}`, workUnitId: 'run-7' }))),
-    );
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => grant(request(poolId, app, { principalId: `agent-${i}`, workUnitId: 'run-7' }))));
     expect(results.filter((r) => r.credits === 5)).toHaveLength(1);
     expect(new Set(results.map((r) => r.drawId)).size).toBe(1);
     expect(await store.status(poolId)).toMatchObject({ inUse: 5, activeLeases: 50 });
@@ -509,13 +498,29 @@ describe('LeaseStore (Redis)', () => {
     const poolId = randomUUID();
     const past = Date.now() - 10_000;
     const restored = (leaseId: string, credits: number): RestoredLease => ({
-      leaseId, drawId: 'draw-1', drawCost: 6, drawOpenerLeaseId: 'lease-1', drawOpenedAtMs: past - 5000,
-      appId: 'cad', principalId: 'alice', team: 'T', host: 'ws-1', workUnitId: null,
-      credits, leaseMs: 60_000, acquiredAtMs: past, fencingToken: '1000000000007', expiresAtMs: past,
+      leaseId,
+      drawId: 'draw-1',
+      drawCost: 6,
+      drawOpenerLeaseId: 'lease-1',
+      drawOpenedAtMs: past - 5000,
+      appId: 'cad',
+      principalId: 'alice',
+      team: 'T',
+      host: 'ws-1',
+      workUnitId: null,
+      credits,
+      leaseMs: 60_000,
+      acquiredAtMs: past,
+      fencingToken: '1000000000007',
+      expiresAtMs: past,
     });
     const result = await store.install(poolId, {
-      epoch: 2, cap: 20, apps: [app], groups: [{ team: 'T', reserved: 10, max: null }],
-      leases: [restored('lease-1', 6), restored('lease-2', 0)], graceMs: 5000,
+      epoch: 2,
+      cap: 20,
+      apps: [app],
+      groups: [{ team: 'T', reserved: 10, max: null }],
+      leases: [restored('lease-1', 6), restored('lease-2', 0)],
+      graceMs: 5000,
     });
     expect(result).toEqual({ leasesRestored: 2, drawsRestored: 1, inUse: 6 });
     expect(await store.status(poolId)).toEqual({ epoch: '2', cap: 20, inUse: 6, activeLeases: 2, reservedUnused: 4, queued: 0 });

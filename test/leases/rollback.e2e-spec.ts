@@ -62,7 +62,10 @@ describe('a Redis that goes back in time', () => {
     expect(codeOf(third)).toBe('UNAVAILABLE');
     expect(await epochOf(pool.poolId)).toBeGreaterThan(epochBefore);
     let after = third;
-    await waitFor(async () => codeOf((after = await checkout({ poolId: pool.poolId, app: pool.keyOf('cad'), leaseSeconds: 120 }))) !== 'UNAVAILABLE', 'the rebuilt pool');
+    await waitFor(
+      async () => codeOf((after = await checkout({ poolId: pool.poolId, app: pool.keyOf('cad'), leaseSeconds: 120 }))) !== 'UNAVAILABLE',
+      'the rebuilt pool',
+    );
     expect(codeOf(after)).toBe('POOL_EXHAUSTED');
     expect(await store.status(pool.poolId)).toMatchObject({ inUse: 2, activeLeases: 2 });
     const tokens: { fencing_token: string }[] = await dataSource.query('SELECT fencing_token FROM leases WHERE pool_id = $1', [pool.poolId]);
@@ -98,7 +101,7 @@ describe('a Redis that goes back in time', () => {
     const snapshot = await snapshotPool(redis, base);
     const lost = (await checkout({ poolId: pool.poolId, app: pool.keyOf('cad'), leaseSeconds: 120 })).data!.checkout;
     const poolState = t.app.get(PoolStateService);
-    const entity = async () => (await dataSource.getRepository(PoolEntity).findOneByOrFail({ id: pool.poolId }));
+    const entity = async () => await dataSource.getRepository(PoolEntity).findOneByOrFail({ id: pool.poolId });
     expect(await poolState.rebuildIfLeasesLost(await entity())).toBe(0);
 
     await rollBackPool(redis, base, snapshot);
@@ -126,7 +129,9 @@ describe('a Redis that goes back in time', () => {
     const expiryInRedis = async (id: string) => Number(await redis.zscore(store.keys(pool.poolId).leases, id));
     expect(await expiryInRedis(ahead.id)).toBe(redisExpiry);
     expect(await expiryInRedis(behind.id)).toBe(recorded.getTime());
-    const rows: { id: string; expires_at: Date }[] = await dataSource.query('SELECT id, expires_at FROM leases WHERE id = ANY($1::uuid[])', [[ahead.id, behind.id]]);
+    const rows: { id: string; expires_at: Date }[] = await dataSource.query('SELECT id, expires_at FROM leases WHERE id = ANY($1::uuid[])', [
+      [ahead.id, behind.id],
+    ]);
     expect(Object.fromEntries(rows.map((r) => [r.id, r.expires_at.getTime()]))).toEqual({ [ahead.id]: redisExpiry, [behind.id]: recorded.getTime() });
   });
 
@@ -146,9 +151,25 @@ describe('a Redis that goes back in time', () => {
       );
       const r = rows[0];
       template = {
-        id: '', organizationId: r.organization_id as string, poolId: r.pool_id as string, appId: r.app_id as string, principalId: r.principal_id as string,
-        requestedByPrincipalId: r.requested_by_principal_id as string, apiKeyId: r.api_key_id as string, workUnitId: null, team: null, host: null,
-        drawId: '', credits: 1, leaseSeconds: 60, fencingToken: '', epoch: r.epoch as string, acquiredAt: r.acquired_at as Date, expiresAt: r.acquired_at as Date, idempotencyKey: null, requestHash: null,
+        id: '',
+        organizationId: r.organization_id as string,
+        poolId: r.pool_id as string,
+        appId: r.app_id as string,
+        principalId: r.principal_id as string,
+        requestedByPrincipalId: r.requested_by_principal_id as string,
+        apiKeyId: r.api_key_id as string,
+        workUnitId: null,
+        team: null,
+        host: null,
+        drawId: '',
+        credits: 1,
+        leaseSeconds: 60,
+        fencingToken: '',
+        epoch: r.epoch as string,
+        acquiredAt: r.acquired_at as Date,
+        expiresAt: r.acquired_at as Date,
+        idempotencyKey: null,
+        requestHash: null,
       };
     });
 
@@ -156,7 +177,14 @@ describe('a Redis that goes back in time', () => {
     function grant(n: number, atMs: number): NewLease {
       const id = randomUUID();
       const acquiredAt = new Date(template.acquiredAt.getTime() + atMs);
-      return { ...template, id, drawId: id, fencingToken: (BigInt(template.epoch) * 10n ** 12n + BigInt(n)).toString(), acquiredAt, expiresAt: new Date(acquiredAt.getTime() + 60_000) };
+      return {
+        ...template,
+        id,
+        drawId: id,
+        fencingToken: (BigInt(template.epoch) * 10n ** 12n + BigInt(n)).toString(),
+        acquiredAt,
+        expiresAt: new Date(acquiredAt.getTime() + 60_000),
+      };
     }
 
     it('records grants that reach PostgreSQL out of token order (their clock agrees), and refuses a token that comes back later', async () => {

@@ -38,11 +38,22 @@ export class TestApp {
   }
 
   /** A principal with a key of the given role, created through the API as an admin would. */
-  async principalWithKey(adminKey: string, role: 'ADMIN' | 'CLIENT' | 'VIEWER', input: Partial<{ name: string; kind: string; team: string; orgUnitKind: string }> = {}) {
+  async principalWithKey(
+    adminKey: string,
+    role: 'ADMIN' | 'CLIENT' | 'VIEWER',
+    input: Partial<{ name: string; kind: string; team: string; orgUnitKind: string }> = {},
+  ) {
     const created = await this.gql<{ createPrincipal: { id: string } }>(
       adminKey,
       'mutation($input: CreatePrincipalInput!) { createPrincipal(input: $input) { id } }',
-      { input: { name: input.name ?? `p-${role.toLowerCase()}`, kind: input.kind ?? 'USER', team: input.team, orgUnitKind: input.orgUnitKind ?? 'GOING_CONCERN' } },
+      {
+        input: {
+          name: input.name ?? `p-${role.toLowerCase()}`,
+          kind: input.kind ?? 'USER',
+          team: input.team,
+          orgUnitKind: input.orgUnitKind ?? 'GOING_CONCERN',
+        },
+      },
     );
     const principalId = created.data!.createPrincipal.id;
     const key = await this.gql<{ createApiKey: { id: string; secret: string } }>(

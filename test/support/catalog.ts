@@ -7,10 +7,25 @@ export interface PoolFixture {
 }
 
 /** A pool with apps, created through the API; app keys get a unique suffix per call. */
-export async function createPool(t: TestApp, adminKey: string, options: { cap: number; apps: { key: string; cost: number; shareScope?: string; lingerSeconds?: number; minimumChargeSeconds?: number }[]; defaultLeaseSeconds?: number; maxLeaseSeconds?: number }): Promise<PoolFixture & { keyOf: (key: string) => string }> {
+export async function createPool(
+  t: TestApp,
+  adminKey: string,
+  options: {
+    cap: number;
+    apps: { key: string; cost: number; shareScope?: string; lingerSeconds?: number; minimumChargeSeconds?: number }[];
+    defaultLeaseSeconds?: number;
+    maxLeaseSeconds?: number;
+  },
+): Promise<PoolFixture & { keyOf: (key: string) => string }> {
   const suffix = randomUUID().slice(0, 8);
   const pool = await t.gql<{ createPool: { id: string } }>(adminKey, 'mutation($input: CreatePoolInput!) { createPool(input: $input) { id } }', {
-    input: { name: `pool-${suffix}`, cap: options.cap, defaultLeaseSeconds: options.defaultLeaseSeconds, maxLeaseSeconds: options.maxLeaseSeconds, creditHourPrice: 1.5 },
+    input: {
+      name: `pool-${suffix}`,
+      cap: options.cap,
+      defaultLeaseSeconds: options.defaultLeaseSeconds,
+      maxLeaseSeconds: options.maxLeaseSeconds,
+      creditHourPrice: 1.5,
+    },
   });
   if (!pool.data) throw new Error(JSON.stringify(pool.errors));
   const poolId = pool.data.createPool.id;
@@ -18,7 +33,15 @@ export async function createPool(t: TestApp, adminKey: string, options: { cap: n
   for (const app of options.apps) {
     const key = `${app.key}-${suffix}`;
     const created = await t.gql<{ createApp: { id: string } }>(adminKey, 'mutation($input: CreateAppInput!) { createApp(input: $input) { id } }', {
-      input: { poolId, key, name: app.key, cost: app.cost, shareScope: app.shareScope ?? 'NONE', lingerSeconds: app.lingerSeconds ?? 0, minimumChargeSeconds: app.minimumChargeSeconds },
+      input: {
+        poolId,
+        key,
+        name: app.key,
+        cost: app.cost,
+        shareScope: app.shareScope ?? 'NONE',
+        lingerSeconds: app.lingerSeconds ?? 0,
+        minimumChargeSeconds: app.minimumChargeSeconds,
+      },
     });
     if (!created.data) throw new Error(JSON.stringify(created.errors));
     apps[app.key] = created.data.createApp.id;

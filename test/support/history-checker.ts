@@ -83,7 +83,8 @@ export function checkHistory(history: History, limits: { poolId: string; cap: nu
   if (peak > limits.cap) violations.push({ kind: 'OVER_CAP', detail: `${peak} credits held at ${new Date(at).toISOString()} with a cap of ${limits.cap}` });
   for (const [team, ceiling] of Object.entries(limits.teamCeilings ?? {})) {
     const team_ = peakHeld(intervals.filter((i) => i.team === team));
-    if (team_.peak > ceiling) violations.push({ kind: 'TEAM_OVER_CEILING', detail: `team ${team} held ${team_.peak} at ${new Date(team_.at).toISOString()}, ceiling ${ceiling}` });
+    if (team_.peak > ceiling)
+      violations.push({ kind: 'TEAM_OVER_CEILING', detail: `team ${team} held ${team_.peak} at ${new Date(team_.at).toISOString()}, ceiling ${ceiling}` });
   }
   violations.push(...checkFencing(history.grants.filter((g) => g.poolId === limits.poolId)));
   return violations;
@@ -98,7 +99,8 @@ function checkFencing(grants: GrantRecord[]): Violation[] {
   const seen = new Map<string, string>();
   for (const grant of grants) {
     const other = seen.get(grant.fencingToken);
-    if (other !== undefined && other !== grant.leaseId) violations.push({ kind: 'DUPLICATE_FENCING_TOKEN', detail: `${grant.fencingToken} given to ${other} and ${grant.leaseId}` });
+    if (other !== undefined && other !== grant.leaseId)
+      violations.push({ kind: 'DUPLICATE_FENCING_TOKEN', detail: `${grant.fencingToken} given to ${other} and ${grant.leaseId}` });
     seen.set(grant.fencingToken, grant.leaseId);
   }
   const byAck = [...grants].sort((a, b) => a.acknowledgedAt - b.acknowledgedAt);
@@ -112,7 +114,10 @@ function checkFencing(grants: GrantRecord[]): Violation[] {
       i += 1;
     }
     if (highest && highest.leaseId !== grant.leaseId && BigInt(grant.fencingToken) <= BigInt(highest.fencingToken)) {
-      violations.push({ kind: 'FENCING_TOKEN_WENT_BACK', detail: `${grant.leaseId} got ${grant.fencingToken} after ${highest.leaseId} was acknowledged with ${highest.fencingToken}` });
+      violations.push({
+        kind: 'FENCING_TOKEN_WENT_BACK',
+        detail: `${grant.leaseId} got ${grant.fencingToken} after ${highest.leaseId} was acknowledged with ${highest.fencingToken}`,
+      });
     }
   }
   return violations;

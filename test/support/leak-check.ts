@@ -55,7 +55,10 @@ export function answerProblems(answer: { status: number; text: string }, echoed:
 /** A string of the same length and shape (each letter or digit replaced by a random one of its kind) that names nothing. */
 export function lookalike(value: string): string {
   const pick = (chars: string) => chars[Math.floor(Math.random() * chars.length)];
-  return value.replace(/[a-z]/g, () => pick('abcdefghijklmnopqrstuvwxyz')).replace(/[A-Z]/g, () => pick('ABCDEFGHIJKLMNOPQRSTUVWXYZ')).replace(/[0-9]/g, () => pick('0123456789'));
+  return value
+    .replace(/[a-z]/g, () => pick('abcdefghijklmnopqrstuvwxyz'))
+    .replace(/[A-Z]/g, () => pick('ABCDEFGHIJKLMNOPQRSTUVWXYZ'))
+    .replace(/[0-9]/g, () => pick('0123456789'));
 }
 
 /**

@@ -46,7 +46,10 @@ async function call(target: LoadTarget, key: string, query: string, variables: R
  * the draws of sharing apps), holds it a little (heartbeating now and then), and checks it in, or sometimes walks
  * away and lets it expire. Every answer is recorded for the history checker.
  */
-export async function runLoad(target: LoadTarget, options: { clients: number; durationMs: number }): Promise<{ history: History; stats: LoadStats; acknowledged: string[] }> {
+export async function runLoad(
+  target: LoadTarget,
+  options: { clients: number; durationMs: number },
+): Promise<{ history: History; stats: LoadStats; acknowledged: string[] }> {
   const history: History = { grants: [], ends: [] };
   const stats: LoadStats = { checkouts: 0, granted: 0, denied: 0, unavailable: 0, failed: 0, checkins: 0, heartbeats: 0 };
   const stopAt = Date.now() + options.durationMs;
@@ -70,7 +73,15 @@ export async function runLoad(target: LoadTarget, options: { clients: number; du
         continue;
       }
       stats.granted += 1;
-      const grant: GrantRecord = { leaseId: lease.id, poolId: target.poolId, team: me.team, credits: lease.credits, fencingToken: lease.fencingToken, requestedAt, acknowledgedAt };
+      const grant: GrantRecord = {
+        leaseId: lease.id,
+        poolId: target.poolId,
+        team: me.team,
+        credits: lease.credits,
+        fencingToken: lease.fencingToken,
+        requestedAt,
+        acknowledgedAt,
+      };
       history.grants.push(grant);
       const end: LeaseEndRecord = { leaseId: lease.id, releaseStartedAt: null, lastKnownExpiresAt: new Date(lease.expiresAt).getTime() };
       history.ends.push(end);
@@ -135,15 +146,20 @@ export async function createLoadPool(t: TestApp, api: ApiProcess, spec: LoadPool
  * process's Redis and database).
  */
 export async function setUpLoadPool(api: ApiProcess, adminKey: string, spec: LoadPoolSpec): Promise<LoadPool> {
-  const pool = await api.gql(adminKey, 'mutation($cap: Int!) { createPool(input: { name: "load", cap: $cap, creditHourPrice: 1.5 }) { id } }', { cap: spec.cap });
+  const pool = await api.gql(adminKey, 'mutation($cap: Int!) { createPool(input: { name: "load", cap: $cap, creditHourPrice: 1.5 }) { id } }', {
+    cap: spec.cap,
+  });
   const poolId = (pool.body.data?.createPool as { id: string }).id;
   const appKeys: string[] = [];
   for (const app of spec.apps) {
     const key = `${app.key}-${poolId.slice(0, 8)}`;
-    await api.gql(adminKey, 'mutation($input: CreateAppInput!) { createApp(input: $input) { id } }', { input: { poolId, key, name: app.key, cost: app.cost, shareScope: app.shareScope } });
+    await api.gql(adminKey, 'mutation($input: CreateAppInput!) { createApp(input: $input) { id } }', {
+      input: { poolId, key, name: app.key, cost: app.cost, shareScope: app.shareScope },
+    });
     appKeys.push(key);
   }
-  for (const limit of spec.teams ?? []) await api.gql(adminKey, 'mutation($input: GroupLimitInput!) { setGroupLimit(input: $input) { team } }', { input: { poolId, ...limit } });
+  for (const limit of spec.teams ?? [])
+    await api.gql(adminKey, 'mutation($input: GroupLimitInput!) { setGroupLimit(input: $input) { team } }', { input: { poolId, ...limit } });
   const keys = [];
   for (let i = 0; i < spec.principals; i++) {
     const team = spec.teamOf?.(i) ?? null;

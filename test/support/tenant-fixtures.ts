@@ -61,7 +61,9 @@ export async function seedOrganization(t: TestApp, mark: string): Promise<Seeded
       input: { poolId: pool.id, key: appKey, name: text('appname'), vendor: text('vendor'), cost: 4, shareScope: 'NONE', lingerSeconds: 0 },
     }),
   );
-  await must(t.gql(adminKey, 'mutation($input: GroupLimitInput!) { setGroupLimit(input: $input) { team } }', { input: { poolId: pool.id, team, reserved: 1, max: 8 } }));
+  await must(
+    t.gql(adminKey, 'mutation($input: GroupLimitInput!) { setGroupLimit(input: $input) { team } }', { input: { poolId: pool.id, team, reserved: 1, max: 8 } }),
+  );
 
   const { upsertWorkUnit: unit } = await must(
     t.gql<{ upsertWorkUnit: { id: string } }>(client.key, 'mutation($input: WorkUnitInput!) { upsertWorkUnit(input: $input) { id } }', {
@@ -75,7 +77,9 @@ export async function seedOrganization(t: TestApp, mark: string): Promise<Seeded
   await t.gql(client.key, CHECKOUT, { input: { ...checkout, idempotencyKey: text('idem') } });
   await must(t.gql(adminKey, 'mutation($id: ID!) { checkin(leaseId: $id) { id } }', { id: ended.checkout.id }));
   const revoked = await must(t.gql<{ checkout: { id: string } }>(adminKey, CHECKOUT, { input: { ...checkout, idempotencyKey: text('idem') } }));
-  await must(t.gql(adminKey, 'mutation($id: ID!, $r: String) { revokeLease(leaseId: $id, reason: $r) { id } }', { id: revoked.checkout.id, r: text('reason') }));
+  await must(
+    t.gql(adminKey, 'mutation($id: ID!, $r: String) { revokeLease(leaseId: $id, reason: $r) { id } }', { id: revoked.checkout.id, r: text('reason') }),
+  );
 
   // Past usage (an ended draw, idle time, a denial) and its rollups, so the reports read rows of this organization.
   const day = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 2 * 86_400_000;
@@ -95,7 +99,14 @@ export async function seedOrganization(t: TestApp, mark: string): Promise<Seeded
     );
   }
   // Compute usage: one event priced by the caller, one unpriced and then priced by a backdated price (a correction row).
-  const usage = { workUnitId: unit.id, provider: text('provider'), model: text('model'), inputTokens: 100, outputTokens: 10, occurredAt: new Date(Date.now() - 60_000).toISOString() };
+  const usage = {
+    workUnitId: unit.id,
+    provider: text('provider'),
+    model: text('model'),
+    inputTokens: 100,
+    outputTokens: 10,
+    occurredAt: new Date(Date.now() - 60_000).toISOString(),
+  };
   await must(
     t.gql(client.key, 'mutation($e: [ComputeUsageInput!]!) { recordComputeUsage(events: $e) { accepted } }', {
       e: [
@@ -129,7 +140,14 @@ export async function seedOrganization(t: TestApp, mark: string): Promise<Seeded
 
 /** The organization's own object for an ID argument: ids that exist, so a walk gets past them to its other arguments. */
 export function ownIdFor(org: SeededOrganization): (site: ArgumentSite) => string {
-  const byArgument: Record<string, string> = { poolId: org.poolId, appId: org.appId, leaseId: org.leaseId, workUnitId: org.workUnitId, principalId: org.principalId, onBehalfOf: org.principalId };
+  const byArgument: Record<string, string> = {
+    poolId: org.poolId,
+    appId: org.appId,
+    leaseId: org.leaseId,
+    workUnitId: org.workUnitId,
+    principalId: org.principalId,
+    onBehalfOf: org.principalId,
+  };
   // `id` names what the field returns, else what its name mentions (revokeApiKey answers a Boolean).
   const byType: [string, string][] = [
     ['Pool', org.poolId],

@@ -202,8 +202,12 @@ describe('metrics port', () => {
   it('is scraped through prometheus.io annotations on the API pods, and the worker on its own port', () => {
     const helpers = template('_helpers.tpl');
     for (const key of ['prometheus.io/scrape', 'prometheus.io/port', 'prometheus.io/path']) expect(helpers).toContain(`"${key}"`);
-    expect(template('deployment-api.yaml')).toMatch(/include "tokenpool\.podAnnotations" \(dict "ctx" \. "port" \.Values\.config\.metricsPort "extra" \.Values\.api\.podAnnotations\)/);
-    expect(template('deployment-worker.yaml')).toMatch(/include "tokenpool\.podAnnotations" \(dict "ctx" \. "port" \.Values\.config\.workerPort "extra" \.Values\.worker\.podAnnotations\)/);
+    expect(template('deployment-api.yaml')).toMatch(
+      /include "tokenpool\.podAnnotations" \(dict "ctx" \. "port" \.Values\.config\.metricsPort "extra" \.Values\.api\.podAnnotations\)/,
+    );
+    expect(template('deployment-worker.yaml')).toMatch(
+      /include "tokenpool\.podAnnotations" \(dict "ctx" \. "port" \.Values\.config\.workerPort "extra" \.Values\.worker\.podAnnotations\)/,
+    );
     expect((readYaml('helm', 'tokenpool', 'values.yaml') as { metrics: { podAnnotations: boolean } }).metrics.podAnnotations).toBe(true);
   });
 
@@ -225,7 +229,9 @@ describe('metrics port', () => {
   });
 
   it('is exposed by the image', () => {
-    const expose = readText('Dockerfile').match(/^EXPOSE (.+)$/m)?.[1].split(/\s+/);
+    const expose = readText('Dockerfile')
+      .match(/^EXPOSE (.+)$/m)?.[1]
+      .split(/\s+/);
     expect(expose).toEqual(expect.arrayContaining([String(defaults.port), String(defaults.workerPort), String(defaults.metricsPort)]));
   });
 });

@@ -45,6 +45,11 @@ describe('history checker', () => {
   });
 
   it('treats intervals as half-open', () => {
-    expect(peakHeld([{ from: 0, to: 10, credits: 5, team: null }, { from: 10, to: 20, credits: 5, team: null }]).peak).toBe(5);
+    expect(
+      peakHeld([
+        { from: 0, to: 10, credits: 5, team: null },
+        { from: 10, to: 20, credits: 5, team: null },
+      ]).peak,
+    ).toBe(5);
   });
 });

@@ -4,9 +4,7 @@ import { SnakeNamingStrategy } from './snake-naming.strategy';
 
 // Migrations are compiled to dist/migrations; under ts-node or jest they are read from
 // migrations/ at the repository root as TypeScript.
-const migrationsGlob = __filename.endsWith('.ts')
-  ? join(__dirname, '..', '..', '..', 'migrations', '*.ts')
-  : join(__dirname, '..', '..', 'migrations', '*.js');
+const migrationsGlob = __filename.endsWith('.ts') ? join(__dirname, '..', '..', '..', 'migrations', '*.ts') : join(__dirname, '..', '..', 'migrations', '*.js');
 
 /**
  * The one description of the database, shared by the Nest app, the worker, the operator

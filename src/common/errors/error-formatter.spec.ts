@@ -41,7 +41,9 @@ describe('formatExecution', () => {
   it('hides an unexpected fault behind INTERNAL_SERVER_ERROR and logs it', () => {
     const logged: unknown[] = [];
     const original = new Error('connection string postgres://u:secret@db');
-    const out = formatExecution({ data: { a: null }, errors: [new GraphQLError(original.message, { path: ['a'], originalError: original })] }, (e) => logged.push(e));
+    const out = formatExecution({ data: { a: null }, errors: [new GraphQLError(original.message, { path: ['a'], originalError: original })] }, (e) =>
+      logged.push(e),
+    );
     expect(out.response.errors[0]).toEqual({ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' }, path: ['a'] });
     expect(JSON.stringify(out)).not.toContain('secret');
     expect(logged).toEqual([original]);
@@ -72,15 +74,25 @@ describe('formatExecution', () => {
   });
 
   it('answers an operationName that selects no operation with BAD_REQUEST', () => {
-    for (const message of ['Must provide operation name if query contains multiple operations.', 'Unknown operation named "Nope".', 'Must provide an operation.']) {
+    for (const message of [
+      'Must provide operation name if query contains multiple operations.',
+      'Unknown operation named "Nope".',
+      'Must provide an operation.',
+    ]) {
       const out = formatExecution({ errors: [new GraphQLError(message)] }, noLog);
       expect([out.statusCode, out.response.errors[0].extensions?.code]).toEqual([400, 'BAD_REQUEST']);
     }
   });
 
   it('answers GET variables that are not a JSON object with BAD_REQUEST', () => {
-    const notJson = formatExecution({ errors: [new GraphQLError('Unexpected token', { originalError: new SyntaxError("Expected property name or '}' in JSON at position 1") })] }, noLog);
-    const notObject = formatExecution({ errors: [new GraphQLError('Variables must be provided as an Object where each property is a variable value.')] }, noLog);
+    const notJson = formatExecution(
+      { errors: [new GraphQLError('Unexpected token', { originalError: new SyntaxError("Expected property name or '}' in JSON at position 1") })] },
+      noLog,
+    );
+    const notObject = formatExecution(
+      { errors: [new GraphQLError('Variables must be provided as an Object where each property is a variable value.')] },
+      noLog,
+    );
     expect([notJson, notObject].map((o) => [o.statusCode, o.response.errors[0].extensions?.code])).toEqual([
       [400, 'BAD_REQUEST'],
       [400, 'BAD_REQUEST'],

@@ -110,7 +110,8 @@ function classify(error: GraphQLError, logInternal: InternalErrorLogger): Classi
   const fastifyCode = original?.code;
   if (typeof fastifyCode === 'string' && fastifyCode.startsWith('FST_')) {
     const status = original?.statusCode && original.statusCode >= 400 && original.statusCode < 500 ? original.statusCode : 400;
-    const message = fastifyCode === 'FST_ERR_VALIDATION' ? 'Send one GraphQL request as a JSON object; batched (array) requests are not accepted' : error.message;
+    const message =
+      fastifyCode === 'FST_ERR_VALIDATION' ? 'Send one GraphQL request as a JSON object; batched (array) requests are not accepted' : error.message;
     return { error: { message, extensions: { code: 'BAD_REQUEST' } }, status };
   }
   const refused = requestRefusal(error, original);
@@ -139,7 +140,9 @@ function flatten(errors: readonly GraphQLError[]): GraphQLError[] {
   return errors.flatMap((error) => {
     const inner = asFastifyError(error)?.errors;
     if (Array.isArray(inner) && inner.length > 0) {
-      return inner.map((e: unknown) => (e instanceof GraphQLError ? e : new GraphQLError(e instanceof Error ? e.message : String(e), { originalError: e instanceof Error ? e : undefined })));
+      return inner.map((e: unknown) =>
+        e instanceof GraphQLError ? e : new GraphQLError(e instanceof Error ? e.message : String(e), { originalError: e instanceof Error ? e : undefined }),
+      );
     }
     return [error];
   });

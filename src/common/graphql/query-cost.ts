@@ -68,7 +68,8 @@ class CostWalk {
       this.visits += 1;
       if (this.skipped(selection.directives)) continue;
       if (selection.kind === Kind.FIELD) cost += this.field(selection, parent);
-      else if (selection.kind === Kind.INLINE_FRAGMENT) cost += this.selectionSet(selection.selectionSet, this.typeNamed(selection.typeCondition?.name.value) ?? parent);
+      else if (selection.kind === Kind.INLINE_FRAGMENT)
+        cost += this.selectionSet(selection.selectionSet, this.typeNamed(selection.typeCondition?.name.value) ?? parent);
       else cost += this.fragment(selection.name.value);
     }
     return cost;

@@ -72,13 +72,17 @@ describe('query limits', () => {
   });
 
   it('re-estimates a reused document when its page size changes, and when a directive variable does', () => {
-    const document = parse('query($n: Int, $deep: Boolean!, $id: ID) { nodes(first: $n) { id child @include(if: $deep) { id } } node { id } a @skip(if: $deep) }');
+    const document = parse(
+      'query($n: Int, $deep: Boolean!, $id: ID) { nodes(first: $n) { id child @include(if: $deep) { id } } node { id } a @skip(if: $deep) }',
+    );
     // nodes: 1 + n × (id 1 + child 2 when included); node { id }: 2; a: 1 unless skipped.
     expect(assertCost({ schema, document, variables: { n: 5, deep: false, id: 'x' }, max: 1000 })).toBe(1 + 5 * 1 + 2 + 1);
     expect(assertCost({ schema, document, variables: { n: 50, deep: false, id: 'y' }, max: 1000 })).toBe(1 + 50 * 1 + 2 + 1);
     expect(assertCost({ schema, document, variables: { n: 5, deep: true, id: 'z' }, max: 1000 })).toBe(1 + 5 * 3 + 2);
     // A cached estimate is still checked against the limit of the call.
-    expect(() => assertCost({ schema, document, variables: { n: 50, deep: false, id: 'w' }, max: 10 })).toThrow(expect.objectContaining({ extensions: { code: 'QUERY_TOO_COMPLEX' } }));
+    expect(() => assertCost({ schema, document, variables: { n: 50, deep: false, id: 'w' }, max: 10 })).toThrow(
+      expect.objectContaining({ extensions: { code: 'QUERY_TOO_COMPLEX' } }),
+    );
   });
 
   it('throws QUERY_TOO_COMPLEX above the cost limit', () => {
@@ -102,7 +106,9 @@ describe('query limits', () => {
   });
 
   it('refuses a fan-out above the cost limit with QUERY_TOO_COMPLEX', () => {
-    expect(() => assertCost({ schema, document: parse(fanOut(30)), max: 5000 })).toThrow(expect.objectContaining({ extensions: { code: 'QUERY_TOO_COMPLEX' } }));
+    expect(() => assertCost({ schema, document: parse(fanOut(30)), max: 5000 })).toThrow(
+      expect.objectContaining({ extensions: { code: 'QUERY_TOO_COMPLEX' } }),
+    );
   });
 
   it('validates a 40-level fan-out with the standard rules and the limits', () => {

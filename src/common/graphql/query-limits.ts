@@ -62,7 +62,13 @@ export function assertCost(options: CostOptions & { max: number }): number {
   const key = `${options.operationName ?? ''}\u0000${cached.costVariables.map((name) => String(variables[name])).join('\u0000')}`;
   let cost = cached.costs.get(key);
   if (cost === undefined) {
-    cost = estimateCost({ schema: options.schema, document: options.document, variables, operationName: options.operationName, unknownFirst: options.unknownFirst }).cost;
+    cost = estimateCost({
+      schema: options.schema,
+      document: options.document,
+      variables,
+      operationName: options.operationName,
+      unknownFirst: options.unknownFirst,
+    }).cost;
     if (cached.costs.size >= COST_CACHE_PER_DOCUMENT) cached.costs.clear();
     cached.costs.set(key, cost);
   }

@@ -39,6 +39,8 @@ describe('GraphQL source check', () => {
   });
 
   it('keeps the location of a syntax error', () => {
-    expect(() => check.assert('{ a(')).toThrow(expect.objectContaining({ message: expect.stringContaining('Syntax Error'), locations: [{ line: 1, column: 5 }] }));
+    expect(() => check.assert('{ a(')).toThrow(
+      expect.objectContaining({ message: expect.stringContaining('Syntax Error'), locations: [{ line: 1, column: 5 }] }),
+    );
   });
 });

@@ -36,7 +36,8 @@ export class GraphqlSourceCheck {
       parse(source, { maxTokens: this.maxTokens, noLocation: true });
     } catch (err) {
       if (!(err instanceof GraphQLError)) throw refuse('QUERY_TOO_COMPLEX', 'The document is too large to parse');
-      if (err.message.includes('tokens. Parsing aborted')) throw refuse('QUERY_TOO_COMPLEX', `The document has more than ${this.maxTokens} tokens (GRAPHQL_MAX_TOKENS)`);
+      if (err.message.includes('tokens. Parsing aborted'))
+        throw refuse('QUERY_TOO_COMPLEX', `The document has more than ${this.maxTokens} tokens (GRAPHQL_MAX_TOKENS)`);
       throw new GraphQLError(err.message, { source: err.source, positions: err.positions, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
     }
     this.passed.set(source, true);

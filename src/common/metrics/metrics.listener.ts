@@ -23,7 +23,9 @@ export class MetricsListener implements OnApplicationBootstrap, OnApplicationShu
   async onApplicationBootstrap(): Promise<void> {
     const server = createServer((req, res) => void this.answer(req, res));
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) => reject(new Error(`Cannot serve metrics on METRICS_PORT ${this.config.metricsPort} of ${this.config.host}: ${err.code ?? err.message}`)));
+      server.once('error', (err: NodeJS.ErrnoException) =>
+        reject(new Error(`Cannot serve metrics on METRICS_PORT ${this.config.metricsPort} of ${this.config.host}: ${err.code ?? err.message}`)),
+      );
       server.listen(this.config.metricsPort, this.config.host, () => resolve());
     });
     this.server = server;

@@ -129,7 +129,9 @@ export class ScheduleKeeper implements OnApplicationBootstrap, OnApplicationShut
 
   private async upsertAll(): Promise<void> {
     for (const schedule of this.schedules) {
-      await this.upsert(schedule).catch((err: Error) => this.logger.warn(`Job scheduler ${schedule.queue.name}/${schedule.id} not created yet: ${err.message}`));
+      await this.upsert(schedule).catch((err: Error) =>
+        this.logger.warn(`Job scheduler ${schedule.queue.name}/${schedule.id} not created yet: ${err.message}`),
+      );
     }
     for (const structure of this.structures) {
       await structure.ensure().catch((err: Error) => this.logger.warn(`${structure.name} not created yet: ${err.message}`));

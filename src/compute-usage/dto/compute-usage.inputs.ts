@@ -29,10 +29,15 @@ export class ComputeUsageInput {
   @Field(() => Int, { nullable: true, description: 'The part of outputTokens spent reasoning (at most outputTokens).' })
   reasoningOutputTokens?: number | null;
 
-  @Field(() => Float, { nullable: true, description: "The call's cost in the organization's currency (0 to 1,000,000,000); when absent, priced from the model price table in force at occurredAt." })
+  @Field(() => Float, {
+    nullable: true,
+    description: "The call's cost in the organization's currency (0 to 1,000,000,000); when absent, priced from the model price table in force at occurredAt.",
+  })
   cost?: number | null;
 
-  @Field({ description: 'When the call happened (its end); at most 5 minutes ahead of the server clock and not older than the configured limit (400 days by default).' })
+  @Field({
+    description: 'When the call happened (its end); at most 5 minutes ahead of the server clock and not older than the configured limit (400 days by default).',
+  })
   occurredAt!: Date;
 }
 
@@ -55,7 +60,8 @@ export class ModelPriceInput {
 
   @Field(() => Date, {
     nullable: true,
-    description: 'When this price starts to apply; default now. A past date prices the earlier unpriced events of the model with correction rows; it never rewrites a priced one.',
+    description:
+      'When this price starts to apply; default now. A past date prices the earlier unpriced events of the model with correction rows; it never rewrites a priced one.',
   })
   effectiveFrom?: Date | null;
 }

@@ -12,8 +12,15 @@ const usage = [
   { key: 'gen_ai.usage.input_tokens', value: { intValue: '120' } },
   { key: 'gen_ai.usage.output_tokens', value: { intValue: 30 } },
 ];
-const span = (extra: Record<string, unknown> = {}) => ({ traceId: '5B8EFFF798038103D269B633813FC60C', spanId: 'EEE19B7EC3C1B174', endTimeUnixNano: '1781524800123456789', attributes: usage, ...extra });
-const exportOf = (spans: unknown[], resource: unknown = { attributes: [] }) => JSON.stringify({ resourceSpans: [{ resource, scopeSpans: [{ scope: { name: 's' }, spans }] }] });
+const span = (extra: Record<string, unknown> = {}) => ({
+  traceId: '5B8EFFF798038103D269B633813FC60C',
+  spanId: 'EEE19B7EC3C1B174',
+  endTimeUnixNano: '1781524800123456789',
+  attributes: usage,
+  ...extra,
+});
+const exportOf = (spans: unknown[], resource: unknown = { attributes: [] }) =>
+  JSON.stringify({ resourceSpans: [{ resource, scopeSpans: [{ scope: { name: 's' }, spans }] }] });
 
 /** What readSpans makes of a body, or the error it refuses it with. */
 function outcome(read: () => unknown): unknown {
@@ -28,16 +35,39 @@ describe('decodeJsonTraceExport', () => {
   it('reads every export as JSON.parse and readSpans would, whatever the types and shapes', () => {
     const bodies = [
       exportOf([span()], { attributes: [{ key: 'tokenpool.work_unit', value: { stringValue: 'run-7' } }] }),
-      exportOf([span({ attributes: [...usage, { key: 'gen_ai.response.model', value: { stringValue: 'gpt-\u00e9\ud83d\ude00' } }, { key: 'gen_ai.usage.cache_read.input_tokens', value: { doubleValue: 12 } }] })]),
+      exportOf([
+        span({
+          attributes: [
+            ...usage,
+            { key: 'gen_ai.response.model', value: { stringValue: 'gpt-\u00e9\ud83d\ude00' } },
+            { key: 'gen_ai.usage.cache_read.input_tokens', value: { doubleValue: 12 } },
+          ],
+        }),
+      ]),
       exportOf([span({ events: [{ name: 'e', attributes: usage }], links: [{ traceId: 'x' }], name: 'chat', status: {} })]),
       exportOf([span({ attributes: [{ value: { stringValue: 'x' }, key: 'gen_ai.request.model' }, ...usage] })]),
-      exportOf([span({ attributes: [null, 3, 'a', [], { key: 3, value: {} }, { key: 'gen_ai.system', value: 'plain' }, { key: 'gen_ai.usage.input_tokens', value: [] }, ...usage.slice(1)] })]),
+      exportOf([
+        span({
+          attributes: [
+            null,
+            3,
+            'a',
+            [],
+            { key: 3, value: {} },
+            { key: 'gen_ai.system', value: 'plain' },
+            { key: 'gen_ai.usage.input_tokens', value: [] },
+            ...usage.slice(1),
+          ],
+        }),
+      ]),
       exportOf([span({ traceId: { nested: [1] }, spanId: ['a'] })]),
       exportOf([span({ endTimeUnixNano: 1.5e18 }), null, 7, [span()]]),
       exportOf([span({ attributes: { key: 'gen_ai.request.model' } })]),
       exportOf([span()], []),
       exportOf([span()], 'resource'),
-      JSON.stringify({ resourceSpans: [{ instrumentationLibrarySpans: [{ spans: [span({ spanId: 'AAAAAAAAAAAAAAAA' })] }], scopeSpans: [{ spans: [span()] }] }] }),
+      JSON.stringify({
+        resourceSpans: [{ instrumentationLibrarySpans: [{ spans: [span({ spanId: 'AAAAAAAAAAAAAAAA' })] }], scopeSpans: [{ spans: [span()] }] }],
+      }),
       `{"resourceSpans": [{"scopeSpans": [{"spans": [${JSON.stringify(span({ spanId: 'BBBBBBBBBBBBBBBB' }))}], "spans": [${JSON.stringify(span())}]}]}, 5, null, {"scopeSpans": "x"}]}`,
       '{"resourceSpans": 3}',
       '{"resourceSpans": null}',
@@ -55,17 +85,45 @@ describe('decodeJsonTraceExport', () => {
   });
 
   it('keeps only the attributes readSpans reads and the span fields it needs', () => {
-    const decoded = decode(exportOf([span({ attributes: [{ key: 'http.url', value: { stringValue: 'x' } }, usage[1]], name: 'chat', events: [{}] })], { attributes: [{ key: 'service.name', value: { stringValue: 'a' } }] }));
+    const decoded = decode(
+      exportOf([span({ attributes: [{ key: 'http.url', value: { stringValue: 'x' } }, usage[1]], name: 'chat', events: [{}] })], {
+        attributes: [{ key: 'service.name', value: { stringValue: 'a' } }],
+      }),
+    );
     expect(decoded).toEqual({
-      resourceSpans: [{ resource: { attributes: [] }, scopeSpans: [{ spans: [{ traceId: span().traceId, spanId: span().spanId, endTimeUnixNano: span().endTimeUnixNano, attributes: [usage[1]] }] }] }],
+      resourceSpans: [
+        {
+          resource: { attributes: [] },
+          scopeSpans: [{ spans: [{ traceId: span().traceId, spanId: span().spanId, endTimeUnixNano: span().endTimeUnixNano, attributes: [usage[1]] }] }],
+        },
+      ],
     });
   });
 
   it('refuses text that is not JSON with BAD_REQUEST, in the parts it skips too', () => {
-    const broken = ['', '{', '{"resourceSpans": [', '{"a": 1,}', '{"x": [1,]}', '{"x": "\\q"}', '{"x": "\\u12"}', '{"x": 01}', '{"x": "a\nb"}', '{"x": tru}', '{} x', '[1, 2', '{"x": {"a" 1}}', '{"x": [}', "{'x': 1}"];
+    const broken = [
+      '',
+      '{',
+      '{"resourceSpans": [',
+      '{"a": 1,}',
+      '{"x": [1,]}',
+      '{"x": "\\q"}',
+      '{"x": "\\u12"}',
+      '{"x": 01}',
+      '{"x": "a\nb"}',
+      '{"x": tru}',
+      '{} x',
+      '[1, 2',
+      '{"x": {"a" 1}}',
+      '{"x": [}',
+      "{'x': 1}",
+    ];
     for (const text of broken) {
       expect(() => JSON.parse(text)).toThrow();
-      expect({ text, read: outcome(() => decode(text)) }).toEqual({ text, read: { refused: ['BAD_REQUEST', expect.stringContaining('The body is not valid JSON')] } });
+      expect({ text, read: outcome(() => decode(text)) }).toEqual({
+        text,
+        read: { refused: ['BAD_REQUEST', expect.stringContaining('The body is not valid JSON')] },
+      });
     }
   });
 
@@ -80,7 +138,12 @@ describe('decodeJsonTraceExport', () => {
     const attributes = (n: number) => Array.from({ length: n }, (_, i) => ({ key: `k${i}`, value: {} }));
     const body = (parts: { spans?: number; attributes?: number; scope?: number; resource?: number }) => ({
       resource: { attributes: attributes(parts.resource ?? 0) },
-      scopeSpans: [{ scope: { name: 's', attributes: attributes(parts.scope ?? 0) }, spans: Array.from({ length: parts.spans ?? 1 }, (_, i) => ({ attributes: attributes(i === 0 ? (parts.attributes ?? 0) : 0) })) }],
+      scopeSpans: [
+        {
+          scope: { name: 's', attributes: attributes(parts.scope ?? 0) },
+          spans: Array.from({ length: parts.spans ?? 1 }, (_, i) => ({ attributes: attributes(i === 0 ? (parts.attributes ?? 0) : 0) })),
+        },
+      ],
     });
     const text = (...resources: unknown[]) => JSON.stringify({ resourceSpans: resources });
 
@@ -100,7 +163,9 @@ describe('decodeJsonTraceExport', () => {
 
     it('counts while decoding: it stops at the first span or attribute past a bound, before the broken text after it', () => {
       expect(() => decodeJsonTraceExport('{"resourceSpans":[{"scopeSpans":[{"spans":[{},{},{},{},!', budget())).toThrow('more than 3 spans');
-      expect(() => decodeJsonTraceExport('{"resourceSpans":[{"scopeSpans":[{"spans":[{"attributes":[{},{},{},!', budget())).toThrow('A span carries more than 2 attributes');
+      expect(() => decodeJsonTraceExport('{"resourceSpans":[{"scopeSpans":[{"spans":[{"attributes":[{},{},{},!', budget())).toThrow(
+        'A span carries more than 2 attributes',
+      );
       expect(() => decodeJsonTraceExport('{"resourceSpans":[{"scopeSpans":[{"spans":[{},!', budget())).toThrow('not valid JSON');
     });
   });

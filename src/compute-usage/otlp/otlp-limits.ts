@@ -31,12 +31,18 @@ export class OtlpBudget {
   span(): void {
     this.spans += 1;
     const max = this.limits.maxSpans;
-    if (this.spans > max) throw new OtlpLimitExceeded(`The export carries more than ${max} spans (OTLP_MAX_SPANS); send at most ${max} spans per request`, 'OTLP_MAX_SPANS', max);
+    if (this.spans > max)
+      throw new OtlpLimitExceeded(`The export carries more than ${max} spans (OTLP_MAX_SPANS); send at most ${max} spans per request`, 'OTLP_MAX_SPANS', max);
   }
 
   /** `count`: the owner's attributes read so far, this one included. */
   attribute(owner: AttributeOwner, count: number): void {
     const max = this.limits.maxAttributes;
-    if (count > max) throw new OtlpLimitExceeded(`A ${owner} carries more than ${max} attributes (OTLP_MAX_ATTRIBUTES); send at most ${max} per ${owner}`, 'OTLP_MAX_ATTRIBUTES', max);
+    if (count > max)
+      throw new OtlpLimitExceeded(
+        `A ${owner} carries more than ${max} attributes (OTLP_MAX_ATTRIBUTES); send at most ${max} per ${owner}`,
+        'OTLP_MAX_ATTRIBUTES',
+        max,
+      );
   }
 }

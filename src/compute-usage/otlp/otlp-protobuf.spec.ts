@@ -76,7 +76,9 @@ describe('decodeTraceExport', () => {
     const span = Buffer.concat([kv('http.url', garbage), kv('gen_ai.request.model', str(1, 'm')), bytes(11, garbage), bytes(13, garbage)]);
     const request = bytes(1, bytes(2, Buffer.concat([bytes(1, str(1, 'scope name')), bytes(2, span)])));
     expect(decodeTraceExport(request, roomy())).toEqual({
-      resourceSpans: [{ resource: { attributes: [] }, scopeSpans: [{ spans: [{ attributes: [{ key: 'gen_ai.request.model', value: { stringValue: 'm' } }] }] }] }],
+      resourceSpans: [
+        { resource: { attributes: [] }, scopeSpans: [{ spans: [{ attributes: [{ key: 'gen_ai.request.model', value: { stringValue: 'm' } }] }] }] },
+      ],
     });
   });
 
@@ -84,7 +86,19 @@ describe('decodeTraceExport', () => {
     const emptyResources = Buffer.alloc(2_000, bytes(1, Buffer.alloc(0)));
     const twoScopes = bytes(1, Buffer.concat([bytes(2, bytes(2, str(5, 'a'))), bytes(2, Buffer.alloc(0)), bytes(2, bytes(2, str(5, 'b')))]));
     expect(decodeTraceExport(Buffer.concat([emptyResources, twoScopes]), roomy())).toEqual({
-      resourceSpans: [{ resource: { attributes: [] }, scopeSpans: [{ spans: [{ name: 'a', attributes: [] }, { name: 'b', attributes: [] }] }] }],
+      resourceSpans: [
+        {
+          resource: { attributes: [] },
+          scopeSpans: [
+            {
+              spans: [
+                { name: 'a', attributes: [] },
+                { name: 'b', attributes: [] },
+              ],
+            },
+          ],
+        },
+      ],
     });
   });
 
@@ -97,7 +111,14 @@ describe('decodeTraceExport', () => {
         1,
         Buffer.concat([
           bytes(1, Buffer.concat(emptyAttributes(1, parts.attributes ?? 0))),
-          bytes(2, Buffer.concat([bytes(1, Buffer.concat(emptyAttributes(3, parts.scopeAttributes ?? 0))), bytes(2, Buffer.concat(emptyAttributes(9, parts.spanAttributes ?? 0))), ...emptySpans((parts.spans ?? 1) - 1)])),
+          bytes(
+            2,
+            Buffer.concat([
+              bytes(1, Buffer.concat(emptyAttributes(3, parts.scopeAttributes ?? 0))),
+              bytes(2, Buffer.concat(emptyAttributes(9, parts.spanAttributes ?? 0))),
+              ...emptySpans((parts.spans ?? 1) - 1),
+            ]),
+          ),
         ]),
       );
 

@@ -8,12 +8,22 @@ const span = (attributes: unknown[], extra: Record<string, unknown> = {}) => ({
   attributes,
   ...extra,
 });
-const usage = [kv('gen_ai.provider.name', { stringValue: 'openai' }), kv('gen_ai.request.model', { stringValue: 'gpt-4.1' }), kv('gen_ai.usage.input_tokens', { intValue: '120' }), kv('gen_ai.usage.output_tokens', { intValue: 30 })];
+const usage = [
+  kv('gen_ai.provider.name', { stringValue: 'openai' }),
+  kv('gen_ai.request.model', { stringValue: 'gpt-4.1' }),
+  kv('gen_ai.usage.input_tokens', { intValue: '120' }),
+  kv('gen_ai.usage.output_tokens', { intValue: 30 }),
+];
 const body = (spans: unknown[], resource: unknown[] = []) => ({ resourceSpans: [{ resource: { attributes: resource }, scopeSpans: [{ spans }] }] });
 
 describe('readSpans', () => {
   it('reads a usage span: ids, model, provider, tokens, end time, and the work unit from the resource', () => {
-    const reading = readSpans(body([span([...usage, kv('gen_ai.response.model', { stringValue: 'gpt-4.1-0414' }), kv('gen_ai.usage.cache_read.input_tokens', { intValue: 100 })])], [kv('tokenpool.work_unit', { stringValue: 'run-7' })]));
+    const reading = readSpans(
+      body(
+        [span([...usage, kv('gen_ai.response.model', { stringValue: 'gpt-4.1-0414' }), kv('gen_ai.usage.cache_read.input_tokens', { intValue: 100 })])],
+        [kv('tokenpool.work_unit', { stringValue: 'run-7' })],
+      ),
+    );
     expect(reading).toEqual({
       rejected: [],
       usages: [
@@ -33,7 +43,12 @@ describe('readSpans', () => {
   });
 
   it('prefers the span’s work unit to the resource’s, and falls back to gen_ai.system for the provider', () => {
-    const attrs = [kv('gen_ai.system', { stringValue: 'anthropic' }), kv('gen_ai.request.model', { stringValue: 'c' }), kv('gen_ai.usage.output_tokens', { intValue: 1 }), kv('tokenpool.work_unit', { stringValue: 'span-ref' })];
+    const attrs = [
+      kv('gen_ai.system', { stringValue: 'anthropic' }),
+      kv('gen_ai.request.model', { stringValue: 'c' }),
+      kv('gen_ai.usage.output_tokens', { intValue: 1 }),
+      kv('tokenpool.work_unit', { stringValue: 'span-ref' }),
+    ];
     const [usageRead] = readSpans(body([span(attrs)], [kv('tokenpool.work_unit', { stringValue: 'resource-ref' })])).usages;
     expect(usageRead).toMatchObject({ provider: 'anthropic', workUnitRef: 'span-ref', inputTokens: 0, outputTokens: 1 });
   });

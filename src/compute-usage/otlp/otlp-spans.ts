@@ -37,7 +37,15 @@ const MODELS = ['gen_ai.response.model', 'gen_ai.request.model'];
 const PROVIDERS = ['gen_ai.provider.name', 'gen_ai.system'];
 
 /** Every attribute readSpans() looks at: the decoders keep these and drop the rest unread. */
-export const READ_ATTRIBUTES: ReadonlySet<string> = new Set([WORK_UNIT_ATTRIBUTE, INPUT_TOKENS, OUTPUT_TOKENS, CACHED_INPUT_TOKENS, REASONING_OUTPUT_TOKENS, ...MODELS, ...PROVIDERS]);
+export const READ_ATTRIBUTES: ReadonlySet<string> = new Set([
+  WORK_UNIT_ATTRIBUTE,
+  INPUT_TOKENS,
+  OUTPUT_TOKENS,
+  CACHED_INPUT_TOKENS,
+  REASONING_OUTPUT_TOKENS,
+  ...MODELS,
+  ...PROVIDERS,
+]);
 
 type AnyValue = { stringValue?: unknown; intValue?: unknown; doubleValue?: unknown; boolValue?: unknown };
 /**

@@ -102,9 +102,15 @@ function answerError(reply: FastifyReply, error: unknown, bodyLimit: number): Fa
     return reply.code(status).send(errorBody(error.code, error.message, error.extensions));
   }
   if ((error as FastifyError).code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-    return reply.code(413).send(errorBody('BAD_REQUEST', `The body is more than ${bodyLimit} bytes (OTLP_BODY_LIMIT_BYTES)`, { limit: 'OTLP_BODY_LIMIT_BYTES', max: bodyLimit }));
+    return reply
+      .code(413)
+      .send(errorBody('BAD_REQUEST', `The body is more than ${bodyLimit} bytes (OTLP_BODY_LIMIT_BYTES)`, { limit: 'OTLP_BODY_LIMIT_BYTES', max: bodyLimit }));
   }
-  if (isDependencyDown(error)) return reply.code(503).header('retry-after', '2').send(errorBody('UNAVAILABLE', 'A storage dependency is unreachable; retry shortly', { retryAfterSeconds: 2 }));
+  if (isDependencyDown(error))
+    return reply
+      .code(503)
+      .header('retry-after', '2')
+      .send(errorBody('UNAVAILABLE', 'A storage dependency is unreachable; retry shortly', { retryAfterSeconds: 2 }));
   const status = (error as { statusCode?: number }).statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) return reply.code(status).send(errorBody('BAD_REQUEST', (error as Error).message));
   logger.error({ err: error }, 'Unexpected fault in POST /v1/traces');

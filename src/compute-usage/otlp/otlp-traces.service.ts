@@ -52,7 +52,10 @@ export class OtlpTracesService {
     }
     const refs = usable.flatMap((u) => (u.workUnitRef === null ? [] : [u.workUnitRef.trim()]));
     const ids = refs.length > 0 ? await this.workUnits.idsForExternalRefs(auth, refs) : new Map<string, string>();
-    const events: ComputeEvent[] = usable.map(({ workUnitRef, ...usage }) => ({ ...usage, workUnitId: workUnitRef === null ? null : (ids.get(workUnitRef.trim()) ?? null) }));
+    const events: ComputeEvent[] = usable.map(({ workUnitRef, ...usage }) => ({
+      ...usage,
+      workUnitId: workUnitRef === null ? null : (ids.get(workUnitRef.trim()) ?? null),
+    }));
     const { result, rejected } = await this.usage.recordEach(auth, events);
     for (const r of rejected) reasons.push(`${events[r.index].eventId}: ${r.message.replace(`spans[${r.index}].`, '')}`);
     const rejectedSpans = reasons.length + result.conflicts;

@@ -43,7 +43,10 @@ export class WorkUnitFilter {
   to?: Date | null;
 }
 
-@InputType('OutcomeInput', { description: 'The outcome of a work unit as it stands now. It replaces the previous one whole (fields left out become null); the previous one stays in the history.' })
+@InputType('OutcomeInput', {
+  description:
+    'The outcome of a work unit as it stands now. It replaces the previous one whole (fields left out become null); the previous one stays in the history.',
+})
 export class OutcomeInput {
   @Field(() => ID, { description: 'The work unit.' })
   workUnitId!: string;
