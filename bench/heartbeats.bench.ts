@@ -100,7 +100,7 @@ async function main(): Promise<void> {
   const { RequestAuthService } = await import('../src/auth/request-auth.service');
   const { LeasesService } = await import('../src/leases/leases.service');
   const { LeaseRecordsService } = await import('../src/leases/lease-records.service');
-  const { LeaseStore } = await import('../src/leases/lease-store');
+  const { LeaseStore } = await import('../src/lease-engine/lease-store');
   const { mayActOnLease } = await import('../src/leases/lease-access');
   const app = await createApiApp();
   await app.init();

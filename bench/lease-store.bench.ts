@@ -16,7 +16,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { MultiSemaphore } from 'redis-semaphore';
-import { LeaseStore } from '../src/leases/lease-store';
+import { LeaseStore } from '../src/lease-engine/lease-store';
 import { unlinkPrefix } from '../test/support/redis-keys';
 
 export interface BenchOptions {

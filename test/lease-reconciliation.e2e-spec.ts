@@ -2,7 +2,7 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { RedisService } from '../src/common/redis/redis.service';
-import { LeaseStore } from '../src/leases/lease-store';
+import { LeaseStore } from '../src/lease-engine/lease-store';
 import { LeaseSweepService } from '../src/leases/lease-sweep.service';
 import { WorkerModule } from '../src/worker.module';
 import { TestApp } from './support/app';

@@ -1,4 +1,4 @@
-import type { AppMirror } from '../leases/lease-store.types';
+import type { AppMirror } from '../lease-engine/lease-store.types';
 import type { CatalogAppEntity } from './catalog-app.entity';
 
 /** What the lease store needs to know of an app. */

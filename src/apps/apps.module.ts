@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditModule } from '../audit/audit.module';
-import { LeaseStoreModule } from '../leases/lease-store.module';
+import { LeaseStoreModule } from '../lease-engine/lease-store.module';
 import { PoolsModule } from '../pools/pools.module';
 import { AppsResolver } from './apps.resolver';
 import { PoolAppsResolver } from './pool-apps.resolver';

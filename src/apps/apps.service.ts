@@ -5,7 +5,7 @@ import { Repository } from 'typeorm';
 import { AuditActor as Actor, AuditService } from '../audit/audit.service';
 import { AppError } from '../common/errors/app-error';
 import { isUuid, optionalText, requireInt, requireText } from '../common/validation/validate';
-import { LeaseStore } from '../leases/lease-store';
+import { LeaseStore } from '../lease-engine/lease-store';
 import { appMirror } from './app-mirror';
 import { PoolsService } from '../pools/pools.service';
 import { CatalogAppEntity, ShareScope } from './catalog-app.entity';

@@ -1,5 +1,5 @@
 import { queueFullError, refusalError } from './checkout-refusal';
-import { Refused } from './lease-store.types';
+import { Refused } from '../lease-engine/lease-store.types';
 
 const refused: Refused = { status: 'POOL_EXHAUSTED', requested: 6, available: 5, retryAfterMs: 1500, queuedAhead: 0, neverFits: false };
 

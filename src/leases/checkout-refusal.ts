@@ -1,5 +1,5 @@
 import { AppError } from '../common/errors/app-error';
-import { QueueFull, Refused } from './lease-store.types';
+import { QueueFull, Refused } from '../lease-engine/lease-store.types';
 
 const retrySeconds = (retryAfterMs: number): number => Math.max(1, Math.ceil(retryAfterMs / 1000));
 

@@ -2,8 +2,8 @@ import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { AppError } from '../common/errors/app-error';
 import { PoolEventsService } from '../pools/pool-events.service';
 import { LeaseMetricsService } from './lease-metrics.service';
-import { LeaseStore } from './lease-store';
-import { CheckoutResult } from './lease-store.types';
+import { LeaseStore } from '../lease-engine/lease-store';
+import { CheckoutResult } from '../lease-engine/lease-store.types';
 
 // A waiter that has not tried for this long loses its place (its process died, or hangs).
 const TICKET_TTL_MS = 5000;

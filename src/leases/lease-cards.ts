@@ -1,7 +1,7 @@
 import type { Logger } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
 import type { LeaseEntity } from './lease.entity';
-import type { LeaseStore } from './lease-store';
+import type { LeaseStore } from '../lease-engine/lease-store';
 
 /** What a heartbeat needs to know of a lease besides Redis's pool state; fixed at the grant. */
 export type LeaseCard = Pick<

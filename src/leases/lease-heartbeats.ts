@@ -8,7 +8,7 @@ import { mayActOnLease } from './lease-access';
 import { LeaseCard, LeaseCards } from './lease-cards';
 import type { LeaseEntity } from './lease.entity';
 import type { EndedLease, LeaseRecordsService } from './lease-records.service';
-import type { LeaseStore } from './lease-store';
+import type { LeaseStore } from '../lease-engine/lease-store';
 import type { LeaseViewSource } from './lease-view';
 import { LOST_LEASE_MARGIN_MS } from './pool-state.service';
 

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge } from 'prom-client';
 import { MetricsService } from '../common/metrics/metrics.service';
-import type { PoolStatus } from './lease-store.types';
+import type { PoolStatus } from '../lease-engine/lease-store.types';
 
 /** Per-pool lease metrics. Labelled by pool id (ids, not names, so no tenant data leaks into labels). */
 @Injectable()

@@ -3,7 +3,7 @@ import { APP_CONFIG, AppConfig } from '../config/env';
 import { PoolEntity } from '../pools/pool.entity';
 import { LeaseDrawsService, UnreportedDraw } from './lease-draws.service';
 import { LeaseRecordsService } from './lease-records.service';
-import { LeaseStore } from './lease-store';
+import { LeaseStore } from '../lease-engine/lease-store';
 
 /**
  * Ends and charges from PostgreSQL what the lease store's events never reported (a stream

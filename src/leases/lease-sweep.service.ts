@@ -6,7 +6,7 @@ import { LeaseDrawsService } from './lease-draws.service';
 import { LeaseMetricsService } from './lease-metrics.service';
 import { LeaseReconciliationService } from './lease-reconciliation.service';
 import { LeaseRecordsService } from './lease-records.service';
-import { LeaseStore } from './lease-store';
+import { LeaseStore } from '../lease-engine/lease-store';
 import { PoolStateService } from './pool-state.service';
 
 // One consumer name for every worker: the sweep job runs on one worker at a time, and after a

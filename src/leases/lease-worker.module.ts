@@ -10,7 +10,7 @@ import { LeaseDrawsModule } from './lease-draws.module';
 import { LeaseMetricsService } from './lease-metrics.service';
 import { LeaseReconciliationService } from './lease-reconciliation.service';
 import { LeaseRecordsService } from './lease-records.service';
-import { LeaseStoreModule } from './lease-store.module';
+import { LeaseStoreModule } from '../lease-engine/lease-store.module';
 import { LeaseSweepService } from './lease-sweep.service';
 import { LeaseEntity } from './lease.entity';
 import { PoolStateService } from './pool-state.service';

@@ -11,7 +11,7 @@ import { FairQueueService } from './fair-queue.service';
 import { LeaseIdleIntervalEntity } from './lease-idle-interval.entity';
 import { LeaseMetricsService } from './lease-metrics.service';
 import { LeaseRecordsService } from './lease-records.service';
-import { LeaseStoreModule } from './lease-store.module';
+import { LeaseStoreModule } from '../lease-engine/lease-store.module';
 import { LeaseEntity } from './lease.entity';
 import { LeasesResolver } from './leases.resolver';
 import { LeasesService } from './leases.service';

@@ -19,8 +19,8 @@ import { LeaseEntity } from './lease.entity';
 import { LeaseHeartbeats } from './lease-heartbeats';
 import { LeaseMetricsService } from './lease-metrics.service';
 import { LeaseRecordsService, NewLease } from './lease-records.service';
-import { LeaseStore } from './lease-store';
-import { CheckoutResult, Granted, Refused } from './lease-store.types';
+import { LeaseStore } from '../lease-engine/lease-store';
+import { CheckoutResult, Granted, Refused } from '../lease-engine/lease-store.types';
 import type { LeaseViewSource } from './lease-view';
 import { PoolStateService } from './pool-state.service';
 

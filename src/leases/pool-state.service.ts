@@ -8,8 +8,8 @@ import { GroupLimitEntity } from '../pools/group-limit.entity';
 import { PoolEntity } from '../pools/pool.entity';
 import type { LeaseEntity } from './lease.entity';
 import { leaseFromRow } from './lease-row';
-import { LeaseStore } from './lease-store';
-import { RestoredLease } from './lease-store.types';
+import { LeaseStore } from '../lease-engine/lease-store';
+import { RestoredLease } from '../lease-engine/lease-store.types';
 
 // pg_advisory_lock(classid, objid): one lock per pool, so rebuilds of a pool never overlap.
 const REBUILD_LOCK_CLASS = 7_246;

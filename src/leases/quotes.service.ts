@@ -8,7 +8,7 @@ import { isUuid, optionalText } from '../common/validation/validate';
 import { PoolsService } from '../pools/pools.service';
 import { LeaseEntity } from './lease.entity';
 import { Quote } from './lease.model';
-import { LeaseStore } from './lease-store';
+import { LeaseStore } from '../lease-engine/lease-store';
 import { PoolStateService } from './pool-state.service';
 
 const RATE_WINDOW_SECONDS = 600;

@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditModule } from '../audit/audit.module';
-import { LeaseStoreModule } from '../leases/lease-store.module';
+import { LeaseStoreModule } from '../lease-engine/lease-store.module';
 import { GroupLimitEntity } from './group-limit.entity';
 import { PoolCapChangeEntity } from './pool-cap-change.entity';
 import { PoolEventsService } from './pool-events.service';

@@ -5,7 +5,7 @@ import { EntityManager, Repository } from 'typeorm';
 import { AuditActor as Actor, AuditService } from '../audit/audit.service';
 import { AppError } from '../common/errors/app-error';
 import { isUuid, requireInt, requireNumber, requireText } from '../common/validation/validate';
-import { LeaseStore } from '../leases/lease-store';
+import { LeaseStore } from '../lease-engine/lease-store';
 import { CreatePoolInput, GroupLimitInput, UpdatePoolInput } from './dto/pool.inputs';
 import { GroupLimitEntity } from './group-limit.entity';
 import { PoolCapChangeEntity } from './pool-cap-change.entity';

@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import { Client } from 'pg';
-import { LeaseStore } from '../../src/leases/lease-store';
+import { LeaseStore } from '../../src/lease-engine/lease-store';
 import { checkHistory } from '../support/history-checker';
 import { LoadPool, runLoad, setUpLoadPool } from '../support/load';
 import { ApiProcess, Spawned, startApi, startPrivateRedis, startWorker, startWorld, World } from '../support/processes';

@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import { Client } from 'pg';
-import { LeaseStore } from '../../src/leases/lease-store';
+import { LeaseStore } from '../../src/lease-engine/lease-store';
 import { TestApp } from '../support/app';
 import { CHECKIN, CHECKOUT, createPool } from '../support/catalog';
 import { ApiProcess, startApi, startTcpProxy, waitFor } from '../support/processes';

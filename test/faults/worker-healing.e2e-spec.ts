@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import Redis from 'ioredis';
 import { ENSURE_LEDGER_PARTITIONS_JOB, LEDGER_MAINTENANCE_QUEUE } from '../../src/ledger/ensure-ledger-partitions.job';
-import { LeaseStore } from '../../src/leases/lease-store';
+import { LeaseStore } from '../../src/lease-engine/lease-store';
 import { LEASE_MAINTENANCE_QUEUE, SWEEP_POOLS_JOB } from '../../src/leases/sweep-pools.job';
 import { REPORTS_QUEUE, ROLLUP_USAGE_JOB } from '../../src/reports/rollup-usage.job';
 import { drawsChargedTwice, drawSources, stillActive, unchargedLeases } from '../support/charges';

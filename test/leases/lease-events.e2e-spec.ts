@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
-import { LeaseStore } from '../../src/leases/lease-store';
+import { LeaseStore } from '../../src/lease-engine/lease-store';
 import { unlinkPrefix } from '../support/redis-keys';
 
 // Talks to the shared Redis under its own prefix, and removes only its own keys.

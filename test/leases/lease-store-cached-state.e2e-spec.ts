@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
-import { LeaseStore } from '../../src/leases/lease-store';
-import { AppMirror, CheckoutInput, Granted } from '../../src/leases/lease-store.types';
+import { LeaseStore } from '../../src/lease-engine/lease-store';
+import { AppMirror, CheckoutInput, Granted } from '../../src/lease-engine/lease-store.types';
 import { unlinkPrefix } from '../support/redis-keys';
 
 // What the scripts keep between calls or read instead of scanning: the earliest-expiry bound

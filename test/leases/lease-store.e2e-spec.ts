@@ -1,7 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
-import { LeaseStore } from '../../src/leases/lease-store';
-import { AppMirror, CheckoutInput, CheckoutResult, DrawEndedEvent, Granted, GroupMirror, PoolEvent, RestoredLease } from '../../src/leases/lease-store.types';
+import { LeaseStore } from '../../src/lease-engine/lease-store';
+import {
+  AppMirror,
+  CheckoutInput,
+  CheckoutResult,
+  DrawEndedEvent,
+  Granted,
+  GroupMirror,
+  PoolEvent,
+  RestoredLease,
+} from '../../src/lease-engine/lease-store.types';
 import { unlinkPrefix } from '../support/redis-keys';
 
 // Talks to the shared Redis under its own prefix, and removes only its own keys.

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { LeaseRecordsService, NewLease } from '../../src/leases/lease-records.service';
-import { LeaseStore } from '../../src/leases/lease-store';
+import { LeaseStore } from '../../src/lease-engine/lease-store';
 import { PoolStateService } from '../../src/leases/pool-state.service';
 import { PoolEntity } from '../../src/pools/pool.entity';
 import { codeOf, TestApp } from '../support/app';
