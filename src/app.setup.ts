@@ -13,7 +13,7 @@ import { requestIdFor } from './common/logging/request-id';
 import { MetricsService } from './common/metrics/metrics.service';
 import { registerOtlpTracesRoute } from './compute-usage/otlp/otlp-traces.route';
 import { OtlpTracesService } from './compute-usage/otlp/otlp-traces.service';
-import { APP_CONFIG, AppConfig, loadConfig } from './config/env';
+import { loadConfig } from './config/env';
 import { OnboardingService } from './onboarding/onboarding.service';
 
 const GRAPHQL_PATH = '/graphql';
@@ -21,7 +21,7 @@ const GRAPHQL_PATH = '/graphql';
 /**
  * Builds the API application exactly as main.ts serves it (tests use the same function):
  * Fastify with a body limit, the request-level hooks (authentication and rate limit,
- * metrics, test hooks), migrations applied under an advisory lock, and the bootstrap admin.
+ * metrics), migrations applied under an advisory lock, and the bootstrap admin.
  */
 export async function createApiApp(): Promise<NestFastifyApplication> {
   const config = loadConfig();
@@ -35,7 +35,7 @@ export async function createApiApp(): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, { bufferLogs: true });
   app.useLogger(app.get(Logger));
   const fastify = app.getHttpAdapter().getInstance();
-  registerRequestHooks(fastify, app.get(APP_CONFIG), app.get(RequestAuthService), app.get(MetricsService));
+  registerRequestHooks(fastify, app.get(RequestAuthService), app.get(MetricsService));
   registerOtlpTracesRoute(fastify, { auth: app.get(RequestAuthService), traces: app.get(OtlpTracesService), bodyLimit: config.otlpBodyLimitBytes });
   if (config.migrationsRun) {
     const applied = await runMigrations(app.get(DataSource));
@@ -66,7 +66,7 @@ function isUpgrade(request: FastifyRequest): boolean {
   return (request.raw as { upgrade?: boolean }).upgrade === true;
 }
 
-function registerRequestHooks(fastify: FastifyInstance, config: AppConfig, requestAuth: RequestAuthService, metrics: MetricsService): void {
+function registerRequestHooks(fastify: FastifyInstance, requestAuth: RequestAuthService, metrics: MetricsService): void {
   // While draining, answer in-flight requests with "Connection: close" so keep-alive
   // clients let go and the server can finish closing instead of waiting on idle sockets.
   let draining = false;
@@ -103,12 +103,4 @@ function registerRequestHooks(fastify: FastifyInstance, config: AppConfig, reque
       reply.elapsedTime / 1000,
     );
   });
-
-  if (config.testHooks) {
-    // Test-only: hold a request for a while, to observe draining on SIGTERM.
-    fastify.addHook('preHandler', async (request: FastifyRequest) => {
-      const delay = Number(request.headers['x-test-delay-ms'] ?? 0);
-      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(delay, 30_000)));
-    });
-  }
 }

@@ -183,7 +183,7 @@ describe('process lifecycle', () => {
     const t = await TestApp.start();
     const { adminKey } = await t.organization('drain');
     await t.close();
-    const api = await startApi();
+    const api = await startApi({}, { delayRequests: true });
     const inFlight = api.gql(adminKey, '{ me { name } }', undefined, { 'x-test-delay-ms': '1500' });
     await new Promise((r) => setTimeout(r, 300));
     api.signal('SIGTERM');

@@ -34,10 +34,6 @@ describe('parseConfig', () => {
     expect(() => parseConfig({ ROLLUP_INTERVAL_SECONDS: '1' })).toThrow('ROLLUP_INTERVAL_SECONDS');
   });
 
-  it('refuses test hooks in production', () => {
-    expect(() => parseConfig({ NODE_ENV: 'production', TEST_HOOKS: 'true' })).toThrow('TEST_HOOKS');
-  });
-
   it('turns introspection off by default in production', () => {
     expect(parseConfig({ NODE_ENV: 'production' }).graphqlIntrospection).toBe(false);
   });

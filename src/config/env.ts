@@ -61,7 +61,6 @@ export interface AppConfig {
   exportIdleTimeoutSeconds: number;
   /** Refusals of the same principal, app and pool within this many seconds share one denial row (with a count). */
   denialCoalesceSeconds: number;
-  testHooks: boolean;
   instanceId: string;
 }
 
@@ -213,12 +212,8 @@ export function parseConfig(env: Env): AppConfig {
     exportSlotsPerOrganization: r.int('EXPORT_SLOTS_PER_ORGANIZATION', 2, 1, 64),
     exportIdleTimeoutSeconds: r.int('EXPORT_IDLE_TIMEOUT_SECONDS', 30, 1, 3600),
     denialCoalesceSeconds: r.int('DENIAL_COALESCE_SECONDS', 5, 0, 3600),
-    testHooks: r.bool('TEST_HOOKS', false),
     instanceId: r.string('INSTANCE_ID', randomBytes(4).toString('hex')),
   };
-  if (config.testHooks && nodeEnv === 'production') {
-    r.problems.push('TEST_HOOKS must not be on when NODE_ENV is production');
-  }
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
 }

@@ -28,7 +28,6 @@ export default async function globalSetup(): Promise<void> {
     REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
     REDIS_PREFIX: `tptest:${runId}`,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    TEST_HOOKS: 'true',
     RATE_LIMIT_PER_KEY: '1000000',
     // Several in-process apps and API processes run at once: each takes a free metrics port.
     METRICS_PORT: '0',

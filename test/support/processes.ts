@@ -77,13 +77,23 @@ export class ApiProcess extends Spawned {
  * Starts `node dist/main.js` on free ports (public and metrics) with the run's environment
  * plus `env`; resolves once it answers. With `pauseCheckoutsMs`, the test-only entrypoint
  * checkout-pause-api.js instead: every check-out waits that long between its Redis grant and
- * its PostgreSQL record.
+ * its PostgreSQL record. With `delayRequests`, the test-only entrypoint request-delay-api.js:
+ * a request carrying `x-test-delay-ms` is held that long before its handler runs.
  */
-export async function startApi(env: Record<string, string> = {}, options: { ready?: 'live' | 'ready'; pauseCheckoutsMs?: number } = {}): Promise<ApiProcess> {
+export async function startApi(
+  env: Record<string, string> = {},
+  options: { ready?: 'live' | 'ready'; pauseCheckoutsMs?: number; delayRequests?: boolean } = {},
+): Promise<ApiProcess> {
+  if (options.pauseCheckoutsMs !== undefined && options.delayRequests) throw new Error('startApi: one test entrypoint at a time');
   const port = await freePort();
   const metricsPort = env.METRICS_PORT ?? String(await freePort());
   const paused = options.pauseCheckoutsMs === undefined ? {} : { TEST_CHECKOUT_PAUSE_MS: String(options.pauseCheckoutsMs) };
-  const script = options.pauseCheckoutsMs === undefined ? join(ROOT, 'dist', 'main.js') : join(__dirname, 'checkout-pause-api.js');
+  const script =
+    options.pauseCheckoutsMs !== undefined
+      ? join(__dirname, 'checkout-pause-api.js')
+      : options.delayRequests
+        ? join(__dirname, 'request-delay-api.js')
+        : join(ROOT, 'dist', 'main.js');
   const proc = spawn(process.execPath, [script], {
     env: { ...process.env, PORT: String(port), METRICS_PORT: metricsPort, HOST: '127.0.0.1', ...paused, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv from 'ajv';
 import { parse } from 'yaml';
@@ -257,13 +257,13 @@ describe('helm ConfigMap', () => {
     expect(() => parseConfig(env)).not.toThrow();
   });
 
-  it('sets every limit of .env.example, secrets and test switches aside', () => {
+  it('sets every limit of .env.example, secrets aside', () => {
     const documented = readText('.env.example')
       .split('\n')
       .map((line) => /^#?\s?([A-Z][A-Z_]+)=/.exec(line)?.[1])
       .filter((name): name is string => name !== undefined);
     const rendered = new Set([...fromValues.map(([, name]) => name), 'HOST', 'MIGRATIONS_RUN']);
-    const outside = ['DATABASE_URL', 'REDIS_URL', 'BOOTSTRAP_ADMIN_KEY', 'LEASE_SIGNING_KEY', 'INSTANCE_ID', 'TEST_HOOKS'];
+    const outside = ['DATABASE_URL', 'REDIS_URL', 'BOOTSTRAP_ADMIN_KEY', 'LEASE_SIGNING_KEY', 'INSTANCE_ID'];
     expect(documented.filter((name) => !rendered.has(name) && !outside.includes(name))).toEqual([]);
   });
 });
@@ -274,5 +274,14 @@ describe('.env.example', () => {
     const example = readText('.env.example');
     expect(read.length).toBeGreaterThan(30);
     expect(read.filter((name) => !new RegExp(`^#?\\s?${name}=`, 'm').test(example))).toEqual([]);
+  });
+});
+
+describe('production code', () => {
+  // Tests swap providers or start a test-only entrypoint (test/support/*-api.js); the shipped code has no test switch.
+  it('reads no TEST_* switch', () => {
+    const files = (readdirSync(join(root, 'src'), { recursive: true }) as string[]).filter((file) => file.endsWith('.ts') && !file.endsWith('.spec.ts'));
+    expect(files.length).toBeGreaterThan(100);
+    expect(files.filter((file) => /\bTEST_[A-Z]/.test(readText('src', file)))).toEqual([]);
   });
 });
