@@ -40,10 +40,10 @@ import { WorkUnitsModule } from './work-units/work-units.module';
     RedisModule,
     MetricsModule.onOwnPort(),
     HealthModule,
-    AuthModule,
+    AuthModule.forKeys(ApiKeysModule),
     GraphQLModule.forRootAsync<MercuriusDriverConfig>({
       driver: MercuriusDriver,
-      imports: [AuthModule],
+      imports: [AuthModule.forKeys(ApiKeysModule)],
       inject: [APP_CONFIG, RequestAuthService, MetricsService, SubscriptionSocketsService],
       useFactory: (config: AppConfig, requestAuth: RequestAuthService, metrics: MetricsService, sockets: SubscriptionSocketsService) =>
         graphqlOptions(config, requestAuth, metrics, sockets),

@@ -1,7 +1,6 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import type { Role } from '../auth/role';
 import { PrincipalEntity } from '../principals/principal.entity';
-
-export type Role = 'ADMIN' | 'CLIENT' | 'VIEWER';
 
 @Entity({ name: 'api_keys' })
 @Index('uq_api_keys_secret_hash', ['secretHash'], { unique: true })

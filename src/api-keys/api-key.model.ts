@@ -1,6 +1,6 @@
 import { Field, ID, ObjectType, registerEnumType } from '@nestjs/graphql';
 import { Principal } from '../principals/principal.model';
-import type { Role as RoleValue } from './api-key.entity';
+import type { Role as RoleValue } from '../auth/role';
 
 export const Role = { ADMIN: 'ADMIN', CLIENT: 'CLIENT', VIEWER: 'VIEWER' } as const satisfies Record<RoleValue, RoleValue>;
 registerEnumType(Role, {

@@ -1,11 +1,11 @@
 import { Args, ID, Mutation, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
 import type { AuthContext } from '../auth/auth-context';
 import { CurrentAuth } from '../auth/current-auth.decorator';
+import type { Role as RoleValue } from '../auth/role';
 import { Roles } from '../auth/roles.decorator';
 import { Principal } from '../principals/principal.model';
 import { PrincipalsService } from '../principals/principals.service';
 import { ApiKey, ApiKeyCreated, Role } from './api-key.model';
-import type { Role as RoleValue } from './api-key.entity';
 import { ApiKeysService } from './api-keys.service';
 
 @Resolver(() => ApiKey)

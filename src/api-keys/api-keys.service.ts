@@ -3,14 +3,16 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { LRUCache } from 'lru-cache';
 import { EntityManager, IsNull, Repository } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
+import { displayPrefixOf, hashApiKeySecret, newApiKeySecret } from '../auth/api-key-secret';
+import { ApiKeyLookup } from '../auth/api-key-lookup';
 import type { AuthContext } from '../auth/auth-context';
+import type { Role } from '../auth/role';
 import { AppError } from '../common/errors/app-error';
 import { isDependencyDown } from '../common/errors/dependency-errors';
 import { isUuid, requireValidDate } from '../common/validation/validate';
 import { APP_CONFIG, AppConfig } from '../config/env';
 import { PrincipalsService } from '../principals/principals.service';
-import { displayPrefixOf, hashApiKeySecret, newApiKeySecret } from './api-key-secret';
-import { ApiKeyEntity, Role } from './api-key.entity';
+import { ApiKeyEntity } from './api-key.entity';
 
 export interface CreateApiKeyCommand {
   organizationId: string;
@@ -39,7 +41,7 @@ const VERIFIED_KEYS_KEPT = 50_000;
 const OUTAGE_PROBE_EVERY_MS = 1000;
 
 @Injectable()
-export class ApiKeysService {
+export class ApiKeysService implements ApiKeyLookup {
   private readonly logger = new Logger(ApiKeysService.name);
   // A short cache keeps key lookups off the hot path; its lifetime (API_KEY_CACHE_SECONDS,
   // at most 2 s) bounds how long a revoked key keeps working on any replica.

@@ -1,5 +1,5 @@
-import type { Role } from '../api-keys/api-key.entity';
-import type { PrincipalKind } from '../principals/principal.entity';
+import type { Role } from './role';
+import type { PrincipalKind } from './principal-kind';
 
 /** Who is calling, resolved once per request from its API key. */
 export interface AuthContext {

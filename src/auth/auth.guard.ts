@@ -2,7 +2,7 @@ import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { GqlContextType, GqlExecutionContext } from '@nestjs/graphql';
 import type { GraphQLResolveInfo } from 'graphql';
-import type { Role } from '../api-keys/api-key.entity';
+import type { Role } from './role';
 import { AppError } from '../common/errors/app-error';
 import type { GqlContext } from './auth-context';
 import { ROLES_KEY } from './roles.decorator';

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { hashApiKeySecret, looksLikeApiKey } from '../api-keys/api-key-secret';
-import { ApiKeysService } from '../api-keys/api-keys.service';
 import { AppError } from '../common/errors/app-error';
+import { hashApiKeySecret, looksLikeApiKey } from './api-key-secret';
+import { ApiKeyLookup } from './api-key-lookup';
 import type { AuthContext } from './auth-context';
 import { RateLimitService } from './rate-limit.service';
 
@@ -13,7 +13,7 @@ import { RateLimitService } from './rate-limit.service';
 @Injectable()
 export class RequestAuthService {
   constructor(
-    private readonly apiKeys: ApiKeysService,
+    private readonly apiKeys: ApiKeyLookup,
     private readonly rateLimit: RateLimitService,
   ) {}
 

@@ -1,5 +1,5 @@
 import { SetMetadata } from '@nestjs/common';
-import type { Role } from '../api-keys/api-key.entity';
+import type { Role } from './role';
 
 export const ROLES_KEY = 'tokenpool:roles';
 

@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import type { GraphQLError } from 'graphql';
-import { ApiKeysService } from '../api-keys/api-keys.service';
 import { AppError } from '../common/errors/app-error';
 import { GraphqlSourceCheck } from '../common/graphql/source-limits';
 import { APP_CONFIG, AppConfig } from '../config/env';
+import { ApiKeyLookup } from './api-key-lookup';
 import type { AuthContext } from './auth-context';
 
 /** The part of a `ws` WebSocket this service uses. */
@@ -41,7 +41,7 @@ export class SubscriptionSocketsService implements OnModuleDestroy {
   private readonly sources: GraphqlSourceCheck;
 
   constructor(
-    private readonly apiKeys: ApiKeysService,
+    private readonly apiKeys: ApiKeyLookup,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.sources = new GraphqlSourceCheck(config.graphqlMaxTokens);

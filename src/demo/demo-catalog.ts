@@ -1,5 +1,6 @@
 import type { ShareScope } from '../apps/catalog-app.entity';
-import type { OrgUnitKind, PrincipalKind } from '../principals/principal.entity';
+import type { PrincipalKind } from '../auth/principal-kind';
+import type { OrgUnitKind } from '../principals/principal.entity';
 import type { ValueDimension } from '../work-units/work-unit.entity';
 
 export interface DemoApp {

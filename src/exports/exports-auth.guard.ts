@@ -1,6 +1,6 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import type { Role } from '../api-keys/api-key.entity';
+import type { Role } from '../auth/role';
 import { RequestAuthService } from '../auth/request-auth.service';
 import { AppError } from '../common/errors/app-error';
 

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { ApiKeysModule } from '../api-keys/api-keys.module';
 import { AuthModule } from '../auth/auth.module';
 import { ExportSlotsService } from './export-slots.service';
 import { ExportsAuthGuard } from './exports-auth.guard';
@@ -7,7 +8,7 @@ import { ExportsService } from './exports.service';
 
 /** CSV exports of the ledger: the raw entries and a FinOps FOCUS 1.2 view. */
 @Module({
-  imports: [AuthModule],
+  imports: [AuthModule.forKeys(ApiKeysModule)],
   controllers: [ExportsController],
   providers: [ExportsService, ExportSlotsService, ExportsAuthGuard],
   exports: [ExportsService],

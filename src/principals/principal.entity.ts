@@ -1,7 +1,7 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import type { PrincipalKind } from '../auth/principal-kind';
 import { OrganizationEntity } from '../organizations/organization.entity';
 
-export type PrincipalKind = 'USER' | 'AGENT' | 'SERVICE';
 export type OrgUnitKind = 'CHANGE' | 'GOING_CONCERN';
 
 @Entity({ name: 'principals' })

@@ -1,6 +1,7 @@
 import { Field, ID, ObjectType, registerEnumType } from '@nestjs/graphql';
 import { Organization } from '../organizations/organization.model';
-import type { OrgUnitKind as OrgUnitKindValue, PrincipalKind as PrincipalKindValue } from './principal.entity';
+import type { PrincipalKind as PrincipalKindValue } from '../auth/principal-kind';
+import type { OrgUnitKind as OrgUnitKindValue } from './principal.entity';
 
 export const PrincipalKind = { USER: 'USER', AGENT: 'AGENT', SERVICE: 'SERVICE' } as const satisfies Record<PrincipalKindValue, PrincipalKindValue>;
 registerEnumType(PrincipalKind, {

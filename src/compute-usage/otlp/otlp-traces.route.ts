@@ -2,7 +2,7 @@ import { Readable, Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { Logger } from '@nestjs/common';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Role } from '../../api-keys/api-key.entity';
+import type { Role } from '../../auth/role';
 import { RequestAuthService } from '../../auth/request-auth.service';
 import { AppError, errorBody, httpStatusFor } from '../../common/errors/app-error';
 import { isDependencyDown } from '../../common/errors/dependency-errors';

@@ -1,5 +1,6 @@
 import { Field, InputType } from '@nestjs/graphql';
-import type { OrgUnitKind as OrgUnitKindValue, PrincipalKind as PrincipalKindValue } from '../principal.entity';
+import type { PrincipalKind as PrincipalKindValue } from '../../auth/principal-kind';
+import type { OrgUnitKind as OrgUnitKindValue } from '../principal.entity';
 import { OrgUnitKind, PrincipalKind } from '../principal.model';
 
 @InputType('CreatePrincipalInput', { description: 'A new user, agent or service of the caller organization.' })
