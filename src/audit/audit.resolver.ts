@@ -1,8 +1,7 @@
-import { Args, Int, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
+import { Args, Int, Query, Resolver } from '@nestjs/graphql';
 import type { AuthContext } from '../auth/auth-context';
 import { CurrentAuth } from '../auth/current-auth.decorator';
 import { Roles } from '../auth/roles.decorator';
-import { Principal } from '../principals/principal.model';
 import { AuditEntry } from './audit-entry.model';
 import { AuditService } from './audit.service';
 import { AuditEntryEntity } from './audit-entry.entity';
@@ -19,6 +18,7 @@ function toModel(entry: AuditEntryEntity): AuditEntry {
   };
 }
 
+/** The audit log; its `actor` field is resolved in principals/audit-actor.resolver.ts. */
 @Resolver(() => AuditEntry)
 export class AuditResolver {
   constructor(private readonly audit: AuditService) {}
@@ -33,10 +33,5 @@ export class AuditResolver {
     @Args('after', { type: () => String, nullable: true, description: 'The id of the last entry of the previous page.' }) after?: string,
   ): Promise<AuditEntry[]> {
     return (await this.audit.list({ organizationId: auth.organizationId, from, to, first, after })).map(toModel);
-  }
-
-  @ResolveField('actor', () => Principal, { description: 'Who made the change.' })
-  async actor(@Parent() entry: AuditEntry, @CurrentAuth() auth: AuthContext): Promise<Principal> {
-    return this.audit.actor(auth.organizationId, entry.actorPrincipalId);
   }
 }

@@ -1,10 +1,11 @@
-import { Args, ID, Int, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
+import { Args, Context, ID, Int, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
 import { App } from '../apps/app.model';
 import { AppsService } from '../apps/apps.service';
-import type { AuthContext } from '../auth/auth-context';
+import type { AuthContext, GqlContext } from '../auth/auth-context';
 import { CurrentAuth } from '../auth/current-auth.decorator';
 import { Roles } from '../auth/roles.decorator';
 import { AppError } from '../common/errors/app-error';
+import { ByIdLoader } from '../common/graphql/by-id-loader';
 import { Pool } from '../pools/pool.model';
 import { PoolsService } from '../pools/pools.service';
 import { Principal } from '../principals/principal.model';
@@ -14,6 +15,11 @@ import { LeaseRecordsService } from './lease-records.service';
 
 @Resolver(() => Denial)
 export class DenialsResolver {
+  // A page of denials reads its pools, apps and principals in one query each.
+  private readonly pools = new ByIdLoader((organizationId, ids) => this.poolsService.findManyInOrganization(organizationId, ids));
+  private readonly apps = new ByIdLoader((organizationId, ids) => this.appsService.findManyInOrganization(organizationId, ids));
+  private readonly principals = new ByIdLoader((organizationId, ids) => this.principalsService.findManyInOrganization(organizationId, ids));
+
   constructor(
     private readonly records: LeaseRecordsService,
     private readonly poolsService: PoolsService,
@@ -40,19 +46,23 @@ export class DenialsResolver {
   }
 
   @ResolveField('pool', () => Pool, { description: 'The pool.' })
-  async pool(@Parent() denial: Denial, @CurrentAuth() auth: AuthContext): Promise<Pool> {
-    return this.poolsService.getInOrganization(auth.organizationId, denial.poolId);
+  async pool(@Parent() denial: Denial, @CurrentAuth() auth: AuthContext, @Context() context: GqlContext): Promise<Pool> {
+    const pool = await this.pools.load(context, auth.organizationId, denial.poolId);
+    if (!pool) throw new AppError('NOT_FOUND', `No pool with id ${denial.poolId} in your organization`, { field: 'poolId' });
+    return pool;
   }
 
   @ResolveField('app', () => App, { description: 'The app asked for.' })
-  async app(@Parent() denial: Denial, @CurrentAuth() auth: AuthContext): Promise<App> {
-    const app = await this.appsService.findInOrganization(auth.organizationId, denial.appId);
+  async app(@Parent() denial: Denial, @CurrentAuth() auth: AuthContext, @Context() context: GqlContext): Promise<App> {
+    const app = await this.apps.load(context, auth.organizationId, denial.appId);
     if (!app) throw new AppError('NOT_FOUND', `App ${denial.appId} is gone`);
     return app;
   }
 
   @ResolveField('principal', () => Principal, { description: 'Who was refused.' })
-  async principal(@Parent() denial: Denial, @CurrentAuth() auth: AuthContext): Promise<Principal> {
-    return this.principalsService.getInOrganization(auth.organizationId, denial.principalId);
+  async principal(@Parent() denial: Denial, @CurrentAuth() auth: AuthContext, @Context() context: GqlContext): Promise<Principal> {
+    const principal = await this.principals.load(context, auth.organizationId, denial.principalId);
+    if (!principal) throw new AppError('NOT_FOUND', `No principal with id ${denial.principalId} in your organization`, { field: 'principalId' });
+    return principal;
   }
 }

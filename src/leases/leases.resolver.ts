@@ -1,10 +1,11 @@
 import { Args, Context, ID, Int, Mutation, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
 import { App } from '../apps/app.model';
 import { AppsService } from '../apps/apps.service';
-import type { AuthContext } from '../auth/auth-context';
+import type { AuthContext, GqlContext } from '../auth/auth-context';
 import { CurrentAuth } from '../auth/current-auth.decorator';
 import { Roles } from '../auth/roles.decorator';
 import { AppError } from '../common/errors/app-error';
+import { ByIdLoader } from '../common/graphql/by-id-loader';
 import { Pool } from '../pools/pool.model';
 import { PoolsService } from '../pools/pools.service';
 import { WorkUnit } from '../work-units/work-unit.model';
@@ -21,6 +22,12 @@ import { QuotesService } from './quotes.service';
 
 @Resolver(() => Lease)
 export class LeasesResolver {
+  // A page of leases reads its pools, apps, work units and principals in one query each.
+  private readonly pools = new ByIdLoader((organizationId, ids) => this.poolsService.findManyInOrganization(organizationId, ids));
+  private readonly apps = new ByIdLoader((organizationId, ids) => this.appsService.findManyInOrganization(organizationId, ids));
+  private readonly workUnits = new ByIdLoader((organizationId, ids) => this.workUnitsService.findManyInOrganization(organizationId, ids));
+  private readonly principals = new ByIdLoader((organizationId, ids) => this.principalsService.findManyInOrganization(organizationId, ids));
+
   constructor(
     private readonly leasesService: LeasesService,
     private readonly records: LeaseRecordsService,
@@ -101,13 +108,15 @@ export class LeasesResolver {
   }
 
   @ResolveField('pool', () => Pool, { description: 'The pool the lease draws from.' })
-  async pool(@Parent() lease: Lease): Promise<Pool> {
-    return this.poolsService.getInOrganization(lease.organizationId, lease.poolId);
+  async pool(@Parent() lease: Lease, @Context() context: GqlContext): Promise<Pool> {
+    const pool = await this.pools.load(context, lease.organizationId, lease.poolId);
+    if (!pool) throw new AppError('NOT_FOUND', `No pool with id ${lease.poolId} in your organization`, { field: 'poolId' });
+    return pool;
   }
 
   @ResolveField('app', () => App, { description: 'The app checked out.' })
-  async app(@Parent() lease: Lease): Promise<App> {
-    const app = await this.appsService.findInOrganization(lease.organizationId, lease.appId);
+  async app(@Parent() lease: Lease, @Context() context: GqlContext): Promise<App> {
+    const app = await this.apps.load(context, lease.organizationId, lease.appId);
     if (!app) throw new AppError('NOT_FOUND', `App ${lease.appId} is gone`);
     return app;
   }
@@ -116,12 +125,14 @@ export class LeasesResolver {
     nullable: true,
     description: "The work unit the lease was checked out for (its draw is charged to the opener's), or null.",
   })
-  async workUnit(@Parent() lease: Lease): Promise<WorkUnit | null> {
-    return lease.workUnitId ? this.workUnitsService.findInOrganization(lease.organizationId, lease.workUnitId) : null;
+  async workUnit(@Parent() lease: Lease, @Context() context: GqlContext): Promise<WorkUnit | null> {
+    return lease.workUnitId ? this.workUnits.load(context, lease.organizationId, lease.workUnitId) : null;
   }
 
   @ResolveField('principal', () => Principal, { description: 'The holder.' })
-  async principal(@Parent() lease: Lease): Promise<Principal> {
-    return this.principalsService.getInOrganization(lease.organizationId, lease.principalId);
+  async principal(@Parent() lease: Lease, @Context() context: GqlContext): Promise<Principal> {
+    const principal = await this.principals.load(context, lease.organizationId, lease.principalId);
+    if (!principal) throw new AppError('NOT_FOUND', `No principal with id ${lease.principalId} in your organization`, { field: 'principalId' });
+    return principal;
   }
 }

@@ -3,6 +3,8 @@ import type { PubSub } from 'mercurius';
 import type { AuthContext, GqlContext } from '../auth/auth-context';
 import { CurrentAuth } from '../auth/current-auth.decorator';
 import { Roles } from '../auth/roles.decorator';
+import { AppError } from '../common/errors/app-error';
+import { ByIdLoader } from '../common/graphql/by-id-loader';
 import { CreatePoolInput, GroupLimitInput, UpdatePoolInput } from './dto/pool.inputs';
 import { GroupLimit, Pool } from './pool.model';
 import { PoolChangedPayload, PoolEventsService } from './pool-events.service';
@@ -97,10 +99,14 @@ export class PoolsResolver {
 
 @Resolver(() => GroupLimit)
 export class GroupLimitsResolver {
+  private readonly pools = new ByIdLoader((organizationId, ids) => this.poolsService.findManyInOrganization(organizationId, ids));
+
   constructor(private readonly poolsService: PoolsService) {}
 
   @ResolveField('pool', () => Pool, { description: 'The pool.' })
-  async pool(@Parent() limit: GroupLimit, @CurrentAuth() auth: AuthContext): Promise<Pool> {
-    return this.poolsService.getInOrganization(auth.organizationId, limit.poolId);
+  async pool(@Parent() limit: GroupLimit, @CurrentAuth() auth: AuthContext, @Context() context: GqlContext): Promise<Pool> {
+    const pool = await this.pools.load(context, auth.organizationId, limit.poolId);
+    if (!pool) throw new AppError('NOT_FOUND', `No pool with id ${limit.poolId} in your organization`, { field: 'poolId' });
+    return pool;
   }
 }

@@ -1,7 +1,8 @@
-import { Args, Mutation, Query, ResolveField, Resolver } from '@nestjs/graphql';
-import type { AuthContext } from '../auth/auth-context';
+import { Args, Context, Mutation, Query, ResolveField, Resolver } from '@nestjs/graphql';
+import type { AuthContext, GqlContext } from '../auth/auth-context';
 import { CurrentAuth } from '../auth/current-auth.decorator';
 import { Roles } from '../auth/roles.decorator';
+import { ByIdLoader } from '../common/graphql/by-id-loader';
 import { Organization } from '../organizations/organization.model';
 import { OrganizationsService } from '../organizations/organizations.service';
 import { CreatePrincipalInput } from './dto/create-principal.input';
@@ -10,6 +11,9 @@ import { PrincipalsService } from './principals.service';
 
 @Resolver(() => Principal)
 export class PrincipalsResolver {
+  // Every principal a caller can reach is of its own organization: a list reads it once.
+  private readonly organizationsById = new ByIdLoader(async (organizationId) => [await this.organizations.get(organizationId)]);
+
   constructor(
     private readonly principalsService: PrincipalsService,
     private readonly organizations: OrganizationsService,
@@ -37,8 +41,7 @@ export class PrincipalsResolver {
   }
 
   @ResolveField('organization', () => Organization, { description: 'The organization the principal belongs to.' })
-  async organization(@CurrentAuth() auth: AuthContext): Promise<Organization> {
-    // Every principal a caller can reach is of its own organization: read only that one.
-    return this.organizations.get(auth.organizationId);
+  async organization(@CurrentAuth() auth: AuthContext, @Context() context: GqlContext): Promise<Organization> {
+    return (await this.organizationsById.load(context, auth.organizationId, auth.organizationId))!;
   }
 }

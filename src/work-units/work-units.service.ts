@@ -136,6 +136,14 @@ export class WorkUnitsService {
     return rows.length === 0 ? null : toWorkUnit(rows[0]);
   }
 
+  /** The work units of the organization among these ids, with their totals, in one query; others' and malformed ids are left out. */
+  async findManyInOrganization(organizationId: string, ids: string[]): Promise<WorkUnit[]> {
+    const valid = ids.filter(isUuid);
+    if (valid.length === 0) return [];
+    const rows: Row[] = await this.dataSource.query(`${SELECT_WITH_TOTALS} WHERE w.organization_id = $1 AND w.id = ANY($2::uuid[])`, [organizationId, valid]);
+    return rows.map(toWorkUnit);
+  }
+
   /** As findInOrganization, for mutations: NOT_FOUND (naming `field`) when the id is not the caller's. */
   async getInOrganization(organizationId: string, id: string, field = 'workUnitId'): Promise<WorkUnit> {
     const unit = await this.findInOrganization(organizationId, id);
