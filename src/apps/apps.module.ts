@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditModule } from '../audit/audit.module';
-import { LeaseStoreModule } from '../lease-engine/lease-store.module';
 import { PoolsModule } from '../pools/pools.module';
 import { AppsResolver } from './apps.resolver';
 import { PoolAppsResolver } from './pool-apps.resolver';
@@ -9,7 +8,7 @@ import { AppsService } from './apps.service';
 import { CatalogAppEntity } from './catalog-app.entity';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([CatalogAppEntity]), PoolsModule, AuditModule, LeaseStoreModule],
+  imports: [TypeOrmModule.forFeature([CatalogAppEntity]), PoolsModule, AuditModule],
   providers: [AppsService, AppsResolver, PoolAppsResolver],
   exports: [AppsService],
 })

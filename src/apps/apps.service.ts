@@ -1,12 +1,10 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { LRUCache } from 'lru-cache';
 import { In, Repository } from 'typeorm';
 import { AuditActor as Actor, AuditService } from '../audit/audit.service';
 import { AppError } from '../common/errors/app-error';
 import { isUuid, optionalText, requireInt, requireText } from '../common/validation/validate';
-import { LeaseStore } from '../lease-engine/lease-store';
-import { appMirror } from './app-mirror';
 import { PoolsService } from '../pools/pools.service';
 import { CatalogAppEntity, ShareScope } from './catalog-app.entity';
 import { CreateAppInput } from './dto/create-app.input';
@@ -16,10 +14,13 @@ const KEY = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const MAX_COST = 1_000_000;
 const MAX_TIME_SECONDS = 86_400;
 
-/** The catalog of apps: PostgreSQL is the record, mirrored into the lease store on every change. */
+/**
+ * The catalog of apps. PostgreSQL is the record; a change raises its pool's configVersion in
+ * the same transaction and is announced through PoolsService, whose listener (the leases
+ * feature's pool mirror) writes it into Redis before the request answers.
+ */
 @Injectable()
 export class AppsService {
-  private readonly logger = new Logger(AppsService.name);
   // Key -> app for the check-out path, a second at most; costs and scopes the scripts use
   // come from the Redis mirror, never from here.
   private readonly byKey = new LRUCache<string, CatalogAppEntity>({ max: 50_000, ttl: 1000 });
@@ -28,7 +29,6 @@ export class AppsService {
     @InjectRepository(CatalogAppEntity) private readonly apps: Repository<CatalogAppEntity>,
     private readonly pools: PoolsService,
     private readonly audit: AuditService,
-    private readonly store: LeaseStore,
   ) {}
 
   async create(actor: Actor, input: CreateAppInput): Promise<CatalogAppEntity> {
@@ -50,10 +50,11 @@ export class AppsService {
         CatalogAppEntity,
         manager.create(CatalogAppEntity, { ...values, organizationId: actor.organizationId, poolId: pool.id }),
       );
+      await this.pools.raiseConfigVersion(manager, pool.id);
       await this.audit.record(manager, { ...actor, action: 'createApp', objectId: created.id, before: null, after: { poolId: pool.id, ...values } });
       return created;
     });
-    await this.mirror(app);
+    await this.pools.announceConfigChange({ poolId: app.poolId });
     return app;
   }
 
@@ -70,10 +71,11 @@ export class AppsService {
         ...this.rules(input, current),
       });
       const saved = await manager.save(CatalogAppEntity, current);
+      await this.pools.raiseConfigVersion(manager, saved.poolId);
       await this.audit.record(manager, { ...actor, action: 'updateApp', objectId: saved.id, before, after: this.describe(saved) });
       return saved;
     });
-    await this.mirror(app);
+    await this.pools.announceConfigChange({ poolId: app.poolId });
     return app;
   }
 
@@ -122,13 +124,5 @@ export class AppsService {
   private describe(app: CatalogAppEntity) {
     const { key, name, vendor, cost, shareScope, lingerSeconds, minimumChargeSeconds } = app;
     return { key, name, vendor, cost, shareScope, lingerSeconds, minimumChargeSeconds };
-  }
-
-  private async mirror(app: CatalogAppEntity): Promise<void> {
-    try {
-      await this.store.upsertApp(app.poolId, appMirror(app));
-    } catch (err) {
-      this.logger.warn(`App ${app.id}: saved, but the Redis mirror failed (${(err as Error).message}); the worker will resync it`);
-    }
   }
 }

@@ -7,6 +7,7 @@ import {
   AppMirror,
   CheckoutInput,
   CheckoutResult,
+  ConfigureResult,
   DrawAction,
   EndLeaseResult,
   GroupMirror,
@@ -15,6 +16,7 @@ import {
   InstallInput,
   InstallResult,
   LeaseRef,
+  PoolConfig,
   PoolEvent,
   PoolStatus,
   QueueTicket,
@@ -33,6 +35,7 @@ import {
  */
 const SCRIPT_FILES = {
   install: ['install.lua', false],
+  configure: ['configure.lua', false],
   checkout: ['checkout.lua', false],
   heartbeat: ['heartbeat.lua', false],
   end: ['end-lease.lua', false],
@@ -104,23 +107,15 @@ export class LeaseStore {
     return { leasesRestored: Number(leasesRestored), drawsRestored: Number(drawsRestored), inUse: Number(inUse) };
   }
 
-  /** Config mirror writes work without an epoch (they never create one) and never end a lease. */
-  async setCap(poolId: string, cap: number): Promise<void> {
-    await this.redis.hset(this.keys(poolId).state, 'cap', cap);
-  }
-
-  /** An app with a linger also sets the state's `linger` flag (see lua/lease-lib.lua). */
-  async upsertApp(poolId: string, app: AppMirror): Promise<void> {
-    assertIds(app.appId);
-    const field = `a|${app.appId}`;
-    const state = this.keys(poolId).state;
-    await (app.lingerMs > 0 ? this.redis.hset(state, field, packApp(app), 'linger', 1) : this.redis.hset(state, field, packApp(app)));
-  }
-
-  /** The state's `groups` flag tells the scripts that team limits exist (see lua/lease-lib.lua). */
-  async setGroupLimit(poolId: string, group: GroupMirror): Promise<void> {
-    const keys = this.keys(poolId);
-    await this.redis.multi().hset(keys.groups, escapeTeam(group.team), packGroup(group)).hset(keys.state, 'groups', 1).exec();
+  /**
+   * Writes the pool's cap, apps and team limits unless Redis holds a newer version of them;
+   * works without an epoch (never creates one) and ends no lease. See lua/configure.lua.
+   */
+  async configure(poolId: string, config: PoolConfig): Promise<ConfigureResult> {
+    config.apps.forEach((app) => assertIds(app.appId));
+    const payload = JSON.stringify({ version: config.version, cap: config.cap, ...packedCatalog(config) });
+    const [written, version] = (await this.run('configure', poolId, [payload])) as Reply;
+    return { written: written === 1, version: String(version) };
   }
 
   /**
@@ -371,12 +366,20 @@ function installPayload(input: InstallInput): string {
   input.leases.forEach((l) => assertIds(l.leaseId, l.drawId, l.drawOpenerLeaseId, l.appId, l.principalId));
   return JSON.stringify({
     epoch: String(input.epoch),
+    configVersion: input.configVersion ?? '0',
     cap: input.cap,
     graceMs: input.graceMs,
-    apps: input.apps.map((app) => [app.appId, packApp(app)]),
-    groups: input.groups.map((group) => [escapeTeam(group.team), packGroup(group)]),
+    ...packedCatalog(input),
     leases: input.leases.map((l) => ({ ...l, team: escapeTeam(l.team), host: l.host ?? '', workUnitId: l.workUnitId ?? '' })),
   });
+}
+
+/** Apps and groups packed as the scripts store them (install.lua and configure.lua). */
+function packedCatalog(config: { apps: AppMirror[]; groups: GroupMirror[] }) {
+  return {
+    apps: config.apps.map((app) => [app.appId, packApp(app)]),
+    groups: config.groups.map((group) => [escapeTeam(group.team), packGroup(group)]),
+  };
 }
 
 /**

@@ -38,9 +38,29 @@ export interface RestoredLease {
   expiresAtMs: number;
 }
 
+/**
+ * A pool's configuration as the store mirrors it from the catalog, with its version: the
+ * store ignores a write whose version is below the one it holds (lua/configure.lua).
+ */
+export interface PoolConfig {
+  /** Rises with every change of the cap, an app or a team limit (a bigint, as a string). */
+  version: string;
+  cap: number;
+  apps: AppMirror[];
+  groups: GroupMirror[];
+}
+
+/** configure's answer: whether the write was taken, and the version Redis holds now. */
+export interface ConfigureResult {
+  written: boolean;
+  version: string;
+}
+
 export interface InstallInput {
   /** Kept in the database and raised on every rebuild; embedded in fencing tokens. */
   epoch: number;
+  /** The version of cap, apps and groups (PoolConfig.version); absent: '0', older than any. */
+  configVersion?: string;
   cap: number;
   apps: AppMirror[];
   groups: GroupMirror[];

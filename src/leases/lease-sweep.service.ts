@@ -7,6 +7,7 @@ import { LeaseMetricsService } from './lease-metrics.service';
 import { LeaseReconciliationService } from './lease-reconciliation.service';
 import { LeaseRecordsService } from './lease-records.service';
 import { LeaseStore } from '../lease-engine/lease-store';
+import { PoolMirror } from './pool-mirror';
 import { PoolStateService } from './pool-state.service';
 
 // One consumer name for every worker: the sweep job runs on one worker at a time, and after a
@@ -41,6 +42,7 @@ export class LeaseSweepService {
     private readonly store: LeaseStore,
     private readonly records: LeaseRecordsService,
     private readonly poolState: PoolStateService,
+    private readonly mirror: PoolMirror,
     private readonly metrics: LeaseMetricsService,
     private readonly events: PoolEventsService,
     private readonly draws: LeaseDrawsService,
@@ -68,7 +70,8 @@ export class LeaseSweepService {
       return;
     }
     summary.rebuilt += await this.poolState.rebuildIfLeasesLost(pool);
-    if (resync) await this.poolState.resyncConfig(pool);
+    // The row as this sweep read it at its start: Redis ignores it if a change since is there.
+    if (resync) await this.mirror.resync(pool);
     const expired = await this.store.sweep(pool.id);
     if (expired > 0) this.events.changed(pool.id);
     summary.expired += expired;

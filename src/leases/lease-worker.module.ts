@@ -13,6 +13,7 @@ import { LeaseRecordsService } from './lease-records.service';
 import { LeaseStoreModule } from '../lease-engine/lease-store.module';
 import { LeaseSweepService } from './lease-sweep.service';
 import { LeaseEntity } from './lease.entity';
+import { PoolMirrorModule } from './pool-mirror.module';
 import { PoolStateService } from './pool-state.service';
 import { LEASE_MAINTENANCE_QUEUE, SWEEP_POOLS_JOB } from './sweep-pools.job';
 import { SweepPoolsProcessor } from './sweep-pools.processor';
@@ -24,6 +25,7 @@ import { SweepPoolsProcessor } from './sweep-pools.processor';
     BullModule.registerQueue({ name: LEASE_MAINTENANCE_QUEUE }),
     LeaseStoreModule,
     PoolsModule,
+    PoolMirrorModule,
     LeaseDrawsModule,
   ],
   providers: [LeaseSweepService, SweepPoolsProcessor, LeaseRecordsService, PoolStateService, LeaseMetricsService, LeaseReconciliationService],

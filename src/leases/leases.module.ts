@@ -15,6 +15,7 @@ import { LeaseStoreModule } from '../lease-engine/lease-store.module';
 import { LeaseEntity } from './lease.entity';
 import { LeasesResolver } from './leases.resolver';
 import { LeasesService } from './leases.service';
+import { PoolMirrorModule } from './pool-mirror.module';
 import { PoolStateService } from './pool-state.service';
 import { QuotesService } from './quotes.service';
 
@@ -24,6 +25,7 @@ import { QuotesService } from './quotes.service';
     LeaseStoreModule,
     PoolsModule,
     AppsModule,
+    PoolMirrorModule,
     PrincipalsModule,
     WorkUnitsModule,
   ],

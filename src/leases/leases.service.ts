@@ -1,6 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import { appMirror } from '../apps/app-mirror';
 import { AppsService } from '../apps/apps.service';
 import type { AuthContext } from '../auth/auth-context';
 import { AppError } from '../common/errors/app-error';
@@ -22,6 +21,7 @@ import { LeaseRecordsService, NewLease } from './lease-records.service';
 import { LeaseStore } from '../lease-engine/lease-store';
 import { CheckoutResult, Granted, Refused } from '../lease-engine/lease-store.types';
 import type { LeaseViewSource } from './lease-view';
+import { PoolMirror } from './pool-mirror';
 import { PoolStateService } from './pool-state.service';
 
 const MAX_WAIT_SECONDS = 300;
@@ -52,6 +52,7 @@ export class LeasesService implements OnApplicationShutdown {
     private readonly apps: AppsService,
     private readonly principals: PrincipalsService,
     private readonly poolState: PoolStateService,
+    private readonly mirror: PoolMirror,
     private readonly metrics: LeaseMetricsService,
     private readonly events: PoolEventsService,
     private readonly queue: FairQueueService,
@@ -109,12 +110,7 @@ export class LeasesService implements OnApplicationShutdown {
       leaseMs: leaseSeconds * 1000,
       queueBounds,
     };
-    const attempt = async (waitMs: number): Promise<CheckoutResult> => {
-      const result = await this.store.checkout({ ...request, waitMs });
-      if (result.status !== 'UNKNOWN_APP') return result;
-      await this.store.upsertApp(pool.id, appMirror(app));
-      return this.store.checkout({ ...request, waitMs });
-    };
+    const attempt = (waitMs: number): Promise<CheckoutResult> => this.store.checkout({ ...request, waitMs });
     const { result, timedOut } =
       waitSeconds > 0
         ? await this.queue.waitForCredits({ poolId: pool.id, leaseId, principalId: holder.id, waitMs: waitSeconds * 1000, signal }, attempt)
@@ -151,6 +147,9 @@ export class LeasesService implements OnApplicationShutdown {
       case 'UNAVAILABLE':
         throw this.rebuilding(pool.id);
       default:
+        // UNKNOWN_APP: the app's mirror write has not reached Redis (or failed); Redis is the
+        // one source of the app's cost and scope, so the pool mirror writes it again.
+        this.mirror.requestResync(pool.id);
         throw AppError.unavailable(`App ${app.key} is not yet live in pool ${pool.name}; retry shortly`, 1);
     }
   }

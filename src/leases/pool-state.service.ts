@@ -1,15 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { appMirror } from '../apps/app-mirror';
-import { CatalogAppEntity } from '../apps/catalog-app.entity';
 import { APP_CONFIG, AppConfig } from '../config/env';
-import { GroupLimitEntity } from '../pools/group-limit.entity';
 import { PoolEntity } from '../pools/pool.entity';
 import type { LeaseEntity } from './lease.entity';
 import { leaseFromRow } from './lease-row';
 import { LeaseStore } from '../lease-engine/lease-store';
 import { RestoredLease } from '../lease-engine/lease-store.types';
+import { PoolMirror } from './pool-mirror';
 
 // pg_advisory_lock(classid, objid): one lock per pool, so rebuilds of a pool never overlap.
 const REBUILD_LOCK_CLASS = 7_246;
@@ -34,6 +32,7 @@ export class PoolStateService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly store: LeaseStore,
+    private readonly mirror: PoolMirror,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -102,14 +101,6 @@ export class PoolStateService {
     return (await activeNow(missing)).filter(outliving).map((l) => l.id);
   }
 
-  /** Re-writes the pool's cap, apps and team limits into Redis (idempotent; ends no lease). */
-  async resyncConfig(pool: PoolEntity): Promise<void> {
-    const { apps, groups } = await this.catalog(pool.id);
-    await this.store.setCap(pool.id, pool.cap);
-    for (const app of apps) await this.store.upsertApp(pool.id, appMirror(app));
-    for (const group of groups) await this.store.setGroupLimit(pool.id, { team: group.team, reserved: group.reserved, max: group.max });
-  }
-
   private async rebuildIfNeeded(poolId: string): Promise<boolean> {
     const runner = this.dataSource.createQueryRunner();
     await runner.connect();
@@ -156,15 +147,18 @@ export class PoolStateService {
          FROM leases WHERE draw_id = ANY($1::uuid[]) GROUP BY draw_id`,
         [[...new Set(leases.map((l) => l.drawId))]],
       );
-      const { apps, groups } = await this.catalog(poolId, manager);
-      return { pool, epoch: Number(raised[0].epoch), leases, draws, apps, groups };
+      return { pool, epoch: Number(raised[0].epoch), leases, draws };
     });
     if (!snapshot) return false;
+    // The configuration comes from the pool mirror (the catalog's services), read after the
+    // locked row, so it is at least as new as the row's configVersion.
+    const { version, cap, apps, groups } = await this.mirror.config(snapshot.pool);
     const result = await this.store.install(poolId, {
       epoch: snapshot.epoch,
-      cap: snapshot.pool.cap,
-      apps: snapshot.apps.map(appMirror),
-      groups: snapshot.groups.map((g) => ({ team: g.team, reserved: g.reserved, max: g.max })),
+      configVersion: version,
+      cap,
+      apps,
+      groups,
       leases: restoredLeases(snapshot.leases, snapshot.draws),
       graceMs: graceSeconds * 1000,
     });
@@ -194,11 +188,6 @@ export class PoolStateService {
        WHERE l.id = r.id AND l.pool_id = $1 AND l.state = 'ACTIVE' AND l.expires_at < r.expires_at`,
       [poolId, [...expiresAtMs.keys()], [...expiresAtMs.values()].map((ms) => new Date(ms))],
     );
-  }
-
-  private async catalog(poolId: string, manager = this.dataSource.manager) {
-    const [apps, groups] = await Promise.all([manager.findBy(CatalogAppEntity, { poolId }), manager.findBy(GroupLimitEntity, { poolId })]);
-    return { apps, groups };
   }
 }
 

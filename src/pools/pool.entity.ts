@@ -49,6 +49,14 @@ export class PoolEntity {
   @Column('timestamptz', { nullable: true })
   highestFencingTokenAt!: Date | null;
 
+  /**
+   * The version of the pool's configuration (cap, apps, team limits): raised in the
+   * transaction of every change of it, written into Redis with the configuration, where a
+   * write with a lower version than Redis holds is ignored (lease-engine/lua/configure.lua).
+   */
+  @Column('bigint', { default: 1 })
+  configVersion!: string;
+
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt!: Date;
 

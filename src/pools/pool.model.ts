@@ -1,5 +1,4 @@
 import { Field, Float, ID, Int, ObjectType } from '@nestjs/graphql';
-import { App } from '../apps/app.model';
 
 @ObjectType('Pool', { description: 'A capped amount of license credits that leases draw from.' })
 export class Pool {
@@ -29,9 +28,6 @@ export class Pool {
 
   @Field(() => Float, { nullable: true, description: 'Price of one credit held for one hour, in the organization currency, for cost reports.' })
   creditHourPrice!: number | null;
-
-  @Field(() => [App], { description: 'The apps that draw from this pool.' })
-  apps?: App[];
 }
 
 @ObjectType('GroupLimit', { description: 'Credits reserved for a team in a pool (a floor) and the most it may hold (a ceiling).' })

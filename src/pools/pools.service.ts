@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { LRUCache } from 'lru-cache';
 import { EntityManager, In, Repository } from 'typeorm';
@@ -16,6 +16,15 @@ export const MIN_LEASE_SECONDS = 5;
 const MAX_LEASE_SECONDS = 7 * 86_400;
 const MAX_CAP = 1_000_000_000;
 
+/** A committed change of a pool's configuration (its cap, apps or team limits). */
+export interface ConfigChange {
+  poolId: string;
+  /** The pool is new: Redis holds nothing of it yet. */
+  created?: boolean;
+}
+
+export type ConfigListener = (change: ConfigChange) => Promise<void>;
+
 export interface LiveFigures {
   inUse: number;
   available: number;
@@ -23,13 +32,14 @@ export interface LiveFigures {
 }
 
 /**
- * Pools and their team limits. PostgreSQL is the record; every change is mirrored into the
- * lease store in the same request so the check-out script reads the current cap and limits
- * without asking PostgreSQL. A mirror that fails is repaired by the worker's resync.
+ * Pools and their team limits. PostgreSQL is the record; every change of a pool's
+ * configuration raises its configVersion in the same transaction and is announced once
+ * committed. The leases feature's pool mirror listens and writes it into Redis before the
+ * announcement returns (so in the same request); this feature never writes the mirror.
  */
 @Injectable()
 export class PoolsService {
-  private readonly logger = new Logger(PoolsService.name);
+  private readonly configListeners: ConfigListener[] = [];
   // Check-outs name their pool on every call: keep recent rows for a second. Only the
   // lease-length bounds are read from here; the cap the scripts enforce lives in Redis.
   private readonly recent = new LRUCache<string, PoolEntity>({ max: 10_000, ttl: 1000 });
@@ -50,7 +60,7 @@ export class PoolsService {
       await this.audit.record(manager, { ...actor, action: 'createPool', objectId: created.id, before: null, after: values });
       return created;
     });
-    await this.mirror('createPool', () => this.store.install(pool.id, { epoch: 1, cap: pool.cap, apps: [], groups: [], leases: [], graceMs: 0 }));
+    await this.announceConfigChange({ poolId: pool.id, created: true });
     return pool;
   }
 
@@ -70,6 +80,7 @@ export class PoolsService {
       );
       if (values.name !== current.name) await this.assertNameFree(manager, actor.organizationId, values.name);
       if (values.cap !== current.cap) {
+        current.configVersion = String(Number(current.configVersion) + 1);
         const reserved = await this.reservedTotal(manager, current.id);
         if (values.cap < reserved) throw AppError.badInput('input.cap', `The pool's team reservations add up to ${reserved}; the cap cannot be lower`);
         await manager.insert(PoolCapChangeEntity, { organizationId: actor.organizationId, poolId: current.id, cap: values.cap });
@@ -80,7 +91,7 @@ export class PoolsService {
       return { pool: saved, before: snapshot };
     });
     if (before.cap !== pool.cap) {
-      await this.mirror('updatePool', () => this.store.setCap(pool.id, pool.cap));
+      await this.announceConfigChange({ poolId: pool.id });
       this.events.changed(pool.id);
     }
     return pool;
@@ -141,6 +152,7 @@ export class PoolsService {
         throw AppError.badInput('input.reserved', `Reservations in pool ${pool.name} would add up to ${others + reserved}, more than its cap of ${pool.cap}`);
       }
       const saved = await manager.save(GroupLimitEntity, { poolId: pool.id, team, organizationId: actor.organizationId, reserved, max });
+      await this.raiseConfigVersion(manager, pool.id);
       await this.audit.record(manager, {
         ...actor,
         action: 'setGroupLimit',
@@ -150,8 +162,36 @@ export class PoolsService {
       });
       return saved;
     });
-    await this.mirror('setGroupLimit', () => this.store.setGroupLimit(limit.poolId, { team, reserved, max }));
+    await this.announceConfigChange({ poolId: limit.poolId });
     return limit;
+  }
+
+  /** Every pool's row by id, whatever its organization: for the pool mirror, never for a request's answer. */
+  async findById(id: string): Promise<PoolEntity | null> {
+    return this.pools.findOneBy({ id });
+  }
+
+  /** The pool's team limits, for the pool mirror. */
+  async groupLimitsOfPool(poolId: string): Promise<GroupLimitEntity[]> {
+    return this.pools.manager.find(GroupLimitEntity, { where: { poolId }, order: { team: 'ASC' } });
+  }
+
+  /** The pool mirror subscribes here; the pools and apps features never import it. */
+  onConfigChange(listener: ConfigListener): void {
+    this.configListeners.push(listener);
+  }
+
+  /**
+   * Tells the listeners of a committed configuration change and waits for them, so the change
+   * is in Redis when the request that made it answers. A listener handles its own failures.
+   */
+  async announceConfigChange(change: ConfigChange): Promise<void> {
+    for (const listener of this.configListeners) await listener(change);
+  }
+
+  /** In the transaction of a change of the pool's apps or team limits (a cap change sets it itself). */
+  async raiseConfigVersion(manager: EntityManager, poolId: string): Promise<void> {
+    await manager.increment(PoolEntity, { id: poolId }, 'configVersion', 1);
   }
 
   async groupLimits(organizationId: string, poolId: string): Promise<GroupLimitEntity[]> {
@@ -199,14 +239,5 @@ export class PoolsService {
   private async reservedTotal(manager: EntityManager, poolId: string): Promise<number> {
     const rows: { total: number }[] = await manager.query('SELECT coalesce(sum(reserved), 0)::int AS total FROM group_limits WHERE pool_id = $1', [poolId]);
     return rows[0].total;
-  }
-
-  private async mirror(what: string, write: () => Promise<unknown>): Promise<void> {
-    try {
-      await write();
-    } catch (err) {
-      // Saved in PostgreSQL; the worker's resync brings Redis in line shortly.
-      this.logger.warn(`${what}: saved, but the Redis mirror failed (${(err as Error).message}); the worker will resync it`);
-    }
   }
 }

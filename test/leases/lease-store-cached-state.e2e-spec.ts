@@ -110,11 +110,11 @@ describe('LeaseStore cached state (Redis)', () => {
     const app = solo(3);
     const poolId = await newPool(10, [app]);
     expect(await grant(request(poolId, app))).toMatchObject({ credits: 3, inUse: 3 });
-    await store.upsertApp(poolId, { ...app, cost: 5 });
+    await store.configure(poolId, { version: '2', cap: 10, apps: [{ ...app, cost: 5 }], groups: [] });
     expect(await grant(request(poolId, app))).toMatchObject({ credits: 5, inUse: 8 });
-    await store.setCap(poolId, 9);
+    await store.configure(poolId, { version: '3', cap: 9, apps: [], groups: [] });
     expect(await store.checkout(request(poolId, app))).toMatchObject({ status: 'POOL_EXHAUSTED', requested: 5, available: 1 });
-    await store.setCap(poolId, 13);
+    await store.configure(poolId, { version: '4', cap: 13, apps: [], groups: [] });
     expect(await grant(request(poolId, app))).toMatchObject({ credits: 5, inUse: 13 });
   });
 
@@ -125,8 +125,8 @@ describe('LeaseStore cached state (Redis)', () => {
       const lease = await grant(request(poolId, app));
       expect(lease.inUse).toBe(i);
     }
-    for (const cap of [700, 650, 601, 600]) {
-      await store.setCap(poolId, cap);
+    for (const [i, cap] of [700, 650, 601, 600].entries()) {
+      await store.configure(poolId, { version: String(i + 1), cap, apps: [], groups: [] });
       expect(await store.quote(request(poolId, app))).toMatchObject({ status: 'OK', available: cap - 600, grantable: cap > 600 });
     }
     expect(await store.checkout(request(poolId, app))).toMatchObject({ status: 'POOL_EXHAUSTED', available: 0 });

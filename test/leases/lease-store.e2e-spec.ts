@@ -105,7 +105,7 @@ describe('LeaseStore (Redis)', () => {
     const poolId = await newPool(10, [app]);
     await grant(request(poolId, app));
     const wide = solo(8);
-    await store.upsertApp(poolId, wide);
+    await store.configure(poolId, { version: '1', cap: 10, apps: [wide], groups: [] });
     const waiter = request(poolId, wide, { waitMs: 60_000 });
     expect(await store.checkout(waiter)).toMatchObject({ status: 'POOL_EXHAUSTED', available: 6, queuedAhead: 0 });
     // A newcomer queues behind the waiter's 8 credits: none of the 6 free ones are its.
@@ -488,12 +488,26 @@ describe('LeaseStore (Redis)', () => {
     expect((await store.status(poolId)).inUse).toBe(3);
   });
 
+  it('ignores a configuration older than the one it holds, and writes one of the same version again', async () => {
+    const app = solo(4);
+    const poolId = await newPool(10, [app]);
+    expect(await store.configure(poolId, { version: '3', cap: 7, apps: [], groups: [] })).toEqual({ written: true, version: '3' });
+    expect(await store.configure(poolId, { version: '2', cap: 20, apps: [{ ...app, cost: 1 }], groups: [{ team: 'a', reserved: 5, max: null }] })).toEqual({
+      written: false,
+      version: '3',
+    });
+    expect(await store.status(poolId)).toMatchObject({ cap: 7, reservedUnused: 0 });
+    expect(await grant(request(poolId, app))).toMatchObject({ credits: 4 });
+    expect(await store.configure(poolId, { version: '3', cap: 8, apps: [], groups: [] })).toEqual({ written: true, version: '3' });
+    expect((await store.status(poolId)).cap).toBe(8);
+  });
+
   it('ends no lease when the cap drops below inUse, and refuses new draws until it fits', async () => {
     const app = solo(4);
     const poolId = await newPool(10, [app]);
     const a = await grant(request(poolId, app));
     const b = await grant(request(poolId, app));
-    await store.setCap(poolId, 5);
+    await store.configure(poolId, { version: '1', cap: 5, apps: [], groups: [] });
     expect(await store.status(poolId)).toMatchObject({ cap: 5, inUse: 8, activeLeases: 2 });
     expect(await store.checkout(request(poolId, app))).toMatchObject({ status: 'POOL_EXHAUSTED', available: 0 });
     await store.checkin({ poolId, leaseId: a.leaseId });

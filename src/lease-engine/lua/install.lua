@@ -16,7 +16,7 @@
 
   Input:
     KEYS[1] the pool's key base "<prefix>:{pool:<id>}" (keys derived as in lease-lib.lua)
-    ARGV[1] JSON { epoch: string, cap, graceMs,
+    ARGV[1] JSON { epoch: string, configVersion: string, cap, graceMs,
                    apps: [ [appId, "shareScope|lingerMs|cost"] ], groups: [ [team, "reserved|max"] ],
                    leases: [{ leaseId, drawId, drawCost, drawOpenerLeaseId, drawOpenedAtMs,
                               appId, principalId, team, host, workUnitId, credits, leaseMs,
@@ -31,7 +31,7 @@ local input = cjson.decode(ARGV[1])
 local now = clock()
 
 rcall('UNLINK', STATE, LEASES, LINGERS, GROUPS, QUEUE, QINFO)
-rcall('HSET', STATE, 'cap', input.cap, 'fence', '000000000000')
+rcall('HSET', STATE, 'cap', input.cap, 'cv', input.configVersion, 'fence', '000000000000')
 local scopes = {}
 for _, entry in ipairs(input.apps) do
   rcall('HSET', STATE, 'a|' .. entry[1], entry[2])

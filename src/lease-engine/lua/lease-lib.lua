@@ -12,6 +12,8 @@
                             epoch   pool epoch; missing = state lost: every script answers
                                     UNAVAILABLE (sweep does nothing) until install
                             cap     credits the pool may hand out
+                            cv      version of the configuration (cap, a|, <base>:groups)
+                                    written last; configure.lua ignores an older one
                             used    sum of the costs of held draws (live or lingering)
                             fence   fencing counter of the current epoch (12 digits)
                             lexp    no later than the earliest expiry in <base>:leases, absent
