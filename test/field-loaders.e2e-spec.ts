@@ -138,6 +138,15 @@ describe('field resolvers: a page costs a constant number of queries', () => {
     expect(large.statements).toBe(small.statements);
   });
 
+  it('workUnits with their outcome history cost the same for 2 work units as for all of them', async () => {
+    const UNITS = `query($first: Int!) { workUnits(first: $first) { id outcomeHistory { outcome: after } } }`;
+    await counted(UNITS, { first: 1 }); // the key's lookup is cached from here on: both counts below are the operation's alone
+    const small = await counted<{ workUnits: unknown[] }>(UNITS, { first: 2 });
+    const large = await counted<{ workUnits: { outcomeHistory: unknown[] }[] }>(UNITS, { first: 100 });
+    expect(large.data.workUnits.length).toBeGreaterThanOrEqual(PRINCIPALS);
+    expect(large.statements).toBe(small.statements);
+  });
+
   it("groupLimits' pool and principals' organization each cost one query, not one per row", async () => {
     const bare = await counted<{ groupLimits: unknown[] }>('query($p: ID!) { groupLimits(poolId: $p) { team } }', { p: poolId });
     const withPool = await counted<{ groupLimits: { pool: { name: string } }[] }>('query($p: ID!) { groupLimits(poolId: $p) { team pool { name } } }', {

@@ -86,17 +86,28 @@ export class OutcomesService {
 
   /** A work unit's outcome records, oldest first. */
   async history(organizationId: string, workUnitId: string): Promise<OutcomeRecord[]> {
+    return (await this.histories(organizationId, [workUnitId])).get(workUnitId) ?? [];
+  }
+
+  /** The outcome histories of these work units of the organization, oldest first, in one query (for a page of work units). */
+  async histories(organizationId: string, workUnitIds: string[]): Promise<Map<string, OutcomeRecord[]>> {
     const rows: Record<string, unknown>[] = await this.dataSource.query(
-      `SELECT recorded_at, recorded_by_principal_id, before, ${OUTCOME_COLUMNS} FROM work_unit_outcomes
-       WHERE organization_id = $1 AND work_unit_id = $2 ORDER BY recorded_at, id`,
-      [organizationId, workUnitId],
+      `SELECT work_unit_id, recorded_at, recorded_by_principal_id, before, ${OUTCOME_COLUMNS} FROM work_unit_outcomes
+       WHERE organization_id = $1 AND work_unit_id = ANY($2::uuid[]) ORDER BY recorded_at, id`,
+      [organizationId, workUnitIds.filter(isUuid)],
     );
-    return rows.map((row) => ({
-      recordedAt: row.recorded_at as Date,
-      recordedById: row.recorded_by_principal_id as string,
-      before: row.before === null ? null : JSON.stringify(row.before),
-      after: JSON.stringify(snapshotOf(row)),
-    }));
+    const byUnit = new Map<string, OutcomeRecord[]>();
+    for (const row of rows) {
+      const records = byUnit.get(row.work_unit_id as string) ?? [];
+      records.push({
+        recordedAt: row.recorded_at as Date,
+        recordedById: row.recorded_by_principal_id as string,
+        before: row.before === null ? null : JSON.stringify(row.before),
+        after: JSON.stringify(snapshotOf(row)),
+      });
+      byUnit.set(row.work_unit_id as string, records);
+    }
+    return byUnit;
   }
 
   /**

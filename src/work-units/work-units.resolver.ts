@@ -1,5 +1,6 @@
-import { Args, ID, Int, Mutation, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
-import type { AuthContext } from '../auth/auth-context';
+import { Args, Context, ID, Int, Mutation, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
+import type { AuthContext, GqlContext } from '../auth/auth-context';
+import { ByIdLoader } from '../common/graphql/by-id-loader';
 import { CurrentAuth } from '../auth/current-auth.decorator';
 import { Roles } from '../auth/roles.decorator';
 import { OutcomeInput, WorkUnitFilter, WorkUnitInput } from './dto/work-unit.inputs';
@@ -9,6 +10,12 @@ import { WorkUnitsService } from './work-units.service';
 
 @Resolver(() => WorkUnit)
 export class WorkUnitsResolver {
+  /** A page of work units reads its outcome histories in one query. */
+  private readonly histories = new ByIdLoader(async (organizationId, ids) => {
+    const byUnit = await this.outcomes.histories(organizationId, ids);
+    return ids.map((id) => ({ id, records: byUnit.get(id) ?? [] }));
+  });
+
   constructor(
     private readonly workUnitsService: WorkUnitsService,
     private readonly outcomes: OutcomesService,
@@ -50,7 +57,7 @@ export class WorkUnitsResolver {
   }
 
   @ResolveField('outcomeHistory', () => [OutcomeRecord], { description: 'Every outcome recorded for the work unit, oldest first.' })
-  async outcomeHistory(@Parent() unit: WorkUnit): Promise<OutcomeRecord[]> {
-    return this.outcomes.history(unit.organizationId, unit.id);
+  async outcomeHistory(@Parent() unit: WorkUnit, @Context() context: GqlContext): Promise<OutcomeRecord[]> {
+    return (await this.histories.load(context, unit.organizationId, unit.id))?.records ?? [];
   }
 }
