@@ -1,5 +1,4 @@
 import { Field, ID, ObjectType } from '@nestjs/graphql';
-import { Principal } from '../principals/principal.model';
 
 @ObjectType('AuditEntry', { description: 'One administrative change: who, when, what, before and after.' })
 export class AuditEntry {
@@ -8,9 +7,6 @@ export class AuditEntry {
 
   @Field({ description: 'When the change was made.' })
   at!: Date;
-
-  @Field(() => Principal, { description: 'Who made the change.' })
-  actor?: Principal;
 
   actorPrincipalId!: string;
 

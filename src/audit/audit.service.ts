@@ -3,7 +3,6 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, Repository } from 'typeorm';
 import { AppError } from '../common/errors/app-error';
 import { pageSize, requireWindow } from '../common/validation/validate';
-import { PrincipalEntity } from '../principals/principal.entity';
 import { AuditEntryEntity } from './audit-entry.entity';
 
 /** Who makes an administrative change, within which organization. */
@@ -51,10 +50,5 @@ export class AuditService {
       .limit(first);
     if (page.after) query.andWhere('e.id > :after', { after: page.after });
     return query.getMany();
-  }
-
-  /** The principal who made a change; read here so the audit feature needs no other module. */
-  async actor(organizationId: string, principalId: string): Promise<PrincipalEntity> {
-    return this.entries.manager.findOneByOrFail(PrincipalEntity, { id: principalId, organizationId });
   }
 }

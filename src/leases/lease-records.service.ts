@@ -10,7 +10,7 @@ import { DenialEntity, DenialReason } from './denial.entity';
 import type { HeartbeatRun } from './heartbeat-write-behind';
 import { LeaseEntity, LeaseState } from './lease.entity';
 import { END_LEASES, INSERT_LEASES, RECORD_DENIAL, WRITE_HEARTBEATS } from './hot-statements';
-import { leaseColumns, leaseFromRow } from './lease-row';
+import { leaseFromRow } from './lease-row';
 
 export type NewLease = Omit<LeaseEntity, 'state' | 'endedAt' | 'lastHeartbeatAt' | 'idleSince' | 'creditSeconds' | 'endReason'>;
 
