@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import { NamedStatements } from '../common/database/named-statements';
 import { APP_CONFIG, AppConfig } from '../config/env';
 import type { DenialReason } from '../leases/denial.entity';
 import type { LiveSpan } from '../leases/draw-idle';
@@ -203,17 +203,12 @@ export class UsageSourceService {
    * tuples: the replay of a 90-day window reads a million of them, a day at a time.
    */
   async drawsOpened(q: { poolId: string; from: number; to: number }): Promise<[number, number, number][]> {
-    // Straight to the pg pool, in array row mode: building a million row objects (TypeORM's
-    // query() has no row mode) cost more than the queries themselves.
-    const pool = (this.dataSource.driver as PostgresDriver).master as {
-      query(config: { text: string; values: unknown[]; rowMode: 'array' }): Promise<{ rows: [number, number, number][] }>;
-    };
-    const result = await pool.query({
-      text: `SELECT ${ms('opened_at')}, ${ms('ended_at')}, credits FROM lease_draws WHERE pool_id = $1 AND opened_at >= $2 AND opened_at < $3 ORDER BY opened_at, id`,
-      values: [q.poolId, new Date(q.from), new Date(q.to)],
-      rowMode: 'array',
-    });
-    return result.rows;
+    // In array row mode: building a million row objects (TypeORM's query() has no row mode)
+    // cost more than the queries themselves.
+    return new NamedStatements(this.dataSource).arrays<[number, number, number]>(
+      `SELECT ${ms('opened_at')}, ${ms('ended_at')}, credits FROM lease_draws WHERE pool_id = $1 AND opened_at >= $2 AND opened_at < $3 ORDER BY opened_at, id`,
+      [q.poolId, new Date(q.from), new Date(q.to)],
+    );
   }
 
   /** Average held seconds of the recorded draws opened in [from, to), per app. */
