@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
+import { LeaseStore } from '../src/lease-engine/lease-store';
 import { TestApp } from './support/app';
 
 const DAYS = 3;
@@ -61,6 +62,15 @@ describe('npm run seed:demo', () => {
     expect(await count('SELECT count(*) AS n FROM organizations WHERE id = $1')).toBe(1);
     expect(await count('SELECT count(*) AS n FROM pools WHERE organization_id = $1')).toBe(2);
     expect(await count('SELECT count(*) AS n FROM apps WHERE organization_id = $1')).toBeGreaterThanOrEqual(12);
+  });
+
+  it("mirrors the seeded pools' configuration into Redis, as the API does", async () => {
+    const store = t.app.get(LeaseStore);
+    for (const poolId of [seeded.pools.cae, seeded.pools.agent]) {
+      const status = await store.status(poolId);
+      expect(status.epoch).not.toBeNull();
+      expect(status.cap).toBeGreaterThan(0);
+    }
   });
 
   it('writes leases and license ledger rows on each day of the history', async () => {

@@ -7,6 +7,7 @@ import { ComputeUsageModule } from '../compute-usage/compute-usage.module';
 import { ConfigModule } from '../config/config.module';
 import { HistoryModule } from '../history/history.module';
 import { OnboardingModule } from '../onboarding/onboarding.module';
+import { PoolMirrorModule } from '../leases/pool-mirror.module';
 import { PoolsModule } from '../pools/pools.module';
 import { PrincipalsModule } from '../principals/principals.module';
 import { WorkUnitsModule } from '../work-units/work-units.module';
@@ -24,6 +25,8 @@ import { DemoTenantService } from './demo-tenant.service';
     ApiKeysModule,
     PoolsModule,
     AppsModule,
+    // Catalog changes reach Redis through the pool mirror, as they do in the API.
+    PoolMirrorModule,
     HistoryModule,
     WorkUnitsModule,
     ComputeUsageModule,
