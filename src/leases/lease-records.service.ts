@@ -151,6 +151,15 @@ export class LeaseRecordsService {
     return this.one('SELECT * FROM leases WHERE id = $1 AND organization_id = $2', [id, organizationId]);
   }
 
+  /** Who asked for each of these leases (the holder, or a SERVICE on the holder's behalf), in one query. */
+  async requestersOf(ids: string[]): Promise<Map<string, string>> {
+    const rows: { id: string; requested_by_principal_id: string }[] = await this.leases.query(
+      'SELECT id, requested_by_principal_id FROM leases WHERE id = ANY($1::uuid[])',
+      [ids.filter(isUuid)],
+    );
+    return new Map(rows.map((row) => [row.id, row.requested_by_principal_id]));
+  }
+
   async findById(id: string): Promise<LeaseEntity | null> {
     return isUuid(id) ? this.one('SELECT * FROM leases WHERE id = $1', [id]) : null;
   }

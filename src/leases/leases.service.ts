@@ -198,6 +198,16 @@ export class LeasesService implements OnApplicationShutdown {
     return this.end(lease, 'REVOKED', why);
   }
 
+  /** A lease of the organization by id, whoever holds it: for verifyLease, which any key of the organization may ask. */
+  leaseInOrganization(organizationId: string, id: string): Promise<LeaseEntity | null> {
+    return this.records.findInOrganization(organizationId, id);
+  }
+
+  /** Who asked for each of these leases (the holder, or a SERVICE on the holder's behalf), in one query: for proofs. */
+  requestersOf(ids: string[]): Promise<Map<string, string>> {
+    return this.records.requestersOf(ids);
+  }
+
   /** A lease the caller may see: ADMIN and VIEWER see the organization's, CLIENT its own. */
   async visibleLease(auth: AuthContext, id: string): Promise<LeaseEntity | null> {
     const lease = await this.records.findInOrganization(auth.organizationId, id);

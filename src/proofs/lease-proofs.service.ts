@@ -1,15 +1,13 @@
 import { Injectable } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
 import DataLoader from 'dataloader';
 import { errors, JWSHeaderParameters, JWTPayload, jwtVerify, KeyLike, SignJWT } from 'jose';
-import { In, Repository } from 'typeorm';
 import type { AuthContext } from '../auth/auth-context';
 import { AppError } from '../common/errors/app-error';
 import { isUuid } from '../common/validation/validate';
-import { LeaseEntity } from '../leases/lease.entity';
 import type { Lease } from '../leases/lease.model';
 import { mayActOnLease } from '../leases/lease-access';
 import { leaseView } from '../leases/lease-view';
+import { LeasesService } from '../leases/leases.service';
 import type { LeaseVerification } from './lease-verification.model';
 import { VerificationReason, verdictFor } from './lease-verdict';
 import { SigningKeysService } from './signing-keys.service';
@@ -32,7 +30,7 @@ interface LeaseClaims {
 export class LeaseProofsService {
   constructor(
     private readonly keys: SigningKeysService,
-    @InjectRepository(LeaseEntity) private readonly leases: Repository<LeaseEntity>,
+    private readonly leases: LeasesService,
   ) {}
 
   /**
@@ -54,8 +52,7 @@ export class LeaseProofsService {
   /** Who asked for each lease (its requested_by_principal_id), for a page of leases in one query. */
   private readonly requesters = new DataLoader<string, string | null>(
     async (ids) => {
-      const rows = await this.leases.find({ select: { id: true, requestedByPrincipalId: true }, where: { id: In([...ids]) } });
-      const byId = new Map(rows.map((row) => [row.id, row.requestedByPrincipalId]));
+      const byId = await this.leases.requestersOf([...ids]);
       return ids.map((id) => byId.get(id) ?? null);
     },
     { cache: false, maxBatchSize: 200, batchScheduleFn: (flush) => setImmediate(flush) },
@@ -93,7 +90,7 @@ export class LeaseProofsService {
     const genuine = await this.genuineClaims(proof);
     if (!genuine) return refused('BAD_SIGNATURE');
     const { claims, expired } = genuine;
-    const row = claims.org === auth.organizationId ? await this.leases.findOneBy({ id: claims.sub, organizationId: auth.organizationId }) : null;
+    const row = claims.org === auth.organizationId ? await this.leases.leaseInOrganization(auth.organizationId, claims.sub) : null;
     if (!row) return refused('NOT_FOUND');
     const lease = leaseView(row);
     const reason = verdictFor({ fence: claims.fence, expired }, lease);
