@@ -72,6 +72,10 @@ export class LeaseDrawsService {
   async record(draw: EndedDraw, manager?: EntityManager): Promise<boolean> {
     if (!manager) return this.dataSource.transaction((m) => this.record(draw, m));
     const idleMs = await this.idleMs(manager, draw);
+    // Reads the apps and pools tables in the same statement, by design: the charge takes the
+    // app's minimum charge and the pool's price as they stand when the draw is recorded, with
+    // no window between reading the catalog and writing the charge (a read through the catalog
+    // services first could charge a draw at a price changed in between). Read-only on both.
     const rows: RecordedDraw[] = await manager.query(
       `INSERT INTO lease_draws (id, organization_id, pool_id, app_id, opener_lease_id, principal_id, work_unit_id, team, credits,
                                 opened_at, ended_at, credit_seconds, charged_credit_seconds, idle_credit_seconds, source)
@@ -114,6 +118,7 @@ export class LeaseDrawsService {
    * At most RECONCILE_BATCH, the oldest first; the next pass takes the rest.
    */
   async unreported(poolId: string): Promise<UnreportedDraw[]> {
+    // Joins apps for the linger of each draw's app, in the one query that finds the ended draws.
     const rows: { draw_id: string; app_id: string; opener: string; credits: number; opened_at: Date; ended_at: Date; overdue: boolean }[] =
       await this.dataSource.query(
         `SELECT o.draw_id, o.app_id, o.id AS opener, o.credits, min(l.acquired_at) AS opened_at,
