@@ -138,6 +138,15 @@ describe('field resolvers: a page costs a constant number of queries', () => {
     expect(large.statements).toBe(small.statements);
   });
 
+  it('apiKeys with their principal cost the same as apiKeys without it', async () => {
+    await counted('{ apiKeys { id } }'); // the key's lookup is cached from here on
+    const bare = await counted<{ apiKeys: unknown[] }>('{ apiKeys { id } }');
+    const withPrincipal = await counted<{ apiKeys: { principal: { name: string } }[] }>('{ apiKeys { id principal { name } } }');
+    expect(withPrincipal.data.apiKeys.length).toBeGreaterThan(PRINCIPALS);
+    expect(withPrincipal.data.apiKeys.every((k) => k.principal.name.length > 0)).toBe(true);
+    expect(withPrincipal.statements).toBe(bare.statements + 1);
+  });
+
   it('workUnits with their outcome history cost the same for 2 work units as for all of them', async () => {
     const UNITS = `query($first: Int!) { workUnits(first: $first) { id outcomeHistory { outcome: after } } }`;
     await counted(UNITS, { first: 1 }); // the key's lookup is cached from here on: both counts below are the operation's alone

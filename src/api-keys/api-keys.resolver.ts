@@ -1,8 +1,10 @@
-import { Args, ID, Mutation, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
-import type { AuthContext } from '../auth/auth-context';
+import { Args, Context, ID, Mutation, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
+import type { AuthContext, GqlContext } from '../auth/auth-context';
 import { CurrentAuth } from '../auth/current-auth.decorator';
 import type { Role as RoleValue } from '../auth/role';
 import { Roles } from '../auth/roles.decorator';
+import { AppError } from '../common/errors/app-error';
+import { ByIdLoader } from '../common/graphql/by-id-loader';
 import { Principal } from '../principals/principal.model';
 import { PrincipalsService } from '../principals/principals.service';
 import { ApiKey, ApiKeyCreated, Role } from './api-key.model';
@@ -10,6 +12,9 @@ import { ApiKeysService } from './api-keys.service';
 
 @Resolver(() => ApiKey)
 export class ApiKeysResolver {
+  /** A page of keys reads its principals in one query. */
+  private readonly principalsById = new ByIdLoader((organizationId, ids) => this.principals.findManyInOrganization(organizationId, ids));
+
   constructor(
     private readonly keys: ApiKeysService,
     private readonly principals: PrincipalsService,
@@ -40,7 +45,9 @@ export class ApiKeysResolver {
   }
 
   @ResolveField('principal', () => Principal, { description: 'The principal the key acts as.' })
-  async principal(@Parent() key: ApiKey, @CurrentAuth() auth: AuthContext): Promise<Principal> {
-    return this.principals.getInOrganization(auth.organizationId, key.principalId);
+  async principal(@Parent() key: ApiKey, @CurrentAuth() auth: AuthContext, @Context() context: GqlContext): Promise<Principal> {
+    const principal = await this.principalsById.load(context, auth.organizationId, key.principalId);
+    if (!principal) throw new AppError('NOT_FOUND', `No principal with id ${key.principalId} in your organization`, { field: 'principalId' });
+    return principal;
   }
 }
