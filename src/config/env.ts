@@ -11,6 +11,8 @@ export interface AppConfig {
   workerPort: number;
   host: string;
   databaseUrl: string;
+  /** Most PostgreSQL connections one process holds. */
+  databasePoolMax: number;
   databaseCreate: boolean;
   migrationsRun: boolean;
   redisUrl: string;
@@ -173,6 +175,7 @@ export function parseConfig(env: Env): AppConfig {
     workerPort: r.int('WORKER_PORT', 3001, 0, 65535),
     host: r.string('HOST', '0.0.0.0'),
     databaseUrl: r.url('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/tokenpool', ['postgres:', 'postgresql:']),
+    databasePoolMax: r.int('DATABASE_POOL_MAX', 20, 2, 500),
     databaseCreate: r.bool('DATABASE_CREATE', true),
     migrationsRun: r.bool('MIGRATIONS_RUN', true),
     redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),

@@ -5,6 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client as PgClient } from 'pg';
 
+// Spawned APIs and workers hold at most this many PostgreSQL connections each: the two jest
+// workers may run fault tests with several processes side by side, and PostgreSQL allows 100.
+const SPAWNED_POOL_MAX = '6';
+
 const ROOT = join(__dirname, '..', '..');
 
 export async function freePort(): Promise<number> {
@@ -95,7 +99,7 @@ export async function startApi(
         ? join(__dirname, 'request-delay-api.js')
         : join(ROOT, 'dist', 'main.js');
   const proc = spawn(process.execPath, [script], {
-    env: { ...process.env, PORT: String(port), METRICS_PORT: metricsPort, HOST: '127.0.0.1', ...paused, ...env },
+    env: { ...process.env, PORT: String(port), METRICS_PORT: metricsPort, HOST: '127.0.0.1', DATABASE_POOL_MAX: SPAWNED_POOL_MAX, ...paused, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const api = new ApiProcess(proc, `http://127.0.0.1:${port}`, `http://127.0.0.1:${metricsPort}/metrics`);
@@ -178,7 +182,7 @@ export async function startWorker(env: Record<string, string> = {}): Promise<Spa
   const port = await freePort();
   const worker = new Spawned(
     spawn(process.execPath, [join(ROOT, 'dist', 'worker.js')], {
-      env: { ...process.env, WORKER_PORT: String(port), HOST: '127.0.0.1', ...env },
+      env: { ...process.env, WORKER_PORT: String(port), HOST: '127.0.0.1', DATABASE_POOL_MAX: SPAWNED_POOL_MAX, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   );

@@ -10,7 +10,7 @@ const migrationsGlob = __filename.endsWith('.ts') ? join(__dirname, '..', '..', 
  * The one description of the database, shared by the Nest app, the worker, the operator
  * CLI and the TypeORM migration CLI. Schema changes go through migrations only.
  */
-export function dataSourceOptions(url: string, extra: Partial<DataSourceOptions> = {}): DataSourceOptions {
+export function dataSourceOptions(url: string, extra: Partial<DataSourceOptions> = {}, poolMax = 20): DataSourceOptions {
   return {
     type: 'postgres',
     url,
@@ -21,7 +21,7 @@ export function dataSourceOptions(url: string, extra: Partial<DataSourceOptions>
     installExtensions: false,
     migrations: [migrationsGlob],
     namingStrategy: new SnakeNamingStrategy(),
-    extra: { max: 20, connectionTimeoutMillis: 5000 },
+    extra: { max: poolMax, connectionTimeoutMillis: 5000 },
     ...extra,
   } as DataSourceOptions;
 }

@@ -13,7 +13,7 @@ const ENTITIES = join(__dirname, '..', '..', '**', '*.entity.{js,ts}');
     TypeOrmModule.forRootAsync({
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) => ({
-        ...dataSourceOptions(config.databaseUrl),
+        ...dataSourceOptions(config.databaseUrl, {}, config.databasePoolMax),
         entities: [ENTITIES],
         autoLoadEntities: true,
         // Fail the boot within seconds when PostgreSQL is not there, with the reason logged.
