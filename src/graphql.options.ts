@@ -1,7 +1,17 @@
 import { Logger } from '@nestjs/common';
 import { MercuriusDriverConfig } from '@nestjs/mercurius';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { DocumentNode, getOperationAST, GraphQLError, GraphQLSchema, NoSchemaIntrospectionCustomRule, specifiedRules, validate, ValidationRule } from 'graphql';
+import {
+  DocumentNode,
+  getOperationAST,
+  GraphQLError,
+  GraphQLSchema,
+  Kind,
+  NoSchemaIntrospectionCustomRule,
+  specifiedRules,
+  validate,
+  ValidationRule,
+} from 'graphql';
 import { MercuriusContext } from 'mercurius';
 import type { AuthContext, GqlContext } from './auth/auth-context';
 import { RequestAuthService } from './auth/request-auth.service';
@@ -94,8 +104,9 @@ export function graphqlOptions(
           type: operation?.operation ?? 'unknown',
           name: operation?.name?.value ?? firstRootField(operation),
         };
-        // Over HTTP, Mercurius would run a subscription's resolve function once, with no event.
-        if (operation?.operation === 'subscription')
+        // Over HTTP, Mercurius would run a subscription's resolve function once, with no event
+        // (whichever operation of the document operationName picks).
+        if (document.definitions.some((d) => d.kind === Kind.OPERATION_DEFINITION && d.operation === 'subscription'))
           throw new GraphQLError('Subscriptions run over a WebSocket on /graphql (graphql-transport-ws)', { extensions: { code: 'BAD_REQUEST' } });
         assertCost({ schema, document, variables: variables as Record<string, unknown> | undefined, max: config.graphqlMaxCost });
       },

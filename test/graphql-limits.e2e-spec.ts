@@ -72,6 +72,14 @@ describe('GraphQL limits against hostile documents', () => {
     expect(res.errors?.[0].message).toContain('WebSocket');
   });
 
+  it('refuses a subscription picked by operationName from a document that also holds a query', async () => {
+    const res = await request(t.server)
+      .post('/graphql')
+      .set('authorization', `Bearer ${adminKey}`)
+      .send({ query: 'query Q { me { id } } subscription S { poolChanged(poolId: "00000000-0000-4000-8000-000000000000") { id } }', operationName: 'S' });
+    expect(res.body.errors[0].extensions.code).toBe('BAD_REQUEST');
+  });
+
   describe('the source is checked before the parser sees it', () => {
     it('refuses a document nested 5,000 brackets deep with QUERY_TOO_COMPLEX, not a stack overflow', async () => {
       const res = await t.gql(adminKey, '{' + 'me{'.repeat(5000) + 'id' + '}'.repeat(5000) + '}');
