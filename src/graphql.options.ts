@@ -15,7 +15,7 @@ import {
 import { MercuriusContext } from 'mercurius';
 import type { AuthContext, GqlContext } from './auth/auth-context';
 import { RequestAuthService } from './auth/request-auth.service';
-import { SubscriptionSocketsService, TrackedSocket } from './auth/subscription-sockets.service';
+import { SubscriptionSocketsService, TrackedConnection, TrackedSocket } from './auth/subscription-sockets.service';
 import { AppError } from './common/errors/app-error';
 import { formatExecution } from './common/errors/error-formatter';
 import { GraphqlSourceCheck } from './common/graphql/source-limits';
@@ -82,11 +82,11 @@ export function graphqlOptions(
     },
     subscription: {
       keepAlive: 15_000,
-      // A plain function: Mercurius calls it as a method of the connection, whose socket we track.
-      async onConnect(this: { socket: TrackedSocket }, { payload }: { payload?: Record<string, unknown> }) {
+      // A plain function: Mercurius calls it as a method of the connection, which we track.
+      async onConnect(this: TrackedConnection, { payload }: { payload?: Record<string, unknown> }) {
         try {
           const auth = await requestAuth.authenticate(payload?.authorization ?? payload?.Authorization);
-          sockets.track(this.socket, auth);
+          sockets.track(this, auth);
           return { auth, socket: this.socket };
         } catch (err) {
           if (err instanceof AppError) return false;

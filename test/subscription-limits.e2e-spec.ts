@@ -113,6 +113,20 @@ describe('subscriptions obey the same limits as queries', () => {
     expect((await socket.next((m) => m.id === 'fine' && m.type === 'next')).payload).toEqual({ data: { poolChanged: { id: poolId, cap: 14 } } });
   });
 
+  it('checks a subscribe message sent right behind connection_init, before the ack', async () => {
+    const ws = new WebSocket(url, 'graphql-transport-ws');
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const messages: Message[] = [];
+    ws.on('message', (data) => messages.push(JSON.parse(String(data)) as Message));
+    ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${adminKey}` } }));
+    ws.send(JSON.stringify({ type: 'subscribe', id: 'early', payload: { query: 'subscription {' + 'poolChanged{'.repeat(5000) + '}'.repeat(5001) } }));
+    while (!messages.some((m) => m.id === 'early')) await new Promise((r) => setTimeout(r, 20));
+    ws.close();
+    const answer = messages.find((m) => m.id === 'early')!;
+    expect(answer.type).toBe('error');
+    expect((answer.payload as { extensions?: { code?: string } }[])[0].extensions?.code).toBe('QUERY_TOO_COMPLEX');
+  });
+
   it('refuses a subscription that does not validate against the schema with GRAPHQL_VALIDATION_FAILED', async () => {
     const socket = await open();
     socket.subscribe('bad', 'subscription { poolChanged(poolId: "x") { noSuchField } }');

@@ -9,9 +9,17 @@ import type { AuthContext } from './auth-context';
 /** The part of a `ws` WebSocket this service uses. */
 export interface TrackedSocket {
   send(data: unknown, ...rest: unknown[]): void;
-  emit(event: string | symbol, ...args: unknown[]): boolean;
   close(code?: number, reason?: string): void;
   once(event: 'close', listener: () => void): unknown;
+}
+
+/**
+ * The Mercurius subscription connection (lib/subscription-connection.js) that authenticated:
+ * its socket, and the method it hands each incoming message to, one at a time.
+ */
+export interface TrackedConnection {
+  socket: TrackedSocket;
+  handleMessage(message: unknown, isBinary: boolean): Promise<void>;
 }
 
 interface SocketState {
@@ -47,14 +55,15 @@ export class SubscriptionSocketsService implements OnModuleDestroy {
     this.sources = new GraphqlSourceCheck(config.graphqlMaxTokens);
   }
 
-  /** A key authenticated on the socket. */
-  track(socket: TrackedSocket, auth: AuthContext): void {
+  /** A key authenticated on the connection (connection_init, or a start's connectionInit extension). */
+  track(connection: TrackedConnection, auth: AuthContext): void {
+    const socket = connection.socket;
     let state = this.sockets.get(socket);
     if (!state) {
       state = { keys: new Map(), active: new Set() };
       this.sockets.set(socket, state);
       watchEnds(socket, state.active);
-      checkStarts(socket, this.sources);
+      checkStarts(connection, this.sources);
       socket.once('close', () => this.sockets.delete(socket));
       this.timer ??= setInterval(() => void this.checkKeys(), CHECK_EVERY_MS).unref();
     }
@@ -129,19 +138,20 @@ function watchEnds(socket: TrackedSocket, active: Set<string>): void {
 }
 
 /**
- * Checks the document of every subscribe message before Mercurius sees it: Mercurius
- * parses it with no hook before (recursively, so deep nesting overflows the stack) and
- * takes a non-string `query` as a ready syntax tree. A refused start is answered here,
- * with an `error` message for its id, and never reaches Mercurius.
+ * Checks the document of every subscribe message before Mercurius handles it: Mercurius
+ * parses it with no hook before (recursively, so deep nesting overflows the stack) and takes
+ * a non-string `query` as a ready syntax tree. Installed while the connection handles its
+ * connection_init, so it sees every later message, also one the client sent right behind
+ * the init (Mercurius handles a connection's messages one after another). A refused start is
+ * answered here, with an `error` message for its id, and never reaches Mercurius.
  */
-function checkStarts(socket: TrackedSocket, sources: GraphqlSourceCheck): void {
-  const emit = socket.emit.bind(socket);
-  socket.emit = (event: string | symbol, ...args: unknown[]) => {
-    if (event !== 'message') return emit(event, ...args);
-    const refusal = startRefusal(args[0], sources);
-    if (!refusal) return emit(event, ...args);
-    socket.send(JSON.stringify({ type: 'error', id: refusal.id, payload: [{ message: refusal.error.message, extensions: refusal.error.extensions }] }));
-    return true;
+function checkStarts(connection: TrackedConnection, sources: GraphqlSourceCheck): void {
+  const handle = connection.handleMessage.bind(connection);
+  connection.handleMessage = async (message: unknown, isBinary: boolean) => {
+    const refusal = startRefusal(message, sources);
+    if (!refusal) return handle(message, isBinary);
+    const error = { message: refusal.error.message, extensions: refusal.error.extensions };
+    connection.socket.send(JSON.stringify({ type: 'error', id: refusal.id, payload: [error] }));
   };
 }
 
