@@ -86,6 +86,15 @@ describe('field resolvers: a page costs a constant number of queries', () => {
     return { data: res.data, statements };
   }
 
+  /**
+   * The larger page costs what the smaller one does. Up to two statements of slack: the API
+   * key's cached lookup (1 s) may lapse between the two operations, and a key's lastUsedAt is
+   * written once a minute, in whichever operation comes then. An N+1 costs one per row.
+   */
+  function expectSameCost(larger: number, smaller: number): void {
+    expect(larger).toBeLessThanOrEqual(smaller + 2);
+  }
+
   const LEASE_PAGE = `query($first: Int!) { leases(first: $first) { app { key } principal { name } pool { name } workUnit { externalRef } } }`;
 
   it('leases(first: 100) with app, principal, pool and workUnit costs what leases(first: 10) does, and answers as each lease was made', async () => {
@@ -93,7 +102,7 @@ describe('field resolvers: a page costs a constant number of queries', () => {
     const small = await counted<{ leases: LeaseRow[] }>(LEASE_PAGE, { first: 10 });
     const large = await counted<{ leases: LeaseRow[] }>(LEASE_PAGE, { first: 100 });
     expect(large.data.leases).toHaveLength(LEASES);
-    expect(large.statements).toBe(small.statements);
+    expectSameCost(large.statements, small.statements);
 
     const seen = new Set(large.data.leases.map((l) => `${l.principal.name}|${l.app.key.split('-')[0]}|${l.pool.name}|${l.workUnit?.externalRef ?? '-'}`));
     const expected = new Set(
@@ -125,7 +134,7 @@ describe('field resolvers: a page costs a constant number of queries', () => {
     const large = await counted<{ denials: { principal: { name: string }; app: { key: string } }[] }>(DENIALS, { ...window, first: 100 });
     expect(large.data.denials).toHaveLength(PRINCIPALS * APPS);
     expect(new Set(large.data.denials.map((d) => `${d.principal.name}|${d.app.key}`)).size).toBe(PRINCIPALS * APPS);
-    expect(large.statements).toBe(small.statements);
+    expectSameCost(large.statements, small.statements);
   });
 
   it('auditLog with actor costs the same for 2 entries as for 30', async () => {
@@ -135,7 +144,7 @@ describe('field resolvers: a page costs a constant number of queries', () => {
     const large = await counted<{ auditLog: { actor: { name: string } }[] }>(AUDIT, { ...window, first: 30 });
     expect(large.data.auditLog.length).toBeGreaterThanOrEqual(30);
     expect(large.data.auditLog.every((e) => e.actor.name.length > 0)).toBe(true);
-    expect(large.statements).toBe(small.statements);
+    expectSameCost(large.statements, small.statements);
   });
 
   it('apiKeys with their principal cost one query more than apiKeys without it, not one per key', async () => {
@@ -144,16 +153,25 @@ describe('field resolvers: a page costs a constant number of queries', () => {
     const withPrincipal = await counted<{ apiKeys: { principal: { name: string } }[] }>('{ apiKeys { id principal { name } } }');
     expect(withPrincipal.data.apiKeys.length).toBeGreaterThan(PRINCIPALS);
     expect(withPrincipal.data.apiKeys.every((k) => k.principal.name.length > 0)).toBe(true);
-    expect(withPrincipal.statements).toBe(bare.statements + 1);
+    expectSameCost(withPrincipal.statements, bare.statements + 1);
   });
 
   it('workUnits with their outcome history cost the same for 2 work units as for all of them', async () => {
-    const UNITS = `query($first: Int!) { workUnits(first: $first) { id outcomeHistory { outcome: after } } }`;
+    for (let i = 0; i < 12; i++) {
+      const unit = await t.gql<{ upsertWorkUnit: { id: string } }>(adminKey, 'mutation($r: String!) { upsertWorkUnit(input: { externalRef: $r }) { id } }', {
+        r: `case-${i}`,
+      });
+      await t.gql(adminKey, 'mutation($id: ID!) { recordOutcome(input: { workUnitId: $id, outcome: ACCEPTED }) { outcome } }', {
+        id: unit.data!.upsertWorkUnit.id,
+      });
+    }
+    const UNITS = `query($first: Int!) { workUnits(first: $first) { id outcomeHistory { after } } }`;
     await counted(UNITS, { first: 1 }); // the key's lookup is cached from here on: both counts below are the operation's alone
     const small = await counted<{ workUnits: unknown[] }>(UNITS, { first: 2 });
     const large = await counted<{ workUnits: { outcomeHistory: unknown[] }[] }>(UNITS, { first: 100 });
-    expect(large.data.workUnits.length).toBeGreaterThanOrEqual(PRINCIPALS);
-    expect(large.statements).toBe(small.statements);
+    expect(large.data.workUnits.length).toBeGreaterThanOrEqual(PRINCIPALS + 12);
+    expect(large.data.workUnits.filter((u) => u.outcomeHistory.length === 1)).toHaveLength(12);
+    expectSameCost(large.statements, small.statements);
   });
 
   it("groupLimits' pool and principals' organization each cost one query, not one per row", async () => {
