@@ -184,10 +184,14 @@ describe('process lifecycle', () => {
     const { adminKey } = await t.organization('drain');
     await t.close();
     const api = await startApi({}, { delayRequests: true });
-    const inFlight = api.gql(adminKey, '{ me { name } }', undefined, { 'x-test-delay-ms': '1500' });
+    let answeredAt = 0;
+    const inFlight = api.gql(adminKey, '{ me { name } }', undefined, { 'x-test-delay-ms': '1500' }).then((res) => ((answeredAt = Date.now()), res));
     await new Promise((r) => setTimeout(r, 300));
+    const signalledAt = Date.now();
     api.signal('SIGTERM');
     const res = await inFlight;
+    // The request was still held when the signal came: it was drained, not answered before.
+    expect(answeredAt).toBeGreaterThan(signalledAt);
     expect(res.status).toBe(200);
     expect(res.body.data).toEqual({ me: { name: 'admin' } });
     const code = await api.exited;
