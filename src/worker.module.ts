@@ -8,7 +8,6 @@ import { RedisModule } from './common/redis/redis.module';
 import { RedisService } from './common/redis/redis.service';
 import { ScheduleKeeperModule } from './common/queues/schedule-keeper.module';
 import { ConfigModule } from './config/config.module';
-import { APP_CONFIG, AppConfig } from './config/env';
 import { LeaseWorkerModule } from './leases/lease-worker.module';
 import { ReportsWorkerModule } from './reports/reports-worker.module';
 import { LedgerWorkerModule } from './ledger/ledger-worker.module';
@@ -28,10 +27,10 @@ import { LedgerWorkerModule } from './ledger/ledger-worker.module';
     HealthModule,
     MetricsModule.onAppPort(),
     BullModule.forRootAsync({
-      inject: [APP_CONFIG, RedisService],
-      useFactory: (config: AppConfig, redis: RedisService) => ({
+      inject: [RedisService],
+      useFactory: (redis: RedisService) => ({
         connection: redis.bullConnection(),
-        prefix: `${config.redisPrefix}:bull`,
+        prefix: redis.bullPrefix(),
         defaultJobOptions: {
           attempts: 5,
           backoff: { type: 'exponential', delay: 1000 },

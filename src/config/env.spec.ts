@@ -34,6 +34,19 @@ describe('parseConfig', () => {
     expect(() => parseConfig({ ROLLUP_INTERVAL_SECONDS: '1' })).toThrow('ROLLUP_INTERVAL_SECONDS');
   });
 
+  it('reads REDIS_CLUSTER_NODES as host:port seeds, unset (one Redis) when empty, and refuses anything else', () => {
+    expect(parseConfig({}).redisClusterNodes).toBeUndefined();
+    expect(parseConfig({ REDIS_CLUSTER_NODES: '' }).redisClusterNodes).toBeUndefined();
+    expect(parseConfig({ REDIS_CLUSTER_NODES: 'redis-0.redis:6379, 10.0.0.2:7000,[::1]:6380' }).redisClusterNodes).toEqual([
+      { host: 'redis-0.redis', port: 6379 },
+      { host: '10.0.0.2', port: 7000 },
+      { host: '::1', port: 6380 },
+    ]);
+    for (const bad of ['redis-0', 'a:6379,,b:6379', 'a:0', 'a:70000', 'redis://a:6379']) {
+      expect(() => parseConfig({ REDIS_CLUSTER_NODES: bad })).toThrow('REDIS_CLUSTER_NODES');
+    }
+  });
+
   it('turns introspection off by default in production', () => {
     expect(parseConfig({ NODE_ENV: 'production' }).graphqlIntrospection).toBe(false);
   });

@@ -17,6 +17,11 @@ export interface AppConfig {
   migrationsRun: boolean;
   redisUrl: string;
   redisPrefix: string;
+  /**
+   * Seeds (host and port) of a Redis Cluster; when set, every connection is a Cluster client
+   * that takes REDIS_URL's credentials and TLS, and BullMQ's prefix gets a hash tag.
+   */
+  redisClusterNodes?: { host: string; port: number }[];
   logLevel: string;
   /** A denial followed by a grant of the same app to the same principal within this many seconds is a false denial. */
   falseDenialSeconds: number;
@@ -143,6 +148,18 @@ function leaseSigningKey(r: EnvReader): string | undefined {
   return pem;
 }
 
+/** REDIS_CLUSTER_NODES: comma-separated host:port seeds; the client discovers the other nodes from them. */
+function clusterNodes(r: EnvReader): { host: string; port: number }[] | undefined {
+  const raw = r.optional('REDIS_CLUSTER_NODES');
+  if (raw === undefined) return undefined;
+  const nodes = raw.split(',').map((seed) => /^\s*([^\s:,]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5})\s*$/.exec(seed));
+  if (nodes.some((m) => m === null || Number(m[2]) < 1 || Number(m[2]) > 65535)) {
+    r.problems.push(`REDIS_CLUSTER_NODES must list host:port seeds separated by commas, got "${raw}"`);
+    return undefined;
+  }
+  return nodes.map((m) => ({ host: m![1].replace(/^\[|\]$/g, ''), port: Number(m![2]) }));
+}
+
 function parsePrivateKey(pem: string): KeyObject | null {
   try {
     return createPrivateKey({ key: pem, format: 'pem' });
@@ -180,6 +197,7 @@ export function parseConfig(env: Env): AppConfig {
     migrationsRun: r.bool('MIGRATIONS_RUN', true),
     redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
     redisPrefix,
+    redisClusterNodes: clusterNodes(r),
     logLevel: r.oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     falseDenialSeconds: r.int('FALSE_DENIAL_SECONDS', 60, 0, 86_400),
     rollupIntervalSeconds: r.int('ROLLUP_INTERVAL_SECONDS', 300, 10, 86_400),

@@ -95,7 +95,7 @@ export class LeaseStore {
   private loading: Promise<void> | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     private readonly prefix: string,
   ) {
     this.library = library ??= buildLibrary();

@@ -1,8 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
-import type Redis from 'ioredis';
-import { RedisService } from '../common/redis/redis.service';
+import { RedisClient, RedisService } from '../common/redis/redis.service';
 
 export interface PoolChangedPayload {
   poolId: string;
@@ -17,7 +16,7 @@ export interface PoolChangedPayload {
 export class PoolEventsService implements OnApplicationBootstrap {
   private readonly logger = new Logger(PoolEventsService.name);
   private readonly channel: string;
-  private subscriber?: Redis;
+  private subscriber?: RedisClient;
   /** Local waiters (check-outs in the fair queue) by pool, woken by the next change. */
   private readonly waiters = new Map<string, Set<() => void>>();
   /** Pools changed in this turn of the event loop, announced at its end. */

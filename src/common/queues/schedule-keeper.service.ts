@@ -1,6 +1,5 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { JobsOptions, Queue } from 'bullmq';
-import type { Cluster, Redis } from 'ioredis';
 import { RedisService } from '../redis/redis.service';
 
 /** A repeating job the worker must always have: one BullMQ job scheduler, jobs named by its id. */
@@ -153,9 +152,7 @@ export class ScheduleKeeper implements OnApplicationBootstrap, OnApplicationShut
 
   /** The run ids of every primary (one for a single Redis), sorted and joined. */
   private async readRunIds(): Promise<string> {
-    const client = this.redis.client as Redis | Cluster;
-    const nodes = (client as Cluster).isCluster ? (client as Cluster).nodes('master') : [client as Redis];
-    const ids = await Promise.all(nodes.map(async (node) => /run_id:([0-9a-f]+)/.exec(await node.info('server'))?.[1] ?? '?'));
+    const ids = await Promise.all(this.redis.primaries().map(async (node) => /run_id:([0-9a-f]+)/.exec(await node.info('server'))?.[1] ?? '?'));
     return ids.sort().join(',');
   }
 }
