@@ -125,6 +125,80 @@ export async function startPrivateRedis(extraArgs: string[] = [], onPort?: numbe
   return { url: `redis://127.0.0.1:${port}`, port, server };
 }
 
+/** A node of a private Redis Cluster: its port, its server, and the directory of its nodes.conf. */
+export interface ClusterNode {
+  port: number;
+  dir: string;
+  server: Spawned;
+}
+
+export interface PrivateCluster {
+  nodes: ClusterNode[];
+  /** REDIS_CLUSTER_NODES and REDIS_URL for processes that use it. */
+  env: Record<string, string>;
+  /** Kills node `index` (SIGKILL) and starts it again on its port, empty, with its nodes.conf: it rejoins with its slots. */
+  restartEmpty(index: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function spawnClusterNode(port: number, dir: string): Spawned {
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+  const cluster = ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '5000'];
+  return new Spawned(spawn('redis-server', [...args, ...cluster], { stdio: ['ignore', 'pipe', 'pipe'] }));
+}
+
+function redisCli(args: string[]): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const proc = spawn('redis-cli', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    proc.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    proc.once('exit', (code) => resolve({ code, output }));
+  });
+}
+
+/** Every node answers cluster_state:ok (slots all served, the node reachable). */
+async function clusterOk(nodes: ClusterNode[]): Promise<boolean> {
+  const states = await Promise.all(nodes.map((n) => redisCli(['-p', String(n.port), 'cluster', 'info'])));
+  return states.every((s) => s.output.includes('cluster_state:ok'));
+}
+
+/**
+ * A private Redis Cluster of `size` primaries on free loopback ports, no persistence,
+ * created with redis-cli --cluster create; resolves once every node reports it ok.
+ */
+export async function startPrivateCluster(size = 3): Promise<PrivateCluster> {
+  const nodes: ClusterNode[] = [];
+  for (let i = 0; i < size; i++) {
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'tp-cluster-'));
+    nodes.push({ port, dir, server: spawnClusterNode(port, dir) });
+  }
+  const stop = async () => void (await Promise.all(nodes.map((n) => n.server.stop())));
+  try {
+    for (const n of nodes) await waitFor(async () => n.server.output.includes('Ready to accept connections'), `cluster node on ${n.port}`, 10_000);
+    const created = await redisCli(['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes']);
+    if (created.code !== 0) throw new Error(`redis-cli --cluster create failed: ${created.output}`);
+    await waitFor(() => clusterOk(nodes), 'cluster_state:ok', 30_000);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    nodes,
+    env: { REDIS_CLUSTER_NODES: nodes.map((n) => `127.0.0.1:${n.port}`).join(','), REDIS_URL: `redis://127.0.0.1:${nodes[0].port}` },
+    async restartEmpty(index) {
+      const node = nodes[index];
+      node.server.signal('SIGKILL');
+      await node.server.exited;
+      node.server = spawnClusterNode(node.port, node.dir);
+      await waitFor(async () => node.server.output.includes('Ready to accept connections'), `cluster node on ${node.port}`, 10_000);
+      await waitFor(() => clusterOk(nodes), 'cluster_state:ok after the restart', 30_000);
+    },
+    stop,
+  };
+}
+
 export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const proc = spawn(process.execPath, [join(ROOT, 'dist', 'cli.js'), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -196,10 +270,12 @@ export async function startWorker(env: Record<string, string> = {}): Promise<Spa
 }
 
 export interface World {
-  /** DATABASE_URL and REDIS_URL of the world, for its processes. */
+  /** DATABASE_URL and REDIS_URL (and REDIS_CLUSTER_NODES on a cluster) of the world, for its processes. */
   env: Record<string, string>;
   databaseUrl: string;
+  /** The world's one Redis; on a cluster, its first node (see `cluster`). */
   redis: { url: string; port: number; server: Spawned };
+  cluster?: PrivateCluster;
   /** The admin key of the world's one organization. */
   adminKey: string;
   /** Drops the database (even with connections left) and stops the Redis. */
@@ -215,12 +291,14 @@ let worlds = 0;
  * rebuild them (raising their epochs). The database is created and migrated, with one
  * organization, by the real CLI.
  */
-export async function startWorld(): Promise<World> {
-  const redis = await startPrivateRedis();
+export async function startWorld(options: { cluster?: boolean } = {}): Promise<World> {
+  const cluster = options.cluster ? await startPrivateCluster() : undefined;
+  const redis = cluster ? { url: cluster.env.REDIS_URL, port: cluster.nodes[0].port, server: cluster.nodes[0].server } : await startPrivateRedis();
+  const stopRedis = () => (cluster ? cluster.stop() : redis.server.stop());
   const url = new URL(process.env.DATABASE_URL!);
   const database = `${process.env.TP_TEST_DATABASE}_w${process.pid}_${++worlds}`;
   url.pathname = `/${database}`;
-  const env = { DATABASE_URL: url.toString(), REDIS_URL: redis.url };
+  const env = { DATABASE_URL: url.toString(), REDIS_URL: redis.url, ...cluster?.env };
   const drop = async () => {
     const admin = new PgClient({ connectionString: process.env.TP_TEST_ADMIN_URL });
     await admin.connect();
@@ -229,9 +307,9 @@ export async function startWorld(): Promise<World> {
   };
   const created = await runCli(['org', 'create', `world-${worlds}`], { ...env, DATABASE_CREATE: 'true' });
   if (created.code !== 0) {
-    await Promise.all([drop(), redis.server.stop()]);
+    await Promise.all([drop(), stopRedis()]);
     throw new Error(`org create failed: ${created.stderr}`);
   }
   const { adminKey } = JSON.parse(created.stdout) as { adminKey: string };
-  return { env, databaseUrl: url.toString(), redis, adminKey, close: async () => void (await Promise.all([drop(), redis.server.stop()])) };
+  return { env, databaseUrl: url.toString(), redis, cluster, adminKey, close: async () => void (await Promise.all([drop(), stopRedis()])) };
 }

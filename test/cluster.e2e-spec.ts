@@ -1,0 +1,200 @@
+import { Cluster } from 'ioredis';
+import { createClient, Client as WsClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { poolKeyBase } from '../src/lease-engine/lease-keys';
+import { LeaseStore } from '../src/lease-engine/lease-store';
+import { checkHistory } from './support/history-checker';
+import { LoadPool, runLoad, setUpLoadPool } from './support/load';
+import { ApiProcess, Spawned, startApi, startWorker, startWorld, waitFor, World } from './support/processes';
+
+/**
+ * tokenpool on a real Redis Cluster of three primaries (private, on free loopback ports),
+ * with two API processes and a worker: leases on pools spread over every primary, pool
+ * changes heard across replicas, the sweep's expiry, and one primary killed and restarted
+ * empty under load.
+ */
+
+const ENV = { SWEEP_INTERVAL_MS: '500', REBUILD_GRACE_SECONDS: '5' };
+const LEASE_FIELDS = 'id state fencingToken expiresAt';
+const CHECKOUT = `mutation($input: CheckoutInput!) { checkout(input: $input) { ${LEASE_FIELDS} } }`;
+const HEARTBEAT = `mutation($id: ID!) { heartbeat(leaseId: $id) { ${LEASE_FIELDS} } }`;
+const CHECKIN = `mutation($id: ID!) { checkin(leaseId: $id) { ${LEASE_FIELDS} } }`;
+const LEASE = `query($id: ID!) { lease(id: $id) { ${LEASE_FIELDS} } }`;
+
+interface Lease {
+  id: string;
+  state: string;
+  fencingToken: string;
+  expiresAt: string;
+}
+
+interface SpreadPool {
+  poolId: string;
+  appKey: string;
+  /** Port of the primary that serves the pool's hash slot. */
+  port: number;
+}
+
+const prefix = `${process.env.REDIS_PREFIX}:lease`;
+
+describe('Redis Cluster', () => {
+  let world: World;
+  let apis: ApiProcess[];
+  let worker: Spawned;
+  let control: Cluster;
+  let store: LeaseStore;
+  const pools: SpreadPool[] = [];
+  const sockets: WsClient[] = [];
+
+  beforeAll(async () => {
+    world = await startWorld({ cluster: true });
+    const env = { ...ENV, ...world.env };
+    apis = await Promise.all([startApi(env), startApi(env)]);
+    worker = await startWorker(env);
+    control = new Cluster(
+      world.cluster!.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })),
+      { redisOptions: { maxRetriesPerRequest: 1 } },
+    );
+    control.on('error', () => undefined);
+    store = new LeaseStore(control, prefix);
+  }, 90_000);
+
+  afterAll(async () => {
+    await Promise.all(sockets.map((s) => s.dispose()));
+    control?.disconnect();
+    await Promise.all([...(apis ?? []).map((a) => a.stop()), worker?.stop()]);
+    await world?.close();
+  }, 60_000);
+
+  async function gql<T>(api: ApiProcess, query: string, variables: Record<string, unknown>): Promise<T> {
+    const res = await api.gql(world.adminKey, query, variables);
+    const data = res.body.data;
+    if (!data) throw new Error(`GraphQL failed: ${JSON.stringify(res.body.errors)}`);
+    return Object.values(data)[0] as T;
+  }
+
+  /** The port of the primary serving the pool's hash slot, from the cluster's own slot map. */
+  async function primaryOf(poolId: string): Promise<number> {
+    const slot = (await control.cluster('KEYSLOT', poolKeyBase(prefix, poolId))) as number;
+    const ranges = await control.cluster('SLOTS');
+    const range = ranges.find(([from, to]) => slot >= from && slot <= to);
+    if (!range) throw new Error(`No primary serves slot ${slot}`);
+    return range[2][1];
+  }
+
+  /** A pool with one app of cost 1, created through api 0. */
+  async function createSpreadPool(): Promise<SpreadPool> {
+    const { id: poolId } = await gql<{ id: string }>(
+      apis[0],
+      'mutation($name: String!) { createPool(input: { name: $name, cap: 4, creditHourPrice: 1 }) { id } }',
+      {
+        name: `spread-${pools.length}`,
+      },
+    );
+    const appKey = `tool-${poolId.slice(0, 8)}`;
+    await gql(apis[0], 'mutation($input: CreateAppInput!) { createApp(input: $input) { id } }', { input: { poolId, key: appKey, name: 'tool', cost: 1 } });
+    return { poolId, appKey, port: await primaryOf(poolId) };
+  }
+
+  function checkout(api: ApiProcess, pool: SpreadPool, leaseSeconds = 30): Promise<Lease> {
+    return gql<Lease>(api, CHECKOUT, { input: { poolId: pool.poolId, app: pool.appKey, leaseSeconds } });
+  }
+
+  function subscribe(api: ApiProcess, poolId: string): { events: { inUse: number }[]; ready: Promise<void> } {
+    const events: { inUse: number }[] = [];
+    let connected: () => void = () => undefined;
+    const ready = new Promise<void>((resolve) => (connected = resolve));
+    const client = createClient({
+      url: api.url.replace('http', 'ws') + '/graphql',
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${world.adminKey}` },
+      on: { connected: () => connected() },
+    });
+    sockets.push(client);
+    client.subscribe<{ poolChanged: { inUse: number } }>(
+      { query: 'subscription($p: ID!) { poolChanged(poolId: $p) { inUse } }', variables: { p: poolId } },
+      { next: (value) => value.data && events.push(value.data.poolChanged), error: () => undefined, complete: () => undefined },
+    );
+    return { events, ready };
+  }
+
+  it('checks out, heartbeats, checks in and expires leases on pools spread over all three primaries, and tells one replica of a check-out made on the other', async () => {
+    const ports = new Set(world.cluster!.nodes.map((n) => n.port));
+    // Pool ids are random: create pools until every primary serves at least two.
+    for (let i = 0; i < 40 && [...ports].some((port) => pools.filter((p) => p.port === port).length < 2); i++) pools.push(await createSpreadPool());
+    expect(new Set(pools.map((p) => p.port))).toEqual(ports);
+
+    const heard = subscribe(apis[1], pools[0].poolId);
+    await heard.ready;
+    await new Promise((r) => setTimeout(r, 300)); // let the subscription register
+
+    for (const [i, pool] of pools.entries()) {
+      const [here, there] = i % 2 === 0 ? [apis[0], apis[1]] : [apis[1], apis[0]];
+      const first = await checkout(here, pool);
+      const second = await checkout(there, pool);
+      expect(BigInt(second.fencingToken)).toBeGreaterThan(BigInt(first.fencingToken));
+      const beat = await gql<Lease>(there, HEARTBEAT, { id: first.id });
+      expect(new Date(beat.expiresAt).getTime()).toBeGreaterThanOrEqual(new Date(first.expiresAt).getTime());
+      expect((await gql<Lease>(there, CHECKIN, { id: first.id })).state).toBe('RELEASED');
+      expect((await gql<Lease>(here, CHECKIN, { id: second.id })).state).toBe('RELEASED');
+      expect(await store.status(pool.poolId)).toMatchObject({ inUse: 0, activeLeases: 0 });
+    }
+    // The check-out of pools[0] was made through api 0; api 1's subscriber heard it.
+    await waitFor(async () => heard.events.some((e) => e.inUse === 1), 'api 1 to hear the check-out made on api 0', 10_000);
+
+    // A lease left to run out on each primary: the worker's sweep ends it.
+    const walkaways = await Promise.all(
+      [...ports].map((port) =>
+        checkout(
+          apis[0],
+          pools.find((p) => p.port === port)!,
+          5,
+        ),
+      ),
+    );
+    const expired = async () => (await Promise.all(walkaways.map((l) => gql<Lease>(apis[1], LEASE, { id: l.id })))).every((l) => l.state === 'EXPIRED');
+    await waitFor(expired, 'the sweep to expire a lease on every primary', 30_000);
+  }, 90_000);
+
+  it('loses only the pools of a primary restarted empty under load: none over its cap, fencing tokens rising, those pools rebuilt and the others untouched', async () => {
+    const load: LoadPool = await setUpLoadPool(apis[0], world.adminKey, {
+      cap: 10,
+      apps: [
+        { key: 'probe', cost: 1, shareScope: 'NONE' },
+        { key: 'mesh', cost: 3, shareScope: 'PRINCIPAL' },
+      ],
+      principals: 6,
+    });
+    const lostPort = await primaryOf(load.poolId);
+    const lostIndex = world.cluster!.nodes.findIndex((n) => n.port === lostPort);
+    const kept = pools.filter((p) => p.port !== lostPort);
+    const lost = pools.filter((p) => p.port === lostPort);
+    const epochs = async (of: SpreadPool[]) => Promise.all(of.map(async (p) => (await store.status(p.poolId)).epoch));
+    const keptBefore = await epochs(kept);
+    const lostBefore = await epochs(lost);
+    const loadEpochBefore = (await store.status(load.poolId)).epoch;
+
+    let restartedAt = 0;
+    const chaos = (async () => {
+      await new Promise((r) => setTimeout(r, 3000));
+      await world.cluster!.restartEmpty(lostIndex);
+      restartedAt = Date.now();
+    })();
+    const [{ history, stats }] = await Promise.all([
+      runLoad({ apis: () => apis, keys: load.keys, poolId: load.poolId, apps: load.appKeys, leaseSeconds: 5 }, { clients: 16, durationMs: 12_000 }),
+      chaos,
+    ]);
+    console.log(`cluster, a primary restarted empty: ${JSON.stringify(stats)}`);
+
+    expect(checkHistory(history, { poolId: load.poolId, cap: 10 })).toEqual([]);
+    expect(history.grants.filter((g) => g.requestedAt > restartedAt).length).toBeGreaterThan(0);
+    expect((await store.status(load.poolId)).epoch).not.toEqual(loadEpochBefore);
+    // The restarted primary's other pools are rebuilt (at their next use or sweep); the others keep their epochs.
+    for (const pool of lost) {
+      await waitFor(async () => Boolean(await checkout(apis[0], pool)), `a check-out on rebuilt pool ${pool.poolId}`, 30_000);
+    }
+    const lostAfter = await epochs(lost);
+    lostAfter.forEach((epoch, i) => expect(epoch).not.toEqual(lostBefore[i]));
+    expect(await epochs(kept)).toEqual(keptBefore);
+  }, 120_000);
+});
