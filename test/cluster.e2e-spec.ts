@@ -10,8 +10,9 @@ import { ApiProcess, Spawned, startApi, startWorker, startWorld, waitFor, World 
 /**
  * tokenpool on a real Redis Cluster of three primaries (private, on free loopback ports),
  * with two API processes and a worker: leases on pools spread over every primary, pool
- * changes heard across replicas, the sweep's expiry, and one primary killed and restarted
- * empty under load.
+ * changes heard across replicas, the fair queue, the sweep's expiry, and one primary killed
+ * and restarted empty under load. The second test uses the first one's pools (those of the
+ * restarted primary and of the others).
  */
 
 const ENV = { SWEEP_INTERVAL_MS: '500', REBUILD_GRACE_SECONDS: '5' };
@@ -118,7 +119,7 @@ describe('Redis Cluster', () => {
     return { events, ready };
   }
 
-  it('checks out, heartbeats, checks in and expires leases on pools spread over all three primaries, and tells one replica of a check-out made on the other', async () => {
+  it('checks out, heartbeats, checks in, queues and expires leases on pools spread over all three primaries, and tells one replica of a check-out made on the other', async () => {
     const ports = new Set(world.cluster!.nodes.map((n) => n.port));
     // Pool ids are random: create pools until every primary serves at least two.
     for (let i = 0; i < 40 && [...ports].some((port) => pools.filter((p) => p.port === port).length < 2); i++) pools.push(await createSpreadPool());
@@ -141,6 +142,23 @@ describe('Redis Cluster', () => {
     }
     // The check-out of pools[0] was made through api 0; api 1's subscriber heard it.
     await waitFor(async () => heard.events.some((e) => e.inUse === 1), 'api 1 to hear the check-out made on api 0', 10_000);
+
+    // The fair queue on each primary: a check-out waiting on api 1 in a full pool is granted
+    // when a lease is checked in through api 0.
+    const fullPools = [...ports].map((port) => pools.find((p) => p.port === port)!);
+    await Promise.all(
+      fullPools.map(async (pool) => {
+        const held = [];
+        for (let i = 0; i < 4; i++) held.push(await checkout(apis[0], pool));
+        const waiting = gql<Lease>(apis[1], CHECKOUT, { input: { poolId: pool.poolId, app: pool.appKey, waitSeconds: 30 } });
+        await waitFor(async () => (await store.status(pool.poolId)).queued === 1, `a check-out queued in pool ${pool.poolId}`, 10_000);
+        await gql<Lease>(apis[0], CHECKIN, { id: held[0].id });
+        const granted = await waiting;
+        expect(BigInt(granted.fencingToken)).toBeGreaterThan(BigInt(held[3].fencingToken));
+        for (const lease of [...held.slice(1), granted]) await gql<Lease>(apis[0], CHECKIN, { id: lease.id });
+        expect(await store.status(pool.poolId)).toMatchObject({ inUse: 0, queued: 0 });
+      }),
+    );
 
     // A lease left to run out on each primary: the worker's sweep ends it.
     const walkaways = await Promise.all(
@@ -181,7 +199,10 @@ describe('Redis Cluster', () => {
       restartedAt = Date.now();
     })();
     const [{ history, stats }] = await Promise.all([
-      runLoad({ apis: () => apis, keys: load.keys, poolId: load.poolId, apps: load.appKeys, leaseSeconds: 5 }, { clients: 16, durationMs: 12_000 }),
+      runLoad(
+        { apis: () => apis, keys: load.keys, poolId: load.poolId, apps: load.appKeys, leaseSeconds: 5, waitingShare: 0.2 },
+        { clients: 16, durationMs: 12_000 },
+      ),
       chaos,
     ]);
     console.log(`cluster, a primary restarted empty: ${JSON.stringify(stats)}`);
