@@ -42,7 +42,7 @@ export interface BenchRow {
 }
 
 /** One check-out + check-in; a worker repeats it until the cell's time is up. */
-type Cycle = () => Promise<void>;
+export type Cycle = () => Promise<void>;
 
 const CAP = 1_000_000_000;
 const LEASE_MS = 60_000;
@@ -157,7 +157,7 @@ function semaphoreCycle(redis: Redis, prefix: string, cost: number): Cycle {
   };
 }
 
-async function measure(cycle: Cycle, clients: number, durationMs: number): Promise<number> {
+export async function measure(cycle: Cycle, clients: number, durationMs: number): Promise<number> {
   const deadline = Date.now() + durationMs;
   let done = 0;
   const worker = async () => {

@@ -4,7 +4,9 @@
  *     beside the shared baseline scripts and redis-semaphore (bench/lease-store.bench.ts);
  *  2. end-to-end GraphQL check-out + check-in through the running API (dist/main.js) at 16
  *     and 64 connections, with p50/p99 latency, beside a plain Fastify route that runs the
- *     baseline script (bench/plain-route.ts).
+ *     baseline script (bench/plain-route.ts);
+ *  3. the lease store on a private Redis Cluster of three primaries beside a private Redis
+ *     (bench/cluster.bench.ts): on a machine of few cores, the cluster client's overhead, not scaling.
  * Needs `npm run build` first (npm run bench:leases does it). Uses its own database
  * (tokenpool_bench, recreated) and Redis key prefix; everything it starts, it stops.
  * The baseline scripts are not in this repository: BASELINE_DIR, by default ../shared/bench
@@ -17,6 +19,7 @@ import autocannon from 'autocannon';
 import Redis from 'ioredis';
 import { Client } from 'pg';
 import { unlinkPrefix } from '../test/support/redis-keys';
+import { formatClusterTable, runClusterBench } from './cluster.bench';
 import { formatBenchTable, median, runLeaseStoreBench } from './lease-store.bench';
 
 const ROOT = join(__dirname, '..');
@@ -136,8 +139,15 @@ async function freshDatabase(name: string): Promise<string> {
 }
 
 async function main(): Promise<void> {
-  // BENCH_PART=store or BENCH_PART=http runs one of the two parts.
+  // BENCH_PART=store, http or cluster runs one of the three parts.
   const part = process.env.BENCH_PART;
+  if (part === undefined || part === 'cluster') {
+    console.log(
+      '3. Lease store on a Redis Cluster of 3 primaries beside one Redis (private servers; same machine, so the client overhead, not scaling), cycles/s',
+    );
+    console.log(formatClusterTable(await runClusterBench()));
+    if (part === 'cluster') return;
+  }
   if (part !== 'http') {
     console.log('1. Lease store (one Redis round trip per operation), cycles/s');
     // runLeaseStoreBench measures every turn against the baseline cell, so it cannot run without it.
@@ -258,6 +268,14 @@ async function main(): Promise<void> {
     plain?.kill('SIGTERM');
     await removeKeys(env.REDIS_PREFIX);
   }
+  if (part === undefined) await clusterPart();
+}
+
+async function clusterPart(): Promise<void> {
+  console.log(
+    '\n3. Lease store on a Redis Cluster of 3 primaries beside one Redis (private servers on this machine: the client overhead, not scaling), cycles/s',
+  );
+  console.log(formatClusterTable(await runClusterBench()));
 }
 
 main().catch((err: unknown) => {
