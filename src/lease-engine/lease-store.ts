@@ -43,6 +43,7 @@ const SCRIPT_FILES = {
   quote: ['quote.lua', false],
   leaveQueue: ['leave-queue.lua', false],
   status: ['status.lua', true],
+  held: ['held-leases.lua', true],
 } as const;
 
 type ScriptName = keyof typeof SCRIPT_FILES;
@@ -296,19 +297,21 @@ export class LeaseStore {
   /**
    * Redis's clock, and the expiry of each of these leases the pool holds (a lease it does not
    * hold is absent from the map): what the pool-state service compares with PostgreSQL's record.
+   * Both come from the pool's own node (lua/held-leases.lua), which on a Cluster matters.
    */
   async heldLeases(poolId: string, leaseIds: string[]): Promise<{ nowMs: number; expiresAtMs: Map<string, number> }> {
-    const [seconds, micros] = (await this.redis.time()).map(Number);
     const expiresAtMs = new Map<string, number>();
-    const key = this.keys(poolId).leases;
-    for (let i = 0; i < leaseIds.length; i += HELD_LEASES_PAGE) {
+    let nowMs: number | undefined;
+    for (let i = 0; i === 0 || i < leaseIds.length; i += HELD_LEASES_PAGE) {
       const page = leaseIds.slice(i, i + HELD_LEASES_PAGE);
-      const scores = await this.redis.zmscore(key, ...page);
+      const [now, ...scores] = (await this.run('held', poolId, page)) as (string | number | null)[];
+      // The clock of the first page: read before any of the expiries, as the caller assumes.
+      nowMs ??= Number(now);
       page.forEach((id, j) => {
-        if (scores[j] !== null) expiresAtMs.set(id, Number(scores[j]));
+        if (scores[j] !== null && scores[j] !== undefined) expiresAtMs.set(id, Number(scores[j]));
       });
     }
-    return { nowMs: seconds * 1000 + Math.floor(micros / 1000), expiresAtMs };
+    return { nowMs: nowMs!, expiresAtMs };
   }
 
   /** The pool's Redis keys, for tools and tests that inspect the state. */
