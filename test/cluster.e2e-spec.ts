@@ -174,16 +174,35 @@ describe('Redis Cluster', () => {
     await waitFor(expired, 'the sweep to expire a lease on every primary', 30_000);
   }, 90_000);
 
-  it('loses only the pools of a primary restarted empty under load: none over its cap, fencing tokens rising, those pools rebuilt and the others untouched', async () => {
-    const load: LoadPool = await setUpLoadPool(apis[0], world.adminKey, {
-      cap: 10,
-      apps: [
-        { key: 'probe', cost: 1, shareScope: 'NONE' },
-        { key: 'mesh', cost: 3, shareScope: 'PRINCIPAL' },
-      ],
-      principals: 6,
-    });
-    const lostPort = await primaryOf(load.poolId);
+  it("loses only the pools of a primary restarted empty under load: none over its cap, fencing tokens rising, those pools rebuilt, the others untouched, the worker's schedules back", async () => {
+    const apps = [
+      { key: 'probe', cost: 1, shareScope: 'NONE' },
+      { key: 'mesh', cost: 3, shareScope: 'PRINCIPAL' },
+    ];
+    const load: LoadPool = await setUpLoadPool(apis[0], world.adminKey, { cap: 10, apps, principals: 6 });
+    // The primary to restart also holds BullMQ's keys (one hash tag, one slot), so the worker
+    // loses its schedules with it: the load moves to a pool of that primary.
+    const bullSlot = (await control.cluster('KEYSLOT', `{${process.env.REDIS_PREFIX}:bull}`)) as number;
+    const lostPort = (await control.cluster('SLOTS')).find(([from, to]) => bullSlot >= from && bullSlot <= to)![2][1];
+    for (let i = 0; i < 40 && (await primaryOf(load.poolId)) !== lostPort; i++) {
+      const { id: poolId } = await gql<{ id: string }>(
+        apis[0],
+        'mutation($name: String!) { createPool(input: { name: $name, cap: 10, creditHourPrice: 1 }) { id } }',
+        {
+          name: `load-${i}`,
+        },
+      );
+      load.appKeys = [];
+      for (const app of apps) {
+        const key = `${app.key}-${poolId.slice(0, 8)}`;
+        await gql(apis[0], 'mutation($input: CreateAppInput!) { createApp(input: $input) { id } }', {
+          input: { poolId, key, name: app.key, cost: app.cost, shareScope: app.shareScope },
+        });
+        load.appKeys.push(key);
+      }
+      load.poolId = poolId;
+    }
+    expect(await primaryOf(load.poolId)).toBe(lostPort);
     const lostIndex = world.cluster!.nodes.findIndex((n) => n.port === lostPort);
     const kept = pools.filter((p) => p.port !== lostPort);
     const lost = pools.filter((p) => p.port === lostPort);
@@ -217,5 +236,8 @@ describe('Redis Cluster', () => {
     const lostAfter = await epochs(lost);
     lostAfter.forEach((epoch, i) => expect(epoch).not.toEqual(lostBefore[i]));
     expect(await epochs(kept)).toEqual(keptBefore);
-  }, 120_000);
+    // The worker re-created its schedules on the restarted primary: its sweep expires a lease again.
+    const walkaway = await checkout(apis[1], kept[0], 5);
+    await waitFor(async () => (await gql<Lease>(apis[0], LEASE, { id: walkaway.id })).state === 'EXPIRED', "the worker's sweep after the restart", 60_000);
+  }, 150_000);
 });
