@@ -46,6 +46,8 @@ describe('Redis Cluster', () => {
   let store: LeaseStore;
   const pools: SpreadPool[] = [];
   const sockets: WsClient[] = [];
+  /** api 1's subscription to pools[0], opened by the first test. */
+  let heard: { events: { inUse: number }[] } = { events: [] };
 
   beforeAll(async () => {
     world = await startWorld({ cluster: true });
@@ -125,8 +127,9 @@ describe('Redis Cluster', () => {
     for (let i = 0; i < 40 && [...ports].some((port) => pools.filter((p) => p.port === port).length < 2); i++) pools.push(await createSpreadPool());
     expect(new Set(pools.map((p) => p.port))).toEqual(ports);
 
-    const heard = subscribe(apis[1], pools[0].poolId);
-    await heard.ready;
+    const subscription = subscribe(apis[1], pools[0].poolId);
+    heard = subscription;
+    await subscription.ready;
     await new Promise((r) => setTimeout(r, 300)); // let the subscription register
 
     for (const [i, pool] of pools.entries()) {
@@ -236,6 +239,10 @@ describe('Redis Cluster', () => {
     const lostAfter = await epochs(lost);
     lostAfter.forEach((epoch, i) => expect(epoch).not.toEqual(lostBefore[i]));
     expect(await epochs(kept)).toEqual(keptBefore);
+    // api 1 still hears pool changes made on api 0, whichever node its subscriber was on.
+    const seen = heard.events.length;
+    await checkout(apis[0], pools[0]);
+    await waitFor(async () => heard.events.length > seen, 'api 1 to hear a check-out made on api 0 after the restart', 30_000);
     // The worker re-created its schedules on the restarted primary: its sweep expires a lease again.
     const walkaway = await checkout(apis[1], kept[0], 5);
     await waitFor(async () => (await gql<Lease>(apis[0], LEASE, { id: walkaway.id })).state === 'EXPIRED', "the worker's sweep after the restart", 60_000);
