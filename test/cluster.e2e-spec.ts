@@ -1,4 +1,5 @@
 import { Cluster } from 'ioredis';
+import { readFileSync } from 'node:fs';
 import { createClient, Client as WsClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { poolKeyBase } from '../src/lease-engine/lease-keys';
@@ -247,4 +248,53 @@ describe('Redis Cluster', () => {
     const walkaway = await checkout(apis[1], kept[0], 5);
     await waitFor(async () => (await gql<Lease>(apis[0], LEASE, { id: walkaway.id })).state === 'EXPIRED', "the worker's sweep after the restart", 60_000);
   }, 150_000);
+});
+
+describe('Redis Cluster over TLS', () => {
+  let world: World;
+  let api: ApiProcess;
+  let control: Cluster;
+
+  beforeAll(async () => {
+    world = await startWorld({ cluster: true, tls: true });
+    api = await startApi({ ...ENV, ...world.env });
+    // As the service connects: node names kept as announced (no DNS lookup), the run's CA trusted.
+    control = new Cluster(
+      world.cluster!.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })),
+      {
+        dnsLookup: (address, done) => done(null, address),
+        redisOptions: { maxRetriesPerRequest: 1, tls: { ca: readFileSync(world.env.NODE_EXTRA_CA_CERTS) } },
+      },
+    );
+    control.on('error', () => undefined);
+  }, 90_000);
+
+  afterAll(async () => {
+    control?.disconnect();
+    await api?.stop();
+    await world?.close();
+  }, 60_000);
+
+  it('serves check-outs and check-ins on every primary of a cluster that speaks only TLS (rediss:// in REDIS_URL)', async () => {
+    expect(world.env.REDIS_URL).toMatch(/^rediss:\/\//);
+    const gql = async <T>(query: string, variables: Record<string, unknown>): Promise<T> => {
+      const res = await api.gql(world.adminKey, query, variables);
+      if (!res.body.data) throw new Error(`GraphQL failed: ${JSON.stringify(res.body.errors)}`);
+      return Object.values(res.body.data)[0] as T;
+    };
+    const ranges = await control.cluster('SLOTS');
+    const served = new Set<number>();
+    for (let i = 0; i < 40 && served.size < 3; i++) {
+      const { id: poolId } = await gql<{ id: string }>('mutation($name: String!) { createPool(input: { name: $name, cap: 4, creditHourPrice: 1 }) { id } }', {
+        name: `tls-${i}`,
+      });
+      const appKey = `tool-${poolId.slice(0, 8)}`;
+      await gql('mutation($input: CreateAppInput!) { createApp(input: $input) { id } }', { input: { poolId, key: appKey, name: 'tool', cost: 1 } });
+      const lease = await gql<Lease>(CHECKOUT, { input: { poolId, app: appKey } });
+      expect((await gql<Lease>(CHECKIN, { id: lease.id })).state).toBe('RELEASED');
+      const slot = (await control.cluster('KEYSLOT', poolKeyBase(prefix, poolId))) as number;
+      served.add(ranges.find(([from, to]) => slot >= from && slot <= to)![2][1]);
+    }
+    expect(served).toEqual(new Set(world.cluster!.nodes.map((n) => n.port)));
+  }, 90_000);
 });

@@ -1,5 +1,5 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -141,15 +141,48 @@ export interface PrivateCluster {
   stop(): Promise<void>;
 }
 
-function spawnClusterNode(port: number, dir: string): Spawned {
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
-  const cluster = ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '5000'];
-  return new Spawned(spawn('redis-server', [...args, ...cluster], { stdio: ['ignore', 'pipe', 'pipe'] }));
+/** A CA and a server certificate for 127.0.0.1 (by IP), made with openssl in `dir`, for TLS tests. */
+function makeCertificates(dir: string): { ca: string; cert: string; key: string } {
+  const files = {
+    ca: join(dir, 'ca.crt'),
+    caKey: join(dir, 'ca.key'),
+    cert: join(dir, 'server.crt'),
+    key: join(dir, 'server.key'),
+    csr: join(dir, 'server.csr'),
+  };
+  const ext = join(dir, 'san.ext');
+  writeFileSync(ext, 'subjectAltName=IP:127.0.0.1\n');
+  const openssl = (args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
+  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', files.caKey, '-out', files.ca, '-days', '1', '-subj', '/CN=tokenpool-test-ca']);
+  openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', files.key, '-out', files.csr, '-subj', '/CN=127.0.0.1']);
+  openssl(['x509', '-req', '-in', files.csr, '-CA', files.ca, '-CAkey', files.caKey, '-CAcreateserial', '-out', files.cert, '-days', '1', '-extfile', ext]);
+  return { ca: files.ca, cert: files.cert, key: files.key };
 }
 
-function redisCli(args: string[]): Promise<{ code: number | null; output: string }> {
+type Certificates = ReturnType<typeof makeCertificates>;
+
+function spawnClusterNode(port: number, dir: string, tls?: Certificates): Spawned {
+  const args = [
+    ...(tls ? ['--port', '0', '--tls-port', String(port)] : ['--port', String(port)]),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+  ];
+  const cluster = ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '5000'];
+  const secure = tls
+    ? ['--tls-cluster', 'yes', '--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-ca-cert-file', tls.ca, '--tls-auth-clients', 'no']
+    : [];
+  return new Spawned(spawn('redis-server', [...args, ...cluster, ...secure], { stdio: ['ignore', 'pipe', 'pipe'] }));
+}
+
+function redisCli(args: string[], tls?: Certificates): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const proc = spawn('redis-cli', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn('redis-cli', [...(tls ? ['--tls', '--cacert', tls.ca] : []), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     proc.stdout.on('data', (d: Buffer) => (output += d.toString()));
     proc.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -158,42 +191,49 @@ function redisCli(args: string[]): Promise<{ code: number | null; output: string
 }
 
 /** Every node answers cluster_state:ok (slots all served, the node reachable). */
-async function clusterOk(nodes: ClusterNode[]): Promise<boolean> {
-  const states = await Promise.all(nodes.map((n) => redisCli(['-p', String(n.port), 'cluster', 'info'])));
+async function clusterOk(nodes: ClusterNode[], tls?: Certificates): Promise<boolean> {
+  const states = await Promise.all(nodes.map((n) => redisCli(['-p', String(n.port), 'cluster', 'info'], tls)));
   return states.every((s) => s.output.includes('cluster_state:ok'));
 }
 
 /**
  * A private Redis Cluster of `size` primaries on free loopback ports, no persistence,
- * created with redis-cli --cluster create; resolves once every node reports it ok.
+ * created with redis-cli --cluster create; resolves once every node reports it ok. With
+ * `tls`, the nodes speak only TLS (clients and cluster bus) with a certificate of a CA made
+ * for the run: `env` then has a rediss:// REDIS_URL and NODE_EXTRA_CA_CERTS naming that CA.
  */
-export async function startPrivateCluster(size = 3): Promise<PrivateCluster> {
+export async function startPrivateCluster(size = 3, options: { tls?: boolean } = {}): Promise<PrivateCluster> {
+  const tls = options.tls ? makeCertificates(mkdtempSync(join(tmpdir(), 'tp-certs-'))) : undefined;
   const nodes: ClusterNode[] = [];
   for (let i = 0; i < size; i++) {
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'tp-cluster-'));
-    nodes.push({ port, dir, server: spawnClusterNode(port, dir) });
+    nodes.push({ port, dir, server: spawnClusterNode(port, dir, tls) });
   }
   const stop = async () => void (await Promise.all(nodes.map((n) => n.server.stop())));
   try {
     for (const n of nodes) await waitFor(async () => n.server.output.includes('Ready to accept connections'), `cluster node on ${n.port}`, 10_000);
-    const created = await redisCli(['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes']);
+    const created = await redisCli(['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], tls);
     if (created.code !== 0) throw new Error(`redis-cli --cluster create failed: ${created.output}`);
-    await waitFor(() => clusterOk(nodes), 'cluster_state:ok', 30_000);
+    await waitFor(() => clusterOk(nodes, tls), 'cluster_state:ok', 30_000);
   } catch (err) {
     await stop();
     throw err;
   }
   return {
     nodes,
-    env: { REDIS_CLUSTER_NODES: nodes.map((n) => `127.0.0.1:${n.port}`).join(','), REDIS_URL: `redis://127.0.0.1:${nodes[0].port}` },
+    env: {
+      REDIS_CLUSTER_NODES: nodes.map((n) => `127.0.0.1:${n.port}`).join(','),
+      REDIS_URL: `${tls ? 'rediss' : 'redis'}://127.0.0.1:${nodes[0].port}`,
+      ...(tls ? { NODE_EXTRA_CA_CERTS: tls.ca } : {}),
+    },
     async restartEmpty(index) {
       const node = nodes[index];
       node.server.signal('SIGKILL');
       await node.server.exited;
-      node.server = spawnClusterNode(node.port, node.dir);
+      node.server = spawnClusterNode(node.port, node.dir, tls);
       await waitFor(async () => node.server.output.includes('Ready to accept connections'), `cluster node on ${node.port}`, 10_000);
-      await waitFor(() => clusterOk(nodes), 'cluster_state:ok after the restart', 30_000);
+      await waitFor(() => clusterOk(nodes, tls), 'cluster_state:ok after the restart', 30_000);
     },
     stop,
   };
@@ -291,8 +331,8 @@ let worlds = 0;
  * rebuild them (raising their epochs). The database is created and migrated, with one
  * organization, by the real CLI.
  */
-export async function startWorld(options: { cluster?: boolean } = {}): Promise<World> {
-  const cluster = options.cluster ? await startPrivateCluster() : undefined;
+export async function startWorld(options: { cluster?: boolean; tls?: boolean } = {}): Promise<World> {
+  const cluster = options.cluster ? await startPrivateCluster(3, { tls: options.tls }) : undefined;
   const redis = cluster ? { url: cluster.env.REDIS_URL, port: cluster.nodes[0].port, server: cluster.nodes[0].server } : await startPrivateRedis();
   const stopRedis = () => (cluster ? cluster.stop() : redis.server.stop());
   const url = new URL(process.env.DATABASE_URL!);
