@@ -350,12 +350,19 @@ export class LeaseStore {
     });
   }
 
-  /** FUNCTION LOAD on the server (every primary of a Cluster); concurrent callers share one load. */
+  /**
+   * FUNCTION LOAD on the server (every primary of a Cluster); concurrent callers share one
+   * load. A primary that cannot take it now (down, in a cluster that serves the others) does
+   * not keep the rest from loading: it fails only if none took it, and the caller's retry
+   * meets the down node's error if that node was the one it needed.
+   */
   private loadLibrary(): Promise<void> {
     this.loading ??= (async () => {
       const cluster = this.redis as unknown as Cluster;
       const targets: (Redis | Cluster)[] = cluster.isCluster ? cluster.nodes('master') : [this.redis];
-      await Promise.all(targets.map((node) => node.call('FUNCTION', 'LOAD', 'REPLACE', this.library.code)));
+      const loads = await Promise.allSettled(targets.map((node) => node.call('FUNCTION', 'LOAD', 'REPLACE', this.library.code)));
+      const failed = loads.filter((load): load is PromiseRejectedResult => load.status === 'rejected');
+      if (failed.length === loads.length) throw failed[0].reason;
     })().finally(() => {
       this.loading = undefined;
     });
