@@ -8,15 +8,13 @@
  * routing, one pipeline per node), not the scaling a cluster gives on separate machines.
  * The two cells run in turns, their order rotating; the ratio is the median of the turns'.
  */
-import { randomUUID } from 'node:crypto';
 import Redis, { Cluster } from 'ioredis';
 import { LeaseStore } from '../src/lease-engine/lease-store';
 import { startPrivateCluster, startPrivateRedis } from '../test/support/processes';
-import { Cycle, measure, median } from './lease-store.bench';
+import { Cycle, measure, median, storeCycle as oneCycle } from './lease-store.bench';
 
 const POOLS = 12;
 const CAP = 1_000_000_000;
-const LEASE_MS = 60_000;
 
 export interface ClusterBenchRow {
   clients: number;
@@ -39,23 +37,7 @@ async function storeCycle(redis: Redis | Cluster): Promise<Cycle> {
     });
   }
   let next = 0;
-  return async () => {
-    const poolId = pools[next++ % POOLS];
-    const leaseId = randomUUID();
-    const grant = await store.checkout({
-      poolId,
-      requestId: leaseId,
-      leaseId,
-      appId: 'solver',
-      principalId: 'bench-user',
-      team: null,
-      host: null,
-      workUnitId: null,
-      leaseMs: LEASE_MS,
-    });
-    if (grant.status !== 'GRANTED') throw new Error(`LeaseStore refused: ${grant.status}`);
-    await store.checkin({ poolId, leaseId });
-  };
+  return () => oneCycle(store, pools[next++ % POOLS]);
 }
 
 export async function runClusterBench(options: { durationMs?: number; slices?: number; concurrencies?: number[] } = {}): Promise<ClusterBenchRow[]> {

@@ -105,23 +105,26 @@ async function leaseStoreCycle(redis: Redis, prefix: string, cost: number): Prom
     leases: [],
     graceMs: 0,
   });
+  return () => storeCycle(store, poolId);
+}
+
+/** One check-out and check-in of the bench's `solver` app on a pool the bench configured. */
+export async function storeCycle(store: LeaseStore, poolId: string): Promise<void> {
   // The store dedupes on leaseId and ignores requestId, so a caller makes one id per request.
-  return async () => {
-    const leaseId = randomUUID();
-    const grant = await store.checkout({
-      poolId,
-      requestId: leaseId,
-      leaseId,
-      appId: 'solver',
-      principalId: 'bench-user',
-      team: null,
-      host: null,
-      workUnitId: null,
-      leaseMs: LEASE_MS,
-    });
-    if (grant.status !== 'GRANTED') throw new Error(`LeaseStore refused: ${grant.status}`);
-    await store.checkin({ poolId, leaseId });
-  };
+  const leaseId = randomUUID();
+  const grant = await store.checkout({
+    poolId,
+    requestId: leaseId,
+    leaseId,
+    appId: 'solver',
+    principalId: 'bench-user',
+    team: null,
+    host: null,
+    workUnitId: null,
+    leaseMs: LEASE_MS,
+  });
+  if (grant.status !== 'GRANTED') throw new Error(`LeaseStore refused: ${grant.status}`);
+  await store.checkin({ poolId, leaseId });
 }
 
 type BaselineRedis = Redis & {
