@@ -2,7 +2,7 @@ import Redis from 'ioredis';
 import { Client } from 'pg';
 import { LeaseStore } from '../../src/lease-engine/lease-store';
 import { checkHistory } from '../support/history-checker';
-import { LoadPool, runLoad, setUpLoadPool } from '../support/load';
+import { LOAD_APPS, LoadPool, runLoad, setUpLoadPool } from '../support/load';
 import { ApiProcess, Spawned, startApi, startPrivateRedis, startWorker, startWorld, World } from '../support/processes';
 
 /**
@@ -16,12 +16,6 @@ import { ApiProcess, Spawned, startApi, startPrivateRedis, startWorker, startWor
  */
 
 const CAP = 20;
-const APPS = [
-  { key: 'probe', cost: 1, shareScope: 'NONE' },
-  { key: 'mesh', cost: 3, shareScope: 'PRINCIPAL' },
-  { key: 'cad', cost: 5, shareScope: 'PRINCIPAL_HOST' },
-  { key: 'solver', cost: 8, shareScope: 'NONE' },
-];
 const TEAMS = [
   { team: 'red', reserved: 5, max: 10 },
   { team: 'blue', reserved: 0, max: 6 },
@@ -42,7 +36,13 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Prom
 
 /** The load pool of a world: 20 principals, 6 of team red and 6 of team blue. */
 function setUp(world: World, api: ApiProcess): Promise<LoadPool> {
-  return setUpLoadPool(api, world.adminKey, { cap: CAP, apps: APPS, teams: TEAMS, principals: 20, teamOf: (i) => (i < 6 ? 'red' : i < 12 ? 'blue' : null) });
+  return setUpLoadPool(api, world.adminKey, {
+    cap: CAP,
+    apps: LOAD_APPS,
+    teams: TEAMS,
+    principals: 20,
+    teamOf: (i) => (i < 6 ? 'red' : i < 12 ? 'blue' : null),
+  });
 }
 
 async function recorded(databaseUrl: string, ids: string[]): Promise<Set<string>> {

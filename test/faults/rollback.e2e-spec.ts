@@ -3,7 +3,7 @@ import { Client } from 'pg';
 import { LeaseStore } from '../../src/lease-engine/lease-store';
 import { TestApp } from '../support/app';
 import { checkHistory } from '../support/history-checker';
-import { createLoadPool, runLoad } from '../support/load';
+import { createLoadPool, LOAD_APPS, runLoad } from '../support/load';
 import { rollBackPool, snapshotPool } from '../support/pool-snapshot';
 import { ApiProcess, Spawned, startApi, startPrivateRedis } from '../support/processes';
 
@@ -17,12 +17,6 @@ import { ApiProcess, Spawned, startApi, startPrivateRedis } from '../support/pro
  */
 
 const CAP = 20;
-const APPS = [
-  { key: 'probe', cost: 1, shareScope: 'NONE' },
-  { key: 'mesh', cost: 3, shareScope: 'PRINCIPAL' },
-  { key: 'cad', cost: 5, shareScope: 'PRINCIPAL_HOST' },
-  { key: 'solver', cost: 8, shareScope: 'NONE' },
-];
 const LEASE_SECONDS = 5;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -59,7 +53,7 @@ describe('a Redis that goes back in time under load', () => {
     const apis: ApiProcess[] = await Promise.all([startApi(env), startApi(env), startApi(env)]);
     const control = new Redis(redisServer.url);
     try {
-      const pool = await createLoadPool(t, apis[0], { cap: CAP, apps: APPS, principals: 20 });
+      const pool = await createLoadPool(t, apis[0], { cap: CAP, apps: LOAD_APPS, principals: 20 });
       const store = new LeaseStore(control, `${process.env.REDIS_PREFIX}:lease`);
       const base = store.keys(pool.poolId).base;
       const load = runLoad(

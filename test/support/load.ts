@@ -105,6 +105,14 @@ export async function runLoad(
   return { history, stats, acknowledged: history.grants.map((g) => g.leaseId) };
 }
 
+/** The apps of the load tests' pool of 20 credits: 1 to 8 credits, two of them sharing (per principal, per principal and host). */
+export const LOAD_APPS = [
+  { key: 'probe', cost: 1, shareScope: 'NONE' },
+  { key: 'mesh', cost: 3, shareScope: 'PRINCIPAL' },
+  { key: 'cad', cost: 5, shareScope: 'PRINCIPAL_HOST' },
+  { key: 'solver', cost: 8, shareScope: 'NONE' },
+];
+
 export interface LoadPoolSpec {
   cap: number;
   apps: { key: string; cost: number; shareScope: string }[];
