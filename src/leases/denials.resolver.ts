@@ -11,7 +11,7 @@ import { PoolsService } from '../pools/pools.service';
 import { Principal } from '../principals/principal.model';
 import { PrincipalsService } from '../principals/principals.service';
 import { Denial } from './lease.model';
-import { LeaseRecordsService } from './lease-records.service';
+import { DenialRecordsService } from './denial-records.service';
 
 @Resolver(() => Denial)
 export class DenialsResolver {
@@ -21,7 +21,7 @@ export class DenialsResolver {
   private readonly principals = new ByIdLoader((organizationId, ids) => this.principalsService.findManyInOrganization(organizationId, ids));
 
   constructor(
-    private readonly records: LeaseRecordsService,
+    private readonly records: DenialRecordsService,
     private readonly poolsService: PoolsService,
     private readonly appsService: AppsService,
     private readonly principalsService: PrincipalsService,
@@ -42,7 +42,7 @@ export class DenialsResolver {
   ): Promise<Denial[]> {
     const pool = await this.poolsService.findInOrganization(auth.organizationId, poolId);
     if (!pool) return [];
-    return this.records.listDenials({ organizationId: auth.organizationId, poolId: pool.id, from, to, first, after });
+    return this.records.list({ organizationId: auth.organizationId, poolId: pool.id, from, to, first, after });
   }
 
   @ResolveField('pool', () => Pool, { description: 'The pool.' })

@@ -6,6 +6,7 @@ import { PrincipalsModule } from '../principals/principals.module';
 import { WorkUnitsModule } from '../work-units/work-units.module';
 import { CheckoutHooks } from './checkout-hooks';
 import { DenialEntity } from './denial.entity';
+import { DenialRecordsService } from './denial-records.service';
 import { DenialsResolver } from './denials.resolver';
 import { FairQueueService } from './fair-queue.service';
 import { LeaseIdleIntervalEntity } from './lease-idle-interval.entity';
@@ -35,6 +36,7 @@ import { QuotesService } from './quotes.service';
     FairQueueService,
     QuotesService,
     LeaseRecordsService,
+    DenialRecordsService,
     PoolStateService,
     LeaseMetricsService,
     LeasesResolver,

@@ -17,6 +17,7 @@ import { holdsLease, mayActOnLease } from './lease-access';
 import { LeaseEntity } from './lease.entity';
 import { LeaseHeartbeats } from './lease-heartbeats';
 import { LeaseMetricsService } from './lease-metrics.service';
+import { DenialRecordsService } from './denial-records.service';
 import { LeaseRecordsService, NewLease } from './lease-records.service';
 import { LeaseStore } from '../lease-engine/lease-store';
 import { CheckoutResult, Granted, Refused } from '../lease-engine/lease-store.types';
@@ -48,6 +49,7 @@ export class LeasesService implements OnApplicationShutdown {
   constructor(
     private readonly store: LeaseStore,
     private readonly records: LeaseRecordsService,
+    private readonly denialRecords: DenialRecordsService,
     private readonly pools: PoolsService,
     private readonly apps: AppsService,
     private readonly principals: PrincipalsService,
@@ -293,7 +295,7 @@ export class LeasesService implements OnApplicationShutdown {
   ): Promise<never> {
     const reason = waitedSeconds === null ? refusal.status : 'QUEUE_TIMEOUT';
     this.metrics.denials.inc({ pool: who.poolId, reason });
-    await this.records.recordDenial({ ...who, requested: refusal.requested, available: refusal.available, reason });
+    await this.denialRecords.record({ ...who, requested: refusal.requested, available: refusal.available, reason });
     throw refusalError(refusal, waitedSeconds);
   }
 
