@@ -87,7 +87,13 @@ describe('worker healing', () => {
     const pool: LoadPool = await setUpLoadPool(apis[0], world.adminKey, POOL);
     const load = (durationMs: number) =>
       runLoad({ apis: () => apis, keys: pool.keys, poolId: pool.poolId, apps: pool.appKeys, leaseSeconds: LEASE_SECONDS }, { clients: CLIENTS, durationMs });
-    return { world, env, apis, control, store, pool, load };
+    /** Stops the scenario's processes (the worker it runs now included) and drops its world. */
+    const close = async (worker: { stop(): Promise<unknown> }) => {
+      control.disconnect();
+      await Promise.all([...apis.map((a) => a.stop()), worker.stop()]);
+      await world.close();
+    };
+    return { world, env, apis, control, store, pool, load, close };
   }
 
   it('re-creates its schedules within 60 s when Redis restarts empty under load with the worker and APIs left running, drains the pool and charges every lease', async () => {
@@ -107,9 +113,7 @@ describe('worker healing', () => {
       await settle(s.world, s.store, s.pool.poolId, acknowledged);
       await expectEveryLeaseChargedOnce(s.world, acknowledged);
     } finally {
-      s.control.disconnect();
-      await Promise.all([...s.apis.map((a) => a.stop()), worker.stop()]);
-      await s.world.close();
+      await s.close(worker);
     }
   }, 180_000);
 
@@ -143,9 +147,7 @@ describe('worker healing', () => {
       // Every draw was learnt from its own end event: none had to be reconciled.
       expect(Object.keys(await drawSources(s.world.databaseUrl, acknowledged))).toEqual(['stream']);
     } finally {
-      s.control.disconnect();
-      await Promise.all([...s.apis.map((a) => a.stop()), worker.stop()]);
-      await s.world.close();
+      await s.close(worker);
     }
   }, 180_000);
 
@@ -171,9 +173,7 @@ describe('worker healing', () => {
       await settle(s.world, s.store, s.pool.poolId, acknowledged);
       await expectEveryLeaseChargedOnce(s.world, acknowledged);
     } finally {
-      s.control.disconnect();
-      await Promise.all([...s.apis.map((a) => a.stop()), worker.stop()]);
-      await s.world.close();
+      await s.close(worker);
     }
   }, 180_000);
 });
