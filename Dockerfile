@@ -5,12 +5,16 @@ ARG NODE_IMAGE=node:22-bookworm-slim
 # The build needs devDependencies (typescript); none of them reach the runtime stage.
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
+# The workspaces' manifests first (the SDK and the CLI, packages/), so npm ci can link them.
 COPY package.json package-lock.json ./
+COPY packages/client/package.json ./packages/client/
+COPY packages/cli/package.json ./packages/cli/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json tsconfig.migrations.json ./
 COPY scripts ./scripts
 COPY migrations ./migrations
 COPY src ./src
+COPY packages ./packages
 RUN npm run build
 
 FROM ${NODE_IMAGE} AS runtime
@@ -19,8 +23,14 @@ WORKDIR /app
 # Production dependencies only; install scripts stay off because nothing at run time needs
 # a native build, and it keeps a compromised package's postinstall out of the image.
 COPY package.json package-lock.json ./
+COPY packages/client/package.json ./packages/client/
+COPY packages/cli/package.json ./packages/cli/
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# The command line too, for `docker compose exec api npx tokenpool status`.
+COPY --from=build /app/packages/client/dist ./packages/client/dist
+COPY --from=build /app/packages/cli/dist ./packages/cli/dist
+COPY --from=build /app/packages/cli/bin ./packages/cli/bin
 # The image's `node` user, by number so Kubernetes' runAsNonRoot can verify it.
 USER 1000:1000
 # PORT (API), WORKER_PORT (worker health and metrics), METRICS_PORT (API metrics, not public).

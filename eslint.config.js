@@ -4,7 +4,7 @@ const tseslint = require('typescript-eslint');
 const jest = require('eslint-plugin-jest');
 
 module.exports = tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'helm/**'] },
+  { ignores: ['**/dist/**', 'node_modules/**', 'coverage/**', 'helm/**', 'packages/client/src/generated/**'] },
   eslint.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -16,7 +16,7 @@ module.exports = tseslint.config(
     },
   },
   {
-    files: ['test/**/*.ts', 'src/**/*.spec.ts'],
+    files: ['test/**/*.ts', 'src/**/*.spec.ts', 'packages/*/test/**/*.ts', 'packages/*/src/**/*.spec.ts'],
     ...jest.configs['flat/recommended'],
     rules: {
       ...jest.configs['flat/recommended'].rules,

@@ -41,6 +41,8 @@ try {
   if (existsSync(join(root, 'dist'))) renameSync(join(root, 'dist'), old);
   renameSync(out, join(root, 'dist'));
   rmSync(old, { recursive: true, force: true });
+  // The client SDK and the command line (packages/), in the order package.json lists them.
+  execFileSync('npm', ['run', 'build', '--workspaces', '--if-present', '--silent'], { cwd: root, stdio: 'inherit' });
 } catch (err) {
   rmSync(out, { recursive: true, force: true });
   process.exitCode = 1;
