@@ -1,1 +1,39 @@
-export {};
+/**
+ * @tokenpool/client: the TypeScript client for tokenpool. Check license credits out and in
+ * with automatic, batched heartbeats; hear a revocation through an AbortSignal; record
+ * compute usage and outcomes; verify lease proofs offline; watch pools live.
+ */
+export { TokenpoolClient } from './client';
+export type {
+  App,
+  CallOptions,
+  CheckoutOptions,
+  ComputeUsageResult,
+  CurrentKey,
+  LeaseSummary,
+  LeasesFilter,
+  Pool,
+  Quote,
+  TokenpoolClientOptions,
+  WatchOptions,
+  WorkUnit,
+} from './client';
+export { TokenpoolError } from './errors';
+export type { TokenpoolErrorCode } from './errors';
+export { Lease } from './lease';
+export type { LeaseListener } from './lease';
+export type { ProofClaims } from './proofs';
+export type { FetchLike } from './transport';
+export type { ComputeUsageEvent } from './usage-buffer';
+export { backoffDelay, isRetryable } from './retry';
+export type {
+  CheckoutInput,
+  ComputeUsageInput,
+  CreateAppInput,
+  CreatePoolInput,
+  LeaseState,
+  OutcomeInput,
+  OutcomeStatus,
+  Role,
+  WorkUnitInput,
+} from './generated/graphql';

@@ -1,0 +1,373 @@
+import { randomUUID } from 'node:crypto';
+import { TokenpoolError } from './errors';
+import type {
+  CheckinMutation,
+  CheckoutInput,
+  CheckoutMutation,
+  CreateAppInput,
+  CreateAppMutation,
+  CreatePoolInput,
+  CreatePoolMutation,
+  CurrentKeyQuery,
+  HeartbeatsMutation,
+  HeartbeatsWithProofMutation,
+  LeasesQuery,
+  LeaseState,
+  OutcomeInput,
+  PoolsChangedSubscription,
+  PoolsQuery,
+  QuoteQuery,
+  RecordComputeUsageMutation,
+  RecordOutcomeMutation,
+  RevokeLeaseMutation,
+  UpsertWorkUnitMutation,
+  WorkUnitInput,
+} from './generated/graphql';
+import { Heartbeater, type HeartbeatResultItem } from './heartbeats';
+import { Lease, type LeaseOwner } from './lease';
+import { CREATE_APP, CREATE_POOL, CURRENT_KEY, POOLS, POOLS_CHANGED } from './operations/catalog';
+import { CHECKIN, CHECKOUT, HEARTBEATS, HEARTBEATS_WITH_PROOF, LEASES, QUOTE, REVOKE_LEASE } from './operations/leases';
+import { RECORD_COMPUTE_USAGE, RECORD_OUTCOME, UPSERT_WORK_UNIT } from './operations/ledger';
+import { ProofVerifier, type ProofClaims } from './proofs';
+import { withRetry } from './retry';
+import { Subscriptions } from './subscriptions';
+import { DEFAULT_REQUEST_TIMEOUT_MS, Transport, type FetchLike } from './transport';
+import { UsageBuffer, type ComputeUsageEvent } from './usage-buffer';
+
+export interface TokenpoolClientOptions {
+  /** The server, without /graphql. Default: TOKENPOOL_URL, else http://localhost:3000. */
+  url?: string;
+  /** Default: TOKENPOOL_API_KEY. Sent as a bearer token; never logged or put in an error. */
+  apiKey?: string;
+  /** How long a call keeps retrying UNAVAILABLE, RATE_LIMITED and network failures (default 30 000 ms); per call too. */
+  retryDeadlineMs?: number;
+  /** The fetch to use (default: the global one), e.g. to add a proxy or count requests. */
+  fetch?: FetchLike;
+  /** The WebSocket class for subscriptions (default: the `ws` package's). */
+  webSocketImpl?: unknown;
+  /** Errors of background work no call awaits (usage events refused by the server). Default: console.warn. */
+  onError?: (err: TokenpoolError) => void;
+}
+
+/** Options every call takes. */
+export interface CallOptions {
+  /** Overrides the client's retryDeadlineMs for this call. */
+  retryDeadlineMs?: number;
+  /** Cancels the call (and its retries); its reason is thrown. */
+  signal?: AbortSignal;
+}
+
+/** checkout's input: CheckoutInput's fields, plus `refreshProof` to keep lease.proof fresh with every heartbeat. */
+export type CheckoutOptions = CheckoutInput & { refreshProof?: boolean };
+
+export type Pool = PoolsQuery['pools'][number];
+export type Quote = QuoteQuery['quote'];
+export type CurrentKey = CurrentKeyQuery['currentKey'];
+export type App = CreateAppMutation['createApp'];
+export type WorkUnit = UpsertWorkUnitMutation['upsertWorkUnit'];
+export type ComputeUsageResult = RecordComputeUsageMutation['recordComputeUsage'];
+
+/** A lease as `leases()` lists it, with its times as Dates. */
+export type LeaseSummary = Omit<LeasesQuery['leases'][number], 'acquiredAt' | 'expiresAt' | 'endedAt'> & {
+  acquiredAt: Date;
+  expiresAt: Date;
+  endedAt: Date | null;
+};
+
+export interface LeasesFilter {
+  poolId?: string;
+  state?: LeaseState;
+  first?: number;
+  after?: string;
+}
+
+export interface WatchOptions {
+  /** Stops watching when it aborts. */
+  signal?: AbortSignal;
+  /** Called when the subscription fails for good (a refused key); reconnects are silent. */
+  onError?: (err: TokenpoolError) => void;
+}
+
+/** How many check-ins close() sends at once. */
+const RELEASE_CONCURRENCY = 16;
+/** A check-out that waits in the queue gets this much longer than waitSeconds before its request times out. */
+const WAIT_MARGIN_MS = 15_000;
+
+/**
+ * The tokenpool client: check-outs with automatic heartbeats, revocation as an AbortSignal,
+ * compute usage in batches, offline proof checks and live pool figures. See the README.
+ *
+ * Retries: UNAVAILABLE, RATE_LIMITED and network failures are retried until the deadline for
+ * every call whose repetition is harmless: queries, check-out (one idempotency key per call),
+ * check-in, heartbeats, revocation, upsertWorkUnit, usage (stable eventIds). Mutations that
+ * would repeat their effect (createPool, createApp, recordOutcome, and mutations sent through
+ * request()) are retried only when the server answered that it did not run them, never after
+ * a lost connection, where they may have run.
+ */
+export class TokenpoolClient implements LeaseOwner {
+  readonly url: string;
+  readonly #transport: Transport;
+  readonly #retryDeadlineMs: number;
+  readonly #held = new Map<string, Lease>();
+  readonly #heartbeater: Heartbeater;
+  readonly #usage: UsageBuffer;
+  readonly #subscriptions: Subscriptions;
+  readonly #watchers = new Set<() => void>();
+  #verifier: ProofVerifier | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: TokenpoolClientOptions = {}) {
+    this.url = (options.url ?? process.env.TOKENPOOL_URL ?? 'http://localhost:3000').replace(/\/+$/, '');
+    this.#retryDeadlineMs = options.retryDeadlineMs ?? 30_000;
+    this.#transport = new Transport({
+      url: this.url,
+      apiKey: options.apiKey ?? process.env.TOKENPOOL_API_KEY,
+      fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+    });
+    this.#heartbeater = new Heartbeater({ send: (ids, withProof, timeoutMs) => this.#sendHeartbeats(ids, withProof, timeoutMs) });
+    const onError = options.onError ?? ((err: TokenpoolError) => console.warn(`tokenpool client: ${err.code}: ${err.message}`));
+    this.#usage = new UsageBuffer({
+      send: (events) => this.#transport.request<RecordComputeUsageMutation>(RECORD_COMPUTE_USAGE, { events }, { timeoutMs: DEFAULT_REQUEST_TIMEOUT_MS }),
+      onError,
+    });
+    this.#subscriptions = new Subscriptions({
+      url: this.url,
+      connectionParams: () => this.#transport.connectionParams(),
+      webSocketImpl: options.webSocketImpl,
+    });
+  }
+
+  /** The leases this client holds now (checked out, not yet released or lost). */
+  get leasesHeld(): readonly Lease[] {
+    return [...this.#held.values()];
+  }
+
+  /**
+   * Checks an app out and keeps the lease alive with heartbeats until it is released or lost.
+   * Without idempotencyKey one is made and reused on every retry of this call, so a retry
+   * after a lost answer returns the same lease instead of a second one. With waitSeconds the
+   * request waits in the pool's queue on the server; its timeout is waitSeconds + 15 s.
+   */
+  async checkout(input: CheckoutOptions, options: CallOptions = {}): Promise<Lease> {
+    this.#assertOpen();
+    const { refreshProof = false, ...rest } = input;
+    const checkoutInput: CheckoutInput = { ...rest, idempotencyKey: rest.idempotencyKey ?? randomUUID() };
+    const waitMs = (checkoutInput.waitSeconds ?? 0) * 1000;
+    const deadline = Date.now() + (options.retryDeadlineMs ?? this.#retryDeadlineMs) + waitMs;
+    let sentAt = 0;
+    const { checkout } = await withRetry(
+      () => {
+        sentAt = Date.now();
+        return this.#transport.request<CheckoutMutation>(
+          CHECKOUT,
+          { input: checkoutInput },
+          { timeoutMs: waitMs + (waitMs ? WAIT_MARGIN_MS : DEFAULT_REQUEST_TIMEOUT_MS), signal: options.signal },
+        );
+      },
+      { deadline, signal: options.signal },
+    );
+    // The local expiry starts when the request was sent (never later than the server's), or,
+    // for a check-out that may have waited in the queue, when its answer arrived.
+    const startedAt = waitMs ? Date.now() : sentAt;
+    const lease = new Lease(
+      {
+        ...checkout,
+        poolId: checkoutInput.poolId,
+        app: checkoutInput.app,
+        host: checkout.host ?? null,
+        workUnitId: checkoutInput.workUnitId ?? null,
+        refreshProof,
+      },
+      this,
+    );
+    if (this.#closing) {
+      // close() began while this check-out was in flight: give the lease straight back.
+      await this.checkin(lease).catch(() => undefined);
+      throw new TokenpoolError('CLIENT_CLOSED', 'the client was closed while the check-out was in flight; the lease was checked in');
+    }
+    this.#held.set(lease.id, lease);
+    this.#heartbeater.add(lease, checkout.leaseSeconds, startedAt);
+    return lease;
+  }
+
+  /** Holds a lease while `fn` runs: resolves to what fn returns, rethrows what it throws, and releases the lease in both cases. */
+  async withLease<T>(input: CheckoutOptions, fn: (lease: Lease) => Promise<T> | T, options: CallOptions = {}): Promise<T> {
+    const lease = await this.checkout(input, options);
+    let result: T;
+    try {
+      result = await fn(lease);
+    } catch (err) {
+      await lease.release().catch(() => undefined);
+      throw err;
+    }
+    // A failed check-in does not hide fn's result: the lease's heartbeats have stopped, so it expires by itself.
+    await lease.release().catch(() => undefined);
+    return result;
+  }
+
+  /** What a check-out would cost now, whether it would be granted, and the likely wait. */
+  async quote(input: { poolId: string; app: string; host?: string; workUnitId?: string }, options: CallOptions = {}): Promise<Quote> {
+    return (await this.#call<QuoteQuery>(QUOTE, input, options, true)).quote;
+  }
+
+  /** Every pool of the organization with its live figures and apps. */
+  async pools(options: CallOptions = {}): Promise<Pool[]> {
+    return (await this.#call<PoolsQuery>(POOLS, {}, options, true)).pools;
+  }
+
+  /** Leases, newest first (a CLIENT key sees its own). */
+  async leases(filter: LeasesFilter = {}, options: CallOptions = {}): Promise<LeaseSummary[]> {
+    const { leases } = await this.#call<LeasesQuery>(LEASES, filter, options, true);
+    return leases.map((l) => ({ ...l, acquiredAt: new Date(l.acquiredAt), expiresAt: new Date(l.expiresAt), endedAt: l.endedAt ? new Date(l.endedAt) : null }));
+  }
+
+  /** Ends someone's lease now (ADMIN); its holder's signal aborts at its next heartbeat. */
+  async revokeLease(leaseId: string, reason?: string, options: CallOptions = {}): Promise<{ id: string; state: LeaseState; endedAt: Date | null }> {
+    const { revokeLease } = await this.#call<RevokeLeaseMutation>(REVOKE_LEASE, { leaseId, reason }, options, true);
+    return { ...revokeLease, endedAt: revokeLease.endedAt ? new Date(revokeLease.endedAt) : null };
+  }
+
+  /** The key this client uses: its id, role and principal. */
+  async currentKey(options: CallOptions = {}): Promise<CurrentKey> {
+    return (await this.#call<CurrentKeyQuery>(CURRENT_KEY, {}, options, true)).currentKey;
+  }
+
+  /** Creates a pool (ADMIN). */
+  async createPool(input: CreatePoolInput, options: CallOptions = {}): Promise<Pool> {
+    return (await this.#call<CreatePoolMutation>(CREATE_POOL, { input }, options, false)).createPool;
+  }
+
+  /** Creates an app in a pool (ADMIN). */
+  async createApp(input: CreateAppInput, options: CallOptions = {}): Promise<App> {
+    return (await this.#call<CreateAppMutation>(CREATE_APP, { input }, options, false)).createApp;
+  }
+
+  /** Creates or updates a work unit by its externalRef. */
+  async upsertWorkUnit(input: WorkUnitInput, options: CallOptions = {}): Promise<WorkUnit> {
+    return (await this.#call<UpsertWorkUnitMutation>(UPSERT_WORK_UNIT, { input }, options, true)).upsertWorkUnit;
+  }
+
+  /** Records a work unit's outcome (kept in its history). */
+  async recordOutcome(input: OutcomeInput, options: CallOptions = {}): Promise<WorkUnit> {
+    return (await this.#call<RecordOutcomeMutation>(RECORD_OUTCOME, { input }, options, false)).recordOutcome;
+  }
+
+  /**
+   * Buffers one compute-usage event (sent within a second, in batches of up to 1,000) and
+   * returns its eventId: the caller's, or a random UUID assigned now and kept on every resend.
+   */
+  recordUsage(event: ComputeUsageEvent): string {
+    this.#assertOpen();
+    return this.#usage.add(event);
+  }
+
+  /** Resolves once every buffered usage event has been acknowledged; rejects with UNAVAILABLE after the retry deadline (they stay buffered). */
+  async flushUsage(options: { retryDeadlineMs?: number } = {}): Promise<void> {
+    await this.#usage.flush(Date.now() + (options.retryDeadlineMs ?? this.#retryDeadlineMs));
+  }
+
+  /** Checks a lease proof offline against the server's published keys (see proofs.ts): its claims, or BAD_SIGNATURE / EXPIRED. */
+  async verifyProof(proof: string): Promise<ProofClaims> {
+    this.#verifier ??= new ProofVerifier(this.url);
+    return this.#verifier.verify(proof);
+  }
+
+  /**
+   * Calls `onPool` with a pool of the organization every time it changes (check-out,
+   * check-in, expiry, revocation, cap change), over the poolsChanged subscription. Changes
+   * made while the socket was down are not replayed: read pools() for a snapshot. Returns a
+   * function that stops watching.
+   */
+  watchPools(onPool: (pool: Pool) => void, options: WatchOptions = {}): () => void {
+    this.#assertOpen();
+    const unsubscribe = this.#subscriptions.subscribe<PoolsChangedSubscription>(POOLS_CHANGED, {
+      next: (data) => onPool(data.poolsChanged),
+      error: (err) => options.onError?.(err),
+    });
+    const stop = () => {
+      if (!this.#watchers.delete(stop)) return;
+      options.signal?.removeEventListener('abort', stop);
+      unsubscribe();
+    };
+    this.#watchers.add(stop);
+    if (options.signal?.aborted) stop();
+    else options.signal?.addEventListener('abort', stop, { once: true });
+    return stop;
+  }
+
+  /**
+   * Any GraphQL operation, for what the typed methods do not cover. Queries are retried like
+   * the typed ones; mutations only when the server answered that it did not run them.
+   */
+  async request<T, V extends object = Record<string, unknown>>(query: string, variables?: V, options: CallOptions = {}): Promise<T> {
+    const isMutation = /^\s*(#[^\n]*\n\s*)*mutation\b/.test(query);
+    return this.#call<T>(query, variables ?? {}, options, !isMutation);
+  }
+
+  /**
+   * Stops watching, releases every lease the client holds, sends the buffered usage and closes
+   * the WebSocket. Idempotent: every call returns the same promise. Rejects with UNAVAILABLE
+   * only when usage events could not be sent before the retry deadline (lost with the client);
+   * leases that could not be checked in expire by themselves, their heartbeats stopped.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    for (const stop of [...this.#watchers]) stop();
+    const leases = [...this.#held.values()];
+    let next = 0;
+    const worker = async () => {
+      while (next < leases.length) await leases[next++].release().catch(() => undefined);
+    };
+    await Promise.all(Array.from({ length: Math.min(RELEASE_CONCURRENCY, leases.length) }, worker));
+    this.#heartbeater.close();
+    let unsent: unknown;
+    await this.flushUsage().catch((err: unknown) => (unsent = err));
+    this.#usage.stop();
+    await this.#subscriptions.close().catch(() => undefined);
+    if (unsent !== undefined) throw unsent;
+  }
+
+  /** @internal Lease.release(): the check-in, retried; an already ended lease is not an error. */
+  async checkin(lease: Lease): Promise<void> {
+    try {
+      await this.#call<CheckinMutation>(CHECKIN, { leaseId: lease.id }, {}, true);
+    } catch (err) {
+      if (err instanceof TokenpoolError && (err.code === 'LEASE_NOT_ACTIVE' || err.code === 'NOT_FOUND')) return;
+      throw err;
+    }
+  }
+
+  /** @internal a lease was released or lost: no more heartbeats for it. */
+  forget(lease: Lease): void {
+    this.#held.delete(lease.id);
+    this.#heartbeater.remove(lease.id);
+  }
+
+  async #sendHeartbeats(leaseIds: string[], withProof: boolean, timeoutMs: number): Promise<HeartbeatResultItem[]> {
+    if (withProof) {
+      const data = await this.#transport.request<HeartbeatsWithProofMutation>(HEARTBEATS_WITH_PROOF, { leaseIds }, { timeoutMs });
+      return data.heartbeats;
+    }
+    const data = await this.#transport.request<HeartbeatsMutation>(HEARTBEATS, { leaseIds }, { timeoutMs });
+    return data.heartbeats;
+  }
+
+  /** One operation with the retry policy; `idempotent` false retries only refusals the server answered. */
+  async #call<T>(query: string, variables: object, options: CallOptions, idempotent: boolean): Promise<T> {
+    const deadline = Date.now() + (options.retryDeadlineMs ?? this.#retryDeadlineMs);
+    return withRetry(() => this.#transport.request<T, object>(query, variables, { signal: options.signal }), {
+      deadline,
+      signal: options.signal,
+      // Without an answer (status undefined) a mutation may have run: not repeated.
+      shouldRetry: idempotent ? undefined : (err) => err.status !== undefined,
+    });
+  }
+
+  #assertOpen(): void {
+    if (this.#closing) throw new TokenpoolError('CLIENT_CLOSED', 'this TokenpoolClient was closed');
+  }
+}
