@@ -1,5 +1,5 @@
 import { parseCommand, splitTopLevel, integerOption, secondsOption, UsageError } from '../src/args';
-import { buildStatus, renderStatus } from '../src/commands/status';
+import { buildStatus, renderStatus, snapshotShape } from '../src/commands/status';
 import { ExitCode, exitCodeForChild, exitCodeForError } from '../src/exit-codes';
 import { duration, localTime, table, until } from '../src/format';
 import { redactKeys } from '../src/main';
@@ -146,5 +146,28 @@ describe('status', () => {
     expect(lines[4]).toMatch(/^ {4}alice +ws-17 +21 +\d{4}-\d\d-\d\d \d\d:\d\d:00 \(12m00s ago\) +in 4m48s +l1$/);
     expect(lines[6]).toBe('  abaqus (Abaqus): cost 5, no leases');
     expect(renderStatus({ generatedAt: now.toISOString(), pools: [] }, now)).toBe('No pools.');
+  });
+});
+
+describe('status --watch', () => {
+  it('does not count expiries pushed on by heartbeats, or the read time, as a change', () => {
+    const lease = { id: 'l1', holder: 'alice', host: 'ws-17', credits: 5, acquiredAt: '2026-12-07T05:00:00Z', expiresAt: '2026-12-07T05:05:00Z' };
+    const doc = (expiresAt: string, inUse: number) => ({
+      generatedAt: expiresAt,
+      pools: [
+        {
+          id: 'p',
+          name: 'eng',
+          cap: 9,
+          inUse,
+          available: 9 - inUse,
+          queueLength: 0,
+          activeLeases: 1,
+          apps: [{ key: 'a', name: 'A', cost: 5, leases: [{ ...lease, expiresAt }] }],
+        },
+      ],
+    });
+    expect(snapshotShape(doc('2026-12-07T05:06:00Z', 5))).toBe(snapshotShape(doc('2026-12-07T05:05:00Z', 5)));
+    expect(snapshotShape(doc('2026-12-07T05:06:00Z', 4))).not.toBe(snapshotShape(doc('2026-12-07T05:05:00Z', 5)));
   });
 });

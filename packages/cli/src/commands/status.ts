@@ -155,10 +155,25 @@ ${CONNECTION_HELP}`,
   },
 };
 
+/** How often `--watch` reads again without being told of a change (see watch()). */
+export const WATCH_REFRESH_MS = 15_000;
+
+/**
+ * What a snapshot says, minus what moves on its own (the read time, expiries pushed on by
+ * heartbeats): two snapshots with the same shape need not both be printed to a log.
+ */
+export function snapshotShape(doc: StatusDocument): string {
+  return JSON.stringify(doc.pools.map((p) => ({ ...p, apps: p.apps.map((a) => ({ ...a, leases: a.leases.map((l) => ({ ...l, expiresAt: '' })) })) })));
+}
+
 /**
  * `--watch`: subscribe first, then draw, then redraw after each change (changes that arrive
  * while a redraw reads are folded into one more redraw, so a busy pool does not queue reads).
  * The screen is cleared only on a terminal, so `--watch > log` keeps every snapshot.
+ *
+ * It also reads again every WATCH_REFRESH_MS: the subscription does not replay changes made
+ * while its socket was (re)connecting, and on a terminal the ages should move. Off a terminal
+ * a snapshot is printed only when its shape changed, so a log gets no repeats.
  */
 async function watch(
   client: TokenpoolClient,
@@ -171,6 +186,7 @@ async function watch(
   const pool = poolRef === undefined ? undefined : await resolvePool(client, poolRef, 'status');
   let reading = false;
   let again = false;
+  let lastShape: string | undefined;
   let failure: unknown;
   let finish: (code: number) => void = () => undefined;
   const done = new Promise<number>((resolve) => (finish = resolve));
@@ -185,6 +201,9 @@ async function watch(
       do {
         again = false;
         const doc = await readStatus(client, pool?.id);
+        const shape = snapshotShape(doc);
+        if (!tty && shape === lastShape) continue;
+        lastShape = shape;
         if (tty) context.io.stdout.write('\x1b[2J\x1b[H');
         else if (!json) context.io.stdout.write(`--- ${doc.generatedAt}\n`);
         print(doc);
@@ -214,13 +233,12 @@ async function watch(
   const onSignal = () => finish(ExitCode.OK);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  // Ages and expiries move even when nothing changes: a terminal is refreshed every 15 s.
-  const ticker = tty ? setInterval(() => void redraw(), 15_000) : undefined;
+  const ticker = setInterval(() => void redraw(), WATCH_REFRESH_MS);
   await redraw();
   const code = await done;
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
-  if (ticker) clearInterval(ticker);
+  clearInterval(ticker);
   abort.abort();
   stop();
   if (code === -1) throw failure;
