@@ -111,6 +111,11 @@ export function describeError(err: TokenpoolError, connection?: Connection): str
 
 /** The bin's entry point: runs, then exits with the code once stdout has drained. */
 export async function main(argv: string[]): Promise<void> {
+  // `tokenpool status | head -1`: a reader that went away is not an error worth a stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
   const code = await run(argv);
   process.exitCode = code;
   // Stray handles (a keep-alive socket, a subscription's socket) must not keep a finished command alive.

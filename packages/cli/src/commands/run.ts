@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { constants, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Lease } from '@tokenpool/client';
+import { TokenpoolError, type Lease } from '@tokenpool/client';
 import { flag, integerOption, requiredOption, secondsOption, stringOption, UsageError } from '../args';
 import { CONNECTION_HELP, type Command, type CommandContext } from '../command';
 import { ExitCode, exitCodeForChild } from '../exit-codes';
@@ -126,15 +126,23 @@ async function runWithLease(options: RunOptions, command: string[], context: Com
   const pool = await resolvePool(client, options.pool, 'run');
   const workUnitId = options.workUnit === undefined ? undefined : (await client.upsertWorkUnit({ externalRef: options.workUnit })).id;
   if (options.waitSeconds && !options.quiet) stderr.write(`tokenpool: waiting up to ${options.waitSeconds} s for ${options.app} in pool ${pool.name}\n`);
-  const lease = await client.checkout({
-    poolId: pool.id,
-    app: options.app,
-    host: options.host,
-    workUnitId,
-    leaseSeconds: options.leaseSeconds,
-    waitSeconds: options.waitSeconds,
-    refreshProof: true,
-  });
+  let lease: Lease;
+  try {
+    lease = await client.checkout({
+      poolId: pool.id,
+      app: options.app,
+      host: options.host,
+      workUnitId,
+      leaseSeconds: options.leaseSeconds,
+      waitSeconds: options.waitSeconds,
+      refreshProof: true,
+    });
+  } catch (err) {
+    // The server's advice names its own API (waitSeconds); say what it is called here.
+    const refusedNow = err instanceof TokenpoolError && (err.code === 'POOL_EXHAUSTED' || err.code === 'GROUP_LIMIT_REACHED');
+    if (refusedNow && !options.waitSeconds) stderr.write(`tokenpool: --wait <seconds> waits in the pool's fair queue instead\n`);
+    throw err;
+  }
   if (!options.quiet) {
     stderr.write(
       `tokenpool: lease ${lease.id}: ${lease.credits} credits of pool ${pool.name} for ${options.app} on ${options.host}, ` +
