@@ -32,7 +32,11 @@ export interface LeaseView {
  * which is usually all a person needs to fix the call.
  */
 export async function resolvePool(client: TokenpoolClient, ref: string, command: string): Promise<PoolView> {
-  const pools: readonly PoolView[] = await client.pools();
+  return findPool(await client.pools(), ref, command);
+}
+
+/** resolvePool's choice among pools already read. */
+export function findPool<P extends PoolView>(pools: readonly P[], ref: string, command: string): P {
   const found = pools.find((p) => p.id === ref) ?? pools.find((p) => p.name === ref);
   if (found) return found;
   const known = pools.map((p) => p.name).sort();

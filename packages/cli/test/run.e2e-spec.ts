@@ -145,8 +145,9 @@ describe('tokenpool run', () => {
     // The next heartbeat (within ~2 s) learns it; then SIGTERM.
     expect(await run.exited).toBe(75);
     expect(readFileSync(join(child.dir, 'signals'), 'utf8')).toBe('SIGTERM\n');
-    expect(run.stderr).toMatch(/lost/);
+    expect(run.stderr).toMatch(/lease lost: .*REVOKED/);
     expect(run.stderr).toContain(leaseId);
+    expect(run.stderr).toContain('exit code 75 as the lease was lost');
     expect(await leaseState(leaseId ?? '')).toBe('REVOKED');
   });
 
@@ -161,7 +162,7 @@ describe('tokenpool run', () => {
     expect(await run.exited).toBe(75);
     expect(Date.now() - termAt).toBeGreaterThanOrEqual(700);
     expect(readFileSync(join(child.dir, 'signals'), 'utf8')).toBe('SIGTERM\n');
-    expect(run.stderr).toContain('SIGKILL in 1 s');
+    expect(run.stderr).toContain('SIGKILL in 1 s if it is still running');
   });
 
   it('exits 69 with the refusal and its figures when the pool has no credits for the app', async () => {

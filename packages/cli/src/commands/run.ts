@@ -201,7 +201,7 @@ class LeaseRun {
       offHeartbeat();
       if (this.#lost === undefined) await this.checkIn();
       if (this.#lost !== undefined) {
-        stderr.write(`tokenpool: exiting 75: ${this.#lost}\n`);
+        stderr.write(`tokenpool: ${this.command[0]} has ended; exit code 75 as the lease was lost\n`);
         return ExitCode.LEASE_LOST;
       }
       if ('error' in ended) {
@@ -221,10 +221,13 @@ class LeaseRun {
   private onLost(child: ChildProcess): void {
     const reason: unknown = this.lease.signal.reason;
     const why = reason instanceof Error ? reason.message : String(reason);
-    const code = typeof reason === 'object' && reason !== null && 'code' in reason ? ` (${String(reason.code)})` : '';
-    this.#lost = `lease ${this.lease.id} was lost${code}: ${why}`;
+    const code = typeof reason === 'object' && reason !== null && 'code' in reason ? ` [${String(reason.code)}]` : '';
+    // The SDK's messages usually name the lease already; name it once either way.
+    this.#lost = `${why.includes(this.lease.id) ? why : `lease ${this.lease.id}: ${why}`}${code}`;
     const grace = this.options.graceSeconds;
-    this.context.io.stderr.write(`tokenpool: ${this.#lost}; sending SIGTERM to ${this.command[0]}, SIGKILL in ${grace} s\n`);
+    this.context.io.stderr.write(
+      `tokenpool: lease lost: ${this.#lost}; sending SIGTERM to ${this.command[0]} (SIGKILL in ${grace} s if it is still running)\n`,
+    );
     child.kill('SIGTERM');
     this.#killTimer = setTimeout(() => child.kill('SIGKILL'), grace * 1000);
   }

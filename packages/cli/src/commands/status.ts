@@ -3,7 +3,7 @@ import { flag, stringOption } from '../args';
 import { CONNECTION_HELP, type Command, type CommandContext } from '../command';
 import { ExitCode } from '../exit-codes';
 import { plural, since, table, until } from '../format';
-import { allLeases, resolvePool, toDate, type LeaseView, type PoolView } from '../resolve';
+import { allLeases, findPool, resolvePool, toDate, type LeaseView, type PoolView } from '../resolve';
 
 /**
  * `tokenpool status`: who holds what, where, since when; FlexNet's `lmstat -a` for a pool.
@@ -116,10 +116,12 @@ export function renderStatus(doc: StatusDocument, now: Date): string {
   return blocks.join('\n\n');
 }
 
+/** One snapshot: the pools (one, with `poolRef`), then their active leases. */
 async function readStatus(client: TokenpoolClient, poolRef: string | undefined): Promise<StatusDocument> {
-  const pool = poolRef === undefined ? undefined : await resolvePool(client, poolRef, 'status');
-  const [pools, leases] = await Promise.all([client.pools() as Promise<readonly PoolView[]>, allLeases(client, { poolId: pool?.id, state: 'ACTIVE' })]);
-  return buildStatus(pool ? pools.filter((p) => p.id === pool.id) : pools, leases, new Date());
+  const pools: readonly PoolView[] = await client.pools();
+  const pool = poolRef === undefined ? undefined : findPool(pools, poolRef, 'status');
+  const leases = await allLeases(client, { poolId: pool?.id, state: 'ACTIVE' });
+  return buildStatus(pool ? [pool] : pools, leases, new Date());
 }
 
 export const statusCommand: Command = {
