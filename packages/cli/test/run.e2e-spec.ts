@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
-import { runCli as runServerCli, startApi, waitFor, type ApiProcess } from '../../../test/support/processes';
+import { waitFor } from '../../../test/support/processes';
+import { startWorld, type CliWorld } from './support/cli';
 
 /**
  * `tokenpool run` against a real API process, the built CLI as a child process and a real
@@ -12,15 +12,14 @@ import { runCli as runServerCli, startApi, waitFor, type ApiProcess } from '../.
  * revocation, Ctrl+C, a refusal) gives the documented exit code.
  */
 
-const BIN = join(__dirname, '..', 'bin', 'tokenpool.js');
-
 /** The child command: records its environment and the signals it gets, exits when told to. */
 const SLEEPER = `
 const fs = require('node:fs');
 const path = require('node:path');
 const [dir, exitCode, onSignalCode] = process.argv.slice(2);
 const keys = ['TOKENPOOL_LEASE_ID', 'TOKENPOOL_FENCING_TOKEN', 'TOKENPOOL_LEASE_PROOF', 'TOKENPOOL_LEASE_PROOF_FILE'];
-fs.writeFileSync(path.join(dir, 'env.json'), JSON.stringify(Object.fromEntries(keys.map((k) => [k, process.env[k]]))));
+fs.writeFileSync(path.join(dir, 'env.tmp'), JSON.stringify(Object.fromEntries(keys.map((k) => [k, process.env[k]]))));
+fs.renameSync(path.join(dir, 'env.tmp'), path.join(dir, 'env.json'));
 for (const signal of ['SIGTERM', 'SIGINT']) {
   process.on(signal, () => {
     fs.appendFileSync(path.join(dir, 'signals'), signal + '\\n');
@@ -32,25 +31,12 @@ setInterval(() => {
 }, 50);
 `;
 
-interface CliRun {
-  proc: ChildProcess;
-  stdout: string;
-  stderr: string;
-  exited: Promise<number | null>;
-}
-
 describe('tokenpool run', () => {
-  let api: ApiProcess;
-  let adminKey: string;
+  let world: CliWorld;
   let work: string;
-  const running: CliRun[] = [];
 
-  const gql = async <T>(query: string, variables?: Record<string, unknown>): Promise<T> => {
-    const res = await api.gql(adminKey, query, variables);
-    if (!res.body.data) throw new Error(JSON.stringify(res.body.errors));
-    return res.body.data as T;
-  };
-
+  const gql = <T>(query: string, variables?: Record<string, unknown>) => world.gql<T>(query, variables);
+  const cli = (args: string[]) => world.start(args);
   const leaseState = async (id: string) => (await gql<{ lease: { state: string } }>('query($id: ID!) { lease(id: $id) { state } }', { id })).lease.state;
 
   /** A pool of `cap` with one app of `cost`, through the API. */
@@ -60,18 +46,6 @@ describe('tokenpool run', () => {
     const app = `solver-${randomUUID().slice(0, 8)}`;
     await gql('mutation($i: CreateAppInput!) { createApp(input: $i) { id } }', { i: { poolId: createPool.id, key: app, name: 'Solver', cost } });
     return { id: createPool.id, name, app };
-  }
-
-  function cli(args: string[], env: Record<string, string> = {}): CliRun {
-    const proc = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, TOKENPOOL_URL: api.url, TOKENPOOL_API_KEY: adminKey, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const run: CliRun = { proc, stdout: '', stderr: '', exited: new Promise((resolve) => proc.once('exit', (code) => resolve(code))) };
-    proc.stdout?.on('data', (d: Buffer) => (run.stdout += d.toString()));
-    proc.stderr?.on('data', (d: Buffer) => (run.stderr += d.toString()));
-    running.push(run);
-    return run;
   }
 
   /** A fresh directory with the sleeper in it; the sleeper writes its records there. */
@@ -86,18 +60,13 @@ describe('tokenpool run', () => {
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'tokenpool-cli-e2e-'));
-    api = await startApi();
-    const created = await runServerCli(['org', 'create', `cli-run-${randomUUID()}`]);
-    if (created.code !== 0) throw new Error(created.stderr);
-    adminKey = (JSON.parse(created.stdout) as { adminKey: string }).adminKey;
+    world = await startWorld('cli-run');
   });
 
-  afterEach(() => {
-    for (const run of running.splice(0)) if (run.proc.exitCode === null && run.proc.signalCode === null) run.proc.kill('SIGKILL');
-  });
+  afterEach(() => world.killAll());
 
   afterAll(async () => {
-    await api?.stop();
+    await world?.close();
     rmSync(work, { recursive: true, force: true });
   });
 
@@ -123,7 +92,7 @@ describe('tokenpool run', () => {
     expect(first).toBe(env.TOKENPOOL_LEASE_PROOF);
     await waitFor(async () => readFileSync(file, 'utf8').trim() !== first, 'the proof file to be rewritten after a heartbeat', 15_000);
     const fresh = readFileSync(file, 'utf8').trim();
-    const jwks = createRemoteJWKSet(new URL(`${api.url}/.well-known/jwks.json`));
+    const jwks = createRemoteJWKSet(new URL(`${world.api.url}/.well-known/jwks.json`));
     const { payload } = await jwtVerify(fresh, jwks, { issuer: 'tokenpool', algorithms: ['EdDSA'] });
     expect(payload.sub).toBe(env.TOKENPOOL_LEASE_ID);
     expect(payload.exp).toBeGreaterThan(decodeJwt(first).exp ?? Infinity);
@@ -132,7 +101,7 @@ describe('tokenpool run', () => {
     expect(await run.exited).toBe(3);
     expect(await leaseState(env.TOKENPOOL_LEASE_ID ?? '')).toBe('RELEASED');
     expect(existsSync(file)).toBe(false);
-    expect(run.stderr).not.toContain(adminKey);
+    expect(run.stderr).not.toContain(world.adminKey);
   });
 
   it('sends SIGTERM to the command and exits 75 when the lease is revoked under it', async () => {

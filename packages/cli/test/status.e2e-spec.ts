@@ -1,47 +1,25 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
-import { runCli as runServerCli, startApi, waitFor, type ApiProcess } from '../../../test/support/processes';
+import { waitFor } from '../../../test/support/processes';
 import type { StatusDocument } from '../src/commands/status';
+import { startWorld, type CliWorld } from './support/cli';
 
 /**
  * `tokenpool status`, `leases`, `revoke`, the admin helpers and the exit codes for keys and
  * usage, against a real API process with the built CLI as a child process.
  */
 
-const BIN = join(__dirname, '..', 'bin', 'tokenpool.js');
-
 describe('tokenpool status, leases, admin helpers and exit codes', () => {
-  let api: ApiProcess;
+  let world: CliWorld;
   let adminKey: string;
   let adminName: string;
   let clientKey: string;
 
-  const gql = async <T>(key: string, query: string, variables?: Record<string, unknown>): Promise<T> => {
-    const res = await api.gql(key, query, variables);
-    if (!res.body.data) throw new Error(JSON.stringify(res.body.errors));
-    return res.body.data as T;
-  };
-
-  function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      const proc = spawn(process.execPath, [BIN, ...args], {
-        env: { ...process.env, TOKENPOOL_URL: api.url, TOKENPOOL_API_KEY: adminKey, ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      proc.once('exit', (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const gql = <T>(key: string, query: string, variables?: Record<string, unknown>) => world.gql<T>(query, variables, key);
+  const cli = (args: string[], env: Record<string, string> = {}) => world.run(args, env);
 
   beforeAll(async () => {
-    api = await startApi();
-    const created = await runServerCli(['org', 'create', `cli-status-${randomUUID()}`]);
-    if (created.code !== 0) throw new Error(created.stderr);
-    adminKey = (JSON.parse(created.stdout) as { adminKey: string }).adminKey;
+    world = await startWorld('cli-status');
+    adminKey = world.adminKey;
     adminName = (await gql<{ me: { name: string } }>(adminKey, '{ me { name } }')).me.name;
     const { createPrincipal } = await gql<{ createPrincipal: { id: string } }>(
       adminKey,
@@ -58,8 +36,10 @@ describe('tokenpool status, leases, admin helpers and exit codes', () => {
     clientKey = createApiKey.secret;
   });
 
+  afterEach(() => world.killAll());
+
   afterAll(async () => {
-    await api?.stop();
+    await world?.close();
   });
 
   it('creates a pool and an app, and shows a lease’s holder and host in the table and in --json', async () => {
@@ -123,34 +103,24 @@ describe('tokenpool status, leases, admin helpers and exit codes', () => {
     const appKey = `abaqus-${randomUUID().slice(0, 8)}`;
     const pool = JSON.parse((await cli(['pools', 'create', poolName, '--cap', '9', '--json'])).stdout) as { id: string };
     expect((await cli(['apps', 'create', '--pool', pool.id, '--key', appKey, '--name', 'Abaqus', '--cost', '4'])).code).toBe(0);
-    const proc = spawn(process.execPath, [BIN, 'status', '--watch', '--json', '--pool', poolName], {
-      env: { ...process.env, TOKENPOOL_URL: api.url, TOKENPOOL_API_KEY: adminKey },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+    const watch = world.start(['status', '--watch', '--json', '--pool', poolName]);
     const snapshots = () =>
-      stdout
+      watch.stdout
         .split('\n')
-        .filter((line) => line.trim())
+        .slice(0, -1) // complete lines only: the last may be half written
         .map((line) => JSON.parse(line) as StatusDocument);
-    try {
-      await waitFor(async () => snapshots().length >= 1, 'the first snapshot', 15_000);
-      expect(snapshots()[0].pools[0]).toMatchObject({ name: poolName, inUse: 0, activeLeases: 0 });
-      // Give the subscription's socket time to open, then change the pool: the new snapshot must
-      // come from the subscription, well before the 15 s re-read.
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
-      await gql(adminKey, 'mutation($i: CheckoutInput!) { checkout(input: $i) { id } }', { i: { poolId: pool.id, app: appKey, host: 'ws-watch' } });
-      await waitFor(async () => snapshots().some((s) => s.pools[0].activeLeases === 1), 'a snapshot with the new lease', 5_000);
-      const seen = snapshots().find((s) => s.pools[0].activeLeases === 1);
-      expect(seen?.pools[0]).toMatchObject({ inUse: 4, available: 5 });
-      expect(seen?.pools[0].apps[0].leases[0]).toMatchObject({ holder: adminName, host: 'ws-watch' });
-      proc.kill('SIGINT');
-      expect(await exited).toBe(0);
-    } finally {
-      proc.kill('SIGKILL');
-    }
+    await waitFor(async () => snapshots().length >= 1, 'the first snapshot', 15_000);
+    expect(snapshots()[0].pools[0]).toMatchObject({ name: poolName, inUse: 0, activeLeases: 0 });
+    // Give the subscription's socket time to open, then change the pool: the new snapshot must
+    // come from the subscription, well before the 15 s re-read.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await gql(adminKey, 'mutation($i: CheckoutInput!) { checkout(input: $i) { id } }', { i: { poolId: pool.id, app: appKey, host: 'ws-watch' } });
+    await waitFor(async () => snapshots().some((s) => s.pools[0].activeLeases === 1), 'a snapshot with the new lease', 5_000);
+    const seen = snapshots().find((s) => s.pools[0].activeLeases === 1);
+    expect(seen?.pools[0]).toMatchObject({ inUse: 4, available: 5 });
+    expect(seen?.pools[0].apps[0].leases[0]).toMatchObject({ holder: adminName, host: 'ws-watch' });
+    watch.proc.kill('SIGINT');
+    expect(await watch.exited).toBe(0);
   });
 
   it('exits 77 for a bad key without printing it, and 1 for usage errors that name the problem', async () => {
