@@ -146,7 +146,7 @@ async function runWithLease(options: RunOptions, command: string[], context: Com
   if (!options.quiet) {
     stderr.write(
       `tokenpool: lease ${lease.id}: ${lease.credits} credits of pool ${pool.name} for ${options.app} on ${options.host}, ` +
-        `renewed every ~${Math.max(1, Math.round(lease.leaseSeconds / 3))} s while the command runs\n`,
+        `${lease.leaseSeconds} s at a time, renewed while the command runs\n`,
     );
   }
   return new LeaseRun(lease, options, command, context).run();
