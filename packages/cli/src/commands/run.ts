@@ -169,10 +169,13 @@ class LeaseRun {
     const { stderr } = this.context.io;
     const lease = this.lease;
     let child: ChildProcess | undefined;
+    // A signal that arrives before the child exists is delivered to it as soon as it does.
+    let pending: NodeJS.Signals | undefined;
     // Until the child has ended and the lease is checked in, these signals are the child's business.
     const onSignal = (signal: NodeJS.Signals) => {
       if (FROM_TERMINAL.has(signal) && process.stdin.isTTY) return;
-      child?.kill(signal);
+      if (child) child.kill(signal);
+      else pending = signal;
     };
     for (const signal of FORWARDED) process.on(signal, onSignal);
     let offHeartbeat: () => void = () => undefined;
@@ -190,8 +193,11 @@ class LeaseRun {
         },
       });
       child = started;
+      if (pending) started.kill(pending);
       const onLost = () => this.onLost(started);
-      lease.signal.addEventListener('abort', onLost, { once: true });
+      // A lease lost before the child started is lost all the same (an aborted signal fires no event).
+      if (lease.signal.aborted) onLost();
+      else lease.signal.addEventListener('abort', onLost, { once: true });
       const ended = await new Promise<{ code: number | null; signal: NodeJS.Signals | null } | { error: NodeJS.ErrnoException }>((resolve) => {
         started.once('error', (error: NodeJS.ErrnoException) => resolve({ error }));
         started.once('exit', (code, signal) => resolve({ code, signal }));
