@@ -6,7 +6,9 @@
  *     and 64 connections, with p50/p99 latency, beside a plain Fastify route that runs the
  *     baseline script (bench/plain-route.ts);
  *  3. the lease store on a private Redis Cluster of three primaries beside a private Redis
- *     (bench/cluster.bench.ts): on a machine of few cores, the cluster client's overhead, not scaling.
+ *     (bench/cluster.bench.ts): on a machine of few cores, the cluster client's overhead, not scaling;
+ *  4. lease-heartbeats per second of API CPU through the batched `heartbeats` mutation (500
+ *     leases a call) beside single `heartbeat` calls (bench/heartbeats-batch.bench.ts).
  * Needs `npm run build` first (npm run bench:leases does it). Uses its own database
  * (tokenpool_bench, recreated) and Redis key prefix; everything it starts, it stops.
  * The baseline scripts are not in this repository: BASELINE_DIR, by default ../shared/bench
@@ -20,6 +22,7 @@ import Redis from 'ioredis';
 import { Client } from 'pg';
 import { unlinkPrefix } from '../test/support/redis-keys';
 import { formatClusterTable, runClusterBench } from './cluster.bench';
+import { formatBatchHeartbeatsTable, runBatchHeartbeatsBench } from './heartbeats-batch.bench';
 import { formatBenchTable, median, runLeaseStoreBench } from './lease-store.bench';
 
 const ROOT = join(__dirname, '..');
@@ -139,8 +142,9 @@ async function freshDatabase(name: string): Promise<string> {
 }
 
 async function main(): Promise<void> {
-  // BENCH_PART=store, http or cluster runs one of the three parts.
+  // BENCH_PART=store, http, cluster or heartbeats runs one of the four parts.
   const part = process.env.BENCH_PART;
+  if (part === 'heartbeats') return heartbeatsPart();
   if (part === undefined || part === 'cluster') {
     console.log(
       '3. Lease store on a Redis Cluster of 3 primaries beside one Redis (private servers; same machine, so the client overhead, not scaling), cycles/s',
@@ -268,7 +272,30 @@ async function main(): Promise<void> {
     plain?.kill('SIGTERM');
     await removeKeys(env.REDIS_PREFIX);
   }
-  if (part === undefined) await clusterPart();
+  if (part === undefined) {
+    await clusterPart();
+    await heartbeatsPart();
+  }
+}
+
+async function heartbeatsPart(): Promise<void> {
+  console.log(
+    `\n4. Heartbeats through the API, ${DURATION_S} s per arm in ${TURNS} turns: batched (500 leases a call) beside single calls, neither selecting proof`,
+  );
+  const env = {
+    ...process.env,
+    DATABASE_URL: await freshDatabase('tokenpool_bench_batch'),
+    REDIS_PREFIX: 'tpbench:batch',
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_PER_KEY: '10000000',
+    METRICS_PORT: '0',
+    HOST: '127.0.0.1',
+  } as Record<string, string>;
+  try {
+    console.log(formatBatchHeartbeatsTable(await runBatchHeartbeatsBench({ env, port: 3903, seconds: DURATION_S, turns: TURNS, nodeFlags: API_NODE_FLAGS })));
+  } finally {
+    await removeKeys(env.REDIS_PREFIX);
+  }
 }
 
 async function clusterPart(): Promise<void> {

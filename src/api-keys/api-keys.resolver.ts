@@ -26,6 +26,12 @@ export class ApiKeysResolver {
     return this.keys.list(auth.organizationId);
   }
 
+  @Roles('ADMIN', 'CLIENT', 'VIEWER')
+  @Query(() => ApiKey, { description: 'The key this request was made with: its role and its principal (every role). Never its secret.' })
+  async currentKey(@CurrentAuth() auth: AuthContext): Promise<ApiKey> {
+    return this.keys.current(auth);
+  }
+
   @Roles('ADMIN')
   @Mutation(() => ApiKeyCreated, { description: 'Creates a key for a principal of the organization and shows its secret once (ADMIN).' })
   async createApiKey(

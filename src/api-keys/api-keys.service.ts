@@ -191,6 +191,13 @@ export class ApiKeysService implements ApiKeyLookup {
     return this.keys.find({ where: { organizationId }, order: { createdAt: 'ASC', id: 'ASC' } });
   }
 
+  /** The key a request authenticated with (it may have been revoked since, within the revocation delay). */
+  async current(auth: { organizationId: string; keyId: string }): Promise<ApiKeyEntity> {
+    const key = await this.keys.findOneBy({ id: auth.keyId, organizationId: auth.organizationId });
+    if (!key) throw new AppError('UNAUTHENTICATED', 'The API key of this request no longer exists; use another key');
+    return key;
+  }
+
   /** Revokes a key of the caller's organization; revoking twice is a no-op. */
   async revoke(command: { organizationId: string; actorPrincipalId: string; id: string }): Promise<boolean> {
     const key = isUuid(command.id) ? await this.keys.findOneBy({ id: command.id, organizationId: command.organizationId }) : null;

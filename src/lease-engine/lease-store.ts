@@ -36,6 +36,7 @@ const SCRIPT_FILES = {
   configure: ['configure.lua', false],
   checkout: ['checkout.lua', false],
   heartbeat: ['heartbeat.lua', false],
+  heartbeats: ['heartbeats.lua', false],
   end: ['end-lease.lua', false],
   sweep: ['sweep.lua', false],
   quote: ['quote.lua', false],
@@ -150,6 +151,26 @@ export class LeaseStore {
     const [status, expiresAtMs, previousExpiresAtMs] = (await this.run('heartbeat', input.poolId, args)) as Reply;
     if (status === 'OK') return { status, expiresAtMs: Number(expiresAtMs), previousExpiresAtMs: Number(previousExpiresAtMs) };
     return { status: status as 'NOT_ACTIVE' | 'UNAVAILABLE' };
+  }
+
+  /**
+   * Heartbeats of many leases of one pool in one call (lua/heartbeats.lua): an answer per
+   * lease, in the order given, or UNAVAILABLE for them all when the pool's state is lost.
+   * Ids must be distinct.
+   */
+  async heartbeatMany(poolId: string, leases: Array<{ leaseId: string; leaseMs?: number }>): Promise<HeartbeatOutcome[] | { status: 'UNAVAILABLE' }> {
+    if (leases.length === 0) return [];
+    assertIds(...leases.map((l) => l.leaseId));
+    const reply = (await this.run(
+      'heartbeats',
+      poolId,
+      leases.flatMap((l) => [l.leaseId, l.leaseMs ?? 0]),
+    )) as Reply;
+    if (reply[0] === 'UNAVAILABLE') return { status: 'UNAVAILABLE' };
+    return leases.map((_, i): HeartbeatOutcome => {
+      if (reply[3 * i] !== 'OK') return { status: 'NOT_ACTIVE' };
+      return { status: 'OK', expiresAtMs: Number(reply[3 * i + 1]), previousExpiresAtMs: Number(reply[3 * i + 2]) };
+    });
   }
 
   /**

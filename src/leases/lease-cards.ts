@@ -24,6 +24,10 @@ const CARDS_KEPT = 50_000;
 // A card outlives its lease's expiry by this much, so a heartbeat that comes late still finds
 // it (and is answered that the lease ended).
 const CARD_SLACK_MS = 60_000;
+// A heartbeat renews the card's life in Redis only when this process last did so longer ago:
+// the card then still outlives the lease by half the slack, and a client heartbeating 500
+// leases every few seconds costs no Redis call per lease each time.
+const KEEP_EVERY_MS = CARD_SLACK_MS / 2;
 
 /**
  * Lease cards, so that a heartbeat on any API process finds its lease's pool, organization and
@@ -34,6 +38,8 @@ const CARD_SLACK_MS = 60_000;
  */
 export class LeaseCards {
   private readonly known = new LRUCache<string, LeaseCard>({ max: CARDS_KEPT });
+  /** When this process last set each card's life in Redis. */
+  private readonly keptAt = new LRUCache<string, number>({ max: CARDS_KEPT });
 
   constructor(
     private readonly store: LeaseStore,
@@ -44,6 +50,7 @@ export class LeaseCards {
   remember(lease: LeaseCard): LeaseCard {
     const card = cardOf(lease);
     this.known.set(card.id, card);
+    this.keptAt.set(card.id, Date.now());
     this.store.saveCard(card.id, JSON.stringify({ ...card, acquiredAt: card.acquiredAt.getTime() }), ttlMs(card)).catch((err: Error) => {
       this.logger.warn(`Could not keep the card of lease ${card.id} in Redis; its heartbeats read PostgreSQL (${err.message})`);
     });
@@ -64,6 +71,9 @@ export class LeaseCards {
 
   /** A heartbeat is about to extend the lease: its card lives one lease length (and the slack) longer. */
   keep(card: LeaseCard): void {
+    const now = Date.now();
+    if (now - (this.keptAt.get(card.id) ?? 0) < KEEP_EVERY_MS) return;
+    this.keptAt.set(card.id, now);
     // Not awaited: it goes out with the heartbeat's own call, which reports a Redis fault.
     this.store.keepCard(card.id, ttlMs(card)).catch((err: Error) => this.logger.debug(`Card of lease ${card.id} not kept: ${err.message}`));
   }
@@ -71,6 +81,7 @@ export class LeaseCards {
   /** The lease ended: nobody needs its card any more. */
   forget(leaseId: string): void {
     this.known.delete(leaseId);
+    this.keptAt.delete(leaseId);
     // Not awaited; a card left behind lapses a minute after its lease would have.
     this.store.dropCard(leaseId).catch((err: Error) => this.logger.debug(`Card of lease ${leaseId} not dropped: ${err.message}`));
   }

@@ -8,7 +8,7 @@ import { mayActOnLease } from './lease-access';
 import { LeaseCard, LeaseCards } from './lease-cards';
 import type { LeaseEntity } from './lease.entity';
 import type { EndedLease, LeaseRecordsService } from './lease-records.service';
-import type { LeaseStore } from '../lease-engine/lease-store';
+import type { HeartbeatOutcome, LeaseStore } from '../lease-engine/lease-store';
 import type { LeaseViewSource } from './lease-view';
 import { LOST_LEASE_MARGIN_MS } from './pool-state.service';
 
@@ -53,14 +53,70 @@ export class LeaseHeartbeats {
 
   async beat(auth: AuthContext, leaseId: string, idle: boolean): Promise<LeaseViewSource> {
     const card = await this.cardFor(auth, leaseId);
-    const leaseMs = card.leaseSeconds * 1000;
     this.cards.keep(card);
-    const result = await this.deps.store.heartbeat({ poolId: card.poolId, leaseId, leaseMs });
+    const result = await this.deps.store.heartbeat({ poolId: card.poolId, leaseId, leaseMs: card.leaseSeconds * 1000 });
     if (result.status === 'UNAVAILABLE') throw this.deps.rebuilding(card.poolId);
     if (result.status === 'NOT_ACTIVE') throw await this.endedBefore(card);
-    // The script set the expiry to its own clock's now plus leaseMs.
-    const at = result.expiresAtMs - leaseMs;
-    this.writes.add({ leaseId, expiresAt: new Date(result.expiresAtMs), at: new Date(at), idle }, result.previousExpiresAtMs - at < URGENT_WITHIN_MS);
+    return this.extended(card, result, idle);
+  }
+
+  /**
+   * Heartbeats of many leases (up to MAX_BATCH_HEARTBEATS, checked by the caller), each
+   * answered on its own, in the order asked: one Redis call per pool, whatever the number of
+   * leases, and PostgreSQL only for what a single heartbeat would read it for.
+   */
+  async beatMany(auth: AuthContext, leaseIds: string[], idle: boolean): Promise<HeartbeatAnswer[]> {
+    const answers = new Map<string, HeartbeatAnswer>();
+    const byPool = new Map<string, LeaseCard[]>();
+    const ids = [...new Set(leaseIds)];
+    const cards = await Promise.all(
+      ids.map(async (id) => {
+        try {
+          return await this.cardFor(auth, id);
+        } catch (err) {
+          answers.set(id, { leaseId: id, error: refusal(err) });
+          return null;
+        }
+      }),
+    );
+    for (const card of cards) {
+      if (!card) continue;
+      const pool = byPool.get(card.poolId);
+      if (pool) pool.push(card);
+      else byPool.set(card.poolId, [card]);
+    }
+    await Promise.all([...byPool].map(([poolId, poolCards]) => this.beatPool(poolId, poolCards, idle, answers)));
+    return leaseIds.map((id) => answers.get(id)!);
+  }
+
+  private async beatPool(poolId: string, cards: LeaseCard[], idle: boolean, answers: Map<string, HeartbeatAnswer>): Promise<void> {
+    const answerAll = (error: AppError) => cards.forEach((card) => answers.set(card.id, { leaseId: card.id, error }));
+    cards.forEach((card) => this.cards.keep(card));
+    let results: HeartbeatOutcome[] | { status: 'UNAVAILABLE' };
+    try {
+      results = await this.deps.store.heartbeatMany(
+        poolId,
+        cards.map((card) => ({ leaseId: card.id, leaseMs: card.leaseSeconds * 1000 })),
+      );
+    } catch (err) {
+      return answerAll(refusal(err));
+    }
+    if (!Array.isArray(results)) return answerAll(this.deps.rebuilding(poolId));
+    const outcomes = results;
+    await Promise.all(
+      cards.map(async (card, i) => {
+        const result = outcomes[i];
+        if (result.status === 'OK') answers.set(card.id, { leaseId: card.id, lease: this.extended(card, result, idle) });
+        else answers.set(card.id, { leaseId: card.id, error: await this.endedBefore(card) });
+      }),
+    );
+  }
+
+  /** A lease Redis extended: PostgreSQL's copy is written behind; answers the lease as it is now. */
+  private extended(card: LeaseCard, result: { expiresAtMs: number; previousExpiresAtMs: number }, idle: boolean): LeaseViewSource {
+    // The script set the expiry to its own clock's now plus the lease's length.
+    const at = result.expiresAtMs - card.leaseSeconds * 1000;
+    this.writes.add({ leaseId: card.id, expiresAt: new Date(result.expiresAtMs), at: new Date(at), idle }, result.previousExpiresAtMs - at < URGENT_WITHIN_MS);
     return { ...card, state: 'ACTIVE', expiresAt: new Date(result.expiresAtMs), endedAt: null };
   }
 
@@ -138,6 +194,20 @@ export class LeaseHeartbeats {
       );
     }
   }
+}
+
+/** One lease's answer in a batch of heartbeats: the lease after it, or why not. */
+export interface HeartbeatAnswer {
+  leaseId: string;
+  lease?: LeaseViewSource;
+  error?: AppError;
+}
+
+/** A refusal of one lease in a batch; a dependency that is down refuses that lease UNAVAILABLE, anything else fails the batch. */
+function refusal(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  if (isDependencyDown(err)) return AppError.unavailable('A dependency of tokenpool is unreachable; retry shortly', 1);
+  throw err;
 }
 
 export function notActive(lease: Pick<LeaseEntity, 'id' | 'state'>): AppError {

@@ -65,6 +65,27 @@ export class Lease {
   workUnitId!: string | null;
 }
 
+@ObjectType('HeartbeatResult', { description: "One lease's answer inside a batch of heartbeats: a lease that ended does not fail the others." })
+export class HeartbeatResult {
+  @Field(() => ID, { description: 'The lease, as asked.' })
+  leaseId!: string;
+
+  @Field(() => Lease, { nullable: true, description: 'The lease after the heartbeat; null when code is set.' })
+  lease!: Lease | null;
+
+  @Field(() => String, { nullable: true, description: 'Null on success; LEASE_NOT_ACTIVE, NOT_FOUND or UNAVAILABLE otherwise.' })
+  code!: string | null;
+
+  @Field(() => LeaseState, { nullable: true, description: 'With LEASE_NOT_ACTIVE: how the lease ended (EXPIRED, RELEASED or REVOKED).' })
+  state!: LeaseStateValue | null;
+
+  @Field(() => String, { nullable: true, description: 'With a code: what happened and what to do, as the single heartbeat would say it.' })
+  message!: string | null;
+
+  @Field(() => Int, { nullable: true, description: 'With UNAVAILABLE: when to try this lease again.' })
+  retryAfterSeconds!: number | null;
+}
+
 @ObjectType('Denial', { description: 'A check-out refused for lack of credits or by a limit; kept for right-sizing.' })
 export class Denial {
   @Field(() => ID, { description: 'Denial id; pass it as `after` to read the next page.' })

@@ -15,7 +15,7 @@ import { CheckoutInput } from './dto/checkout.input';
 import { FairQueueService } from './fair-queue.service';
 import { holdsLease, mayActOnLease } from './lease-access';
 import { LeaseEntity } from './lease.entity';
-import { LeaseHeartbeats } from './lease-heartbeats';
+import { HeartbeatAnswer, LeaseHeartbeats } from './lease-heartbeats';
 import { LeaseMetricsService } from './lease-metrics.service';
 import { DenialRecordsService } from './denial-records.service';
 import { LeaseRecordsService, NewLease } from './lease-records.service';
@@ -32,6 +32,10 @@ const MAX_WAIT_SECONDS = 300;
  * promises: a grant is written to PostgreSQL before the client hears of it (and undone in
  * Redis if that write fails); an end is written to PostgreSQL before Redis frees the credits.
  */
+
+/** The most leases one heartbeats call may name (the contract's bound). */
+export const MAX_BATCH_HEARTBEATS = 500;
+
 @Injectable()
 export class LeasesService implements OnApplicationShutdown {
   private readonly logger = new Logger(LeasesService.name);
@@ -159,6 +163,18 @@ export class LeasesService implements OnApplicationShutdown {
   /** Needs only Redis and the key: see lease-heartbeats.ts. */
   heartbeat(auth: AuthContext, leaseId: string, idle: boolean): Promise<LeaseViewSource> {
     return this.heartbeats.beat(auth, leaseId, idle);
+  }
+
+  /** Up to MAX_BATCH_HEARTBEATS leases, each answered on its own; one Redis call per pool (lease-heartbeats.ts). */
+  heartbeatMany(auth: AuthContext, leaseIds: string[], idle: boolean): Promise<HeartbeatAnswer[]> {
+    if (leaseIds.length === 0) throw AppError.badInput('leaseIds', 'leaseIds must name at least one lease');
+    if (leaseIds.length > MAX_BATCH_HEARTBEATS) {
+      throw AppError.badInput(
+        'leaseIds',
+        `At most ${MAX_BATCH_HEARTBEATS} leases per heartbeats call (${leaseIds.length} given); split them into several calls`,
+      );
+    }
+    return this.heartbeats.beatMany(auth, leaseIds, idle);
   }
 
   /** Heartbeats waiting to be written to PostgreSQL are written before the process exits. */

@@ -1,16 +1,25 @@
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
+import { InjectRepository } from '@nestjs/typeorm';
 import type { FastifyInstance } from 'fastify';
+import { LRUCache } from 'lru-cache';
+import type { PubSub } from 'mercurius';
+import { Repository } from 'typeorm';
 import { RedisClient, RedisService } from '../common/redis/redis.service';
+import { PoolEntity } from './pool.entity';
 
 export interface PoolChangedPayload {
   poolId: string;
 }
 
+// Pools whose organization this process remembers (a pool never changes organization).
+const OWNERS_KEPT = 10_000;
+
 /**
  * "Something changed in pool X": published on Redis by whichever process made the change
  * (API or worker), and relayed by every API replica into its own GraphQL pubsub, so each
- * poolChanged subscriber sees every change wherever it happened.
+ * poolChanged subscriber sees every change wherever it happened; and, under the pool's
+ * organization's topic, each poolsChanged subscriber of that organization.
  */
 @Injectable()
 export class PoolEventsService implements OnApplicationBootstrap {
@@ -22,15 +31,24 @@ export class PoolEventsService implements OnApplicationBootstrap {
   /** Pools changed in this turn of the event loop, announced at its end. */
   private readonly pending = new Set<string>();
 
+  /** Each pool's organization, for the organization's topic. */
+  private readonly owners = new LRUCache<string, string>({ max: OWNERS_KEPT });
+
   constructor(
     private readonly redis: RedisService,
     private readonly adapterHost: HttpAdapterHost,
+    @InjectRepository(PoolEntity) private readonly pools: Repository<PoolEntity>,
   ) {
     this.channel = redis.key('pool-events');
   }
 
   topic(poolId: string): string {
     return `POOL_CHANGED:${poolId}`;
+  }
+
+  /** Every change of every pool of the organization. */
+  organizationTopic(organizationId: string): string {
+    return `POOLS_CHANGED:${organizationId}`;
   }
 
   /**
@@ -82,8 +100,26 @@ export class PoolEventsService implements OnApplicationBootstrap {
     this.subscriber = this.redis.duplicate('pool-events');
     this.subscriber.on('message', (_channel: string, poolId: string) => {
       for (const wake of [...(this.waiters.get(poolId) ?? [])]) wake();
-      pubsub.publish({ topic: this.topic(poolId), payload: { poolId } satisfies PoolChangedPayload });
+      const payload: PoolChangedPayload = { poolId };
+      pubsub.publish({ topic: this.topic(poolId), payload });
+      void this.publishToOrganization(pubsub, payload);
     });
     await this.subscriber.subscribe(this.channel);
+  }
+
+  private async publishToOrganization(pubsub: PubSub, payload: PoolChangedPayload): Promise<void> {
+    let organizationId = this.owners.get(payload.poolId);
+    if (!organizationId) {
+      try {
+        const pool = await this.pools.findOne({ where: { id: payload.poolId }, select: { id: true, organizationId: true } });
+        if (!pool) return; // deleted since: nobody's to hear of
+        organizationId = pool.organizationId;
+        this.owners.set(payload.poolId, organizationId);
+      } catch (err) {
+        this.logger.warn(`Change of pool ${payload.poolId} not sent to poolsChanged: its organization could not be read (${(err as Error).message})`);
+        return;
+      }
+    }
+    pubsub.publish({ topic: this.organizationTopic(organizationId), payload });
   }
 }

@@ -20,6 +20,9 @@ export class Pool {
   @Field(() => Int, { description: 'Leases active now (live).' })
   activeLeases?: number;
 
+  @Field(() => Int, { description: 'Check-outs waiting in the fair queue now (live).' })
+  queueLength?: number;
+
   @Field(() => Int, { description: 'Lease length when a check-out names none (default 300 s).' })
   defaultLeaseSeconds!: number;
 

@@ -75,6 +75,17 @@ export class PoolsResolver {
     return pubsub.subscribe(this.events.topic(pool.id));
   }
 
+  @Roles('ADMIN', 'CLIENT', 'VIEWER')
+  @Subscription(() => Pool, {
+    description: 'Every pool of the organization, each time one changes (the same events as poolChanged), made through any replica.',
+    resolve(this: PoolsResolver, payload: PoolChangedPayload, _args: unknown, context: GqlContext) {
+      return this.poolsService.getInOrganization(context.auth!.organizationId, payload.poolId);
+    },
+  })
+  poolsChanged(@CurrentAuth() auth: AuthContext, @Context('pubsub') pubsub: PubSub) {
+    return pubsub.subscribe(this.events.organizationTopic(auth.organizationId));
+  }
+
   @ResolveField('inUse', () => Int, { description: 'Credits held now, lingering draws included.' })
   async inUse(@Parent() pool: PoolWithLive): Promise<number> {
     return (await this.live(pool)).inUse;
@@ -88,6 +99,11 @@ export class PoolsResolver {
   @ResolveField('activeLeases', () => Int, { description: 'Leases active now.' })
   async activeLeases(@Parent() pool: PoolWithLive): Promise<number> {
     return (await this.live(pool)).activeLeases;
+  }
+
+  @ResolveField('queueLength', () => Int, { description: 'Check-outs waiting in the fair queue now (live).' })
+  async queueLength(@Parent() pool: PoolWithLive): Promise<number> {
+    return (await this.live(pool)).queueLength;
   }
 
   /** One Redis read per pool object, shared by its three live fields. */

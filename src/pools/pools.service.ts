@@ -29,6 +29,7 @@ export interface LiveFigures {
   inUse: number;
   available: number;
   activeLeases: number;
+  queueLength: number;
 }
 
 /**
@@ -136,7 +137,12 @@ export class PoolsService {
   async live(poolId: string): Promise<LiveFigures> {
     const status = await this.store.status(poolId);
     if (status.epoch === null) throw AppError.unavailable(`Pool ${poolId} is being rebuilt; retry shortly`, 1);
-    return { inUse: status.inUse, activeLeases: status.activeLeases, available: Math.max(0, status.cap - status.inUse - status.reservedUnused) };
+    return {
+      inUse: status.inUse,
+      activeLeases: status.activeLeases,
+      available: Math.max(0, status.cap - status.inUse - status.reservedUnused),
+      queueLength: status.queued,
+    };
   }
 
   async setGroupLimit(actor: Actor, input: GroupLimitInput): Promise<GroupLimitEntity> {

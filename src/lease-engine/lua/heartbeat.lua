@@ -14,26 +14,10 @@
     { 'UNAVAILABLE' }  the pool's epoch is missing
 ]]
 usePool(KEYS[1])
-local leaseId, leaseMs = ARGV[1], ARGV[2] or '0'
+local leaseId = ARGV[1]
 local st = rcall('HMGET', STATE, 'epoch', 'lexp', 'l|' .. leaseId)
 if not st[1] then return { 'UNAVAILABLE' } end
-local packed = st[3]
-if not packed then return { 'NOT_ACTIVE' } end
-local drawId, expiresAt, ownMs, grant = match(packed, '^([^|]*)|([^|]*)|([^|]*)|(.*)$')
-local now = clock()
-if expiresAt + 0 <= now then
-  endLease(leaseId, drawId, loadDraw(drawId), 'expire', expiresAt + 0, expiresAt, 0)
-  return { 'NOT_ACTIVE' }
-end
-if num(leaseMs) <= 0 then leaseMs = ownMs end
-local newExpiry = now + num(leaseMs)
-local expStr = format('%d', newExpiry)
-rcall('ZADD', LEASES, 'XX', expStr, leaseId)
-local record = drawId .. '|' .. expStr .. '|' .. leaseMs .. '|' .. grant
--- A shorter lease length can move the earliest expiry forward.
-if not st[2] or newExpiry < num(st[2]) then
-  rcall('HSET', STATE, 'l|' .. leaseId, record, 'lexp', expStr)
-else
-  rcall('HSET', STATE, 'l|' .. leaseId, record)
-end
-return { 'OK', newExpiry, expiresAt }
+if not st[3] then return { 'NOT_ACTIVE' } end
+local status, newExpiry, previous = extendLease(leaseId, ARGV[2] or '0', st[3], st[2], clock())
+if status ~= 'OK' then return { status } end
+return { 'OK', newExpiry, previous }

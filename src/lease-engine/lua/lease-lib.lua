@@ -248,6 +248,31 @@ local function endLease(leaseId, drawId, d, how, endedAt, endedAtStr, lingerMs)
   return true, nil
 end
 
+-- Extends an active lease, whose record `packed` was just read, to now + leaseMs ('0' = the
+-- lease's own length), or ends it as expired when its expiry has passed. lexp is the pool's
+-- earliest expiry as last read or written (nil when unset). Returns 'OK', the new expiry
+-- and the expiry it replaced (both numbers), and lexp after this lease; or 'NOT_ACTIVE'.
+local function extendLease(leaseId, leaseMs, packed, lexp, now)
+  local drawId, expiresAt, ownMs, grant = match(packed, '^([^|]*)|([^|]*)|([^|]*)|(.*)$')
+  if expiresAt + 0 <= now then
+    endLease(leaseId, drawId, loadDraw(drawId), 'expire', expiresAt + 0, expiresAt, 0)
+    return 'NOT_ACTIVE'
+  end
+  if num(leaseMs) <= 0 then leaseMs = ownMs end
+  local newExpiry = now + num(leaseMs)
+  local expStr = format('%d', newExpiry)
+  rcall('ZADD', LEASES, 'XX', expStr, leaseId)
+  local record = drawId .. '|' .. expStr .. '|' .. leaseMs .. '|' .. grant
+  -- A shorter lease length can move the earliest expiry forward.
+  if not lexp or newExpiry < num(lexp) then
+    rcall('HSET', STATE, 'l|' .. leaseId, record, 'lexp', expStr)
+    lexp = expStr
+  else
+    rcall('HSET', STATE, 'l|' .. leaseId, record)
+  end
+  return 'OK', newExpiry, expiresAt + 0, lexp
+end
+
 -- Resets a lower bound (lexp or lnext) to the earliest score left in the zset.
 local function resetNext(field, zset)
   local first = rcall('ZRANGE', zset, '0', '0', 'WITHSCORES')
