@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
-import { waitFor } from '../../../test/support/processes';
+import { startApi, waitFor } from '../../../test/support/processes';
 import { startWorld, type CliWorld } from './support/cli';
 
 /**
@@ -132,6 +132,31 @@ describe('tokenpool run', () => {
     expect(Date.now() - termAt).toBeGreaterThanOrEqual(700);
     expect(readFileSync(join(child.dir, 'signals'), 'utf8')).toBe('SIGTERM\n');
     expect(run.stderr).toContain('SIGKILL in 1 s if it is still running');
+  });
+
+  it('stops the command and exits 75 when no heartbeat gets through before the lease expires (its API is gone)', async () => {
+    const p = await pool(10, 1);
+    // An API of its own, so that stopping it leaves the other tests theirs.
+    const lonely = await startApi();
+    try {
+      const child = sleeper();
+      const run = world.start(['run', '--pool', p.id, '--app', p.app, '--lease-seconds', '5', '--grace', '1', ...child.command(0, 0)], {
+        TOKENPOOL_URL: lonely.url,
+      });
+      await started(child.dir);
+      const leaseId = childEnv(child.dir).TOKENPOOL_LEASE_ID ?? '';
+      await lonely.stop();
+      const stoppedAt = Date.now();
+      expect(await run.exited).toBe(75);
+      // Lost at the lease's local expiry: at most its 5 s after the last heartbeat that got through.
+      expect(Date.now() - stoppedAt).toBeLessThan(8_000);
+      expect(readFileSync(join(child.dir, 'signals'), 'utf8')).toBe('SIGTERM\n');
+      expect(run.stderr).toContain('LEASE_LOST');
+      // The server, reached through the other API, counts it ended from its expiry on.
+      await waitFor(async () => (await leaseState(leaseId)) !== 'ACTIVE', 'the lease to expire on the server', 10_000);
+    } finally {
+      await lonely.stop();
+    }
   });
 
   it('exits 69 with the refusal and its figures when the pool has no credits for the app', async () => {
