@@ -162,6 +162,18 @@ describe('Dockerfile', () => {
     expect(users[users.length - 1]).not.toMatch(/^USER\s+(root|0)(:|\s|$)/i);
   });
 
+  it("copies every workspace's manifest before each npm ci, so the lockfile's workspaces install", () => {
+    const workspaces = (JSON.parse(readText('package.json')) as { workspaces: string[] }).workspaces;
+    expect(workspaces.length).toBeGreaterThan(0);
+    const ciLines = instructions.map((line, i) => (/^RUN npm ci/.test(line) ? i : -1)).filter((i) => i >= 0);
+    expect(ciLines.length).toBeGreaterThan(0);
+    for (const ci of ciLines) {
+      const stageStart = instructions.slice(0, ci).findLastIndex((line) => /^FROM\s/i.test(line));
+      const copied = instructions.slice(stageStart, ci).join('\n');
+      for (const workspace of workspaces) expect(copied).toContain(`COPY ${workspace}/package.json ./${workspace}/`);
+    }
+  });
+
   it('checks health against /health/live and starts the API by default', () => {
     expect(dockerfile).toMatch(/HEALTHCHECK[\s\S]*\/health\/live/);
     expect(dockerfile).toMatch(/CMD \["node", "--max-semi-space-size=32", "dist\/main\.js"\]/);
