@@ -149,7 +149,7 @@ describe('tokenpool run', () => {
       const stoppedAt = Date.now();
       expect(await run.exited).toBe(75);
       // Lost at the lease's local expiry: at most its 5 s after the last heartbeat that got through.
-      expect(Date.now() - stoppedAt).toBeLessThan(8_000);
+      expect(Date.now() - stoppedAt).toBeLessThan(10_000);
       expect(readFileSync(join(child.dir, 'signals'), 'utf8')).toBe('SIGTERM\n');
       expect(run.stderr).toContain('LEASE_LOST');
       // The server, reached through the other API, counts it ended from its expiry on.
