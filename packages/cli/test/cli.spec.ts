@@ -2,7 +2,8 @@ import { parseCommand, splitTopLevel, integerOption, secondsOption, UsageError }
 import { buildStatus, renderStatus, snapshotShape } from '../src/commands/status';
 import { ExitCode, exitCodeForChild, exitCodeForError } from '../src/exit-codes';
 import { duration, localTime, table, until } from '../src/format';
-import { redactKeys } from '../src/main';
+import { TokenpoolError } from '@tokenpool/client';
+import { describeError, redactKeys } from '../src/main';
 
 describe('exit codes', () => {
   it('maps refusals to 69, key problems to 77 and everything else to 1', () => {
@@ -169,5 +170,25 @@ describe('status --watch', () => {
     });
     expect(snapshotShape(doc('2026-12-07T05:06:00Z', 5))).toBe(snapshotShape(doc('2026-12-07T05:05:00Z', 5)));
     expect(snapshotShape(doc('2026-12-07T05:06:00Z', 4))).not.toBe(snapshotShape(doc('2026-12-07T05:05:00Z', 5)));
+  });
+});
+
+describe('error messages', () => {
+  it('carry the code and the figures that make a refusal actionable', () => {
+    const refused = new TokenpoolError('POOL_EXHAUSTED', 'Pool has 8 credits available to you, 21 requested', {
+      extensions: { available: 8, requested: 21, queueLength: 0, retryAfterSeconds: 300 },
+    });
+    expect(describeError(refused)).toBe(
+      'Pool has 8 credits available to you, 21 requested (POOL_EXHAUSTED; available 8, requested 21, queue 0, retry after 300 s)',
+    );
+    expect(describeError(new TokenpoolError('NOT_FOUND', 'No such lease'))).toBe('No such lease (NOT_FOUND)');
+  });
+
+  it('say where the key comes from when none was given', () => {
+    const refused = new TokenpoolError('UNAUTHENTICATED', 'An API key is required');
+    expect(describeError(refused, { url: undefined, apiKey: undefined })).toBe(
+      'An API key is required (UNAUTHENTICATED); set TOKENPOOL_API_KEY or pass --api-key',
+    );
+    expect(describeError(refused, { url: undefined, apiKey: 'tp_x' })).toBe('An API key is required (UNAUTHENTICATED)');
   });
 });
