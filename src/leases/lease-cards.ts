@@ -57,6 +57,11 @@ export class LeaseCards {
     return card;
   }
 
+  /** The lease's card if this process holds it in memory (no Redis call), else undefined. */
+  inMemory(leaseId: string): LeaseCard | undefined {
+    return this.known.get(leaseId);
+  }
+
   /** The lease's card from memory or Redis, or null. */
   async find(leaseId: string): Promise<LeaseCard | null> {
     const known = this.known.get(leaseId);

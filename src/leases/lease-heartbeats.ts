@@ -69,16 +69,21 @@ export class LeaseHeartbeats {
     const answers = new Map<string, HeartbeatAnswer>();
     const byPool = new Map<string, LeaseCard[]>();
     const ids = [...new Set(leaseIds)];
-    const cards = await Promise.all(
-      ids.map(async (id) => {
-        try {
-          return await this.cardFor(auth, id);
-        } catch (err) {
-          answers.set(id, { leaseId: id, error: refusal(err) });
-          return null;
-        }
-      }),
-    );
+    // Cards this process holds are checked at once; only the others are looked up (Redis, PostgreSQL).
+    const cards: (LeaseCard | null)[] = [];
+    const lookups: Promise<void>[] = [];
+    for (const id of ids) {
+      const known = this.cards.inMemory(id);
+      if (known && known.organizationId === auth.organizationId && mayActOnLease(auth, known)) cards.push(known);
+      else
+        lookups.push(
+          this.cardFor(auth, id).then(
+            (card) => void cards.push(card),
+            (err: unknown) => void answers.set(id, { leaseId: id, error: refusal(err) }),
+          ),
+        );
+    }
+    await Promise.all(lookups);
     for (const card of cards) {
       if (!card) continue;
       const pool = byPool.get(card.poolId);
@@ -102,14 +107,13 @@ export class LeaseHeartbeats {
       return answerAll(refusal(err));
     }
     if (!Array.isArray(results)) return answerAll(this.deps.rebuilding(poolId));
-    const outcomes = results;
-    await Promise.all(
-      cards.map(async (card, i) => {
-        const result = outcomes[i];
-        if (result.status === 'OK') answers.set(card.id, { leaseId: card.id, lease: this.extended(card, result, idle) });
-        else answers.set(card.id, { leaseId: card.id, error: await this.endedBefore(card) });
-      }),
-    );
+    const ended: Promise<void>[] = [];
+    results.forEach((result, i) => {
+      const card = cards[i];
+      if (result.status === 'OK') answers.set(card.id, { leaseId: card.id, lease: this.extended(card, result, idle) });
+      else ended.push(this.endedBefore(card).then((error) => void answers.set(card.id, { leaseId: card.id, error })));
+    });
+    await Promise.all(ended);
   }
 
   /** A lease Redis extended: PostgreSQL's copy is written behind; answers the lease as it is now. */
@@ -117,7 +121,24 @@ export class LeaseHeartbeats {
     // The script set the expiry to its own clock's now plus the lease's length.
     const at = result.expiresAtMs - card.leaseSeconds * 1000;
     this.writes.add({ leaseId: card.id, expiresAt: new Date(result.expiresAtMs), at: new Date(at), idle }, result.previousExpiresAtMs - at < URGENT_WITHIN_MS);
-    return { ...card, state: 'ACTIVE', expiresAt: new Date(result.expiresAtMs), endedAt: null };
+    // Spelled out rather than spread: a card read back from Redis has another hidden class than
+    // one made here, and a spread over both was a tenth of a batch's CPU.
+    return {
+      id: card.id,
+      organizationId: card.organizationId,
+      poolId: card.poolId,
+      appId: card.appId,
+      principalId: card.principalId,
+      workUnitId: card.workUnitId,
+      host: card.host,
+      credits: card.credits,
+      leaseSeconds: card.leaseSeconds,
+      fencingToken: card.fencingToken,
+      acquiredAt: card.acquiredAt,
+      state: 'ACTIVE',
+      expiresAt: new Date(result.expiresAtMs),
+      endedAt: null,
+    };
   }
 
   /** A lease was granted and recorded: its card is kept from now on. */

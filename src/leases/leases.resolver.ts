@@ -70,8 +70,9 @@ export class LeasesResolver {
     idle?: boolean | null,
   ): Promise<HeartbeatResult[]> {
     const answers = await this.leasesService.heartbeatMany(auth, leaseIds, idle ?? false);
+    const now = new Date(); // one clock reading for the batch, not one per lease
     return answers.map(({ leaseId, lease, error }) => {
-      if (lease) return { leaseId, lease: leaseView(lease), code: null, state: null, message: null, retryAfterSeconds: null };
+      if (lease) return { leaseId, lease: leaseView(lease, now), code: null, state: null, message: null, retryAfterSeconds: null };
       const extensions = error!.extensions;
       return {
         leaseId,

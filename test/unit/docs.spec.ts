@@ -12,6 +12,10 @@ const pages = [
   ...readdirSync(join(root, 'docs'))
     .filter((name) => name.endsWith('.md'))
     .map((name) => join('docs', name)),
+  // The workspaces' own READMEs (the SDK's and the command line's).
+  ...readdirSync(join(root, 'packages'))
+    .map((name) => join('packages', name, 'README.md'))
+    .filter((path) => existsSync(join(root, path))),
 ];
 
 function readText(path: string): string {
