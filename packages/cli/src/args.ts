@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { localAdminKey } from './local-key';
 
 /**
  * A mistake in how the command was called: printed with the command's usage line and exit
@@ -110,16 +111,18 @@ export function secondsOption(parsed: ParsedArgs, name: string, command: string)
   return value;
 }
 
-/** The connection settings of every command: flags first, then the environment. */
+/** The connection settings of every command. */
 export interface Connection {
   url: string | undefined;
   apiKey: string | undefined;
 }
 
-export function connectionOf(parsed: ParsedArgs, leading: Connection, env: NodeJS.ProcessEnv): Connection {
+/** Flags first, then the environment; without a key, the local server's admin key (local-key.ts). */
+export function connectionOf(parsed: ParsedArgs, leading: Connection, env: NodeJS.ProcessEnv, cwd = process.cwd()): Connection {
+  const url = stringOption(parsed, 'url') ?? leading.url ?? env.TOKENPOOL_URL;
   return {
-    url: stringOption(parsed, 'url') ?? leading.url ?? env.TOKENPOOL_URL,
-    apiKey: stringOption(parsed, 'api-key') ?? leading.apiKey ?? env.TOKENPOOL_API_KEY,
+    url,
+    apiKey: stringOption(parsed, 'api-key') ?? leading.apiKey ?? env.TOKENPOOL_API_KEY ?? localAdminKey(url, cwd),
   };
 }
 

@@ -1,4 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -55,6 +56,8 @@ export async function startWorld(label: string): Promise<CliWorld> {
   const running: CliRun[] = [];
   const start = (args: string[], env: Record<string, string> = {}): CliRun => {
     const proc = spawn(process.execPath, [BIN, ...args], {
+      // Outside the clone: a developer's .tokenpool/admin-key (npm start) must not stand in for a key a test leaves out.
+      cwd: tmpdir(),
       env: { ...process.env, TOKENPOOL_URL: api.url, TOKENPOOL_API_KEY: adminKey, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
