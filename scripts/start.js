@@ -91,7 +91,8 @@ tokenpool is running: API and worker.
   Admin key for organization "${who?.organization?.name}": ${key}
   (kept in .tokenpool/admin-key for the next start)
 
-Try it:
+Try it, in another terminal in this folder:
+  npx tokenpool status${port === '3000' ? '' : ` --url ${base}`}        # pools and who holds what (uses the key above)
   curl -s ${base}/graphql -H 'content-type: application/json' \\
     -H 'authorization: Bearer ${key}' -d '{"query":"{ me { name kind } }"}'
 
