@@ -16,6 +16,7 @@ import { HealthModule } from './common/health/health.module';
 import { HistoryModule } from './history/history.module';
 import { LeasesModule } from './leases/leases.module';
 import { LoggingModule } from './common/logging/logging.module';
+import { McpModule } from './mcp/mcp.module';
 import { MetricsModule } from './common/metrics/metrics.module';
 import { MetricsService } from './common/metrics/metrics.service';
 import { RedisModule } from './common/redis/redis.module';
@@ -63,6 +64,7 @@ import { WorkUnitsModule } from './work-units/work-units.module';
     ComputeUsageModule,
     OutcomeReportsModule,
     ExportsModule,
+    McpModule,
   ],
   providers: [{ provide: APP_FILTER, useClass: AppExceptionFilter }],
 })

@@ -58,6 +58,8 @@ export interface AppConfig {
   otlpMaxAttributes: number;
   /** Most subscriptions one WebSocket may hold at once. */
   subscriptionsPerSocket: number;
+  /** An MCP session without a request (or an open stream) for this long is closed and its leases checked in. */
+  mcpSessionIdleSeconds: number;
   /** Port of the API's Prometheus endpoint, apart from the public port (0 picks a free one). */
   metricsPort: number;
   /** Most waiting check-outs per principal and pool, and per pool. */
@@ -227,6 +229,7 @@ export function parseConfig(env: Env): AppConfig {
     otlpMaxSpans: r.int('OTLP_MAX_SPANS', 10_000, 1, 1_000_000),
     otlpMaxAttributes: r.int('OTLP_MAX_ATTRIBUTES', 128, 1, 10_000),
     subscriptionsPerSocket: r.int('SUBSCRIPTIONS_PER_SOCKET', 20, 1, 1000),
+    mcpSessionIdleSeconds: r.int('MCP_SESSION_IDLE_SECONDS', 300, 1, 86_400),
     metricsPort: r.int('METRICS_PORT', 9464, 0, 65535),
     queueMaxPerPrincipal: r.int('QUEUE_MAX_PER_PRINCIPAL', 20, 1, 10_000),
     queueMaxPerPool: r.int('QUEUE_MAX_PER_POOL', 1000, 1, 100_000),

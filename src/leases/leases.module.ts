@@ -42,6 +42,6 @@ import { QuotesService } from './quotes.service';
     LeasesResolver,
     DenialsResolver,
   ],
-  exports: [LeasesService],
+  exports: [LeasesService, QuotesService, LeaseRecordsService],
 })
 export class LeasesModule {}

@@ -12,6 +12,9 @@ export interface PoolChangedPayload {
   poolId: string;
 }
 
+/** A change of a pool with its organization, as relayed in this API process (see onChange). */
+export type PoolChangeListener = (change: { poolId: string; organizationId: string }) => void;
+
 // Pools whose organization this process remembers (a pool never changes organization).
 const OWNERS_KEPT = 10_000;
 
@@ -33,6 +36,8 @@ export class PoolEventsService implements OnApplicationBootstrap {
 
   /** Each pool's organization, for the organization's topic. */
   private readonly owners = new LRUCache<string, string>({ max: OWNERS_KEPT });
+  /** In-process listeners beside GraphQL (the MCP sessions' resource notifications). */
+  private readonly listeners = new Set<PoolChangeListener>();
 
   constructor(
     private readonly redis: RedisService,
@@ -92,6 +97,15 @@ export class PoolEventsService implements OnApplicationBootstrap {
     });
   }
 
+  /**
+   * Hears every change relayed to this API process, with the pool's organization, after the
+   * GraphQL subscribers: for consumers that are not GraphQL (MCP resource notifications).
+   */
+  onChange(listener: PoolChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
   /** Only processes that serve GraphQL relay events; the worker just publishes. */
   async onApplicationBootstrap(): Promise<void> {
     const fastify = this.adapterHost.httpAdapter?.getInstance<FastifyInstance>();
@@ -121,5 +135,6 @@ export class PoolEventsService implements OnApplicationBootstrap {
       }
     }
     pubsub.publish({ topic: this.organizationTopic(organizationId), payload });
+    for (const listener of this.listeners) listener({ poolId: payload.poolId, organizationId });
   }
 }

@@ -12,6 +12,6 @@ import { SigningKeysService } from './signing-keys.service';
   imports: [TypeOrmModule.forFeature([SigningKeyEntity]), LeasesModule],
   controllers: [JwksController],
   providers: [SigningKeysService, LeaseProofsService, LeaseProofResolver],
-  exports: [SigningKeysService],
+  exports: [SigningKeysService, LeaseProofsService],
 })
 export class ProofsModule {}
