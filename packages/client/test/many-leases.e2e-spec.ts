@@ -1,0 +1,65 @@
+import { TokenpoolClient, type Lease } from '@tokenpool/client';
+import { ApiProcess, startApi } from '../../../test/support/processes';
+import { countingClient, newOrganization, poolWithApp } from './fixtures';
+
+const LEASES = 1_000;
+const LEASE_SECONDS = 8;
+const INTERVAL_MS = (LEASE_SECONDS * 1000) / 4;
+
+/** One client holding 1,000 leases: kept alive by at most 2 `heartbeats` calls per interval; a revocation aborts one signal only. */
+describe('SDK heartbeats for 1,000 leases', () => {
+  let api: ApiProcess;
+  let adminKey: string;
+  let admin: TokenpoolClient;
+
+  beforeAll(async () => {
+    [api, adminKey] = await Promise.all([startApi(), newOrganization()]);
+    admin = new TokenpoolClient({ url: api.url, apiKey: adminKey });
+  });
+
+  afterAll(async () => {
+    await admin?.close();
+    await api?.stop();
+  });
+
+  it('keeps them alive with at most 2 heartbeats calls per interval, and a revocation aborts only its own lease', async () => {
+    const { poolId, appKey } = await poolWithApp(admin, { cap: LEASES, cost: 1 });
+    const { client, sent } = countingClient({ url: api.url, apiKey: adminKey }, 'heartbeats(');
+    const leases: Lease[] = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next++ < LEASES) leases.push(await client.checkout({ poolId, app: appKey, leaseSeconds: LEASE_SECONDS }));
+      }),
+    );
+    expect(leases).toHaveLength(LEASES);
+
+    // One interval for the leases checked out at different moments to fall into one rhythm, then three measured.
+    await new Promise((r) => setTimeout(r, INTERVAL_MS + 500));
+    const from = sent.length;
+    const startedAt = Date.now();
+    await new Promise((r) => setTimeout(r, 3 * INTERVAL_MS));
+    const measured = sent.slice(from);
+    expect(measured.length).toBeGreaterThanOrEqual(4); // they were heartbeated: 2 calls of 500 per round
+    expect(measured.length).toBeLessThanOrEqual(2 * 3 + 2);
+    for (const at of measured) expect(measured.filter((t) => t >= at && t < at + INTERVAL_MS - 100).length).toBeLessThanOrEqual(2);
+    // Each lease's expiry, as the server last answered, moved past the length of a lease since the measure began.
+    expect(leases.every((l) => !l.signal.aborted && l.expiresAt.getTime() > startedAt + LEASE_SECONDS * 1000)).toBe(true);
+    // The server reads them ACTIVE well past their first expiry.
+    expect(await admin.leases({ poolId, state: 'ACTIVE', first: 100 })).toHaveLength(100);
+
+    const victim = leases[123];
+    const revokedAt = Date.now();
+    await admin.revokeLease(victim.id);
+    await new Promise<void>((resolve) => victim.signal.addEventListener('abort', () => resolve(), { once: true }));
+    expect(Date.now() - revokedAt).toBeLessThan((LEASE_SECONDS * 1000) / 2);
+    expect(victim.signal.reason).toMatchObject({ code: 'LEASE_NOT_ACTIVE', state: 'REVOKED' });
+    await new Promise((r) => setTimeout(r, INTERVAL_MS));
+    expect(leases.filter((l) => l.signal.aborted).map((l) => l.id)).toEqual([victim.id]);
+    expect(client.leasesHeld).toHaveLength(LEASES - 1);
+
+    await client.close();
+    expect(client.leasesHeld).toHaveLength(0);
+    expect((await admin.pools()).find((p) => p.id === poolId)).toMatchObject({ inUse: 0 });
+  });
+});
