@@ -183,8 +183,10 @@ export class Heartbeater {
 
   async #run(batch: PlannedBatch, sentAt: number): Promise<void> {
     for (const e of batch.entries) e.inFlight = true;
-    // A call that hangs must fail in time for a retry before the shortest lease of the batch expires.
-    const timeoutMs = Math.max(1_000, Math.min(10_000, ...batch.entries.map((e) => e.intervalMs)));
+    // A slow server gets at least 5 s (a quarter of a long lease, up to 15 s) to answer a big
+    // batch; a call that hangs still fails by half the shortest lease, in time for a retry.
+    const shortest = Math.min(...batch.entries.map((e) => e.leaseMs));
+    const timeoutMs = Math.min(15_000, shortest / 2, Math.max(5_000, shortest / 4));
     let results: HeartbeatResultItem[] | undefined;
     let failure: unknown;
     try {
