@@ -45,7 +45,7 @@ export interface TokenpoolClientOptions {
   fetch?: FetchLike;
   /** The WebSocket class for subscriptions (default: the `ws` package's). */
   webSocketImpl?: unknown;
-  /** Errors of background work no call awaits (usage events refused by the server). Default: console.warn. */
+  /** Errors of background work no call awaits (usage events refused by the server, a watch refused). Default: console.warn. */
   onError?: (err: TokenpoolError) => void;
 }
 
@@ -84,7 +84,7 @@ export interface LeasesFilter {
 export interface WatchOptions {
   /** Stops watching when it aborts. */
   signal?: AbortSignal;
-  /** Called when the subscription fails for good (a refused key); reconnects are silent. */
+  /** Called when the subscription fails for good (a refused key); reconnects are silent. Default: the client's onError. */
   onError?: (err: TokenpoolError) => void;
 }
 
@@ -113,6 +113,7 @@ export class TokenpoolClient implements LeaseOwner {
   readonly #usage: UsageBuffer;
   readonly #subscriptions: Subscriptions;
   readonly #watchers = new Set<() => void>();
+  readonly #onError: (err: TokenpoolError) => void;
   #verifier: ProofVerifier | undefined;
   #closing: Promise<void> | undefined;
 
@@ -126,6 +127,7 @@ export class TokenpoolClient implements LeaseOwner {
     });
     this.#heartbeater = new Heartbeater({ send: (ids, withProof, timeoutMs) => this.#sendHeartbeats(ids, withProof, timeoutMs) });
     const onError = options.onError ?? ((err: TokenpoolError) => console.warn(`tokenpool client: ${err.code}: ${err.message}`));
+    this.#onError = onError;
     this.#usage = new UsageBuffer({
       send: (events) => this.#transport.request<RecordComputeUsageMutation>(RECORD_COMPUTE_USAGE, { events }, { timeoutMs: DEFAULT_REQUEST_TIMEOUT_MS }),
       onError,
@@ -282,7 +284,7 @@ export class TokenpoolClient implements LeaseOwner {
     this.#assertOpen();
     const unsubscribe = this.#subscriptions.subscribe<PoolsChangedSubscription>(POOLS_CHANGED, {
       next: (data) => onPool(data.poolsChanged),
-      error: (err) => options.onError?.(err),
+      error: (err) => (options.onError ?? this.#onError)(err),
     });
     const stop = () => {
       if (!this.#watchers.delete(stop)) return;
