@@ -156,10 +156,10 @@ export class TokenpoolClient implements LeaseOwner {
     const checkoutInput: CheckoutInput = { ...rest, idempotencyKey: rest.idempotencyKey ?? randomUUID() };
     const waitMs = (checkoutInput.waitSeconds ?? 0) * 1000;
     const deadline = Date.now() + (options.retryDeadlineMs ?? this.#retryDeadlineMs) + waitMs;
-    let sentAt = 0;
+    let firstSentAt: number | undefined;
     const { checkout } = await withRetry(
       () => {
-        sentAt = Date.now();
+        firstSentAt ??= Date.now();
         return this.#transport.request<CheckoutMutation>(
           CHECKOUT,
           { input: checkoutInput },
@@ -168,9 +168,10 @@ export class TokenpoolClient implements LeaseOwner {
       },
       { deadline, signal: options.signal },
     );
-    // The local expiry starts when the request was sent (never later than the server's), or,
-    // for a check-out that may have waited in the queue, when its answer arrived.
-    const startedAt = waitMs ? Date.now() : sentAt;
+    // The local expiry starts when the first attempt was sent: whichever attempt was granted,
+    // the grant came later, so the local deadline is never after the server's. A check-out
+    // that may have waited in the queue starts it when its answer arrived instead.
+    const startedAt = waitMs ? Date.now() : (firstSentAt ?? Date.now());
     const lease = new Lease(
       {
         ...checkout,

@@ -130,18 +130,21 @@ export class Heartbeater {
 
   /**
    * Starts heartbeating a lease. `sentAt` is the local time its check-out request was sent,
-   * the start of its local expiry (see above).
+   * the start of its local expiry (see above). A check-out whose retries took so long that a
+   * quarter has passed is heartbeated at once, and given at least half its length (at most
+   * 5 s) for that heartbeat to answer before it counts as lost.
    */
   add(subject: HeartbeatSubject, leaseSeconds: number, sentAt: number): void {
     if (this.#closed) return;
+    const now = this.#now();
     const leaseMs = leaseSeconds * 1000;
     const intervalMs = leaseMs / 4;
     this.#entries.set(subject.id, {
       subject,
       leaseMs,
       intervalMs,
-      nextDueAt: sentAt + intervalMs,
-      localExpiresAt: sentAt + leaseMs,
+      nextDueAt: sentAt + intervalMs, // in the past after a slow check-out: at the next tick
+      localExpiresAt: Math.max(sentAt + leaseMs, now + Math.min(leaseMs / 2, 5_000)),
       inFlight: false,
       failures: 0,
     });

@@ -163,3 +163,31 @@ describe('Heartbeater', () => {
     expect(s.lostWith).toMatchObject({ code: 'LEASE_LOST' });
   });
 });
+
+describe('Heartbeater.add after a slow check-out', () => {
+  beforeEach(() => jest.useFakeTimers({ now: 1_000_000 }));
+  afterEach(() => jest.useRealTimers());
+
+  it('heartbeats at once a lease whose check-out was sent more than a quarter ago, and does not count it lost before that heartbeat answers', async () => {
+    const calls: number[] = [];
+    const heartbeater = new Heartbeater({
+      send: async (leaseIds) => {
+        calls.push(Date.now());
+        await new Promise((r) => setTimeout(r, 500));
+        return leaseIds.map((id) => ({
+          leaseId: id,
+          code: null,
+          state: null,
+          lease: { id, leaseSeconds: 8, expiresAt: new Date(Date.now() + 8_000).toISOString() },
+        }));
+      },
+    });
+    const s = new Subject('slow');
+    heartbeater.add(s, 8, Date.now() - 9_000); // first attempt sent 9 s ago: past its local expiry already
+    await jest.advanceTimersByTimeAsync(600);
+    expect(calls).toEqual([1_000_000 + 10]);
+    expect(s.lostWith).toBeUndefined();
+    expect(s.beats).toHaveLength(1);
+    heartbeater.close();
+  });
+});
