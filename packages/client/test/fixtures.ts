@@ -39,11 +39,16 @@ export function countingClient(options: TokenpoolClientOptions, marker: string):
 
 /**
  * A TCP forwarder whose target can change (an API restarted on another port keeps the
- * client's URL) and which can drop every open connection at once.
+ * client's URL), which can drop every open connection at once, and which can swallow the
+ * next answers: the server has done the work, and the connection dies before the client
+ * reads a byte of the answer.
  */
-export async function startSwitchableProxy(targetPort: number): Promise<{ url: string; retarget(port: number): void; drop(): void; close(): Promise<void> }> {
+export async function startSwitchableProxy(
+  targetPort: number,
+): Promise<{ url: string; retarget(port: number): void; drop(): void; dropNextAnswers(count: number): void; close(): Promise<void> }> {
   const port = await freePort();
   let target = targetPort;
+  let answersToDrop = 0;
   const sockets = new Set<Socket>();
   const server: Server = createServer((client) => {
     const upstream = createConnection({ host: '127.0.0.1', port: target });
@@ -52,7 +57,14 @@ export async function startSwitchableProxy(targetPort: number): Promise<{ url: s
       socket.on('close', () => sockets.delete(socket));
       socket.on('error', () => undefined);
     }
-    client.pipe(upstream).pipe(client);
+    client.pipe(upstream);
+    upstream.on('data', (chunk: Buffer) => {
+      if (answersToDrop > 0) {
+        answersToDrop--;
+        upstream.destroy();
+        client.destroy();
+      } else client.write(chunk);
+    });
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
@@ -64,6 +76,7 @@ export async function startSwitchableProxy(targetPort: number): Promise<{ url: s
     url: `http://127.0.0.1:${port}`,
     retarget: (p) => (target = p),
     drop,
+    dropNextAnswers: (count) => (answersToDrop = count),
     close: () =>
       new Promise<void>((resolve) => {
         drop();

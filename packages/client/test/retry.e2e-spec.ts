@@ -1,6 +1,6 @@
 import { TokenpoolClient } from '@tokenpool/client';
 import { ApiProcess, startApi, startTcpProxy, waitFor } from '../../../test/support/processes';
-import { countingClient, newOrganization, poolWithApp } from './fixtures';
+import { countingClient, newOrganization, poolWithApp, portOf, startSwitchableProxy } from './fixtures';
 
 /**
  * Promise 3 through the SDK: a check-out whose connection is dropped while the server works on
@@ -58,5 +58,19 @@ describe('SDK check-out retries', () => {
     expect((await admin.leases({ poolId })).map((l) => l.id)).toEqual([lease.id]);
     await client.close();
     await proxy.cut();
+  });
+
+  it('holds ONE lease when the server granted it and its answer was lost', async () => {
+    const { poolId, appKey } = await poolWithApp(admin, { cap: 10, cost: 1 });
+    const proxy = await startSwitchableProxy(portOf(api.url));
+    const { client, sent, failed } = countingClient({ url: proxy.url, apiKey: adminKey }, 'mutation Checkout');
+    proxy.dropNextAnswers(2); // the first two check-outs are recorded, and their answers never arrive
+    const lease = await client.checkout({ poolId, app: appKey, leaseSeconds: 60 });
+    expect(sent).toHaveLength(3);
+    expect(failed()).toBe(2);
+    const leases = await admin.leases({ poolId });
+    expect(leases.map((l) => [l.id, l.state])).toEqual([[lease.id, 'ACTIVE']]);
+    await client.close();
+    await proxy.close();
   });
 });
