@@ -35,6 +35,20 @@ describe('MCP server over Streamable HTTP', () => {
     return { client, transport };
   }
 
+  /** A bare initialize request, as any MCP client's first. */
+  function initialize(key: string | null): Promise<Response> {
+    return fetch(`${api.url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } },
+      }),
+    });
+  }
+
   async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<ToolAnswer> {
     return (await client.callTool({ name, arguments: args })) as ToolAnswer;
   }
@@ -161,6 +175,19 @@ describe('MCP server over Streamable HTTP', () => {
     expect(Date.now() - killedAt).toBeLessThan((IDLE_SECONDS + LEASE_SECONDS) * 1000);
   });
 
+  it('ends the sessions of a revoked key within seconds, checking their leases in', async () => {
+    const agent = await t.principalWithKey(tenant.adminKey, 'CLIENT', { kind: 'AGENT', name: 'revoked-agent' });
+    const { client } = await connect(agent.key);
+    await call(client, 'checkout', { pool: tenant.poolId, app: tenant.app, leaseSeconds: 60 });
+    expect(await inUse()).toBe(6);
+    const revoked = await t.gql(tenant.adminKey, 'mutation($id: ID!) { revokeApiKey(id: $id) }', { id: agent.keyId });
+    expect(revoked.errors).toBeUndefined();
+    await waitFor(async () => (await inUse()) === 0, 'the revoked key’s lease checked in', 5000);
+    // The session is gone (404), and the key opens no new one (401, once the key cache of at most 2 s has let go).
+    await expect(client.callTool({ name: 'my_leases', arguments: {} })).rejects.toThrow(/NOT_FOUND|UNAUTHENTICATED/);
+    await waitFor(async () => (await initialize(agent.key)).status === 401, 'a 401 for the revoked key', 5000);
+  });
+
   it('records usage and an outcome on the work unit, read back through GraphQL', async () => {
     const { client } = await connect(tenant.clientKey);
     const ref = `ticket-${Date.now()}`;
@@ -214,16 +241,7 @@ describe('MCP server over Streamable HTTP', () => {
     await expect(stranger.readResource({ uri: `tokenpool://pools/${tenant.poolId}` })).rejects.toThrow(/No pool/);
     expect(JSON.stringify((await stranger.readResource({ uri: 'tokenpool://pools' })).contents)).not.toContain(tenant.poolId);
 
-    const noKey = await fetch(`${api.url}/mcp`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'initialize',
-        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } },
-      }),
-    });
+    const noKey = await initialize(null);
     expect(noKey.status).toBe(401);
     expect(await noKey.json()).toEqual({ errors: [{ message: expect.any(String), extensions: { code: 'UNAUTHENTICATED' } }] });
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { ApiKeyLookup } from '../auth/api-key-lookup';
 import type { AuthContext } from '../auth/auth-context';
 import { AppError } from '../common/errors/app-error';
 import { APP_CONFIG, AppConfig } from '../config/env';
@@ -15,6 +16,8 @@ import { beatIntervalMs, McpSession } from './mcp-session';
 
 /** How often the registry looks for idle sessions and leases due for a heartbeat. */
 const TICK_MS = 500;
+/** How often the keys of open sessions are read again: a revoked or expired key's sessions end. */
+const KEY_CHECK_MS = 2000;
 /** Sessions one API key may hold open on one replica (each holds an McpServer in memory). */
 export const MAX_SESSIONS_PER_KEY = 100;
 
@@ -37,6 +40,8 @@ export class McpSessionsService implements OnModuleInit, BeforeApplicationShutdo
   private readonly sessions = new Map<string, McpSession>();
   private timer?: NodeJS.Timeout;
   private stopListening?: () => void;
+  private keysCheckedAt = Date.now();
+  private checkingKeys = false;
 
   constructor(
     private readonly leases: LeasesService,
@@ -45,6 +50,7 @@ export class McpSessionsService implements OnModuleInit, BeforeApplicationShutdo
     private readonly resources: McpResources,
     private readonly events: PoolEventsService,
     private readonly metrics: McpMetrics,
+    private readonly apiKeys: ApiKeyLookup,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -135,10 +141,36 @@ export class McpSessionsService implements OnModuleInit, BeforeApplicationShutdo
 
   private tick(): void {
     const now = Date.now();
+    if (now - this.keysCheckedAt >= KEY_CHECK_MS) {
+      this.keysCheckedAt = now;
+      void this.checkKeys();
+    }
     const idleMs = this.config.mcpSessionIdleSeconds * 1000;
     for (const session of [...this.sessions.values()]) {
       if (session.idleFor(now) >= idleMs) void this.close(session, `idle for ${this.config.mcpSessionIdleSeconds} s`);
       else void this.heartbeat(session, now);
+    }
+  }
+
+  /**
+   * A session authenticates per request, but its open stream and its server-held leases
+   * outlive them: so the keys of open sessions are read again from the database (never the
+   * key cache) every KEY_CHECK_MS, and the sessions of a key that was revoked or expired are
+   * closed, their leases checked in. If the database cannot answer, the next round tries again.
+   */
+  private async checkKeys(): Promise<void> {
+    if (this.checkingKeys || this.sessions.size === 0) return;
+    this.checkingKeys = true;
+    try {
+      const keyIds = [...new Set([...this.sessions.values()].map((session) => session.auth.keyId))];
+      const valid = await this.apiKeys.stillValid(keyIds);
+      for (const session of [...this.sessions.values()]) {
+        if (!valid.has(session.auth.keyId)) void this.close(session, 'ended: its API key was revoked or expired');
+      }
+    } catch (err) {
+      this.logger.warn(`Could not re-check the keys of MCP sessions (${(err as Error).message}); trying again`);
+    } finally {
+      this.checkingKeys = false;
     }
   }
 

@@ -22,7 +22,7 @@ import { WorkUnitRefs } from './work-unit-refs';
  * session's key, so they answer exactly what GraphQL would. API processes only.
  */
 @Module({
-  imports: [AuthModule.forKeys(ApiKeysModule), PoolsModule, AppsModule, LeasesModule, ProofsModule, WorkUnitsModule, ComputeUsageModule],
+  imports: [AuthModule.forKeys(ApiKeysModule), ApiKeysModule, PoolsModule, AppsModule, LeasesModule, ProofsModule, WorkUnitsModule, ComputeUsageModule],
   providers: [McpHttpRoute, McpSessionsService, LeaseTools, LedgerTools, McpResources, PoolViews, WorkUnitRefs, McpMetrics],
 })
 export class McpModule {}

@@ -1,8 +1,9 @@
 import { TokenpoolClient, TokenpoolError } from '@tokenpool/client';
 import { connectionOf, parseCommand, splitTopLevel, UsageError, type Connection } from './args';
 import type { Command, CommandContext, Io } from './command';
-import { appsCreateCommand, mcpCommand, poolsCreateCommand } from './commands/admin';
+import { appsCreateCommand, poolsCreateCommand } from './commands/admin';
 import { leasesCommand } from './commands/leases';
+import { mcpCommand } from './commands/mcp';
 import { revokeCommand } from './commands/revoke';
 import { runCommand } from './commands/run';
 import { statusCommand } from './commands/status';

@@ -148,9 +148,9 @@ describe('tokenpool status, leases, admin helpers and exit codes', () => {
     const unknownCommand = await cli(['frobnicate']);
     expect(unknownCommand.code).toBe(1);
     expect(unknownCommand.stderr).toContain('unknown command "frobnicate"');
-    const mcp = await cli(['mcp']);
-    expect(mcp.code).toBe(1);
-    expect(mcp.stderr).toContain('not available yet');
+    const mcp = await cli(['mcp', '--help']);
+    expect(mcp.code).toBe(0);
+    expect(mcp.stdout).toContain('Model Context Protocol');
     const help = await cli(['run', '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('TOKENPOOL_LEASE_PROOF_FILE');

@@ -67,17 +67,3 @@ ${CONNECTION_HELP}`,
     return ExitCode.OK;
   },
 };
-
-/** Reserved for the MCP server (docs/clients.md section 3), which a later issue builds. */
-export const mcpCommand: Command = {
-  name: 'mcp',
-  summary: 'MCP server for agents over stdio (not available yet)',
-  help: `Usage: tokenpool mcp
-
-Reserved for the MCP server for agents (stdio). It is not available in this version.`,
-  options: {},
-  maxPositionals: 0,
-  run() {
-    throw new UsageError('tokenpool mcp is not available yet: a later version adds the MCP server', 'mcp');
-  },
-};
