@@ -45,12 +45,14 @@ export function countingClient(options: TokenpoolClientOptions, marker: string):
  */
 export async function startSwitchableProxy(
   targetPort: number,
-): Promise<{ url: string; retarget(port: number): void; drop(): void; dropNextAnswers(count: number): void; close(): Promise<void> }> {
+): Promise<{ url: string; retarget(port: number): void; drop(): void; dropNextAnswers(count: number): void; connections(): number; close(): Promise<void> }> {
   const port = await freePort();
   let target = targetPort;
   let answersToDrop = 0;
+  let accepted = 0;
   const sockets = new Set<Socket>();
   const server: Server = createServer((client) => {
+    accepted++;
     const upstream = createConnection({ host: '127.0.0.1', port: target });
     for (const socket of [client, upstream]) {
       sockets.add(socket);
@@ -77,6 +79,7 @@ export async function startSwitchableProxy(
     retarget: (p) => (target = p),
     drop,
     dropNextAnswers: (count) => (answersToDrop = count),
+    connections: () => accepted,
     close: () =>
       new Promise<void>((resolve) => {
         drop();

@@ -1,6 +1,6 @@
 import { TokenpoolClient, type Pool } from '@tokenpool/client';
 import { ApiProcess, startApi, waitFor } from '../../../test/support/processes';
-import { newOrganization, poolWithApp } from './fixtures';
+import { newOrganization, poolWithApp, portOf, startSwitchableProxy } from './fixtures';
 
 /** Live pool figures over the poolsChanged subscription, fresh proofs with every heartbeat, work units and outcomes. */
 describe('SDK watchPools, refreshProof and the ledger helpers', () => {
@@ -43,6 +43,27 @@ describe('SDK watchPools, refreshProof and the ledger helpers', () => {
     await lease.release();
     await new Promise((r) => setTimeout(r, 500));
     expect(heard.length).toBe(count);
+  });
+
+  it('reconnects after the WebSocket dropped and hears changes again', async () => {
+    const { poolId, appKey } = await poolWithApp(tp, { cap: 10, cost: 1 });
+    const proxy = await startSwitchableProxy(portOf(api.url));
+    const watcher = new TokenpoolClient({ url: proxy.url, apiKey: adminKey });
+    const heard: Pool[] = [];
+    watcher.watchPools((pool) => heard.push(pool));
+    const changeHeard = async () => {
+      const before = heard.length;
+      const probe = await tp.checkout({ poolId, app: appKey });
+      await probe.release();
+      return heard.slice(before).some((p) => p.id === poolId);
+    };
+    await waitFor(changeHeard, 'the first subscription', 10_000);
+    expect(proxy.connections()).toBe(1); // the WebSocket: nothing else goes through the proxy
+    proxy.drop();
+    await waitFor(changeHeard, 'the subscription after the drop', 15_000);
+    expect(proxy.connections()).toBe(2); // heard over a new socket
+    await watcher.close();
+    await proxy.close();
   });
 
   it('with refreshProof, every heartbeat brings a fresh proof and calls onHeartbeat after updating the lease', async () => {
