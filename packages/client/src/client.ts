@@ -125,7 +125,7 @@ export class TokenpoolClient implements LeaseOwner {
       apiKey: options.apiKey ?? process.env.TOKENPOOL_API_KEY,
       fetch: options.fetch ?? ((input, init) => fetch(input, init)),
     });
-    this.#heartbeater = new Heartbeater({ send: (ids, withProof, timeoutMs) => this.#sendHeartbeats(ids, withProof, timeoutMs) });
+    this.#heartbeater = new Heartbeater({ send: (ids, options) => this.#sendHeartbeats(ids, options) });
     const onError = options.onError ?? ((err: TokenpoolError) => console.warn(`tokenpool client: ${err.code}: ${err.message}`));
     this.#onError = onError;
     this.#usage = new UsageBuffer({
@@ -350,13 +350,10 @@ export class TokenpoolClient implements LeaseOwner {
     this.#heartbeater.remove(lease.id);
   }
 
-  async #sendHeartbeats(leaseIds: string[], withProof: boolean, timeoutMs: number): Promise<HeartbeatResultItem[]> {
-    if (withProof) {
-      const data = await this.#transport.request<HeartbeatsWithProofMutation>(HEARTBEATS_WITH_PROOF, { leaseIds }, { timeoutMs });
-      return data.heartbeats;
-    }
-    const data = await this.#transport.request<HeartbeatsMutation>(HEARTBEATS, { leaseIds }, { timeoutMs });
-    return data.heartbeats;
+  async #sendHeartbeats(leaseIds: string[], options: { withProof: boolean; idle: boolean; timeoutMs: number }): Promise<HeartbeatResultItem[]> {
+    const variables = { leaseIds, idle: options.idle };
+    if (options.withProof) return (await this.#transport.request<HeartbeatsWithProofMutation>(HEARTBEATS_WITH_PROOF, variables, options)).heartbeats;
+    return (await this.#transport.request<HeartbeatsMutation>(HEARTBEATS, variables, options)).heartbeats;
   }
 
   /** One operation with the retry policy; `idempotent` false retries only refusals the server answered. */

@@ -50,6 +50,7 @@ export class Lease implements HeartbeatSubject {
   readonly host: string | null;
   readonly workUnitId: string | null;
   readonly refreshProof: boolean;
+  #idle = false;
   #leaseSeconds: number;
   #expiresAt: Date;
   #proof: string | null;
@@ -95,6 +96,20 @@ export class Lease implements HeartbeatSubject {
    */
   get proof(): string | null {
     return this.#proof;
+  }
+
+  /** Whether the heartbeats report the lease's user as idle (see setIdle). */
+  get idle(): boolean {
+    return this.#idle;
+  }
+
+  /**
+   * Reports the user idle (true) or active again (false) with the following heartbeats: time
+   * during which every lease of a draw reports idle is recorded as the draw's idle part, for
+   * the shelfware and right-sizing reports. It changes nothing about the lease itself.
+   */
+  setIdle(idle: boolean): void {
+    this.#idle = idle;
   }
 
   /** True once released or lost. */

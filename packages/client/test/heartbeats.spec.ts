@@ -15,6 +15,7 @@ class Subject implements HeartbeatSubject {
   constructor(
     readonly id: string,
     readonly refreshProof = false,
+    readonly idle = false,
   ) {}
   heartbeatSucceeded(lease: HeartbeatLease): void {
     this.beats.push(lease);
@@ -24,10 +25,14 @@ class Subject implements HeartbeatSubject {
   }
 }
 
-function entry(id: string, nextDueAt: number, options: { intervalMs?: number; refreshProof?: boolean; inFlight?: boolean } = {}): HeartbeatEntry {
+function entry(
+  id: string,
+  nextDueAt: number,
+  options: { intervalMs?: number; refreshProof?: boolean; idle?: boolean; inFlight?: boolean } = {},
+): HeartbeatEntry {
   const intervalMs = options.intervalMs ?? 2_000;
   return {
-    subject: new Subject(id, options.refreshProof),
+    subject: new Subject(id, options.refreshProof, options.idle),
     intervalMs,
     leaseMs: intervalMs * 4,
     nextDueAt,
@@ -69,6 +74,11 @@ describe('planBatches', () => {
       [false, 200],
       [true, 300],
     ]);
+    const idle = planBatches([entry('a', 1_000), entry('b', 1_000, { idle: true }), entry('c', 1_000, { idle: true })], 1_000);
+    expect(idle.map((b) => [b.idle, ids(b)])).toEqual([
+      [false, ['a']],
+      [true, ['b', 'c']],
+    ]);
   });
 
   it('wakes at the earliest due time, or at the local expiry of a lease in flight', () => {
@@ -87,7 +97,7 @@ describe('Heartbeater', () => {
   function setup(reply: Reply) {
     const calls: { ids: string[]; withProof: boolean; at: number }[] = [];
     const heartbeater = new Heartbeater({
-      send: async (leaseIds, withProof) => {
+      send: async (leaseIds, { withProof }) => {
         calls.push({ ids: leaseIds, withProof, at: Date.now() });
         const answer = reply(leaseIds);
         if (answer instanceof Error) throw answer;

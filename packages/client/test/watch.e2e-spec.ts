@@ -74,6 +74,7 @@ describe('SDK watchPools, refreshProof and the ledger helpers', () => {
     const firstExp = (await tp.verifyProof(first)).exp;
     const seen: { proof: string | null; expiresAt: number }[] = [];
     const off = lease.onHeartbeat((l) => seen.push({ proof: l.proof, expiresAt: l.expiresAt.getTime() }));
+    lease.setIdle(true); // its heartbeats now go as heartbeats(idle: true), still selecting the proof
     await waitFor(async () => seen.length >= 2, 'two heartbeats', 8_000);
     off();
     expect(seen[1].proof).not.toBe(first);
