@@ -76,6 +76,22 @@ describe('SDK leases', () => {
     await Promise.all(held.map((l) => l.release()));
   });
 
+  it('waits in the queue with waitSeconds: granted when credits free up, QUEUE_TIMEOUT when they do not', async () => {
+    const { poolId, appKey } = await poolWithApp(tp, { cap: 1, cost: 1 });
+    const held = await tp.checkout({ poolId, app: appKey });
+    const waiting = tp.checkout({ poolId, app: appKey, waitSeconds: 20 });
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect((await tp.pools()).find((p) => p.id === poolId)).toMatchObject({ queueLength: 1 });
+    await held.release();
+    const granted = await waiting;
+    expect(granted.signal.aborted).toBe(false);
+    const started = Date.now();
+    const err = await tp.checkout({ poolId, app: appKey, waitSeconds: 2 }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'QUEUE_TIMEOUT', available: 0, requested: 1 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_900);
+    await granted.release();
+  });
+
   it('answers UNAUTHENTICATED for a bad key, without the key in the error', async () => {
     const bogus = 'tp_not_a_real_key_0123456789abcdef';
     const stranger = new TokenpoolClient({ url: api.url, apiKey: bogus });
