@@ -15,7 +15,13 @@ try {
   const codegen = join(dir, 'codegen.yml');
   if (existsSync(codegen)) {
     const bin = join(require.resolve('@graphql-codegen/cli/package.json'), '..', 'cjs', 'bin.js');
-    execFileSync(process.execPath, [bin, '--config', codegen, '--silent'], { cwd: dir, stdio: 'inherit' });
+    // Quiet when it works; when an operation no longer fits the schema, its whole report.
+    try {
+      execFileSync(process.execPath, [bin, '--config', codegen], { cwd: dir, stdio: 'pipe' });
+    } catch (err) {
+      process.stderr.write(`build: the ${name} package's operations do not fit schema.gql:\n${err.stdout ?? ''}${err.stderr ?? ''}`);
+      throw err;
+    }
   }
   execFileSync(process.execPath, [tsc, '-p', join(dir, 'tsconfig.json'), '--outDir', out], { cwd: dir, stdio: 'inherit' });
   const old = join(dir, `dist.old-${process.pid}`);
