@@ -128,6 +128,10 @@ describe('MCP server over Streamable HTTP', () => {
     const back = await call(client, 'checkin', { leaseId: lease.leaseId });
     expect(back.structuredContent!.lease).toMatchObject({ state: 'RELEASED' });
     expect(await inUse()).toBe(0);
+
+    const metrics = await (await fetch(api.metricsUrl)).text();
+    expect(metrics).toMatch(/tokenpool_mcp_tool_calls_total\{tool="checkout",outcome="POOL_EXHAUSTED"\} [1-9]/);
+    expect(metrics).toMatch(/tokenpool_mcp_sessions_open [1-9]/);
   });
 
   it('keeps a session-held lease ACTIVE past its length with no tool call, and frees it within 5 s of the session being closed', async () => {
@@ -186,6 +190,25 @@ describe('MCP server over Streamable HTTP', () => {
     // The session is gone (404), and the key opens no new one (401, once the key cache of at most 2 s has let go).
     await expect(client.callTool({ name: 'my_leases', arguments: {} })).rejects.toThrow(/NOT_FOUND|UNAUTHENTICATED/);
     await waitFor(async () => (await initialize(agent.key)).status === 401, 'a 401 for the revoked key', 5000);
+  });
+
+  it('checks in the leases of its sessions when the API shuts down, and exits without waiting for their streams', async () => {
+    const doomed = await startApi({ MCP_SESSION_IDLE_SECONDS: '300' });
+    const transport = new StreamableHTTPClientTransport(new URL(`${doomed.url}/mcp`), {
+      requestInit: { headers: { authorization: `Bearer ${tenant.clientKey}` } },
+    });
+    const client = new Client({ name: 'mcp-e2e-shutdown', version: '1.0.0' });
+    await client.connect(transport);
+    clients.push(client);
+    const out = await call(client, 'checkout', { pool: tenant.poolId, app: tenant.app, leaseSeconds: 300 });
+    const leaseId = (out.structuredContent!.lease as { leaseId: string }).leaseId;
+    expect(await inUse()).toBe(6);
+    const stoppedAt = Date.now();
+    doomed.signal('SIGTERM');
+    expect(await doomed.exited).toBe(0);
+    expect(Date.now() - stoppedAt).toBeLessThan(10_000);
+    expect(await leaseState(leaseId)).toBe('RELEASED');
+    expect(await inUse()).toBe(0);
   });
 
   it('records usage and an outcome on the work unit, read back through GraphQL', async () => {
