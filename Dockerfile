@@ -15,6 +15,8 @@ COPY scripts ./scripts
 COPY migrations ./migrations
 COPY src ./src
 COPY packages ./packages
+# The dashboard's sources; the build bundles them into dist/web.
+COPY web ./web
 RUN npm run build
 
 FROM ${NODE_IMAGE} AS runtime

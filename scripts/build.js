@@ -36,6 +36,16 @@ try {
   execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', out], { cwd: root, stdio: 'inherit' });
   execFileSync(process.execPath, [tsc, '-p', 'tsconfig.migrations.json', '--outDir', join(out, 'migrations')], { cwd: root, stdio: 'inherit' });
   copyLua(join(root, 'src'));
+  // The dashboard (web/, docs/dashboard.md): type-checked, then bundled by Vite (ESM, a child process) into web/ of the build.
+  execFileSync(process.execPath, [tsc, '-p', 'web/tsconfig.json'], { cwd: root, stdio: 'inherit' });
+  execFileSync(
+    process.execPath,
+    [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'web/vite.config.mjs', '--outDir', join(out, 'web')],
+    {
+      cwd: root,
+      stdio: 'inherit',
+    },
+  );
   if (!keepSchema) writeSchema();
   const old = join(root, `dist.old-${process.pid}`);
   if (existsSync(join(root, 'dist'))) renameSync(join(root, 'dist'), old);

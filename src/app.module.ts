@@ -30,6 +30,7 @@ import { PoolsModule } from './pools/pools.module';
 import { PrincipalsModule } from './principals/principals.module';
 import { ProofsModule } from './proofs/proofs.module';
 import { ReportsModule } from './reports/reports.module';
+import { UiModule } from './ui/ui.module';
 import { WorkUnitsModule } from './work-units/work-units.module';
 
 /** The API process: GraphQL and health on PORT, metrics on METRICS_PORT. */
@@ -65,6 +66,7 @@ import { WorkUnitsModule } from './work-units/work-units.module';
     OutcomeReportsModule,
     ExportsModule,
     McpModule,
+    UiModule,
   ],
   providers: [{ provide: APP_FILTER, useClass: AppExceptionFilter }],
 })

@@ -27,10 +27,10 @@ export class DenialsResolver {
     private readonly principalsService: PrincipalsService,
   ) {}
 
-  @Roles('ADMIN')
+  @Roles('ADMIN', 'VIEWER')
   @Query(() => [Denial], {
     description:
-      'Refused check-outs of a pool in [from, to), oldest first; repeated refusals of one principal, app and reason within a few seconds are one denial with a `count` (ADMIN).',
+      'Refused check-outs of a pool in [from, to), oldest first; repeated refusals of one principal, app and reason within a few seconds are one denial with a `count` (ADMIN, VIEWER).',
   })
   async denials(
     @CurrentAuth() auth: AuthContext,

@@ -31,8 +31,8 @@ export class PoolsResolver {
     return this.poolsService.findInOrganization(auth.organizationId, id);
   }
 
-  @Roles('ADMIN')
-  @Query(() => [GroupLimit], { description: "A pool's team reservations and ceilings (ADMIN)." })
+  @Roles('ADMIN', 'VIEWER')
+  @Query(() => [GroupLimit], { description: "A pool's team reservations and ceilings (ADMIN, VIEWER)." })
   async groupLimits(@CurrentAuth() auth: AuthContext, @Args('poolId', { type: () => ID, description: 'The pool id.' }) poolId: string): Promise<GroupLimit[]> {
     return this.poolsService.groupLimits(auth.organizationId, poolId);
   }
