@@ -92,7 +92,7 @@ tokenpool is running: API and worker.
   (kept in .tokenpool/admin-key for the next start)
 
 Try it, in another terminal in this folder:
-  npx tokenpool status${port === '3000' ? '' : ` --url ${base}`}        # pools and who holds what (uses the key above)
+  npx tokenpool status${port === '3000' ? '' : ` --url ${base}`}   # pools and who holds what (uses the key above)
   curl -s ${base}/graphql -H 'content-type: application/json' \\
     -H 'authorization: Bearer ${key}' -d '{"query":"{ me { name kind } }"}'
 
