@@ -117,6 +117,28 @@ describe('MCP over stdio: `tokenpool mcp` relays to the server', () => {
     }
   });
 
+  it('answers the host an error for a key the server refuses, and exits 77', async () => {
+    const proc = spawn(process.execPath, [BIN, 'mcp'], {
+      env: { ...process.env, TOKENPOOL_URL: api.url, TOKENPOOL_API_KEY: `tp_${'0'.repeat(64)}` },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const bridged = new Spawned(proc);
+    let stdout = '';
+    proc.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    const initialize = {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } },
+    };
+    proc.stdin!.write(`${JSON.stringify(initialize)}\n`);
+    expect(await bridged.exited).toBe(77);
+    const answer = JSON.parse(stdout.trim().split('\n')[0]) as { id: number; error: { message: string } };
+    expect(answer.id).toBe(1);
+    expect(answer.error.message).toContain('UNAUTHENTICATED');
+    expect(bridged.output).not.toContain('0'.repeat(64));
+  });
+
   it('frees the credits of a bridge killed with SIGKILL within the idle time plus the lease length', async () => {
     const { client, transport } = await bridge();
     await call(client, 'checkout', { pool: poolId, app, leaseSeconds: LEASE_SECONDS });

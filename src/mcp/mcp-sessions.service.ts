@@ -18,6 +18,8 @@ import { beatIntervalMs, McpSession } from './mcp-session';
 const TICK_MS = 500;
 /** How often the keys of open sessions are read again: a revoked or expired key's sessions end. */
 const KEY_CHECK_MS = 2000;
+/** How long closing a session waits for its transport to end its streams. */
+const CLOSE_WAIT_MS = 2000;
 /** Sessions one API key may hold open on one replica (each holds an McpServer in memory). */
 export const MAX_SESSIONS_PER_KEY = 100;
 
@@ -122,7 +124,7 @@ export class McpSessionsService implements OnModuleInit, BeforeApplicationShutdo
     this.metrics.sessionsOpen.set(this.sessions.size);
     const leaseIds = [...session.leases.keys()];
     session.leases.clear();
-    await session.server.close().catch(() => undefined);
+    // Leases first: closing the transport waits on its streams, which may belong to a client that is gone.
     await Promise.all(
       leaseIds.map((leaseId) =>
         this.leases
@@ -130,6 +132,7 @@ export class McpSessionsService implements OnModuleInit, BeforeApplicationShutdo
           .catch((err: Error) => this.logger.warn(`MCP session ${session.id}: lease ${leaseId} not checked in (${err.message}); it expires by its length`)),
       ),
     );
+    await Promise.race([session.server.close().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, CLOSE_WAIT_MS).unref())]);
     if (leaseIds.length > 0) this.logger.log(`MCP session ${session.id} ${reason}: checked in ${leaseIds.length} lease(s)`);
   }
 

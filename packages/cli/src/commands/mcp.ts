@@ -41,8 +41,7 @@ ${CONNECTION_HELP}`,
     if (!apiKey) throw new UsageError('needs an API key: set TOKENPOOL_API_KEY or pass --api-key', 'mcp');
     const base = (context.connection.url ?? 'http://localhost:3000').replace(/\/+$/, '');
     const bridge = new McpBridge(new URL(`${base}/mcp`), apiKey, context.io.stderr);
-    await bridge.run(process.stdin, context.io.stdout);
-    return ExitCode.OK;
+    return bridge.run(process.stdin, context.io.stdout);
   },
 };
 
@@ -53,6 +52,8 @@ class McpBridge {
   private readonly internal = new Map<string, (message: JSONRPCMessage) => void>();
   private reopened = 0;
   private stdio?: StdioServerTransport;
+  /** Ends the relay early (a refused key), with the exit code to report. */
+  private stop?: (code: number) => void;
 
   constructor(
     private readonly endpoint: URL,
@@ -62,23 +63,27 @@ class McpBridge {
     this.http = this.connect();
   }
 
-  async run(stdin: NodeJS.ReadStream, stdout: NodeJS.WriteStream): Promise<void> {
+  /** Relays until stdin closes (exit 0) or the server refuses the key (exit 77). */
+  async run(stdin: NodeJS.ReadStream, stdout: NodeJS.WriteStream): Promise<number> {
     const stdio = new StdioServerTransport(stdin, stdout);
     this.stdio = stdio;
     stdio.onmessage = (message) => void this.forward(message);
     stdio.onerror = (err) => this.log(`stdin: ${err.message}`);
     await this.http.start();
     await stdio.start();
-    await new Promise<void>((resolve) => {
-      stdin.once('end', resolve);
-      stdin.once('close', resolve);
-      process.once('SIGTERM', resolve);
-      process.once('SIGINT', resolve);
+    const code = await new Promise<number>((resolve) => {
+      const done = () => resolve(ExitCode.OK);
+      stdin.once('end', done);
+      stdin.once('close', done);
+      process.once('SIGTERM', done);
+      process.once('SIGINT', done);
+      this.stop = resolve;
     });
     // The server checks in the session's leases when the session is deleted.
     await Promise.race([this.http.terminateSession().catch(() => undefined), new Promise((r) => setTimeout(r, GOODBYE_MS).unref())]);
     await this.http.close().catch(() => undefined);
     await stdio.close().catch(() => undefined);
+    return code;
   }
 
   private connect(): StreamableHTTPClientTransport {
@@ -121,6 +126,8 @@ class McpBridge {
     this.log(text);
     // The host waits for an answer to every request: a relay that failed answers it with an error.
     if (isJSONRPCRequest(message)) await this.stdio?.send({ jsonrpc: '2.0', id: message.id, error: { code: -32000, message: `tokenpool: ${text}` } });
+    // A key the server does not accept will not start working: exit 77 as every tokenpool command does.
+    if (failure instanceof StreamableHTTPError && failure.code === 401) this.stop?.(ExitCode.NO_PERMISSION);
   }
 
   /** The server no longer knows the session (its replica went away, or it idled out): open a new one with the host's own initialize. */
