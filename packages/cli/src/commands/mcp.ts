@@ -27,7 +27,8 @@ record_usage, record_outcome) and resources live in the server; leases checked o
 the session are kept alive by the server and checked in when the session ends: when stdin
 closes, or when the session has been idle for MCP_SESSION_IDLE_SECONDS. If the server forgets
 the session (its replica went away), the bridge opens a new one; leases of the old one expire
-by their length. Diagnostics go to stderr; stdout carries only MCP messages.
+by their length. A key the server refuses ends the bridge with exit code 77. Diagnostics go
+to stderr; stdout carries only MCP messages.
 
 Client configuration (e.g. claude_desktop_config.json):
   { "mcpServers": { "tokenpool": { "command": "npx", "args": ["tokenpool", "mcp"],
