@@ -9,7 +9,7 @@ import { AccessPage } from './pages/access';
 import { AuditPage } from './pages/audit';
 import { LedgerPage } from './pages/ledger';
 import { PoolPage } from './pages/pool';
-import { PoolsPage } from './pages/pools';
+import { PoolsPage, prefetchPools } from './pages/pools';
 import { ReportsPage } from './pages/reports';
 import { type Me, whoAmI } from './session';
 import './styles.css';
@@ -107,6 +107,7 @@ function App() {
 
   useEffect(() => {
     if (!storedKey()) return;
+    if (parts.length === 0 || (parts[0] === 'pools' && !parts[1])) prefetchPools();
     whoAmI().then(
       (m) => (m.role === 'CLIENT' ? signOut() : signedIn(m)),
       (err: unknown) => {

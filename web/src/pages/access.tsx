@@ -47,7 +47,7 @@ function PrincipalForm({ onDone }: { onDone: () => void }) {
       </label>
       <label>
         Kind
-        <select value={f.kind} onChange={(e) => setF({ ...f, kind: (e.target as HTMLSelectElement).value })}>
+        <select aria-label="Kind" value={f.kind} onChange={(e) => setF({ ...f, kind: (e.target as HTMLSelectElement).value })}>
           <option>USER</option>
           <option>AGENT</option>
           <option>SERVICE</option>
@@ -59,7 +59,7 @@ function PrincipalForm({ onDone }: { onDone: () => void }) {
       </label>
       <label>
         Works for
-        <select value={f.orgUnitKind} onChange={(e) => setF({ ...f, orgUnitKind: (e.target as HTMLSelectElement).value })}>
+        <select aria-label="Works for" value={f.orgUnitKind} onChange={(e) => setF({ ...f, orgUnitKind: (e.target as HTMLSelectElement).value })}>
           <option value="GOING_CONCERN">the going concern</option>
           <option value="CHANGE">the change organisation</option>
         </select>
@@ -96,7 +96,7 @@ function KeyForm({ principals, onDone }: { principals: Principal[]; onDone: () =
     <form class="editor" onSubmit={save} aria-label="Create an API key">
       <label>
         Principal
-        <select value={f.principalId} onChange={(e) => setF({ ...f, principalId: (e.target as HTMLSelectElement).value })}>
+        <select aria-label="Principal" value={f.principalId} onChange={(e) => setF({ ...f, principalId: (e.target as HTMLSelectElement).value })}>
           {principals.map((p) => (
             <option value={p.id}>{p.name}</option>
           ))}
@@ -104,7 +104,7 @@ function KeyForm({ principals, onDone }: { principals: Principal[]; onDone: () =
       </label>
       <label>
         Role
-        <select value={f.role} onChange={(e) => setF({ ...f, role: (e.target as HTMLSelectElement).value })}>
+        <select aria-label="Role" value={f.role} onChange={(e) => setF({ ...f, role: (e.target as HTMLSelectElement).value })}>
           <option>CLIENT</option>
           <option>VIEWER</option>
           <option>ADMIN</option>

@@ -1,8 +1,8 @@
 import { useState } from 'preact/hooks';
-import { gql, type ApiError } from '../api';
-import { DateRange, ErrorBox, type Range, Table } from '../components';
+import { gql } from '../api';
+import { DateRange, type Range, Status, Table } from '../components';
 import { fmtTime } from '../format';
-import { asApiError, useQuery } from '../hooks';
+import { useQuery } from '../hooks';
 
 interface Entry {
   id: string;
@@ -33,52 +33,49 @@ function changes(e: Entry): string {
   );
 }
 
-function Entries({ range }: { range: Range }) {
-  const q = useQuery(() => gql<{ auditLog: Entry[] }>(AUDIT, { from: range.from, to: range.to }).then((d) => d.auditLog), [range.from, range.to]);
-  const [more, setMore] = useState<Entry[]>([]);
-  const [end, setEnd] = useState(false);
-  const [error, setError] = useState<ApiError>();
-  if (q.error) return <ErrorBox error={q.error} retry={q.reload} />;
-  if (!q.data)
-    return (
-      <p class="muted" role="status">
-        Loading…
-      </p>
-    );
-  const rows = [...q.data, ...more];
-  if (rows.length === 0)
-    return <p class="empty">No change in this period: catalog, key and limit changes are recorded here as they happen. Pick a longer period.</p>;
-  async function loadMore() {
-    try {
-      const next = (await gql<{ auditLog: Entry[] }>(AUDIT, { from: range.from, to: range.to, after: rows.at(-1)!.id })).auditLog;
-      setMore([...more, ...next]);
-      if (next.length < 100) setEnd(true);
-    } catch (err) {
-      setError(asApiError(err));
-    }
+const PAGE = 100;
+const MOST = 2000;
+
+/** The log answers oldest first, 100 at a time: read the period's pages (up to 2,000 entries) and show the newest first. */
+async function loadEntries(range: Range): Promise<{ rows: Entry[]; capped: boolean }> {
+  const rows: Entry[] = [];
+  for (;;) {
+    const page = (await gql<{ auditLog: Entry[] }>(AUDIT, { from: range.from, to: range.to, after: rows.at(-1)?.id ?? null })).auditLog;
+    rows.push(...page);
+    if (page.length < PAGE) return { rows: rows.reverse(), capped: false };
+    if (rows.length >= MOST) return { rows: rows.reverse(), capped: true };
   }
+}
+
+function Entries({ range }: { range: Range }) {
+  const q = useQuery(() => loadEntries(range), [range.from, range.to]);
   return (
-    <>
-      <Table
-        rows={rows}
-        caption="Audit log"
-        rowKey={(e) => e.id}
-        filterLabel="Filter by action, actor or object"
-        columns={[
-          { key: 'at', label: 'At', render: (e) => fmtTime(e.at), sort: (e) => e.at },
-          { key: 'actor', label: 'Actor', render: (e) => e.actor.name, sort: (e) => e.actor.name, filter: (e) => e.actor.name },
-          { key: 'action', label: 'Action', render: (e) => e.action, sort: (e) => e.action, filter: (e) => e.action },
-          { key: 'object', label: 'Object', render: (e) => <code>{e.objectId}</code>, filter: (e) => e.objectId },
-          { key: 'change', label: 'Change', render: (e) => changes(e), filter: (e) => changes(e) },
-        ]}
-      />
-      {!end && q.data.length === 100 && (
-        <button type="button" onClick={loadMore}>
-          Load 100 more
-        </button>
+    <Status
+      q={q}
+      isEmpty={(d) => d.rows.length === 0}
+      empty="No change in this period: catalog, key and limit changes are recorded here as they happen. Pick a longer period."
+    >
+      {({ rows, capped }) => (
+        <>
+          {capped && (
+            <p class="muted">The period holds more than {MOST.toLocaleString('en-US')} changes: the oldest are left out. Pick a shorter period to see them.</p>
+          )}
+          <Table
+            rows={rows}
+            caption="Audit log, newest first"
+            rowKey={(e) => e.id}
+            filterLabel="Filter by action, actor or object"
+            columns={[
+              { key: 'at', label: 'At', render: (e) => fmtTime(e.at), sort: (e) => e.at },
+              { key: 'actor', label: 'Actor', render: (e) => e.actor.name, sort: (e) => e.actor.name, filter: (e) => e.actor.name },
+              { key: 'action', label: 'Action', render: (e) => e.action, sort: (e) => e.action, filter: (e) => e.action },
+              { key: 'object', label: 'Object', render: (e) => <code>{e.objectId}</code>, filter: (e) => e.objectId },
+              { key: 'change', label: 'Change', render: (e) => changes(e), filter: (e) => changes(e) },
+            ]}
+          />
+        </>
       )}
-      {error && <ErrorBox error={error} />}
-    </>
+    </Status>
   );
 }
 

@@ -60,7 +60,17 @@ interface Denial {
 const POOL = `query($id: ID!) { pool(id: $id) { id name cap inUse available activeLeases queueLength defaultLeaseSeconds maxLeaseSeconds creditHourPrice
   apps { id key name vendor cost shareScope lingerSeconds minimumChargeSeconds } } groupLimits(poolId: $id) { team reserved max } }`;
 const LEASES = `query($id: ID!) { leases(poolId: $id, state: ACTIVE, first: 100) { id state credits host acquiredAt expiresAt app { key } principal { name team } } }`;
-const DENIALS = `query($id: ID!, $from: DateTime!, $to: DateTime!) { denials(poolId: $id, from: $from, to: $to, first: 100) { id at lastAt count reason requested available team app { key } principal { name } } }`;
+const DENIALS = `query($id: ID!, $from: DateTime!, $to: DateTime!, $after: String) { denials(poolId: $id, from: $from, to: $to, first: 100, after: $after) { id at lastAt count reason requested available team app { key } principal { name } } }`;
+
+/** Denials answer oldest first, 100 at a time: the week's pages (up to 500 denials), newest first. */
+async function recentDenials(id: string, from: string, to: string): Promise<Denial[]> {
+  const rows: Denial[] = [];
+  for (;;) {
+    const page = (await gql<{ denials: Denial[] }>(DENIALS, { id, from, to, after: rows.at(-1)?.id ?? null })).denials;
+    rows.push(...page);
+    if (page.length < 100 || rows.length >= 500) return rows.reverse();
+  }
+}
 
 function AppEditor({ app, onDone }: { app: App; onDone: (changed: boolean) => void }) {
   const [f, setF] = useState({
@@ -153,7 +163,7 @@ export function PoolPage({ id, admin }: { id: string; admin: boolean }) {
   const denialsQ = useQuery(() => {
     const to = new Date();
     const from = new Date(to.getTime() - 7 * 86_400_000);
-    return gql<{ denials: Denial[] }>(DENIALS, { id, from: from.toISOString(), to: to.toISOString() }).then((d) => d.denials.slice().reverse());
+    return recentDenials(id, from.toISOString(), to.toISOString());
   }, [id]);
   const [live, setLive] = useState<Partial<Pool>>({});
   const [ended, setEnded] = useState<Record<string, Lease>>({});

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { gql, type ApiError } from '../api';
+import { gql, storedKey, type ApiError } from '../api';
 import { type Column, ErrorBox, Gauge, Table } from '../components';
 import { fmtInt, fmtMoney } from '../format';
 import { asApiError, useQuery } from '../hooks';
@@ -11,6 +11,21 @@ export interface PoolRow extends LivePool {
 }
 
 const POOLS = '{ pools { id name cap inUse available activeLeases queueLength creditHourPrice } }';
+
+// The first load of the pools page starts with currentKey (main.tsx), not after it: one round trip less.
+let prefetched: { key: string | null; pools: Promise<PoolRow[]> } | null = null;
+export function prefetchPools(): void {
+  const pools = gql<{ pools: PoolRow[] }>(POOLS).then((d) => d.pools);
+  pools.catch(() => undefined);
+  prefetched = { key: storedKey(), pools };
+}
+function loadPools(): Promise<PoolRow[]> {
+  const fresh = () => gql<{ pools: PoolRow[] }>(POOLS).then((d) => d.pools);
+  const first = prefetched;
+  prefetched = null;
+  // Only for the key it was made with; a refusal (the key was wrong) asks again with the new one.
+  return first && first.key === storedKey() ? first.pools.catch(fresh) : fresh();
+}
 
 /** Keeps a list of pools current with poolsChanged. */
 export function useLivePools(initial: PoolRow[] | undefined): PoolRow[] | undefined {
@@ -101,7 +116,7 @@ export function CapEditor({ pool, onDone }: { pool: { id: string; name: string; 
 }
 
 export function PoolsPage({ admin }: { admin: boolean }) {
-  const q = useQuery(() => gql<{ pools: PoolRow[] }>(POOLS).then((d) => d.pools), []);
+  const q = useQuery(loadPools, []);
   const rows = useLivePools(q.data);
   const [editing, setEditing] = useState<string | null>(null);
   const [notice, setNotice] = useState('');
@@ -139,7 +154,7 @@ export function PoolsPage({ admin }: { admin: boolean }) {
             }}
           />
         ) : (
-          <button type="button" class="secondary" onClick={() => setEditing(p.id)} aria-label={`Change the cap of ${p.name}`}>
+          <button type="button" class="secondary" onClick={() => setEditing(p.id)} aria-label={`Change cap of ${p.name}`}>
             Change cap
           </button>
         ),

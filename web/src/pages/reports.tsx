@@ -197,7 +197,13 @@ function PoolReports({ poolId, range }: { poolId: string; range: Range }) {
                 </div>
                 <div>
                   <dt>Estimated savings</dt>
-                  <dd>{r.estimatedSavings === null ? 'none (no price, or the cap is already tight)' : fmtMoney(r.estimatedSavings)}</dd>
+                  <dd>
+                    {r.estimatedSavings !== null
+                      ? fmtMoney(r.estimatedSavings)
+                      : r.suggestedCap >= r.cap
+                        ? 'none: the demand needed the whole cap'
+                        : 'none: the pool has no credit-hour price'}
+                  </dd>
                 </div>
                 <div>
                   <dt>Peak / p95 / average in use</dt>
