@@ -84,6 +84,12 @@ export interface LeasesFilter {
 export interface WatchOptions {
   /** Stops watching when it aborts. */
   signal?: AbortSignal;
+  /**
+   * Called each time the watch's socket is open, at the start and after every reconnect:
+   * changes made while it was down are not replayed, so read pools() here for a snapshot
+   * that covers the gap.
+   */
+  onConnected?: () => void;
   /** Called when the subscription fails for good (a refused key); reconnects are silent. Default: the client's onError. */
   onError?: (err: TokenpoolError) => void;
 }
@@ -286,6 +292,7 @@ export class TokenpoolClient implements LeaseOwner {
     const unsubscribe = this.#subscriptions.subscribe<PoolsChangedSubscription>(POOLS_CHANGED, {
       next: (data) => onPool(data.poolsChanged),
       error: (err) => (options.onError ?? this.#onError)(err),
+      connected: options.onConnected,
     });
     const stop = () => {
       if (!this.#watchers.delete(stop)) return;

@@ -22,11 +22,16 @@ export interface SubscriptionsOptions {
 export interface SubscribeHandlers<T> {
   next: (data: T) => void;
   error: (err: TokenpoolError) => void;
+  /** The socket is open (on the first subscription, and after every reconnect): changes from now on are delivered. */
+  connected?: () => void;
 }
 
 export class Subscriptions {
   #client: WsClient | undefined;
   readonly #options: SubscriptionsOptions;
+  /** The `connected` handlers of the live subscriptions. */
+  readonly #onConnected = new Set<() => void>();
+  #isConnected = false;
 
   constructor(options: SubscriptionsOptions) {
     this.#options = options;
@@ -35,7 +40,13 @@ export class Subscriptions {
   /** Starts a subscription; returns a function that stops it. */
   subscribe<T>(query: string, handlers: SubscribeHandlers<T>): () => void {
     const client = (this.#client ??= this.#create());
-    return client.subscribe<T>(
+    const connected = handlers.connected;
+    if (connected) {
+      this.#onConnected.add(connected);
+      // Joining a socket that is already open: it will not announce itself again.
+      if (this.#isConnected) queueMicrotask(connected);
+    }
+    const unsubscribe = client.subscribe<T>(
       { query },
       {
         next: (result) => {
@@ -46,6 +57,10 @@ export class Subscriptions {
         complete: () => undefined,
       },
     );
+    return () => {
+      if (connected) this.#onConnected.delete(connected);
+      unsubscribe();
+    };
   }
 
   async close(): Promise<void> {
@@ -65,6 +80,15 @@ export class Subscriptions {
       retryAttempts: Number.MAX_SAFE_INTEGER,
       retryWait: (retries) => sleep(backoffDelay(retries, undefined, { baseMs: 500, maxMs: 10_000 })),
       shouldRetry: (errOrClose) => !isAuthClose(errOrClose),
+      on: {
+        connected: () => {
+          this.#isConnected = true;
+          for (const listener of [...this.#onConnected]) listener();
+        },
+        closed: () => {
+          this.#isConnected = false;
+        },
+      },
     });
   }
 }

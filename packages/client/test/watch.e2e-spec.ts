@@ -50,7 +50,8 @@ describe('SDK watchPools, refreshProof and the ledger helpers', () => {
     const proxy = await startSwitchableProxy(portOf(api.url));
     const watcher = new TokenpoolClient({ url: proxy.url, apiKey: adminKey });
     const heard: Pool[] = [];
-    watcher.watchPools((pool) => heard.push(pool));
+    let connects = 0;
+    watcher.watchPools((pool) => heard.push(pool), { onConnected: () => (connects += 1) });
     const changeHeard = async () => {
       const before = heard.length;
       const probe = await tp.checkout({ poolId, app: appKey });
@@ -59,9 +60,17 @@ describe('SDK watchPools, refreshProof and the ledger helpers', () => {
     };
     await waitFor(changeHeard, 'the first subscription', 10_000);
     expect(proxy.connections()).toBe(1); // the WebSocket: nothing else goes through the proxy
+    expect(connects).toBe(1);
+    // A second watch on the open socket is told at once that it is live.
+    let secondConnects = 0;
+    const stopSecond = watcher.watchPools(() => undefined, { onConnected: () => (secondConnects += 1) });
+    await waitFor(async () => secondConnects === 1, 'the second watch told the socket is open', 2_000);
     proxy.drop();
     await waitFor(changeHeard, 'the subscription after the drop', 15_000);
     expect(proxy.connections()).toBe(2); // heard over a new socket
+    // Both watches were told of the reconnect, so they can read what they missed.
+    expect({ connects, secondConnects }).toEqual({ connects: 2, secondConnects: 2 });
+    stopSecond();
     await watcher.close();
     await proxy.close();
   });

@@ -173,9 +173,10 @@ export function snapshotShape(doc: StatusDocument): string {
  * while a redraw reads are folded into one more redraw, so a busy pool does not queue reads).
  * The screen is cleared only on a terminal, so `--watch > log` keeps every snapshot.
  *
- * It also reads again every WATCH_REFRESH_MS: the subscription does not replay changes made
- * while its socket was (re)connecting, and on a terminal the ages should move. Off a terminal
- * a snapshot is printed only when its shape changed, so a log gets no repeats.
+ * The subscription does not replay changes made while its socket was down, so it reads again
+ * each time the socket (re)connects; and every WATCH_REFRESH_MS, so that on a terminal the
+ * ages move. Off a terminal a snapshot is printed only when its shape changed, so a log gets
+ * no repeats.
  */
 async function watch(
   client: TokenpoolClient,
@@ -225,6 +226,8 @@ async function watch(
     },
     {
       signal: abort.signal,
+      // Changes made while the socket was (re)connecting are not replayed: read them now.
+      onConnected: () => void redraw(),
       // A subscription refused for good (a revoked key) ends the watch with that error's exit code.
       onError: (err) => {
         failure = err;
