@@ -1,13 +1,37 @@
 import { randomUUID } from 'node:crypto';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { TokenpoolClient, type TokenpoolClientOptions } from '@tokenpool/client';
-import { freePort, runCli } from '../../../test/support/processes';
+import { ApiProcess, freePort, runCli, startApi } from '../../../test/support/processes';
 
 /** A new organization in the run's database (through the real CLI, as an operator would): its ADMIN key. */
 export async function newOrganization(): Promise<string> {
   const created = await runCli(['org', 'create', `sdk-${randomUUID()}`]);
   if (created.code !== 0) throw new Error(`org create failed: ${created.stderr}`);
   return (JSON.parse(created.stdout) as { adminKey: string }).adminKey;
+}
+
+/** What a spec file runs against: an API process, a fresh organization, and an ADMIN client of it. */
+export interface SdkWorld {
+  api: ApiProcess;
+  adminKey: string;
+  admin: TokenpoolClient;
+}
+
+/**
+ * Starts the world before the spec file's tests (startApi's arguments) and stops it after
+ * them; its fields are set once beforeAll has run.
+ */
+export function useSdkWorld(...start: Parameters<typeof startApi>): SdkWorld {
+  const world = {} as SdkWorld;
+  beforeAll(async () => {
+    [world.api, world.adminKey] = await Promise.all([startApi(...start), newOrganization()]);
+    world.admin = new TokenpoolClient({ url: world.api.url, apiKey: world.adminKey });
+  });
+  afterAll(async () => {
+    await world.admin?.close();
+    await world.api?.stop();
+  });
+  return world;
 }
 
 /** A pool with one app, made through the SDK's admin helpers. */

@@ -1,6 +1,5 @@
-import { TokenpoolClient, type Lease } from '@tokenpool/client';
-import { ApiProcess, startApi } from '../../../test/support/processes';
-import { countingClient, newOrganization, poolWithApp } from './fixtures';
+import type { Lease } from '@tokenpool/client';
+import { countingClient, poolWithApp, useSdkWorld } from './fixtures';
 
 const LEASES = 1_000;
 const LEASE_SECONDS = 8;
@@ -8,23 +7,11 @@ const INTERVAL_MS = (LEASE_SECONDS * 1000) / 4;
 
 /** One client holding 1,000 leases: kept alive by at most 2 `heartbeats` calls per interval; a revocation aborts one signal only. */
 describe('SDK heartbeats for 1,000 leases', () => {
-  let api: ApiProcess;
-  let adminKey: string;
-  let admin: TokenpoolClient;
-
-  beforeAll(async () => {
-    [api, adminKey] = await Promise.all([startApi(), newOrganization()]);
-    admin = new TokenpoolClient({ url: api.url, apiKey: adminKey });
-  });
-
-  afterAll(async () => {
-    await admin?.close();
-    await api?.stop();
-  });
+  const world = useSdkWorld();
 
   it('keeps them alive with at most 2 heartbeats calls per interval, and a revocation aborts only its own lease', async () => {
-    const { poolId, appKey } = await poolWithApp(admin, { cap: LEASES, cost: 1 });
-    const { client, sent } = countingClient({ url: api.url, apiKey: adminKey }, 'heartbeats(');
+    const { poolId, appKey } = await poolWithApp(world.admin, { cap: LEASES, cost: 1 });
+    const { client, sent } = countingClient({ url: world.api.url, apiKey: world.adminKey }, 'heartbeats(');
     const leases: Lease[] = [];
     let next = 0;
     await Promise.all(
@@ -46,11 +33,11 @@ describe('SDK heartbeats for 1,000 leases', () => {
     // Each lease's expiry, as the server last answered, moved past the length of a lease since the measure began.
     expect(leases.every((l) => !l.signal.aborted && l.expiresAt.getTime() > startedAt + LEASE_SECONDS * 1000)).toBe(true);
     // The server reads them ACTIVE well past their first expiry.
-    expect(await admin.leases({ poolId, state: 'ACTIVE', first: 100 })).toHaveLength(100);
+    expect(await world.admin.leases({ poolId, state: 'ACTIVE', first: 100 })).toHaveLength(100);
 
     const victim = leases[123];
     const revokedAt = Date.now();
-    await admin.revokeLease(victim.id);
+    await world.admin.revokeLease(victim.id);
     await new Promise<void>((resolve) => victim.signal.addEventListener('abort', () => resolve(), { once: true }));
     expect(Date.now() - revokedAt).toBeLessThan((LEASE_SECONDS * 1000) / 2);
     expect(victim.signal.reason).toMatchObject({ code: 'LEASE_NOT_ACTIVE', state: 'REVOKED' });
@@ -60,6 +47,6 @@ describe('SDK heartbeats for 1,000 leases', () => {
 
     await client.close();
     expect(client.leasesHeld).toHaveLength(0);
-    expect((await admin.pools()).find((p) => p.id === poolId)).toMatchObject({ inUse: 0 });
+    expect((await world.admin.pools()).find((p) => p.id === poolId)).toMatchObject({ inUse: 0 });
   });
 });

@@ -1,6 +1,6 @@
 import { TokenpoolClient, TokenpoolError, type Lease } from '@tokenpool/client';
-import { ApiProcess, startApi, startTcpProxy } from '../../../test/support/processes';
-import { newOrganization, poolWithApp } from './fixtures';
+import { startTcpProxy } from '../../../test/support/processes';
+import { poolWithApp, useSdkWorld } from './fixtures';
 
 /** Resolves with the abort's reason and the local time it happened. */
 function aborted(lease: Lease): Promise<{ reason: unknown; at: number }> {
@@ -9,28 +9,16 @@ function aborted(lease: Lease): Promise<{ reason: unknown; at: number }> {
 
 /** lease.signal: a revocation heard within half the lease length; an unreachable server ends the lease at its local expiry. */
 describe('SDK lease.signal', () => {
-  let api: ApiProcess;
-  let adminKey: string;
-  let admin: TokenpoolClient;
-
-  beforeAll(async () => {
-    [api, adminKey] = await Promise.all([startApi(), newOrganization()]);
-    admin = new TokenpoolClient({ url: api.url, apiKey: adminKey });
-  });
-
-  afterAll(async () => {
-    await admin?.close();
-    await api?.stop();
-  });
+  const world = useSdkWorld();
 
   it('aborts within half the lease length after revokeLease, with LEASE_NOT_ACTIVE / REVOKED; the other lease goes on', async () => {
-    const { poolId, appKey } = await poolWithApp(admin, { cap: 10, cost: 1 });
-    const holder = new TokenpoolClient({ url: api.url, apiKey: adminKey });
+    const { poolId, appKey } = await poolWithApp(world.admin, { cap: 10, cost: 1 });
+    const holder = new TokenpoolClient({ url: world.api.url, apiKey: world.adminKey });
     const revoked = await holder.checkout({ poolId, app: appKey, leaseSeconds: 8 });
     const kept = await holder.checkout({ poolId, app: appKey, leaseSeconds: 8 });
     const abort = aborted(revoked);
     const at = Date.now();
-    await admin.revokeLease(revoked.id, 'harvest');
+    await world.admin.revokeLease(revoked.id, 'harvest');
     const { reason, at: abortedAt } = await abort;
     expect(abortedAt - at).toBeLessThan(4_000);
     expect(reason).toBeInstanceOf(TokenpoolError);
@@ -41,7 +29,7 @@ describe('SDK lease.signal', () => {
     expect(kept.expiresAt.getTime()).toBeGreaterThan(Date.now() + 4_000);
     expect(holder.leasesHeld.map((l) => l.id)).toEqual([kept.id]);
     await holder.close();
-    expect((await admin.leases({ poolId })).map((l) => [l.id, l.state]).sort()).toEqual(
+    expect((await world.admin.leases({ poolId })).map((l) => [l.id, l.state]).sort()).toEqual(
       [
         [revoked.id, 'REVOKED'],
         [kept.id, 'RELEASED'],
@@ -50,9 +38,9 @@ describe('SDK lease.signal', () => {
   });
 
   it('aborts with LEASE_LOST at the lease’s expiry on the local clock when the server stays unreachable', async () => {
-    const { poolId, appKey } = await poolWithApp(admin, { cap: 10, cost: 1 });
-    const proxy = await startTcpProxy(Number(new URL(api.url).port));
-    const holder = new TokenpoolClient({ url: `http://127.0.0.1:${proxy.port}`, apiKey: adminKey });
+    const { poolId, appKey } = await poolWithApp(world.admin, { cap: 10, cost: 1 });
+    const proxy = await startTcpProxy(Number(new URL(world.api.url).port));
+    const holder = new TokenpoolClient({ url: `http://127.0.0.1:${proxy.port}`, apiKey: world.adminKey });
     const lease = await holder.checkout({ poolId, app: appKey, leaseSeconds: 8 });
     const beats: number[] = [];
     lease.onHeartbeat(() => beats.push(Date.now()));
@@ -72,7 +60,7 @@ describe('SDK lease.signal', () => {
     await holder.close(); // the lost lease is not checked in, and close() does not hang on it
     // The server agrees: no heartbeat came, the lease expired (read once its expiry has passed on the server too).
     await new Promise((r) => setTimeout(r, Math.max(0, lastExpiry + 1_000 - Date.now())));
-    const [row] = await admin.leases({ poolId });
+    const [row] = await world.admin.leases({ poolId });
     expect(row).toMatchObject({ id: lease.id, state: 'EXPIRED' });
   });
 });
