@@ -225,7 +225,7 @@ describe('the dashboard in Chromium', () => {
     expect(requests.filter((u) => u.includes(seeded.adminKey))).toEqual([]);
   }, 60_000);
 
-  it('creates a principal and a key on the access page, and revokes the key', async () => {
+  it('creates a principal and a key on the access page; revoking the key signs its page out', async () => {
     const { page } = admin;
     await go(page, '#/access');
     const name = `ui-made-${randomUUID().slice(0, 8)}`;
@@ -239,9 +239,20 @@ describe('the dashboard in Chromium', () => {
     expect(secret).toMatch(/^tp_/);
     const me = await gql<{ currentKey: { role: string; principal: { name: string } } }>(secret, '{ currentKey { role principal { name } } }');
     expect(me.currentKey).toEqual({ role: 'VIEWER', principal: { name } });
-    page.once('dialog', (d) => void d.accept());
-    await page.getByRole('button', { name: new RegExp(`^Revoke the VIEWER key of ${name}`) }).click();
-    await page.locator('tbody tr', { hasText: name }).filter({ hasText: 'revoked' }).waitFor();
+    const holder = await openDashboard(browser, api.url, secret);
+    try {
+      page.once('dialog', (d) => void d.accept());
+      await page.getByRole('button', { name: new RegExp(`^Revoke the VIEWER key of ${name}`) }).click();
+      await page.locator('tbody tr', { hasText: name }).filter({ hasText: 'revoked' }).waitFor();
+      // The page signed in with that key goes back to sign-in, with the server's reason, at its next request (revocation takes up to 2 s).
+      await holder.page.waitForTimeout(2500);
+      await holder.page.evaluate((h) => ((globalThis as unknown as PageGlobals).location.hash = h), '#/ledger');
+      await holder.page.getByRole('alert').filter({ hasText: 'UNAUTHENTICATED' }).waitFor({ timeout: 5000 });
+      await holder.page.getByLabel('API key').waitFor();
+      await expect(holder.page.evaluate(() => (globalThis as unknown as PageGlobals).sessionStorage.length)).resolves.toBe(0);
+    } finally {
+      await holder.context.close();
+    }
   });
 
   it('shows a VIEWER pools, leases, team limits, denials, reports and the ledger without one edit control', async () => {

@@ -3,6 +3,8 @@
 // never appears in a message this code shows or logs.
 
 const KEY = 'tokenpool.key';
+/** Dispatched on window when the signed-in key is refused as UNAUTHENTICATED; detail is the ApiError. */
+export const SIGNED_OUT = 'tokenpool:signed-out';
 
 export function storedKey(): string | null {
   return sessionStorage.getItem(KEY);
@@ -46,7 +48,12 @@ export async function gql<T>(query: string, variables?: Record<string, unknown>,
     throw new ApiError('UNAVAILABLE', `The server answered ${res.status} without a GraphQL body; retry shortly`);
   }
   const first = body.errors?.[0];
-  if (first) throw new ApiError(first.extensions?.code ?? 'ERROR', first.message);
+  if (first) {
+    const error = new ApiError(first.extensions?.code ?? 'ERROR', first.message);
+    // The signed-in key stopped working (revoked, expired): back to the sign-in page, with the reason.
+    if (error.code === 'UNAUTHENTICATED' && key === storedKey()) dispatchEvent(new CustomEvent(SIGNED_OUT, { detail: error }));
+    throw error;
+  }
   if (!body.data) throw new ApiError('ERROR', 'The server answered no data');
   return body.data;
 }

@@ -1,6 +1,6 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, forgetKey, storedKey, storeKey } from './api';
+import { ApiError, forgetKey, SIGNED_OUT, storedKey, storeKey } from './api';
 import { ErrorBox } from './components';
 import { setCurrency } from './format';
 import { asApiError, useRoute } from './hooks';
@@ -106,6 +106,15 @@ function App() {
   const { parts, params } = useRoute();
 
   useEffect(() => {
+    const onSignedOut = (e: Event) => {
+      signOut();
+      setLost((e as CustomEvent<ApiError>).detail);
+    };
+    addEventListener(SIGNED_OUT, onSignedOut);
+    return () => removeEventListener(SIGNED_OUT, onSignedOut);
+  }, []);
+
+  useEffect(() => {
     if (!storedKey()) return;
     if (parts.length === 0 || (parts[0] === 'pools' && !parts[1])) prefetchPools();
     whoAmI().then(
@@ -126,6 +135,7 @@ function App() {
     if (!location.hash || location.hash === '#' || location.hash === '#/') location.hash = '#/pools';
   }
   function signOut() {
+    setLost(undefined);
     stopLive();
     forgetKey();
     setMe(null);
