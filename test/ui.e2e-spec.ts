@@ -207,6 +207,8 @@ describe('the dashboard in Chromium', () => {
     const { page } = admin;
     await page.getByLabel('Show').selectOption('30');
     await go(page, '#/ledger');
+    // The period chosen on the reports page carries over.
+    await expect(page.getByLabel('Show').inputValue()).resolves.toBe('30');
     for (const id of ['chart-burn', 'chart-outcomes']) {
       await expect(drawnPoints(page, id)).resolves.toBeGreaterThan(0);
     }

@@ -171,10 +171,14 @@ export function rangeOf(choice: RangeChoice, from: string, to: string): Range {
 
 /** Last 7/30/90 days or a custom pair of UTC dates (the "to" day included). */
 export function DateRange({ onChange }: { onChange: (r: Range) => void }) {
-  const [s, setS] = useState(remembered);
+  const [s, setState] = useState(remembered);
+  // Remembered at once, not in the effect: a page opened right after the change must see it.
+  const setS = (next: typeof s) => {
+    remembered = next;
+    setState(next);
+  };
   const [problem, setProblem] = useState('');
   useEffect(() => {
-    remembered = s;
     if (s.choice === 'custom' && !(s.from && s.to && s.from <= s.to)) {
       setProblem('Pick a start date on or before the end date');
       return;
