@@ -390,6 +390,15 @@ describe('the dashboard in Chromium', () => {
       );
       expect(ms).toBeGreaterThan(0);
       await expect(page.locator('tbody tr').first().locator('td[data-col="name"]').innerText()).resolves.toBe('pool-001');
+      // The table sorts by a header (twice: descending) and filters by name, from the keyboard.
+      await page.getByRole('button', { name: /^Cap/ }).focus();
+      await page.keyboard.press('Enter');
+      await page.keyboard.press('Enter');
+      await expect(page.locator('th[aria-sort="descending"]').innerText()).resolves.toContain('Cap');
+      await expect(page.locator('tbody tr').first().locator('td[data-col="name"]').innerText()).resolves.toBe('pool-200');
+      await page.getByLabel('Filter pools by name').fill('pool-19');
+      await expect(page.locator('tbody tr td[data-col="name"]').allInnerTexts()).resolves.toEqual(Array.from({ length: 10 }, (_, i) => `pool-19${9 - i}`));
+      await expect(page.locator('caption').innerText()).resolves.toBe('Pools (10 of 200)');
       expect(errors).toEqual([]);
     } finally {
       await context.close();
