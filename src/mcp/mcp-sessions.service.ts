@@ -6,7 +6,7 @@ import { ApiKeyLookup } from '../auth/api-key-lookup';
 import type { AuthContext } from '../auth/auth-context';
 import { AppError } from '../common/errors/app-error';
 import { APP_CONFIG, AppConfig } from '../config/env';
-import { LeasesService } from '../leases/leases.service';
+import { LeasesService, MAX_BATCH_HEARTBEATS } from '../leases/leases.service';
 import { PoolEventsService } from '../pools/pool-events.service';
 import { LedgerTools } from './ledger-tools';
 import { LeaseTools } from './lease-tools';
@@ -180,7 +180,8 @@ export class McpSessionsService implements OnModuleInit, BeforeApplicationShutdo
   /** Heartbeats the session's leases that are due, in one call; a lease the server says ended leaves the session. */
   private async heartbeat(session: McpSession, now: number): Promise<void> {
     if (session.beating) return;
-    const due = [...session.leases.values()].filter((lease) => lease.nextBeatAt <= now);
+    // At most one heartbeats call's worth at a time; the rest are due again at the next tick.
+    const due = [...session.leases.values()].filter((lease) => lease.nextBeatAt <= now).slice(0, MAX_BATCH_HEARTBEATS);
     if (due.length === 0) return;
     session.beating = true;
     try {
