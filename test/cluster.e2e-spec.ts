@@ -131,7 +131,18 @@ describe('Redis Cluster', () => {
     const subscription = subscribe(apis[1], pools[0].poolId);
     heard = subscription;
     await subscription.ready;
-    await new Promise((r) => setTimeout(r, 300)); // let the subscription register
+    // api 1's subscriber hears a check-out made through api 0. Checked out and in again until it
+    // does: a fixed pause for the subscription to register was too short on a loaded machine.
+    await waitFor(
+      async () => {
+        const probe = await checkout(apis[0], pools[0]);
+        await gql<Lease>(apis[0], CHECKIN, { id: probe.id });
+        return heard.events.length > 0;
+      },
+      'api 1 to hear a check-out made on api 0',
+      20_000,
+    );
+    const heardBefore = heard.events.length;
 
     for (const [i, pool] of pools.entries()) {
       const [here, there] = i % 2 === 0 ? [apis[0], apis[1]] : [apis[1], apis[0]];
@@ -144,8 +155,8 @@ describe('Redis Cluster', () => {
       expect((await gql<Lease>(here, CHECKIN, { id: second.id })).state).toBe('RELEASED');
       expect(await store.status(pool.poolId)).toMatchObject({ inUse: 0, activeLeases: 0 });
     }
-    // The check-out of pools[0] was made through api 0; api 1's subscriber heard it.
-    await waitFor(async () => heard.events.some((e) => e.inUse === 1), 'api 1 to hear the check-out made on api 0', 10_000);
+    // The changes of pools[0] in the loop, made through both replicas, reached api 1's subscriber too.
+    await waitFor(async () => heard.events.length > heardBefore, 'api 1 to hear the changes of pools[0]', 10_000);
 
     // The fair queue on each primary: a check-out waiting on api 1 in a full pool is granted
     // when a lease is checked in through api 0.
