@@ -56,17 +56,27 @@ describe('poolsChanged and currentKey: what the command line and the dashboard r
     const foreign = await createPool(t, theirs.adminKey, { cap: 40, apps: [{ key: 'cfd', cost: 15 }] });
     const watch = watchPools(viewer.key);
     await watch.ready;
-    await new Promise((r) => setTimeout(r, 300)); // let the subscription register
+    // The subscription is registered once a change is heard: check out and in until it is.
+    await waitFor(
+      async () => {
+        const probe = await api.gql(mine.adminKey, CHECKOUT, { input: { poolId: second.poolId, app: second.keyOf('cfd') } });
+        const id = (probe.body.data?.checkout as { id: string }).id;
+        await api.gql(mine.adminKey, 'mutation($id: ID!) { checkin(leaseId: $id) { state } }', { id });
+        return watch.events.some((e) => e.id === second.poolId);
+      },
+      'the subscription to hear a change',
+      20_000,
+    );
 
     await api.gql(theirs.adminKey, CHECKOUT, { input: { poolId: foreign.poolId, app: foreign.keyOf('cfd') } });
     const a = await api.gql(mine.adminKey, CHECKOUT, { input: { poolId: first.poolId, app: first.keyOf('cad') } });
     expect(a.body.errors).toBeUndefined();
     await waitFor(async () => watch.events.some((e) => e.id === first.poolId), 'the first pool on poolsChanged', 10_000);
     await api.gql(mine.adminKey, 'mutation($id: ID!) { updatePool(id: $id, input: { cap: 45 }) { cap } }', { id: second.poolId });
-    await waitFor(async () => watch.events.some((e) => e.id === second.poolId), 'the second pool on poolsChanged', 10_000);
+    await waitFor(async () => watch.events.some((e) => e.id === second.poolId && e.available === 45), 'the second pool on poolsChanged', 10_000);
 
     expect(watch.events.find((e) => e.id === first.poolId)).toMatchObject({ inUse: 10, available: 20, activeLeases: 1, queueLength: 0 });
-    expect(watch.events.find((e) => e.id === second.poolId)).toMatchObject({ inUse: 0, available: 45, activeLeases: 0 });
+    expect(watch.events.find((e) => e.id === second.poolId && e.available === 45)).toMatchObject({ inUse: 0, activeLeases: 0 });
     // The foreign change happened first; mine came after, so it had its chance to arrive.
     expect(watch.events.map((e) => e.id)).not.toContain(foreign.poolId);
   });
