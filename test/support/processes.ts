@@ -11,17 +11,27 @@ const SPAWNED_POOL_MAX = '6';
 
 const ROOT = join(__dirname, '..', '..');
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+// Ports for the processes tests start come from below the kernel's ephemeral range (32768 and
+// up here): a port the OS picks for `listen(0)` comes from that range, and between our check
+// and the process's own listen the kernel may hand it to an outgoing connection (a test then
+// failed with EADDRINUSE). Below the range only another listener can take it.
+const PORT_RANGE = { from: 20_000, to: 32_000 };
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const port = PORT_RANGE.from + Math.floor(Math.random() * (PORT_RANGE.to - PORT_RANGE.from));
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`No free port between ${PORT_RANGE.from} and ${PORT_RANGE.to}`);
 }
 
 /** Resolves once `check` holds (tried every 100 ms; a throw counts as false); throws after timeoutMs. */
@@ -87,6 +97,21 @@ export class ApiProcess extends Spawned {
 export async function startApi(
   env: Record<string, string> = {},
   options: { ready?: 'live' | 'ready'; pauseCheckoutsMs?: number; delayRequests?: boolean } = {},
+): Promise<ApiProcess> {
+  // A free port can be taken between freePort() and the API's listen (the kernel hands it to
+  // an outgoing connection, or another test's process binds it): then start again on others.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startApiOnce(env, options);
+    } catch (err) {
+      if (attempt >= 5 || !(err as Error).message.includes('EADDRINUSE') || env.PORT !== undefined) throw err;
+    }
+  }
+}
+
+async function startApiOnce(
+  env: Record<string, string>,
+  options: { ready?: 'live' | 'ready'; pauseCheckoutsMs?: number; delayRequests?: boolean },
 ): Promise<ApiProcess> {
   if (options.pauseCheckoutsMs !== undefined && options.delayRequests) throw new Error('startApi: one test entrypoint at a time');
   const port = await freePort();
