@@ -129,8 +129,15 @@ async function startApiOnce(
   });
   const api = new ApiProcess(proc, `http://127.0.0.1:${port}`, `http://127.0.0.1:${metricsPort}/metrics`);
   const path = options.ready === 'live' ? '/health/live' : '/health/ready';
+  // A process that dies while starting (a port taken after all) fails the wait at once.
+  let ready = false;
+  const died = api.exited.then((code) => {
+    if (!ready) throw new Error(`API on port ${port} exited (${code}) before it was ready`);
+  });
+  died.catch(() => undefined);
   try {
-    await waitFor(async () => (await fetch(`${api.url}${path}`)).ok, `API on port ${port}`);
+    await Promise.race([waitFor(async () => (await fetch(`${api.url}${path}`)).ok, `API on port ${port}`), died]);
+    ready = true;
   } catch (err) {
     await api.stop();
     throw new Error(`${(err as Error).message}\n${api.output}`);
