@@ -6,6 +6,7 @@ import { ApiKeysModule } from './api-keys/api-keys.module';
 import { AppsModule } from './apps/apps.module';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
+import { BudgetsModule } from './budgets/budgets.module';
 import { ComputeUsageModule } from './compute-usage/compute-usage.module';
 import { RequestAuthService } from './auth/request-auth.service';
 import { SubscriptionSocketsService } from './auth/subscription-sockets.service';
@@ -63,6 +64,7 @@ import { WorkUnitsModule } from './work-units/work-units.module';
     HistoryModule,
     WorkUnitsModule,
     ComputeUsageModule,
+    BudgetsModule,
     OutcomeReportsModule,
     ExportsModule,
     McpModule,

@@ -1,5 +1,6 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Module } from '@nestjs/common';
+import { BudgetWorkerModule } from './budgets/budget-worker.module';
 import { DatabaseModule } from './common/database/database.module';
 import { HealthModule } from './common/health/health.module';
 import { MetricsModule } from './common/metrics/metrics.module';
@@ -43,6 +44,7 @@ import { LedgerWorkerModule } from './ledger/ledger-worker.module';
     LeaseWorkerModule,
     ReportsWorkerModule,
     LedgerWorkerModule,
+    BudgetWorkerModule,
   ],
 })
 export class WorkerModule {}

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { AuthContext } from '../auth/auth-context';
+import { BudgetSpendService } from '../budgets/budget-spend.service';
 import { AppError } from '../common/errors/app-error';
 import { APP_CONFIG, AppConfig } from '../config/env';
 import { ComputeLedgerWriter, ComputeRow } from '../ledger/compute-ledger-writer';
@@ -17,7 +18,7 @@ export interface EventRejection {
   message: string;
 }
 
-type Caller = Pick<AuthContext, 'organizationId' | 'principalId'>;
+type Caller = Pick<AuthContext, 'organizationId' | 'principalId' | 'team'>;
 
 /**
  * Compute usage into the ledger. A batch is checked whole before anything is written, then
@@ -32,6 +33,7 @@ export class ComputeUsageService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly writer: ComputeLedgerWriter,
     private readonly workUnits: WorkUnitsService,
+    private readonly budgets: BudgetSpendService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -78,12 +80,20 @@ export class ComputeUsageService {
 
   private async write(auth: Caller, rows: ComputeRow[]): Promise<ComputeUsageResult> {
     const batch = dedupeBatch(rows);
-    const { inserted, recorded } = await this.retryOnDeadlock(() =>
+    const { inserted, recorded, epoch } = await this.retryOnDeadlock(() =>
       this.dataSource.transaction(async (manager) => {
+        const epoch = await this.budgets.epochFor(manager, auth.organizationId);
         const inserted = await this.writer.appendCompute(manager, { organizationId: auth.organizationId, principalId: auth.principalId, rows: batch.rows });
         const others = batch.rows.filter((row) => !inserted.has(row.eventKey)).map((row) => row.eventKey);
-        return { inserted, recorded: await this.writer.recordedHashes(manager, auth.organizationId, others) };
+        return { inserted, epoch, recorded: await this.writer.recordedHashes(manager, auth.organizationId, others) };
       }),
+    );
+    await this.budgets.charge(
+      auth,
+      epoch,
+      batch.rows
+        .filter((row) => inserted.has(row.eventKey))
+        .map((row) => ({ cost: inserted.get(row.eventKey)!, occurredAt: row.occurredAt, workUnitId: row.workUnitId })),
     );
     const result: ComputeUsageResult = { accepted: inserted.size, duplicates: batch.duplicates, conflicts: batch.conflicts };
     const conflicting = [...batch.conflictingEventKeys];

@@ -1,8 +1,6 @@
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Cluster, Redis } from 'ioredis';
 import { PoolKeys, poolKeyBase, poolKeys } from './lease-keys';
+import { RedisFunctions } from './redis-functions';
 import {
   CheckoutInput,
   CheckoutResult,
@@ -24,12 +22,10 @@ import {
 import { assertIds, checkoutArgs, escapeTeam, installPayload, packedCatalog, parseEvent, parseGrant, queueFull, refusal, Reply } from './lease-codec';
 
 /**
- * The scripts run as Redis Functions of one library: lease-lib.lua (key layout and shared
- * helpers), then each file below as the body of one function. A library defines its helpers
- * once, at load; an EVALSHA script re-creates them on every call, which measured 2.5-5 us per
- * call (of 10-15 us), and EVALSHA's own overhead is about 1 us more than FCALL's (Redis 7.0).
- * Every function takes one key, the pool's key base, and derives the pool's other keys from
- * it (same hash tag). Files marked read-only get the no-writes flag.
+ * The scripts run as Redis Functions of one library (redis-functions.ts): lease-lib.lua (key
+ * layout and shared helpers), then each file below as the body of one function. Every
+ * function takes one key, the pool's key base, and derives the pool's other keys from it
+ * (same hash tag). Files marked read-only get the no-writes flag.
  */
 const SCRIPT_FILES = {
   install: ['install.lua', false],
@@ -49,35 +45,6 @@ type ScriptName = keyof typeof SCRIPT_FILES;
 /** check-out answers a new grant with its bare record, check-in its usual end with 1. */
 type FastReply = string | number | Reply;
 
-interface LeaseLibrary {
-  code: string;
-  functions: Record<ScriptName, string>;
-}
-
-const readLua = (name: string): string => readFileSync(join(__dirname, 'lua', name), 'utf8');
-
-/**
- * The library is named after a hash of its code, and so are its functions: processes of two
- * releases (a rolling deploy) each load and call their own version, never replacing the
- * other's. Old versions stay loaded until deleted (FUNCTION DELETE tokenpool_leases_<hash>).
- */
-function buildLibrary(): LeaseLibrary {
-  const lib = readLua('lease-lib.lua');
-  const bodies = Object.entries(SCRIPT_FILES).map(([name, [file, readOnly]]) => ({ name, body: readLua(file), readOnly }));
-  const hash = createHash('sha1');
-  for (const text of [lib, ...bodies.map((b) => b.body)]) hash.update(text);
-  const version = hash.digest('hex').slice(0, 12);
-  const functions = {} as Record<ScriptName, string>;
-  const registrations = bodies.map(({ name, body, readOnly }) => {
-    functions[name as ScriptName] = `tokenpool_lease_${name}_${version}`;
-    const flags = readOnly ? `, flags = { 'no-writes' }` : '';
-    return `redis.register_function{ function_name = '${functions[name as ScriptName]}', callback = function(KEYS, ARGV)\n${body}\nend${flags} }`;
-  });
-  return { code: [`#!lua name=tokenpool_leases_${version}`, lib, ...registrations].join('\n'), functions };
-}
-
-let library: LeaseLibrary | undefined;
-
 /** Lease ids per ZMSCORE in heldLeases. */
 const HELD_LEASES_PAGE = 1000;
 
@@ -90,14 +57,13 @@ export type HeartbeatOutcome = Exclude<HeartbeatResult, { status: 'OK' }> | { st
  * Plain class over an ioredis client; the leases module wraps it in a provider.
  */
 export class LeaseStore {
-  private readonly library: LeaseLibrary;
-  private loading: Promise<void> | undefined;
+  private readonly functions: RedisFunctions<ScriptName>;
 
   constructor(
     private readonly redis: Redis | Cluster,
     private readonly prefix: string,
   ) {
-    this.library = library ??= buildLibrary();
+    this.functions = new RedisFunctions(redis, 'tokenpool_lease', 'lease-lib.lua', SCRIPT_FILES);
   }
 
   /** (Re)builds the pool from the database; see lua/install.lua. */
@@ -356,34 +322,7 @@ export class LeaseStore {
     }
   }
 
-  /** Calls the function; a Redis without the library (first use, restart, flush) gets it loaded first. */
   private run(script: ScriptName, poolId: string, args: (string | number)[]): Promise<FastReply> {
-    const name = this.library.functions[script];
-    const key = poolKeyBase(this.prefix, poolId);
-    const call = () => this.redis.fcall(name, 1, key, ...args) as Promise<FastReply>;
-    return call().catch(async (err: unknown) => {
-      if (!(err instanceof Error) || !err.message.includes('Function not found')) throw err;
-      await this.loadLibrary();
-      return call();
-    });
-  }
-
-  /**
-   * FUNCTION LOAD on the server (every primary of a Cluster); concurrent callers share one
-   * load. A primary that cannot take it now (down, in a cluster that serves the others) does
-   * not keep the rest from loading: it fails only if none took it, and the caller's retry
-   * meets the down node's error if that node was the one it needed.
-   */
-  private loadLibrary(): Promise<void> {
-    this.loading ??= (async () => {
-      const cluster = this.redis as unknown as Cluster;
-      const targets: (Redis | Cluster)[] = cluster.isCluster ? cluster.nodes('master') : [this.redis];
-      const loads = await Promise.allSettled(targets.map((node) => node.call('FUNCTION', 'LOAD', 'REPLACE', this.library.code)));
-      const failed = loads.filter((load): load is PromiseRejectedResult => load.status === 'rejected');
-      if (failed.length === loads.length) throw failed[0].reason;
-    })().finally(() => {
-      this.loading = undefined;
-    });
-    return this.loading;
+    return this.functions.call<FastReply>(script, poolKeyBase(this.prefix, poolId), args);
   }
 }

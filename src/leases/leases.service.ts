@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { AppsService } from '../apps/apps.service';
 import type { AuthContext } from '../auth/auth-context';
+import { uuidFrom } from '../common/derived-id';
 import { AppError } from '../common/errors/app-error';
 import { optionalText, requireInt, requirePrintableAscii } from '../common/validation/validate';
 import { APP_CONFIG, AppConfig } from '../config/env';
@@ -343,12 +344,6 @@ export class LeasesService implements OnApplicationShutdown {
     if (!lease || !mayActOnLease(auth, lease)) throw new AppError('NOT_FOUND', `No lease with id ${leaseId} of yours`, { field: 'leaseId' });
     return lease;
   }
-}
-
-/** A UUID-shaped id derived from `seed` (SHA-256), so the same request always names the same lease. */
-function uuidFrom(seed: string): string {
-  const hex = createHash('sha256').update(seed).digest('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${((parseInt(hex[16], 16) & 0x3) | 0x8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
 /** Fencing tokens are the epoch followed by a 12-digit counter. */

@@ -46,7 +46,7 @@ const COST = `(e.input_tokens - e.cached_input_tokens) * p.input_per_million / 1
 
 // One statement per batch: unnest the columns, insert the idempotency keys (new ones come
 // back), insert a ledger row for each new key, priced from the table in force at its
-// occurred_at unless the caller gave a cost. Returns the keys that were new.
+// occurred_at unless the caller gave a cost. Returns the keys that were new, with their cost.
 const APPEND_COMPUTE = `
   WITH e AS (
     SELECT * FROM unnest($3::text[], $4::text[], $5::uuid[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[],
@@ -71,8 +71,9 @@ const APPEND_COMPUTE = `
            e.provider, e.model
     FROM e JOIN k ON k.event_key = e.event_key
     LEFT JOIN LATERAL (${PRICE_IN_FORCE}) p ON e.cost IS NULL
+    RETURNING event_key, cost
   )
-  SELECT event_key FROM k`;
+  SELECT event_key, cost::float8 AS cost FROM w`;
 
 // The unpriced compute rows of one model from $4 on that now have a price in force and no
 // correction yet get one: a CORRECTION row with the cost (quantities 0, so sums count the
@@ -107,12 +108,15 @@ const APPEND_CORRECTIONS = `
  */
 @Injectable()
 export class ComputeLedgerWriter {
-  /** Appends the batch's new events; returns the event keys that were new (the others were recorded before). */
-  async appendCompute(manager: EntityManager, batch: ComputeBatch): Promise<Set<string>> {
-    if (batch.rows.length === 0) return new Set();
+  /**
+   * Appends the batch's new events; returns the event keys that were new (the others were
+   * recorded before), each with the cost recorded (null: unpriced).
+   */
+  async appendCompute(manager: EntityManager, batch: ComputeBatch): Promise<Map<string, number | null>> {
+    if (batch.rows.length === 0) return new Map();
     await manager.query('SELECT pg_advisory_xact_lock_shared($1, hashtext($2))', [PRICING_LOCK_CLASS, batch.organizationId]);
     const r = batch.rows;
-    const rows: { event_key: string }[] = await manager.query(APPEND_COMPUTE, [
+    const rows: { event_key: string; cost: number | null }[] = await manager.query(APPEND_COMPUTE, [
       batch.organizationId,
       batch.principalId,
       r.map((x) => x.eventKey),
@@ -127,7 +131,7 @@ export class ComputeLedgerWriter {
       r.map((x) => x.cost),
       r.map((x) => x.occurredAt.toISOString()),
     ]);
-    return new Set(rows.map((row) => row.event_key));
+    return new Map(rows.map((row) => [row.event_key, row.cost]));
   }
 
   /** The content hashes recorded for these event keys (those that exist). */

@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'POOL_EXHAUSTED'
   | 'GROUP_LIMIT_REACHED'
   | 'QUEUE_TIMEOUT'
+  | 'BUDGET_EXHAUSTED'
   | 'LEASE_NOT_ACTIVE'
   | 'IDEMPOTENCY_CONFLICT'
   | 'UNAVAILABLE'
@@ -67,6 +68,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'POOL_EXHAUSTED':
     case 'GROUP_LIMIT_REACHED':
     case 'QUEUE_TIMEOUT':
+    case 'BUDGET_EXHAUSTED':
     case 'RATE_LIMITED':
       return 429;
     case 'UNAVAILABLE':

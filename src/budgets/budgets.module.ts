@@ -1,0 +1,17 @@
+import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module';
+import { LedgerModule } from '../ledger/ledger.module';
+import { PrincipalsModule } from '../principals/principals.module';
+import { WorkUnitsModule } from '../work-units/work-units.module';
+import { BudgetSpendModule } from './budget-spend.module';
+import { BudgetsResolver, ReservationsResolver } from './budgets.resolver';
+import { BudgetsService } from './budgets.service';
+import { ReservationsService } from './reservations.service';
+
+/** Compute budgets and reservations in the API (docs/budgets.md). */
+@Module({
+  imports: [BudgetSpendModule, LedgerModule, AuditModule, PrincipalsModule, WorkUnitsModule],
+  providers: [BudgetsService, ReservationsService, BudgetsResolver, ReservationsResolver],
+  exports: [BudgetsService, ReservationsService],
+})
+export class BudgetsModule {}
