@@ -9,7 +9,7 @@ export class ComputeBudgets1795480000000 implements MigrationInterface {
 
   public async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(
-      `CREATE TABLE "compute_reservations" ("id" uuid NOT NULL, "organization_id" uuid NOT NULL, "principal_id" uuid NOT NULL, "team" text, "work_unit_id" uuid, "state" text NOT NULL, "provider" text NOT NULL, "model" text NOT NULL, "amount_micros" bigint NOT NULL, "holds" text array NOT NULL, "seq" bigint NOT NULL, "epoch" bigint NOT NULL, "request_hash" text, "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), "expires_at" TIMESTAMP WITH TIME ZONE NOT NULL, "ended_at" TIMESTAMP WITH TIME ZONE, "settle_event_key" text, "settled_cost_micros" bigint, "charged" boolean NOT NULL DEFAULT false, CONSTRAINT "pk_compute_reservations" PRIMARY KEY ("id"))`,
+      `CREATE TABLE "compute_reservations" ("id" uuid NOT NULL, "organization_id" uuid NOT NULL, "principal_id" uuid NOT NULL, "team" text, "work_unit_id" uuid, "state" text NOT NULL, "provider" text NOT NULL, "model" text NOT NULL, "amount_micros" bigint NOT NULL, "holds" text array NOT NULL, "seq" bigint NOT NULL, "epoch" bigint NOT NULL, "request_hash" text, "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), "granted_at" TIMESTAMP WITH TIME ZONE NOT NULL, "expires_at" TIMESTAMP WITH TIME ZONE NOT NULL, "ended_at" TIMESTAMP WITH TIME ZONE, "settle_event_key" text, "settled_cost_micros" bigint, "charged" boolean NOT NULL DEFAULT false, CONSTRAINT "pk_compute_reservations" PRIMARY KEY ("id"))`,
     );
     await queryRunner.query(
       `CREATE INDEX "ix_compute_reservations_settle_event" ON "compute_reservations" ("organization_id", "settle_event_key") WHERE "charged"`,

@@ -399,4 +399,50 @@ describe('compute budgets: reserve before a model call, settle after', () => {
     data(await t.gql(caller.key, CANCEL, { id: open.id }));
     expect(data(await t.gql<{ computeBudgets: Budget[] }>(own.adminKey, BUDGETS)).computeBudgets[0].reserved).toBe(0);
   });
+
+  it('detects a Redis that went back in time (an older copy of the state) and rebuilds it, at the next grant or the next sweep', async () => {
+    const own = await t.organization('budgets-rollback');
+    const caller = await t.principalWithKey(own.adminKey, 'CLIENT', { name: 'a', kind: 'AGENT', team: 'ml' });
+    data(await t.gql(own.adminKey, CREATE, { input: { name: 'ml', scope: 'TEAM', team: 'ml', period: 'TOTAL', limit: 10 } }));
+    const reserveOne = async () =>
+      data(
+        await t.gql<{ reserveCompute: Reservation }>(caller.key, RESERVE, {
+          input: { provider: 'x', model: 'y', maxInputTokens: 0, maxOutputTokens: 0, amount: 1 },
+        }),
+      ).reserveCompute;
+    const store = t.app.get(BudgetStore, { strict: false });
+    const redis = t.app.get(RedisService).client;
+    const base = store.keyBase(own.organizationId);
+    const snapshot = async () => ({ state: await redis.dumpBuffer(base), exp: await redis.dumpBuffer(`${base}:exp`) });
+    const restore = async (copy: { state: Buffer | null; exp: Buffer | null }) => {
+      await redis.restore(base, 0, copy.state!, 'REPLACE');
+      await redis.restore(`${base}:exp`, 0, copy.exp!, 'REPLACE');
+    };
+    const held = async (ids: string[]) => [...(await store.holds(own.organizationId, ids)).held].sort();
+
+    // At the next grant: its seq repeats one recorded as granted before.
+    const first = await reserveOne();
+    const old = await snapshot();
+    const lost = [await reserveOne(), await reserveOne()];
+    await restore(old);
+    expect(await held([first.id, ...lost.map((r) => r.id)])).toEqual([first.id]);
+    const next = await reserveOne();
+    const all = [first, ...lost, next].map((r) => r.id);
+    expect(await held(all)).toEqual([...all].sort());
+    expect(data(await t.gql<{ computeBudgets: Budget[] }>(own.adminKey, BUDGETS)).computeBudgets[0]).toMatchObject({ reserved: 4, remaining: 6 });
+
+    // At the next sweep: nobody reserves, but Redis lacks OPEN reservations PostgreSQL recorded.
+    const before = await snapshot();
+    const unseen = await reserveOne();
+    await restore(before);
+    const sweep = new BudgetSweepService(
+      dataSource,
+      store,
+      t.app.get(BudgetStateService, { strict: false }),
+      t.app.get(BudgetClock, { strict: false }),
+      t.app.get(BudgetMetricsService, { strict: false }),
+    );
+    expect((await sweep.sweep()).rebuilt).toBeGreaterThanOrEqual(1);
+    expect(await held([...all, unseen.id])).toEqual([...all, unseen.id].sort());
+  });
 });

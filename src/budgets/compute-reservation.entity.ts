@@ -5,9 +5,9 @@ export type ReservationStateName = 'OPEN' | 'SETTLED' | 'EXPIRED' | 'CANCELLED';
 
 /**
  * A hold on compute budgets, written before the reservation is acknowledged. `holds` are the
- * budget periods Redis held it on ("<budgetId>:<periodKey>"), `seq` and `epoch` the Redis
- * grant's counter and state epoch (a later grant with a seq not above a recorded one shows a
- * Redis that went back in time).
+ * budget periods Redis held it on ("<budgetId>:<periodKey>"), `seq`, `grantedAt` and `epoch`
+ * the Redis grant's counter, clock and state epoch (a grant whose seq is not above one
+ * recorded as granted earlier shows a Redis that went back in time).
  */
 @Entity({ name: 'compute_reservations' })
 @Index('ix_compute_reservations_open', ['expiresAt'], { where: `"state" = 'OPEN'` })
@@ -60,6 +60,10 @@ export class ComputeReservationEntity {
 
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt!: Date;
+
+  /** When Redis granted it, by Redis's clock: with `seq`, what shows a Redis that went back in time. */
+  @Column('timestamptz')
+  grantedAt!: Date;
 
   @Column('timestamptz')
   expiresAt!: Date;

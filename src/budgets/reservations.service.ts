@@ -94,7 +94,8 @@ export class ReservationsService {
           { budgetId: result.budgetId, remaining, requested: amount },
         );
       }
-      const recorded = await this.record(auth, { id, provider, model, workUnitId, requestHash, result, attempt });
+      const grantedAtMs = result.reservation.expiresAtMs - seconds * 1000;
+      const recorded = await this.record(auth, { id, provider, model, workUnitId, requestHash, result, grantedAtMs, attempt });
       if (recorded === 'RETRY') continue;
       if (result.status === 'OK') this.metrics.reservations.inc({ result: 'granted' });
       return idempotencyKey ? this.sameRequestOrConflict(recorded, requestHash) : toView(recorded);
@@ -208,6 +209,7 @@ export class ReservationsService {
       workUnitId: string | null;
       requestHash: string;
       result: ReserveResult & { status: 'OK' | 'REPLAYED' };
+      grantedAtMs: number;
       attempt: number;
     },
   ): Promise<ComputeReservationEntity | 'RETRY'> {
@@ -217,14 +219,16 @@ export class ReservationsService {
       outcome = await this.dataSource.transaction(async (manager) => {
         const current = await this.epochs.shared(manager, auth.organizationId);
         if (current !== epoch) return 'STALE';
+        // Redis's counter and clock rise together: a grant recorded as made earlier with a seq
+        // as high as this one's shows a counter that went back.
         const [{ taken }]: { taken: boolean }[] = await manager.query(
-          'SELECT EXISTS (SELECT 1 FROM compute_reservations WHERE organization_id = $1 AND epoch = $2 AND seq >= $3 AND id <> $4) AS taken',
-          [auth.organizationId, epoch, reservation.seq, grant.id],
+          'SELECT EXISTS (SELECT 1 FROM compute_reservations WHERE organization_id = $1 AND epoch = $2 AND seq >= $3 AND granted_at < $4 AND id <> $5) AS taken',
+          [auth.organizationId, epoch, reservation.seq, new Date(grant.grantedAtMs), grant.id],
         );
         if (taken) return 'ROLLED_BACK';
         await manager.query(
-          `INSERT INTO compute_reservations (id, organization_id, principal_id, team, work_unit_id, state, provider, model, amount_micros, holds, seq, epoch, request_hash, expires_at)
-           VALUES ($1, $2, $3, $4, $5, 'OPEN', $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (id) DO NOTHING`,
+          `INSERT INTO compute_reservations (id, organization_id, principal_id, team, work_unit_id, state, provider, model, amount_micros, holds, seq, epoch, request_hash, expires_at, granted_at)
+           VALUES ($1, $2, $3, $4, $5, 'OPEN', $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (id) DO NOTHING`,
           [
             grant.id,
             auth.organizationId,
@@ -239,6 +243,7 @@ export class ReservationsService {
             epoch,
             grant.requestHash,
             new Date(reservation.expiresAtMs),
+            new Date(grant.grantedAtMs),
           ],
         );
         return 'OK';
