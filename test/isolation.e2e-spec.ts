@@ -206,6 +206,9 @@ describe('organization isolation, walked over the whole schema', () => {
         'model_prices',
         'ledger_entries',
         'ledger_event_keys',
+        'compute_budgets',
+        'compute_reservations',
+        'compute_budget_states',
       ]),
     );
     const empty = [];
@@ -223,6 +226,9 @@ describe('organization isolation, walked over the whole schema', () => {
       'work_unit_outcomes',
       'model_prices',
       'ledger_entries',
+      'compute_budgets',
+      'compute_reservations',
+      'compute_budget_states',
     ]) {
       const [{ n }] = await dataSource.query(`SELECT count(*)::int AS n FROM "${table}" WHERE organization_id = $1`, [b.organizationId]);
       if (n === 0) empty.push(table);

@@ -18,6 +18,10 @@ export interface SeededOrganization {
   /** An active lease of the CLIENT, for 3600 s. */
   leaseId: string;
   workUnitId: string;
+  /** A TEAM compute budget of the CLIENT's team. */
+  budgetId: string;
+  /** An OPEN compute reservation of the CLIENT, for 3600 s. */
+  reservationId: string;
   /** A key no test authenticates with, for walks that revoke a key. */
   spareKeyId: string;
   /** The API key secrets of the organization. */
@@ -40,8 +44,8 @@ async function must<T>(answer: Promise<{ data: T | null; errors?: unknown }>): P
 /**
  * Creates an organization through the API, as its admin and CLIENT would, with principals,
  * a pool, an app, a group limit, leases (active, ended, revoked), a denial, past usage with
- * its rollups, a work unit with an outcome history, compute usage, a model price, and the
- * audit entries all of these write. Every name, key, ref, model and free text carries `mark`.
+ * its rollups, a work unit with an outcome history, compute usage, a model price, a compute
+ * budget with an open and a settled reservation, and the audit entries all of these write. Every name, key, ref, model and free text carries `mark`.
  */
 export async function seedOrganization(t: TestApp, mark: string): Promise<SeededOrganization> {
   const text = (kind: string) => marked(mark, kind);
@@ -120,6 +124,34 @@ export async function seedOrganization(t: TestApp, mark: string): Promise<Seeded
       input: { provider: usage.provider, model: usage.model, inputPerMillion: 1, outputPerMillion: 2, effectiveFrom: '2020-01-01T00:00:00Z' },
     }),
   );
+  const { createComputeBudget: budget } = await must(
+    t.gql<{ createComputeBudget: { id: string } }>(adminKey, 'mutation($input: CreateComputeBudgetInput!) { createComputeBudget(input: $input) { id } }', {
+      input: { name: text('budget'), scope: 'TEAM', team, period: 'MONTH', limit: 100 },
+    }),
+  );
+  const reserve = (amount: number) =>
+    must(
+      t.gql<{ reserveCompute: { id: string } }>(client.key, 'mutation($input: ReserveComputeInput!) { reserveCompute(input: $input) { id } }', {
+        input: {
+          provider: usage.provider,
+          model: usage.model,
+          maxInputTokens: 10,
+          maxOutputTokens: 10,
+          amount,
+          workUnitId: unit.id,
+          reservationSeconds: 3600,
+          idempotencyKey: text('idem'),
+        },
+      }),
+    );
+  const { reserveCompute: reservation } = await reserve(1);
+  const { reserveCompute: settled } = await reserve(2);
+  await must(
+    t.gql(client.key, 'mutation($id: ID!, $usage: ComputeUsageInput!) { settleCompute(reservationId: $id, usage: $usage) { id } }', {
+      id: settled.id,
+      usage: { ...usage, eventId: text('event'), cost: 1.5 },
+    }),
+  );
   const proof = await t.gql<{ lease: { proof: string | null } | null }>(adminKey, 'query($id: ID!) { lease(id: $id) { proof } }', { id: held.id });
   return {
     organizationId,
@@ -132,6 +164,8 @@ export async function seedOrganization(t: TestApp, mark: string): Promise<Seeded
     appKey,
     leaseId: held.id,
     workUnitId: unit.id,
+    budgetId: budget.id,
+    reservationId: reservation.id,
     spareKeyId: spare.keyId,
     secrets: [adminKey, client.key, viewer.key, spare.key],
     proof: proof.data?.lease?.proof ?? null,
@@ -147,6 +181,7 @@ export function ownIdFor(org: SeededOrganization): (site: ArgumentSite) => strin
     workUnitId: org.workUnitId,
     principalId: org.principalId,
     onBehalfOf: org.principalId,
+    reservationId: org.reservationId,
   };
   // `id` names what the field returns, else what its name mentions (revokeApiKey answers a Boolean).
   const byType: [string, string][] = [
@@ -156,6 +191,8 @@ export function ownIdFor(org: SeededOrganization): (site: ArgumentSite) => strin
     ['WorkUnit', org.workUnitId],
     ['Principal', org.principalId],
     ['ApiKey', org.spareKeyId],
+    ['ComputeBudget', org.budgetId],
+    ['ComputeReservation', org.reservationId],
   ];
   return (site) => {
     if (byArgument[site.name]) return byArgument[site.name];
