@@ -5,6 +5,7 @@ import { BudgetMetricsService } from '../src/budgets/budget-metrics.service';
 import { BudgetStateService } from '../src/budgets/budget-state.service';
 import { BudgetSweepService } from '../src/budgets/budget-sweep.service';
 import { BudgetStore } from '../src/lease-engine/budget-store';
+import { MetricsService } from '../src/common/metrics/metrics.service';
 import { RedisService } from '../src/common/redis/redis.service';
 import { codeOf, GqlResult, TestApp } from './support/app';
 
@@ -444,5 +445,29 @@ describe('compute budgets: reserve before a model call, settle after', () => {
     );
     expect((await sweep.sweep()).rebuilt).toBeGreaterThanOrEqual(1);
     expect(await held([...all, unseen.id])).toEqual([...all, unseen.id].sort());
+  });
+
+  it('exports budget figures per budget and reservations granted, refused and expired as metrics', async () => {
+    const caller = await isolatedTeam();
+    const team = await budget({ scope: 'TEAM', team: caller.team, limit: 2 });
+    const r = data(await reserve(caller.key, { amount: 1.5 })).reserveCompute;
+    expect(codeOf(await reserve(caller.key, { amount: 1 }))).toBe('BUDGET_EXHAUSTED');
+    data(await t.gql(caller.key, SETTLE, { id: r.id, usage: usage({ cost: 0.25 }) }));
+    const open = data(await reserve(caller.key, { amount: 0.5 })).reserveCompute;
+    await dataSource.query(`UPDATE compute_reservations SET expires_at = now() - interval '1 second' WHERE id = $1`, [open.id]);
+    const sweep = new BudgetSweepService(
+      dataSource,
+      t.app.get(BudgetStore, { strict: false }),
+      t.app.get(BudgetStateService, { strict: false }),
+      t.app.get(BudgetClock, { strict: false }),
+      t.app.get(BudgetMetricsService, { strict: false }),
+    );
+    await sweep.sweep();
+    const scrape = await t.app.get(MetricsService).registry.metrics();
+    const value = (line: string) => Number(new RegExp(`^${line.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(scrape)?.[1]);
+    expect(value(`tokenpool_compute_budget_limit{budget="${team.id}"}`)).toBe(2);
+    expect(value(`tokenpool_compute_budget_spent{budget="${team.id}"}`)).toBe(0.25);
+    expect(value(`tokenpool_compute_budget_reserved{budget="${team.id}"}`)).toBe(0);
+    for (const result of ['granted', 'refused', 'expired']) expect(value(`tokenpool_compute_reservations_total{result="${result}"}`)).toBeGreaterThanOrEqual(1);
   });
 });
