@@ -1,9 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { TokenpoolError } from './errors';
 import type {
+  BudgetFieldsFragment,
+  CancelReservationMutation,
   CheckinMutation,
   CheckoutInput,
   CheckoutMutation,
+  ComputeBudgetsQuery,
+  ComputeUsageInput,
   CreateAppInput,
   CreateAppMutation,
   CreatePoolInput,
@@ -19,17 +23,23 @@ import type {
   QuoteQuery,
   RecordComputeUsageMutation,
   RecordOutcomeMutation,
+  ReservationFieldsFragment,
+  ReservationQuery,
+  ReserveComputeInput,
+  ReserveComputeMutation,
   RevokeLeaseMutation,
+  SettleComputeMutation,
   UpsertWorkUnitMutation,
   WorkUnitInput,
 } from './generated/graphql';
 import { Heartbeater, type HeartbeatResultItem } from './heartbeats';
 import { Lease, type LeaseOwner } from './lease';
+import { CANCEL_RESERVATION, COMPUTE_BUDGETS, RESERVATION, RESERVE_COMPUTE, SETTLE_COMPUTE } from './operations/budgets';
 import { CREATE_APP, CREATE_POOL, CURRENT_KEY, POOLS, POOLS_CHANGED } from './operations/catalog';
 import { CHECKIN, CHECKOUT, HEARTBEATS, HEARTBEATS_WITH_PROOF, LEASES, QUOTE, REVOKE_LEASE } from './operations/leases';
 import { RECORD_COMPUTE_USAGE, RECORD_OUTCOME, UPSERT_WORK_UNIT } from './operations/ledger';
 import { ProofVerifier, type ProofClaims } from './proofs';
-import { withRetry } from './retry';
+import { isRetryable, withRetry } from './retry';
 import { Subscriptions } from './subscriptions';
 import { DEFAULT_REQUEST_TIMEOUT_MS, Transport, type FetchLike } from './transport';
 import { UsageBuffer, type ComputeUsageEvent } from './usage-buffer';
@@ -66,6 +76,42 @@ export type CurrentKey = CurrentKeyQuery['currentKey'];
 export type App = CreateAppMutation['createApp'];
 export type WorkUnit = UpsertWorkUnitMutation['upsertWorkUnit'];
 export type ComputeUsageResult = RecordComputeUsageMutation['recordComputeUsage'];
+
+/** A compute budget with its live figures (the current period's), its periodStart as a Date. */
+export type ComputeBudget = Omit<BudgetFieldsFragment, 'periodStart'> & { periodStart: Date | null };
+
+/** A compute reservation: OPEN while it holds `amount`, then SETTLED (with settledCost), CANCELLED or EXPIRED. */
+export type ComputeReservation = Omit<ReservationFieldsFragment, 'expiresAt' | 'workUnit' | 'budgets'> & {
+  expiresAt: Date;
+  workUnitId: string | null;
+  /** The budgets it holds (or held), with their live figures. */
+  budgets: ComputeBudget[];
+};
+
+/** reserveCompute's and withBudget's input: ReserveComputeInput; an idempotencyKey is made when absent. */
+export type ReserveComputeOptions = ReserveComputeInput;
+
+/**
+ * What a withBudget callback reports about its model call: the real token counts (and the
+ * cost, when the provider says it). Settled as ComputeUsageInput with the reservation's
+ * provider, model and workUnitId, unless `model` names the model that actually answered.
+ */
+export interface BudgetUsage {
+  inputTokens: number;
+  outputTokens: number;
+  cachedInputTokens?: number | null;
+  reasoningOutputTokens?: number | null;
+  cost?: number | null;
+  model?: string;
+  eventId?: string;
+  occurredAt?: Date | string;
+}
+
+/** What a withBudget callback returns: its result (handed back by withBudget) and the call's usage. */
+export interface BudgetedResult<T> {
+  result: T;
+  usage: BudgetUsage;
+}
 
 /** A lease as `leases()` lists it, with its times as Dates. */
 export type LeaseSummary = Omit<LeasesQuery['leases'][number], 'acquiredAt' | 'expiresAt' | 'endedAt'> & {
@@ -275,6 +321,106 @@ export class TokenpoolClient implements LeaseOwner {
     await this.#usage.flush(Date.now() + (options.retryDeadlineMs ?? this.#retryDeadlineMs));
   }
 
+  /**
+   * Holds the most a model call may cost (maxInputTokens x input price + maxOutputTokens x
+   * output price, or `amount`) on every compute budget that applies, in one atomic step.
+   * Without idempotencyKey one is made and reused on every retry of this call, so a retry after
+   * a lost answer returns the same reservation instead of holding twice. A budget with too
+   * little room throws BUDGET_EXHAUSTED (err.budgetId, err.remaining, err.requested), never
+   * retried.
+   */
+  async reserveCompute(input: ReserveComputeOptions, options: CallOptions = {}): Promise<ComputeReservation> {
+    const reserveInput: ReserveComputeInput = { ...input, idempotencyKey: input.idempotencyKey ?? randomUUID() };
+    const { reserveCompute } = await this.#call<ReserveComputeMutation>(RESERVE_COMPUTE, { input: reserveInput }, options, true);
+    return reservationOf(reserveCompute);
+  }
+
+  /**
+   * Settles a reservation with the call's real usage: recorded in the ledger (as recordUsage
+   * would), its cost charged to the reservation's budgets in full (even above the hold), the
+   * rest released. `eventId` defaults to a random UUID made once for this call and `occurredAt`
+   * to now, both reused on every retry, so the usage is counted once.
+   */
+  async settleCompute(reservationId: string, usage: ComputeUsageEvent, options: CallOptions = {}): Promise<ComputeReservation> {
+    const event: ComputeUsageInput = {
+      ...usage,
+      eventId: usage.eventId ?? randomUUID(),
+      occurredAt: new Date(usage.occurredAt ?? Date.now()).toISOString(),
+    };
+    const { settleCompute } = await this.#call<SettleComputeMutation>(SETTLE_COMPUTE, { reservationId, usage: event }, options, true);
+    return reservationOf(settleCompute);
+  }
+
+  /** Releases an OPEN reservation at once (the call was not made); cancelling a cancelled one answers it again. */
+  async cancelReservation(reservationId: string, options: CallOptions = {}): Promise<ComputeReservation> {
+    const { cancelReservation } = await this.#call<CancelReservationMutation>(CANCEL_RESERVATION, { reservationId }, options, true);
+    return reservationOf(cancelReservation);
+  }
+
+  /**
+   * Reserves, runs `fn(reservation)` (the model call), settles with the usage fn returns and
+   * resolves to fn's `result`. When fn throws, the reservation is cancelled and fn's error
+   * rethrown. When the settlement cannot reach the server before the retry deadline
+   * (UNAVAILABLE or RATE_LIMITED), the usage is handed to recordUsage with the same eventId instead (buffered
+   * and sent until acknowledged; the hold lapses at expiresAt), the failure goes to onError and
+   * the result is still returned; any other refusal of the settlement is thrown.
+   */
+  async withBudget<T>(
+    input: ReserveComputeOptions,
+    fn: (reservation: ComputeReservation) => Promise<BudgetedResult<T>> | BudgetedResult<T>,
+    options: CallOptions = {},
+  ): Promise<T> {
+    const reservation = await this.reserveCompute(input, options);
+    let outcome: BudgetedResult<T>;
+    try {
+      outcome = await fn(reservation);
+      if (!outcome || typeof outcome !== 'object' || !outcome.usage || typeof outcome.usage !== 'object') {
+        throw new TypeError('withBudget: the callback must resolve to { result, usage: { inputTokens, outputTokens, ... } }');
+      }
+    } catch (err) {
+      // A cancel that fails does not hide fn's error: the hold lapses at expiresAt by itself.
+      await this.cancelReservation(reservation.id, { retryDeadlineMs: options.retryDeadlineMs }).catch(() => undefined);
+      throw err;
+    }
+    const { model, ...counts } = outcome.usage;
+    const usage: ComputeUsageEvent = {
+      ...counts,
+      provider: input.provider,
+      model: model ?? input.model,
+      workUnitId: input.workUnitId ?? null,
+      eventId: counts.eventId ?? randomUUID(),
+      occurredAt: new Date(counts.occurredAt ?? Date.now()).toISOString(),
+    };
+    try {
+      await this.settleCompute(reservation.id, usage, options);
+    } catch (err) {
+      if (!isRetryable(err) || this.#closing) throw err;
+      // Unreachable past the deadline: the usage is not lost, it goes through the usage buffer (same eventId).
+      this.#usage.add(usage);
+      this.#onError(
+        new TokenpoolError(
+          'UNAVAILABLE',
+          `reservation ${reservation.id} could not be settled (${err.message}); its usage was buffered for recordComputeUsage`,
+          {
+            cause: err,
+          },
+        ),
+      );
+    }
+    return outcome.result;
+  }
+
+  /** A reservation by id: its holder, ADMIN and VIEWER; null for anyone else. */
+  async reservation(id: string, options: CallOptions = {}): Promise<ComputeReservation | null> {
+    const { reservation } = await this.#call<ReservationQuery>(RESERVATION, { id }, options, true);
+    return reservation ? reservationOf(reservation) : null;
+  }
+
+  /** The organization's compute budgets with live figures (a CLIENT key sees those that apply to it). */
+  async computeBudgets(options: CallOptions = {}): Promise<ComputeBudget[]> {
+    return (await this.#call<ComputeBudgetsQuery>(COMPUTE_BUDGETS, {}, options, true)).computeBudgets.map(budgetOf);
+  }
+
   /** Checks a lease proof offline against the server's published keys (see proofs.ts): its claims, or BAD_SIGNATURE / EXPIRED. */
   async verifyProof(proof: string): Promise<ProofClaims> {
     this.#verifier ??= new ProofVerifier(this.url);
@@ -377,4 +523,13 @@ export class TokenpoolClient implements LeaseOwner {
   #assertOpen(): void {
     if (this.#closing) throw new TokenpoolError('CLIENT_CLOSED', 'this TokenpoolClient was closed');
   }
+}
+
+function budgetOf(budget: BudgetFieldsFragment): ComputeBudget {
+  return { ...budget, periodStart: budget.periodStart ? new Date(budget.periodStart) : null };
+}
+
+function reservationOf(reservation: ReservationFieldsFragment): ComputeReservation {
+  const { workUnit, budgets, expiresAt, ...rest } = reservation;
+  return { ...rest, expiresAt: new Date(expiresAt), workUnitId: workUnit?.id ?? null, budgets: budgets.map(budgetOf) };
 }

@@ -44,8 +44,12 @@ export class TokenpoolError extends Error {
   readonly extensions: Readonly<Record<string, unknown>>;
   /** Credits available as the caller sees them (POOL_EXHAUSTED, GROUP_LIMIT_REACHED, QUEUE_TIMEOUT). */
   readonly available?: number;
-  /** Credits the refused check-out asked for. */
+  /** Credits the refused check-out asked for; with BUDGET_EXHAUSTED, the amount the refused reservation needed. */
   readonly requested?: number;
+  /** BUDGET_EXHAUSTED: the budget that had too little room. */
+  readonly budgetId?: string;
+  /** BUDGET_EXHAUSTED: what that budget had left (limit - spent - reserved, at least 0). */
+  readonly remaining?: number;
   /** When to try again (UNAVAILABLE, RATE_LIMITED, POOL_EXHAUSTED, ...). */
   readonly retryAfterSeconds?: number;
   /** How an ended lease ended: EXPIRED, RELEASED or REVOKED (LEASE_NOT_ACTIVE). */
@@ -64,6 +68,8 @@ export class TokenpoolError extends Error {
     const ext = options.extensions ?? {};
     this.available = numberOrUndefined(ext.available);
     this.requested = numberOrUndefined(ext.requested);
+    this.budgetId = typeof ext.budgetId === 'string' ? ext.budgetId : undefined;
+    this.remaining = numberOrUndefined(ext.remaining);
     this.retryAfterSeconds = numberOrUndefined(ext.retryAfterSeconds);
     this.queueLength = numberOrUndefined(ext.queueLength);
     this.state = typeof ext.state === 'string' ? ext.state : undefined;

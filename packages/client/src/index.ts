@@ -6,14 +6,19 @@
 export { TokenpoolClient } from './client';
 export type {
   App,
+  BudgetedResult,
+  BudgetUsage,
   CallOptions,
   CheckoutOptions,
+  ComputeBudget,
+  ComputeReservation,
   ComputeUsageResult,
   CurrentKey,
   LeaseSummary,
   LeasesFilter,
   Pool,
   Quote,
+  ReserveComputeOptions,
   TokenpoolClientOptions,
   WatchOptions,
   WorkUnit,
@@ -27,6 +32,8 @@ export type { FetchLike } from './transport';
 export type { ComputeUsageEvent } from './usage-buffer';
 export { backoffDelay, isRetryable } from './retry';
 export type {
+  BudgetPeriod,
+  BudgetScope,
   CheckoutInput,
   ComputeUsageInput,
   CreateAppInput,
@@ -34,6 +41,8 @@ export type {
   LeaseState,
   OutcomeInput,
   OutcomeStatus,
+  ReservationState,
+  ReserveComputeInput,
   Role,
   WorkUnitInput,
 } from './generated/graphql';

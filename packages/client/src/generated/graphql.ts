@@ -4,6 +4,19 @@
 type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
+/** DAY and MONTH are UTC calendar periods; TOTAL never resets. */
+export type BudgetPeriod =
+  | 'DAY'
+  | 'MONTH'
+  | 'TOTAL';
+
+/** Whose spending a budget limits. */
+export type BudgetScope =
+  | 'ORGANIZATION'
+  | 'PRINCIPAL'
+  | 'TEAM'
+  | 'WORK_UNIT';
+
 /** A check-out request. */
 export type CheckoutInput = {
   /** The App.key to check out. */
@@ -138,6 +151,33 @@ export type PrincipalKind =
   /** A person. */
   | 'USER';
 
+/** A compute reservation's state. */
+export type ReservationState =
+  | 'CANCELLED'
+  | 'EXPIRED'
+  | 'OPEN'
+  | 'SETTLED';
+
+/** A model call about to be made: what to hold on the budgets that apply to it. */
+export type ReserveComputeInput = {
+  /** Hold this much (0 to 1,000,000,000) instead of pricing the bounds from the price table; required when the model has no price. */
+  amount?: number | null | undefined;
+  /** A retry with the same key and arguments returns the same reservation (printable ASCII, up to 255). */
+  idempotencyKey?: string | null | undefined;
+  /** The call's prompt tokens (or a bound), 0 to 1,000,000,000. */
+  maxInputTokens: number;
+  /** The max_tokens the call will pass, 0 to 1,000,000,000. */
+  maxOutputTokens: number;
+  /** The model, as gen_ai.request.model. */
+  model: string;
+  /** The provider, as gen_ai.provider.name. */
+  provider: string;
+  /** How long the hold lasts unless settled or cancelled: 5 to 3,600 seconds, default 300. */
+  reservationSeconds?: number | null | undefined;
+  /** The work unit the call is for; its budgets apply too. */
+  workUnitId?: string | null | undefined;
+};
+
 /** What a key may do inside its organization. */
 export type Role =
   /** Everything: catalog, principals, keys, leases of anyone, reports. */
@@ -192,6 +232,44 @@ export type WorkUnitInput = {
   /** The team doing the work, up to 100 characters. */
   team?: string | null | undefined;
 };
+
+export type BudgetFieldsFragment = { id: string, name: string, scope: BudgetScope, team: string | null, period: BudgetPeriod, limit: number, spent: number, reserved: number, remaining: number, periodStart: string | null };
+
+export type ReservationFieldsFragment = { id: string, state: ReservationState, amount: number, expiresAt: string, settledCost: number | null, workUnit: { id: string } | null, budgets: Array<{ id: string, name: string, scope: BudgetScope, team: string | null, period: BudgetPeriod, limit: number, spent: number, reserved: number, remaining: number, periodStart: string | null }> };
+
+export type ReserveComputeMutationVariables = Exact<{
+  input: ReserveComputeInput;
+}>;
+
+
+export type ReserveComputeMutation = { reserveCompute: { id: string, state: ReservationState, amount: number, expiresAt: string, settledCost: number | null, workUnit: { id: string } | null, budgets: Array<{ id: string, name: string, scope: BudgetScope, team: string | null, period: BudgetPeriod, limit: number, spent: number, reserved: number, remaining: number, periodStart: string | null }> } };
+
+export type SettleComputeMutationVariables = Exact<{
+  reservationId: string;
+  usage: ComputeUsageInput;
+}>;
+
+
+export type SettleComputeMutation = { settleCompute: { id: string, state: ReservationState, amount: number, expiresAt: string, settledCost: number | null, workUnit: { id: string } | null, budgets: Array<{ id: string, name: string, scope: BudgetScope, team: string | null, period: BudgetPeriod, limit: number, spent: number, reserved: number, remaining: number, periodStart: string | null }> } };
+
+export type CancelReservationMutationVariables = Exact<{
+  reservationId: string;
+}>;
+
+
+export type CancelReservationMutation = { cancelReservation: { id: string, state: ReservationState, amount: number, expiresAt: string, settledCost: number | null, workUnit: { id: string } | null, budgets: Array<{ id: string, name: string, scope: BudgetScope, team: string | null, period: BudgetPeriod, limit: number, spent: number, reserved: number, remaining: number, periodStart: string | null }> } };
+
+export type ReservationQueryVariables = Exact<{
+  id: string;
+}>;
+
+
+export type ReservationQuery = { reservation: { id: string, state: ReservationState, amount: number, expiresAt: string, settledCost: number | null, workUnit: { id: string } | null, budgets: Array<{ id: string, name: string, scope: BudgetScope, team: string | null, period: BudgetPeriod, limit: number, spent: number, reserved: number, remaining: number, periodStart: string | null }> } | null };
+
+export type ComputeBudgetsQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type ComputeBudgetsQuery = { computeBudgets: Array<{ id: string, name: string, scope: BudgetScope, team: string | null, period: BudgetPeriod, limit: number, spent: number, reserved: number, remaining: number, periodStart: string | null }> };
 
 export type PoolFieldsFragment = { id: string, name: string, cap: number, inUse: number, available: number, activeLeases: number, queueLength: number, defaultLeaseSeconds: number, maxLeaseSeconds: number, apps: Array<{ id: string, key: string, name: string, cost: number }> };
 
