@@ -8,6 +8,7 @@ import { AppError } from '../common/errors/app-error';
 import { APP_CONFIG, AppConfig } from '../config/env';
 import { LeasesService, MAX_BATCH_HEARTBEATS } from '../leases/leases.service';
 import { PoolEventsService } from '../pools/pool-events.service';
+import { BudgetTools } from './budget-tools';
 import { LedgerTools } from './ledger-tools';
 import { LeaseTools } from './lease-tools';
 import { McpMetrics } from './mcp-metrics';
@@ -24,7 +25,7 @@ const CLOSE_WAIT_MS = 2000;
 export const MAX_SESSIONS_PER_KEY = 100;
 
 const INSTRUCTIONS = `tokenpool leases shared license credits (engineering tools) and records AI usage per work unit.
-Typical flow: list_pools, then start_work_unit for your task, checkout the app you need (this session keeps the lease alive), use the tool, record_usage for your model calls, checkin, and record_outcome when the task ends.
+Typical flow: list_pools, then start_work_unit for your task, checkout the app you need (this session keeps the lease alive), use the tool, record_usage for your model calls (or, where compute budgets apply, reserve_compute before each model call and settle_compute after it), checkin, and record_outcome when the task ends.
 A refusal is a tool result with isError and structuredContent.code; retryAfterSeconds says when to try again.`;
 
 /**
@@ -49,6 +50,7 @@ export class McpSessionsService implements OnModuleInit, BeforeApplicationShutdo
     private readonly leases: LeasesService,
     private readonly leaseTools: LeaseTools,
     private readonly ledgerTools: LedgerTools,
+    private readonly budgetTools: BudgetTools,
     private readonly resources: McpResources,
     private readonly events: PoolEventsService,
     private readonly metrics: McpMetrics,
@@ -107,6 +109,7 @@ export class McpSessionsService implements OnModuleInit, BeforeApplicationShutdo
     transport.onclose = () => void this.close(session, 'closed by the client');
     this.leaseTools.register(server, session);
     this.ledgerTools.register(server, session);
+    this.budgetTools.register(server, session);
     this.resources.register(server, session);
     return session;
   }

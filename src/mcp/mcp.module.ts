@@ -2,11 +2,13 @@ import { Module } from '@nestjs/common';
 import { ApiKeysModule } from '../api-keys/api-keys.module';
 import { AppsModule } from '../apps/apps.module';
 import { AuthModule } from '../auth/auth.module';
+import { BudgetsModule } from '../budgets/budgets.module';
 import { ComputeUsageModule } from '../compute-usage/compute-usage.module';
 import { LeasesModule } from '../leases/leases.module';
 import { PoolsModule } from '../pools/pools.module';
 import { ProofsModule } from '../proofs/proofs.module';
 import { WorkUnitsModule } from '../work-units/work-units.module';
+import { BudgetTools } from './budget-tools';
 import { LedgerTools } from './ledger-tools';
 import { LeaseTools } from './lease-tools';
 import { McpHttpRoute } from './mcp-http.route';
@@ -22,7 +24,17 @@ import { WorkUnitRefs } from './work-unit-refs';
  * session's key, so they answer exactly what GraphQL would. API processes only.
  */
 @Module({
-  imports: [AuthModule.forKeys(ApiKeysModule), ApiKeysModule, PoolsModule, AppsModule, LeasesModule, ProofsModule, WorkUnitsModule, ComputeUsageModule],
-  providers: [McpHttpRoute, McpSessionsService, LeaseTools, LedgerTools, McpResources, PoolViews, WorkUnitRefs, McpMetrics],
+  imports: [
+    AuthModule.forKeys(ApiKeysModule),
+    ApiKeysModule,
+    PoolsModule,
+    AppsModule,
+    LeasesModule,
+    ProofsModule,
+    WorkUnitsModule,
+    ComputeUsageModule,
+    BudgetsModule,
+  ],
+  providers: [McpHttpRoute, McpSessionsService, LeaseTools, LedgerTools, BudgetTools, McpResources, PoolViews, WorkUnitRefs, McpMetrics],
 })
 export class McpModule {}
