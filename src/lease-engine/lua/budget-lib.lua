@@ -89,17 +89,21 @@ local function budgets_of(args, from)
   return ids
 end
 
--- Gives an OPEN reservation's hold back; 1 if it held one.
-local function release(resId)
-  local v = redis.call('HGET', base, 'r|' .. resId)
-  if not v then return 0 end
-  local r = parse_reservation(v)
+-- Gives the hold of OPEN reservation resId, r (parse_reservation of its record), back.
+local function release_parsed(resId, r)
   for _, hold in ipairs(r.holds) do
     local field = 'rv|' .. hold.id .. '|' .. hold.pk
     if redis.call('HINCRBY', base, field, -r.amount) <= 0 then redis.call('HDEL', base, field) end
   end
   redis.call('HDEL', base, 'r|' .. resId)
   redis.call('ZREM', EXP, resId)
+end
+
+-- Gives an OPEN reservation's hold back; 1 if it held one.
+local function release(resId)
+  local v = redis.call('HGET', base, 'r|' .. resId)
+  if not v then return 0 end
+  release_parsed(resId, parse_reservation(v))
   return 1
 end
 

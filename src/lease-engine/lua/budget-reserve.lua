@@ -14,26 +14,25 @@ local resId = ARGV[1]
 local existing = redis.call('HGET', base, 'r|' .. resId)
 if existing then return { 'REPLAYED', epoch, existing } end
 local amount = tonumber(ARGV[2])
-local holds = {}
+local holds, rvFields = {}, {}
 local tightest, room
 for _, id in ipairs(budgets_of(ARGV, 6)) do
   local def = budget_def(id)
   if def then
     local pk = period_key(def.period, ARGV[4], ARGV[5])
-    local figures = redis.call('HMGET', base, 'sp|' .. id .. '|' .. pk, 'rv|' .. id .. '|' .. pk)
+    local rvField = 'rv|' .. id .. '|' .. pk
+    local figures = redis.call('HMGET', base, 'sp|' .. id .. '|' .. pk, rvField)
     local remaining = def.limit - (tonumber(figures[1]) or 0) - (tonumber(figures[2]) or 0)
     if remaining < amount and (room == nil or remaining < room) then
       tightest, room = id, remaining
     end
     holds[#holds + 1] = id .. ':' .. pk
+    rvFields[#rvFields + 1] = rvField
   end
 end
 if tightest then return { 'BUDGET_EXHAUSTED', tightest, int(math.max(0, room)) } end
 if amount > 0 then
-  for _, hold in ipairs(holds) do
-    local c = string.find(hold, ':', 1, true)
-    redis.call('HINCRBY', base, 'rv|' .. string.sub(hold, 1, c - 1) .. '|' .. string.sub(hold, c + 1), ARGV[2])
-  end
+  for _, field in ipairs(rvFields) do redis.call('HINCRBY', base, field, ARGV[2]) end
 end
 local seq = redis.call('HINCRBY', base, 'seq', 1)
 local record = ARGV[2] .. '|' .. int(now + tonumber(ARGV[3])) .. '|' .. seq .. '|' .. table.concat(holds, ',')

@@ -10,8 +10,10 @@ if redis.call('HGET', base, 'epoch') ~= ARGV[3] then return 'STALE' end
 local v = redis.call('HGET', base, 'r|' .. ARGV[1])
 local holds
 if v then
-  holds = parse_reservation(v).holds
-  release(ARGV[1])
+  -- The record read and parsed once: release_parsed is release(ARGV[1]) without reading it again.
+  local r = parse_reservation(v)
+  holds = r.holds
+  release_parsed(ARGV[1], r)
 else
   holds = parse_holds(ARGV[4])
 end
