@@ -7,6 +7,7 @@ import { asApiError, useRoute } from './hooks';
 import { onLiveStatus, startLive, stopLive } from './live';
 import { AccessPage } from './pages/access';
 import { AuditPage } from './pages/audit';
+import { BudgetsPage } from './pages/budgets';
 import { LedgerPage } from './pages/ledger';
 import { PoolPage } from './pages/pool';
 import { PoolsPage, prefetchPools } from './pages/pools';
@@ -74,6 +75,7 @@ function Nav({ me, page, onSignOut }: { me: Me; page: string; onSignOut: () => v
     ['pools', 'Pools'],
     ['reports', 'Reports'],
     ['ledger', 'Ledger'],
+    ['budgets', 'Budgets'],
   ];
   if (me.role === 'ADMIN') links.push(['access', 'Access'], ['audit', 'Audit log']);
   return (
@@ -155,6 +157,7 @@ function App() {
   if (page === 'pools' && parts[1]) body = <PoolPage id={parts[1]} admin={admin} />;
   else if (page === 'reports') body = <ReportsPage poolId={params.get('pool')} />;
   else if (page === 'ledger') body = <LedgerPage />;
+  else if (page === 'budgets') body = <BudgetsPage admin={admin} />;
   else if (page === 'access' && admin) body = <AccessPage />;
   else if (page === 'audit' && admin) body = <AuditPage />;
   else if (page === 'access' || page === 'audit') body = <p class="error">The access pages and the audit log are for ADMIN keys.</p>;
