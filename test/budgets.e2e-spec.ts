@@ -470,4 +470,17 @@ describe('compute budgets: reserve before a model call, settle after', () => {
     expect(value(`tokenpool_compute_budget_reserved{budget="${team.id}"}`)).toBe(0);
     for (const result of ['granted', 'refused', 'expired']) expect(value(`tokenpool_compute_reservations_total{result="${result}"}`)).toBeGreaterThanOrEqual(1);
   });
+
+  it('a budget Redis lost the definition of (its epoch unchanged) is read back from PostgreSQL before it is shown or skipped', async () => {
+    const own = await t.organization('budgets-lost-definition');
+    const caller = await t.principalWithKey(own.adminKey, 'CLIENT', { name: 'a', kind: 'AGENT', team: 'ml' });
+    const b = data(
+      await t.gql<{ createComputeBudget: Budget }>(own.adminKey, CREATE, { input: { name: 'ml', scope: 'TEAM', team: 'ml', period: 'TOTAL', limit: 1 } }),
+    ).createComputeBudget;
+    const store = t.app.get(BudgetStore, { strict: false });
+    await t.app.get(RedisService).client.hdel(store.keyBase(own.organizationId), `b|${b.id}`, 's|t:ml');
+    expect(data(await t.gql<{ computeBudgets: Budget[] }>(own.adminKey, BUDGETS)).computeBudgets[0]).toMatchObject({ id: b.id, limit: 1, remaining: 1 });
+    const refused = await t.gql(caller.key, RESERVE, { input: { provider: 'x', model: 'y', maxInputTokens: 0, maxOutputTokens: 0, amount: 2 } });
+    expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'BUDGET_EXHAUSTED', budgetId: b.id });
+  });
 });

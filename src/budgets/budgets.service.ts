@@ -159,7 +159,10 @@ export class BudgetsService {
     const ids = budgets.map((b) => b.id);
     let read = await this.readFigures(organizationId, periods, ids);
     const unknown = read.figures.some((f) => f.limit === null);
-    if (read.epoch === null || read.epoch !== (await this.epochs.current(organizationId)) || unknown) {
+    const epoch = await this.epochs.current(organizationId);
+    if (read.epoch === null || read.epoch !== epoch || unknown) {
+      // A budget Redis does not know under the database's epoch missed its definition: rebuild.
+      if (unknown && epoch !== null && read.epoch === epoch) await this.epochs.raise(organizationId, epoch);
       await this.state.ensureOrUnavailable(organizationId);
       read = await this.readFigures(organizationId, periods, ids);
       if (read.epoch === null) throw AppError.unavailable('The compute budgets are being restored; retry in a moment', 1);
@@ -196,7 +199,12 @@ export class BudgetsService {
         budget.deleted ? { op: 'del', budgetId: budget.id, subject: subjectOf(budget) } : { op: 'put', budget: definitionOf(budget) },
       )
       .catch(() => false);
-    if (!told) await this.state.ensureOrUnavailable(organizationId);
+    if (!told) {
+      // Redis did not take it (another epoch, no state, or unreachable): the raised epoch makes
+      // the rebuild run even if Redis's epoch was the database's, and the rebuild reads the change.
+      await this.epochs.raise(organizationId, epoch);
+      await this.state.ensureOrUnavailable(organizationId);
+    }
     return budget;
   }
 
