@@ -6,7 +6,19 @@ import { TestApp } from './support/app';
 import { createPool } from './support/catalog';
 import { ApiProcess, freePort, Spawned, startApi, waitFor } from './support/processes';
 
-const TOOL_NAMES = ['checkin', 'checkout', 'list_pools', 'my_leases', 'quote', 'record_outcome', 'record_usage', 'start_work_unit'];
+const TOOL_NAMES = [
+  'cancel_reservation',
+  'checkin',
+  'checkout',
+  'list_pools',
+  'my_leases',
+  'quote',
+  'record_outcome',
+  'record_usage',
+  'reserve_compute',
+  'settle_compute',
+  'start_work_unit',
+];
 const IDLE_SECONDS = 3;
 const LEASE_SECONDS = 5;
 const BIN = join(__dirname, '..', 'packages', 'cli', 'bin', 'tokenpool.js');

@@ -6,7 +6,19 @@ import { TestApp } from './support/app';
 import { createPool } from './support/catalog';
 import { ApiProcess, Spawned, startApi, waitFor } from './support/processes';
 
-const TOOL_NAMES = ['checkin', 'checkout', 'list_pools', 'my_leases', 'quote', 'record_outcome', 'record_usage', 'start_work_unit'];
+const TOOL_NAMES = [
+  'cancel_reservation',
+  'checkin',
+  'checkout',
+  'list_pools',
+  'my_leases',
+  'quote',
+  'record_outcome',
+  'record_usage',
+  'reserve_compute',
+  'settle_compute',
+  'start_work_unit',
+];
 const IDLE_SECONDS = 3;
 const LEASE_SECONDS = 5;
 
@@ -91,7 +103,7 @@ describe('MCP server over Streamable HTTP', () => {
     await t?.close();
   });
 
-  it('lists the eight tools, each with a description and an input schema', async () => {
+  it('lists the eleven tools, each with a description and an input schema', async () => {
     const { client } = await connect(tenant.clientKey);
     const { tools } = await client.listTools();
     expect(tools.map((tool) => tool.name).sort()).toEqual(TOOL_NAMES);

@@ -3,14 +3,14 @@ import { RedisService } from '../common/redis/redis.service';
 import { BudgetStore } from '../lease-engine/budget-store';
 import { BudgetClock } from './budget-clock';
 import { BudgetEpochs } from './budget-epochs';
-import { BudgetMetricsService } from './budget-metrics.service';
 import { BudgetSpendService } from './budget-spend.service';
 import { BudgetStateService } from './budget-state.service';
 
 /**
  * The budget engine's common part, which the ledger's compute writes also need: the Redis
- * store, the clock of budget periods, the epochs, the rebuild and the metrics. The budgets module (API)
- * and the budget worker build on it.
+ * store, the clock of budget periods, the epochs and the rebuild. The budgets module (API)
+ * and the budget worker build on it and add the metrics: this part needs no registry, so
+ * processes without one (the operator CLI, the demo seeder) can load it.
  */
 @Module({
   providers: [
@@ -19,8 +19,7 @@ import { BudgetStateService } from './budget-state.service';
     BudgetEpochs,
     BudgetSpendService,
     BudgetStateService,
-    BudgetMetricsService,
   ],
-  exports: [BudgetStore, BudgetClock, BudgetEpochs, BudgetSpendService, BudgetStateService, BudgetMetricsService],
+  exports: [BudgetStore, BudgetClock, BudgetEpochs, BudgetSpendService, BudgetStateService],
 })
 export class BudgetSpendModule {}

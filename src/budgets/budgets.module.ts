@@ -3,6 +3,7 @@ import { AuditModule } from '../audit/audit.module';
 import { LedgerModule } from '../ledger/ledger.module';
 import { PrincipalsModule } from '../principals/principals.module';
 import { WorkUnitsModule } from '../work-units/work-units.module';
+import { BudgetMetricsService } from './budget-metrics.service';
 import { BudgetSpendModule } from './budget-spend.module';
 import { BudgetsResolver, ReservationsResolver } from './budgets.resolver';
 import { BudgetsService } from './budgets.service';
@@ -11,7 +12,7 @@ import { ReservationsService } from './reservations.service';
 /** Compute budgets and reservations in the API (docs/budgets.md). */
 @Module({
   imports: [BudgetSpendModule, LedgerModule, AuditModule, PrincipalsModule, WorkUnitsModule],
-  providers: [BudgetsService, ReservationsService, BudgetsResolver, ReservationsResolver],
+  providers: [BudgetsService, ReservationsService, BudgetsResolver, ReservationsResolver, BudgetMetricsService],
   exports: [BudgetsService, ReservationsService],
 })
 export class BudgetsModule {}

@@ -116,10 +116,11 @@ export class ReservationsService {
       throw new AppError('NOT_FOUND', `No work unit with id ${row.workUnitId} in your organization`, { field: 'usage.workUnitId' });
     }
     const settled = await this.dataSource.transaction(async (manager) => {
+      // The epoch row before the reservation's: the order a rebuild takes them in.
+      const epoch = await this.epochs.shared(manager, auth.organizationId);
       const reservation = await this.lock(manager, auth, reservationId);
       if (reservation.state === 'SETTLED' && reservation.settleEventKey === row.eventKey) return { reservation, epoch: null };
       if (reservation.state !== 'OPEN' && reservation.state !== 'EXPIRED') throw notOpen(reservation);
-      const epoch = await this.epochs.shared(manager, auth.organizationId);
       const inserted = await this.writer.appendCompute(manager, { organizationId: auth.organizationId, principalId: auth.principalId, rows: [row] });
       let cost: number | null;
       const charged = inserted.has(row.eventKey);
