@@ -133,7 +133,7 @@ type BaselineRedis = Redis & {
 };
 
 /** The baseline scripts run unchanged, with the KEYS and ARGV their headers describe. */
-function baselineCycle(redis: Redis, prefix: string, cost: number, dir: string): Cycle {
+export function baselineCycle(redis: Redis, prefix: string, cost: number, dir: string): Cycle {
   const client = redis as BaselineRedis;
   client.defineCommand('baselineCheckout', { numberOfKeys: 3, lua: readFileSync(join(dir, 'baseline-checkout.lua'), 'utf8') });
   client.defineCommand('baselineCheckin', { numberOfKeys: 3, lua: readFileSync(join(dir, 'baseline-checkin.lua'), 'utf8') });

@@ -8,7 +8,11 @@
  *  3. the lease store on a private Redis Cluster of three primaries beside a private Redis
  *     (bench/cluster.bench.ts): on a machine of few cores, the cluster client's overhead, not scaling;
  *  4. lease-heartbeats per second of API CPU through the batched `heartbeats` mutation (500
- *     leases a call) beside single `heartbeat` calls (bench/heartbeats-batch.bench.ts).
+ *     leases a call) beside single `heartbeat` calls (bench/heartbeats-batch.bench.ts);
+ *  5. compute budgets: reserve + settle cycles per second through the budget store (three
+ *     budgets a reservation) beside the lease store's check-out + check-in cycles and the
+ *     baseline scripts, in interleaved turns (bench/budget-store.bench.ts). Target: 0.8x the
+ *     lease store's cycles.
  * Needs `npm run build` first (npm run bench:leases does it). Uses its own database
  * (tokenpool_bench, recreated) and Redis key prefix; everything it starts, it stops.
  * The baseline scripts are not in this repository: BASELINE_DIR, by default ../shared/bench
@@ -21,6 +25,7 @@ import autocannon from 'autocannon';
 import Redis from 'ioredis';
 import { Client } from 'pg';
 import { unlinkPrefix } from '../test/support/redis-keys';
+import { BUDGET_TARGET, formatBudgetTable, runBudgetBench } from './budget-store.bench';
 import { formatClusterTable, runClusterBench } from './cluster.bench';
 import { formatBatchHeartbeatsTable, runBatchHeartbeatsBench } from './heartbeats-batch.bench';
 import { formatBenchTable, median, runLeaseStoreBench } from './lease-store.bench';
@@ -142,9 +147,10 @@ async function freshDatabase(name: string): Promise<string> {
 }
 
 async function main(): Promise<void> {
-  // BENCH_PART=store, http, cluster or heartbeats runs one of the four parts.
+  // BENCH_PART=store, http, cluster, heartbeats or budgets runs one of the five parts.
   const part = process.env.BENCH_PART;
   if (part === 'heartbeats') return heartbeatsPart();
+  if (part === 'budgets') return budgetsPart();
   if (part === undefined || part === 'cluster') {
     console.log(
       '3. Lease store on a Redis Cluster of 3 primaries beside one Redis (private servers; same machine, so the client overhead, not scaling), cycles/s',
@@ -275,7 +281,23 @@ async function main(): Promise<void> {
   if (part === undefined) {
     await clusterPart();
     await heartbeatsPart();
+    await budgetsPart();
   }
+}
+
+async function budgetsPart(): Promise<void> {
+  console.log(
+    `\n5. Compute budgets: reserve + settle cycles/s through the budget store (ORGANIZATION, TEAM and PRINCIPAL budget on every reserve) beside the lease store's check-out + check-in cycles${HAS_BASELINE ? ' and the baseline scripts' : ''}, same connection and clients, interleaved turns`,
+  );
+  if (!HAS_BASELINE) console.log(`(baseline column skipped: ${NO_BASELINE})`);
+  const rows = await runBudgetBench({ baselineDir: HAS_BASELINE ? BASELINE_DIR : undefined });
+  console.log(formatBudgetTable(rows));
+  const missed = rows.filter((r) => r.budgetVsLease < BUDGET_TARGET);
+  console.log(
+    missed.length === 0
+      ? `Target met: the budget store does at least ${BUDGET_TARGET}x the lease store's cycles at every concurrency.`
+      : `Target NOT met (at least ${BUDGET_TARGET}x the lease store's cycles) at ${missed.map((r) => `${r.clients} client${r.clients === 1 ? '' : 's'} (${r.budgetVsLease.toFixed(2)}x)`).join(', ')}.`,
+  );
 }
 
 async function heartbeatsPart(): Promise<void> {
