@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { BudgetClock } from '../src/budgets/budget-clock';
+import { BudgetClock } from '../src/budget-engine/budget-clock';
 import { BudgetMetricsService } from '../src/budgets/budget-metrics.service';
-import { BudgetStateService } from '../src/budgets/budget-state.service';
+import { BudgetStateService } from '../src/budget-engine/budget-state.service';
 import { BudgetSweepService } from '../src/budgets/budget-sweep.service';
 import { BudgetStore } from '../src/lease-engine/budget-store';
 import { MetricsService } from '../src/common/metrics/metrics.service';

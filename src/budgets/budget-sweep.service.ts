@@ -2,9 +2,9 @@ import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { BudgetStore } from '../lease-engine/budget-store';
-import { BudgetClock } from './budget-clock';
+import { BudgetClock } from '../budget-engine/budget-clock';
 import { BudgetMetricsService } from './budget-metrics.service';
-import { BudgetStateService } from './budget-state.service';
+import { BudgetStateService } from '../budget-engine/budget-state.service';
 
 /** Reservations expired per statement. */
 const EXPIRE_BATCH = 500;

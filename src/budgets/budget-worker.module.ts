@@ -4,13 +4,13 @@ import { Queue } from 'bullmq';
 import { ScheduleKeeper } from '../common/queues/schedule-keeper.service';
 import { APP_CONFIG, AppConfig } from '../config/env';
 import { BudgetMetricsService } from './budget-metrics.service';
-import { BudgetSpendModule } from './budget-spend.module';
+import { BudgetEngineModule } from '../budget-engine/budget-engine.module';
 import { BudgetSweepService } from './budget-sweep.service';
 import { BUDGET_MAINTENANCE_QUEUE, SWEEP_BUDGETS_JOB, SweepBudgetsProcessor } from './sweep-budgets.processor';
 
 /** The worker side of budgets: reservation expiry, the Redis state check and the budget gauges, every SWEEP_INTERVAL_MS. */
 @Module({
-  imports: [BullModule.registerQueue({ name: BUDGET_MAINTENANCE_QUEUE }), BudgetSpendModule],
+  imports: [BullModule.registerQueue({ name: BUDGET_MAINTENANCE_QUEUE }), BudgetEngineModule],
   providers: [BudgetSweepService, SweepBudgetsProcessor, BudgetMetricsService],
 })
 export class BudgetWorkerModule implements OnModuleInit {

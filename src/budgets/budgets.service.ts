@@ -8,11 +8,11 @@ import { isUuid, requireNumber, requireText } from '../common/validation/validat
 import { BudgetStore, periodKeyOf, PeriodKeys } from '../lease-engine/budget-store';
 import { PrincipalsService } from '../principals/principals.service';
 import { WorkUnitsService } from '../work-units/work-units.service';
-import { BudgetClock } from './budget-clock';
-import { BudgetEpochs } from './budget-epochs';
+import { BudgetClock } from '../budget-engine/budget-clock';
+import { BudgetEpochs } from '../budget-engine/budget-epochs';
 import { BudgetMetricsService } from './budget-metrics.service';
-import { fromMicros, toMicros } from './budget-spend.service';
-import { BudgetStateService, definitionOf, periodBounds, subjectOf } from './budget-state.service';
+import { fromMicros, toMicros } from '../budget-engine/budget-spend.service';
+import { BudgetStateService, definitionOf, periodBounds, subjectOf } from '../budget-engine/budget-state.service';
 import { BudgetPeriod, BudgetScope, ComputeBudget } from './budget.model';
 import { ComputeBudgetEntity } from './compute-budget.entity';
 import { CreateComputeBudgetInput, UpdateComputeBudgetInput } from './dto/budget.inputs';

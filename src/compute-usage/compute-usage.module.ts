@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditModule } from '../audit/audit.module';
-import { BudgetSpendModule } from '../budgets/budget-spend.module';
+import { BudgetEngineModule } from '../budget-engine/budget-engine.module';
 import { LedgerModule } from '../ledger/ledger.module';
 import { WorkUnitsModule } from '../work-units/work-units.module';
 import { ComputeUsageResolver } from './compute-usage.resolver';
@@ -15,7 +15,7 @@ import { OtlpTracesService } from './otlp/otlp-traces.service';
  * trace endpoint (registered on Fastify by app.setup.ts, see otlp/otlp-traces.route.ts).
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([ModelPriceEntity]), LedgerModule, WorkUnitsModule, AuditModule, BudgetSpendModule],
+  imports: [TypeOrmModule.forFeature([ModelPriceEntity]), LedgerModule, WorkUnitsModule, AuditModule, BudgetEngineModule],
   providers: [ComputeUsageService, ModelPricesService, OtlpTracesService, ComputeUsageResolver],
   exports: [OtlpTracesService, ComputeUsageService, ModelPricesService],
 })

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { AuthContext } from '../auth/auth-context';
-import { BudgetSpendService } from '../budgets/budget-spend.service';
+import { BudgetSpendService } from '../budget-engine/budget-spend.service';
 import { AppError } from '../common/errors/app-error';
 import { APP_CONFIG, AppConfig } from '../config/env';
 import { ComputeLedgerWriter, ComputeRow } from '../ledger/compute-ledger-writer';

@@ -2,16 +2,27 @@ import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { AppError } from '../common/errors/app-error';
-import { BudgetDefinition, BudgetStore, InstallState, parseHolds, PeriodKeys, periodKeyOf } from '../lease-engine/budget-store';
+import { BudgetDefinition, BudgetPeriodName, BudgetStore, InstallState, parseHolds, PeriodKeys, periodKeyOf } from '../lease-engine/budget-store';
 import { BudgetClock } from './budget-clock';
 import { BudgetEpochs } from './budget-epochs';
-import type { ComputeBudgetEntity } from './compute-budget.entity';
 
 // pg_advisory_lock(classid, objid): one lock per organization, so its rebuilds never overlap.
 const REBUILD_LOCK_CLASS = 7_247;
 
+/** A compute budget as the engine reads it (a row of compute_budgets; the budgets module's entity fits it). */
+export interface BudgetRow {
+  id: string;
+  scope: 'ORGANIZATION' | 'TEAM' | 'PRINCIPAL' | 'WORK_UNIT';
+  team: string | null;
+  principalId: string | null;
+  workUnitId: string | null;
+  period: BudgetPeriodName;
+  /** Micro-units (bigint, read as a string). */
+  limitMicros: string;
+}
+
 /** The Redis subject of a budget: whose usage it limits. */
-export function subjectOf(budget: Pick<ComputeBudgetEntity, 'scope' | 'team' | 'principalId' | 'workUnitId'>): string {
+export function subjectOf(budget: Pick<BudgetRow, 'scope' | 'team' | 'principalId' | 'workUnitId'>): string {
   switch (budget.scope) {
     case 'TEAM':
       return `t:${budget.team}`;
@@ -24,7 +35,7 @@ export function subjectOf(budget: Pick<ComputeBudgetEntity, 'scope' | 'team' | '
   }
 }
 
-export function definitionOf(budget: ComputeBudgetEntity): BudgetDefinition {
+export function definitionOf(budget: BudgetRow): BudgetDefinition {
   return { id: budget.id, period: budget.period, limit: Number(budget.limitMicros), subject: subjectOf(budget) };
 }
 
@@ -55,7 +66,7 @@ const SPENT = (scope: string) => `
         AND NOT EXISTS (SELECT 1 FROM compute_reservations r WHERE r.organization_id = $1 AND r.charged AND r.settle_event_key = e.event_key)
     ) AS spent`;
 
-const SCOPE_SQL: Record<ComputeBudgetEntity['scope'], string> = {
+const SCOPE_SQL: Record<BudgetRow['scope'], string> = {
   ORGANIZATION: 'true',
   PRINCIPAL: 'e.principal_id = $5',
   WORK_UNIT: 'e.work_unit_id = $5',
@@ -153,7 +164,7 @@ export class BudgetStateService {
   }
 
   private async snapshot(manager: EntityManager, organizationId: string, epoch: string, periods: PeriodKeys): Promise<InstallState> {
-    const budgets: ComputeBudgetEntity[] = await manager.query(
+    const budgets: BudgetRow[] = await manager.query(
       `SELECT id, scope, team, principal_id AS "principalId", work_unit_id AS "workUnitId", period, limit_micros::text AS "limitMicros"
        FROM compute_budgets WHERE organization_id = $1`,
       [organizationId],

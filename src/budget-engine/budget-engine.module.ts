@@ -22,4 +22,4 @@ import { BudgetStateService } from './budget-state.service';
   ],
   exports: [BudgetStore, BudgetClock, BudgetEpochs, BudgetSpendService, BudgetStateService],
 })
-export class BudgetSpendModule {}
+export class BudgetEngineModule {}
