@@ -483,4 +483,24 @@ describe('compute budgets: reserve before a model call, settle after', () => {
     const refused = await t.gql(caller.key, RESERVE, { input: { provider: 'x', model: 'y', maxInputTokens: 0, maxOutputTokens: 0, amount: 2 } });
     expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'BUDGET_EXHAUSTED', budgetId: b.id });
   });
+
+  it('releases expired holds at the next reservation, a hold of 0 included, and keeps every figure whole', async () => {
+    const own = await t.organization('budgets-expire-in-redis');
+    const caller = await t.principalWithKey(own.adminKey, 'CLIENT', { name: 'a', kind: 'AGENT', team: 'ml' });
+    const b = data(
+      await t.gql<{ createComputeBudget: Budget }>(own.adminKey, CREATE, { input: { name: 'ml', scope: 'TEAM', team: 'ml', period: 'TOTAL', limit: 1 } }),
+    ).createComputeBudget;
+    const store = t.app.get(BudgetStore, { strict: false });
+    const periods = t.app.get(BudgetClock, { strict: false }).periods();
+    const subjects = ['o', `p:${caller.principalId}`, 't:ml'];
+    const hold = (reservationId: string, amount: number, reservationMs: number) =>
+      store.reserve({ organizationId: own.organizationId, reservationId, amount, reservationMs, periods, subjects });
+    expect((await hold(randomUUID(), 0, 1)).status).toBe('OK');
+    expect((await hold(randomUUID(), 600_000, 1)).status).toBe('OK');
+    await new Promise((r) => setTimeout(r, 20));
+    // Both ran out by Redis's clock: this reservation finds the whole limit free again.
+    const full = await hold(randomUUID(), 1_000_000, 60_000);
+    expect(full.status).toBe('OK');
+    expect((await store.read(own.organizationId, periods, [b.id])).figures[0]).toEqual({ limit: 1_000_000, spent: 0, reserved: 1_000_000 });
+  });
 });

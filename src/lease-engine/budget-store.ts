@@ -24,18 +24,13 @@ export interface PeriodKeys {
   month: string;
 }
 
-/** A budget period a reservation holds: its budget and the period it was made in. */
-export interface Hold {
-  budgetId: string;
-  period: string;
-}
-
 export interface ReservationRecord {
   /** Micro-units of the currency. */
   amount: number;
   expiresAtMs: number;
   seq: number;
-  holds: Hold[];
+  /** The budget periods it holds, "<budgetId>:<periodKey>" (as PostgreSQL keeps them). */
+  holds: string[];
 }
 
 export type ReserveResult =
@@ -104,25 +99,26 @@ export function periodKeyOf(period: BudgetPeriodName, keys: PeriodKeys): string 
   return period === 'DAY' ? keys.day : period === 'MONTH' ? keys.month : 't';
 }
 
-function formatHolds(holds: Hold[]): string {
-  return holds.map((h) => `${h.budgetId}:${h.period}`).join(',');
-}
-
-export function parseHolds(list: string): Hold[] {
-  if (list === '') return [];
-  return list.split(',').map((item) => {
-    const colon = item.indexOf(':');
-    return { budgetId: item.slice(0, colon), period: item.slice(colon + 1) };
-  });
+/** The budget id of a hold "<budgetId>:<periodKey>". */
+export function budgetIdOf(hold: string): string {
+  return hold.slice(0, hold.indexOf(':'));
 }
 
 function parseRecord(record: string): ReservationRecord {
-  const [amount, expiresAt, seq, ...rest] = record.split('|');
-  return { amount: Number(amount), expiresAtMs: Number(expiresAt), seq: Number(seq), holds: parseHolds(rest.join('|')) };
+  const a = record.indexOf('|');
+  const b = record.indexOf('|', a + 1);
+  const c = record.indexOf('|', b + 1);
+  const holds = record.slice(c + 1);
+  return {
+    amount: Number(record.slice(0, a)),
+    expiresAtMs: Number(record.slice(a + 1, b)),
+    seq: Number(record.slice(b + 1, c)),
+    holds: holds === '' ? [] : holds.split(','),
+  };
 }
 
 function formatRecord(r: ReservationRecord): string {
-  return `${r.amount}|${r.expiresAtMs}|${r.seq}|${formatHolds(r.holds)}`;
+  return `${r.amount}|${r.expiresAtMs}|${r.seq}|${r.holds.join(',')}`;
 }
 
 function assertMicros(...amounts: number[]): void {
@@ -155,18 +151,22 @@ export class BudgetStore {
   async reserve(input: ReserveInput): Promise<ReserveResult> {
     assertIds(input.reservationId);
     assertMicros(input.amount);
-    const reply = await this.run('reserve', input.organizationId, [
+    const reply = await this.run<string | Reply>('reserve', input.organizationId, [
       input.reservationId,
       input.amount,
       input.reservationMs,
       input.periods.day,
       input.periods.month,
-      ...input.subjects,
+      `r|${input.reservationId}`,
+      ...input.subjects.map((subject) => `s|${subject}`),
     ]);
+    if (typeof reply === 'string') {
+      const bar = reply.indexOf('|');
+      return { status: 'OK', epoch: reply.slice(0, bar), reservation: parseRecord(reply.slice(bar + 1)) };
+    }
     switch (reply[0]) {
-      case 'OK':
       case 'REPLAYED':
-        return { status: reply[0], epoch: String(reply[1]), reservation: parseRecord(String(reply[2])) };
+        return { status: 'REPLAYED', epoch: String(reply[1]), reservation: parseRecord(String(reply[2])) };
       case 'BUDGET_EXHAUSTED':
         return { status: 'BUDGET_EXHAUSTED', budgetId: String(reply[1]), remaining: Number(reply[2]) };
       case 'UNAVAILABLE':
@@ -177,13 +177,14 @@ export class BudgetStore {
   }
 
   /** Releases the hold and adds `cost` to the held budget periods; false when `epoch` is not Redis's. */
-  async settle(organizationId: string, settlement: { reservationId: string; cost: number; epoch: string; holds: Hold[] }): Promise<boolean> {
+  async settle(organizationId: string, settlement: { reservationId: string; cost: number; epoch: string; holds: string[] }): Promise<boolean> {
     assertMicros(settlement.cost);
     const reply = await this.run<string>('settle', organizationId, [
       settlement.reservationId,
       settlement.cost,
       settlement.epoch,
-      formatHolds(settlement.holds),
+      settlement.holds.join(','),
+      `r|${settlement.reservationId}`,
     ]);
     return reply === 'OK';
   }
@@ -214,7 +215,7 @@ export class BudgetStore {
   ): Promise<boolean> {
     const args =
       change.op === 'put'
-        ? [epoch, 'put', change.budget.id, change.budget.subject, `${change.budget.period}|${change.budget.limit}|${change.budget.subject}`]
+        ? [epoch, 'put', change.budget.id, change.budget.subject, change.budget.period, change.budget.limit]
         : [epoch, 'del', change.budgetId, change.subject];
     return Number(await this.run<number>('define', organizationId, args)) === 1;
   }

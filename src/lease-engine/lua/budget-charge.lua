@@ -9,15 +9,20 @@ use(KEYS[1])
 if redis.call('HGET', base, 'epoch') ~= ARGV[1] then return 0 end
 local i = 2
 while i <= #ARGV do
-  local cost, n = ARGV[i], tonumber(ARGV[i + 3])
+  local n = tonumber(ARGV[i + 3])
+  local subjects = {}
+  for j = i + 4, i + 3 + n do subjects[#subjects + 1] = 's|' .. ARGV[j] end
+  local lists = redis.call('HMGET', base, unpack(subjects))
   local seen = {}
-  for j = i + 4, i + 3 + n do
-    local list = redis.call('HGET', base, 's|' .. ARGV[j])
-    if list then
-      for id in string.gmatch(list, '%S+') do
-        local def = not seen[id] and budget_def(id)
-        seen[id] = true
-        if def then redis.call('HINCRBY', base, 'sp|' .. id .. '|' .. period_key(def.period, ARGV[i + 1], ARGV[i + 2]), cost) end
+  for j = 1, n do
+    if lists[j] then
+      for _, b in ipairs(subject_budgets(lists[j])) do
+        if not seen[b.id] then
+          seen[b.id] = true
+          local f = period_fields(b.id, period_key(b.period, ARGV[i + 1], ARGV[i + 2]))
+          redis.call('HINCRBY', base, f.u, ARGV[i])
+          redis.call('HINCRBY', base, f.sp, ARGV[i])
+        end
       end
     end
   end

@@ -6,13 +6,15 @@
 use(KEYS[1])
 local out = { redis.call('HGET', base, 'epoch') or '' }
 for i = 3, #ARGV do
-  local def = budget_def(ARGV[i])
+  local def = redis.call('HGET', base, 'b|' .. ARGV[i])
   if def then
-    local pk = period_key(def.period, ARGV[1], ARGV[2])
-    local figures = redis.call('HMGET', base, 'sp|' .. ARGV[i] .. '|' .. pk, 'rv|' .. ARGV[i] .. '|' .. pk)
-    out[#out + 1] = int(def.limit)
-    out[#out + 1] = figures[1] or '0'
-    out[#out + 1] = figures[2] or '0'
+    local period, limit = string.match(def, '^([^|]+)|([^|]+)|')
+    local f = period_fields(ARGV[i], period_key(period, ARGV[1], ARGV[2]))
+    local figures = redis.call('HMGET', base, f.sp, f.u)
+    local spent = tonumber(figures[1]) or 0
+    out[#out + 1] = limit
+    out[#out + 1] = int(spent)
+    out[#out + 1] = int((tonumber(figures[2]) or 0) - spent)
   else
     out[#out + 1] = ''
     out[#out + 1] = '0'
