@@ -60,3 +60,21 @@ export function until(at: Date, now: Date): string {
 export function plural(count: number, one: string, many = `${one}s`): string {
   return `${count} ${count === 1 ? one : many}`;
 }
+
+const MONEY = new Intl.NumberFormat('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 4 });
+
+/**
+ * An amount of money for a table: thousands grouped, 2 to 4 decimals (`1,000.00`, `0.0465`),
+ * since a reservation is often a fraction of a cent. An amount that is not 0 never reads as
+ * 0: below half of 0.0001 it is `<0.0001`. The JSON forms keep the exact figures.
+ */
+export function money(amount: number): string {
+  if (amount > 0 && amount < 0.00005) return '<0.0001';
+  return MONEY.format(amount);
+}
+
+/** A share in percent with one decimal (`2.6%`, `104.0%`); `<0.1%` for a share that is not 0 but rounds to it. */
+export function percent(value: number): string {
+  if (value > 0 && value < 0.05) return '<0.1%';
+  return `${value.toFixed(1)}%`;
+}

@@ -2,6 +2,7 @@ import { TokenpoolClient, TokenpoolError } from '@tokenpool/client';
 import { connectionOf, parseCommand, splitTopLevel, UsageError, type Connection } from './args';
 import type { Command, CommandContext, Io } from './command';
 import { appsCreateCommand, poolsCreateCommand } from './commands/admin';
+import { budgetsCommand } from './commands/budgets';
 import { leasesCommand } from './commands/leases';
 import { mcpCommand } from './commands/mcp';
 import { revokeCommand } from './commands/revoke';
@@ -15,7 +16,16 @@ import { ExitCode, exitCodeForError } from './exit-codes';
  * (exit-codes.ts), in this one place so that all commands agree.
  */
 
-export const COMMANDS: readonly Command[] = [statusCommand, runCommand, leasesCommand, revokeCommand, poolsCreateCommand, appsCreateCommand, mcpCommand];
+export const COMMANDS: readonly Command[] = [
+  statusCommand,
+  runCommand,
+  leasesCommand,
+  budgetsCommand,
+  revokeCommand,
+  poolsCreateCommand,
+  appsCreateCommand,
+  mcpCommand,
+];
 
 export const TOP_HELP = `Usage: tokenpool [--url <url>] [--api-key <key>] <command> [options]
 
