@@ -18,9 +18,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { BudgetStore, budgetSubjects, periodKeys } from '../src/lease-engine/budget-store';
-import { LeaseStore } from '../src/lease-engine/lease-store';
 import { unlinkPrefix } from '../test/support/redis-keys';
-import { baselineCycle, Cycle, measure, median, storeCycle } from './lease-store.bench';
+import { baselineCycle, Cycle, leaseStoreCycle, measure, median } from './lease-store.bench';
 
 export const BUDGET_TARGET = 0.8;
 
@@ -50,7 +49,6 @@ export interface BudgetBenchRow {
   budgetVsBaseline: number | null;
 }
 
-const CAP = 1_000_000_000;
 const WARMUP_MS = 300;
 /** 10^15 micro-units: a billion in the currency, far above what a run spends (~10^10). */
 const BIG_LIMIT = 1_000_000_000_000_000;
@@ -133,20 +131,6 @@ async function budgetCycle(redis: Redis, prefix: string, amount: number): Promis
     const settled = await store.settle(organizationId, { reservationId, cost: amount, epoch: held.epoch, holds: held.reservation.holds });
     if (!settled) throw new Error('BudgetStore settle answered STALE');
   };
-}
-
-async function leaseStoreCycle(redis: Redis, prefix: string, cost: number): Promise<Cycle> {
-  const store = new LeaseStore(redis, `${prefix}:store`);
-  const poolId = 'bench';
-  await store.install(poolId, {
-    epoch: 1,
-    cap: CAP,
-    apps: [{ appId: 'solver', cost, shareScope: 'NONE', lingerMs: 0 }],
-    groups: [],
-    leases: [],
-    graceMs: 0,
-  });
-  return () => storeCycle(store, poolId);
 }
 
 /** The ratio columns are per-turn ratios (see BudgetBenchRow), not the quotients of the rate columns. */

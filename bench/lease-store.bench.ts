@@ -94,7 +94,8 @@ export async function runLeaseStoreBench(options: BenchOptions = {}): Promise<Be
   }
 }
 
-async function leaseStoreCycle(redis: Redis, prefix: string, cost: number): Promise<Cycle> {
+/** A check-out + check-in cycle through a LeaseStore of its own under `prefix`, one pool of one app. */
+export async function leaseStoreCycle(redis: Redis, prefix: string, cost: number): Promise<Cycle> {
   const store = new LeaseStore(redis, `${prefix}:store`);
   const poolId = 'bench';
   await store.install(poolId, {

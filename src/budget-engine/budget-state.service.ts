@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { AppError } from '../common/errors/app-error';
-import { BudgetDefinition, BudgetPeriodName, BudgetStore, InstallState, parseHolds, PeriodKeys, periodKeyOf } from '../lease-engine/budget-store';
+import { BudgetDefinition, BudgetPeriodName, BudgetStore, InstallState, PeriodKeys, periodKeyOf } from '../lease-engine/budget-store';
 import { BudgetClock } from './budget-clock';
 import { BudgetEpochs } from './budget-epochs';
 
@@ -195,7 +195,7 @@ export class BudgetStateService {
         amount: Number(r.amount),
         expiresAtMs: r.expires_at.getTime(),
         seq: Number(r.seq),
-        holds: parseHolds(r.holds.join(',')),
+        holds: r.holds,
       })),
     };
   }

@@ -8,7 +8,7 @@ import { AppError } from '../common/errors/app-error';
 import { isUuid, requireInt, requireNumber, requirePrintableAscii } from '../common/validation/validate';
 import { ComputeEvent, MAX_COST, MAX_TOKENS, prepareComputeEvent, requireName } from '../compute-usage/compute-events';
 import { APP_CONFIG, AppConfig } from '../config/env';
-import { budgetSubjects, BudgetStore, Hold, parseHolds, ReserveResult } from '../lease-engine/budget-store';
+import { budgetIdOf, budgetSubjects, BudgetStore, ReserveResult } from '../lease-engine/budget-store';
 import { ComputeLedgerWriter } from '../ledger/compute-ledger-writer';
 import { WorkUnitsService } from '../work-units/work-units.service';
 import { BudgetClock } from '../budget-engine/budget-clock';
@@ -239,7 +239,7 @@ export class ReservationsService {
             grant.provider,
             grant.model,
             String(reservation.amount),
-            reservation.holds.map((h) => `${h.budgetId}:${h.period}`),
+            reservation.holds,
             String(reservation.seq),
             epoch,
             grant.requestHash,
@@ -263,7 +263,7 @@ export class ReservationsService {
   }
 
   private async settleInRedis(reservation: ComputeReservationEntity, epoch: string, cost: number): Promise<void> {
-    const holds: Hold[] = parseHolds(reservation.holds.join(','));
+    const holds = reservation.holds;
     try {
       const applied = await this.store.settle(reservation.organizationId, { reservationId: reservation.id, cost, epoch, holds });
       if (!applied) await this.state.ensure(reservation.organizationId);
@@ -329,6 +329,6 @@ export function toView(entity: ComputeReservationEntity): ComputeReservation {
     organizationId: entity.organizationId,
     principalId: entity.principalId,
     workUnitId: entity.workUnitId,
-    budgetIds: [...new Set(parseHolds(entity.holds.join(',')).map((h) => h.budgetId))],
+    budgetIds: [...new Set(entity.holds.map(budgetIdOf))],
   };
 }
