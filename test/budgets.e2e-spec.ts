@@ -71,6 +71,17 @@ describe('compute budgets: reserve before a model call, settle after', () => {
     await t.close();
   });
 
+  /** The worker's sweep, built from the API's own budget engine. */
+  function sweeper(): BudgetSweepService {
+    return new BudgetSweepService(
+      dataSource,
+      t.app.get(BudgetStore, { strict: false }),
+      t.app.get(BudgetStateService, { strict: false }),
+      t.app.get(BudgetClock, { strict: false }),
+      t.app.get(BudgetMetricsService, { strict: false }),
+    );
+  }
+
   async function budget(input: Record<string, unknown>): Promise<Budget> {
     return data(await t.gql<{ createComputeBudget: Budget }>(org.adminKey, CREATE, { input: { name: `b-${randomUUID()}`, period: 'TOTAL', ...input } }))
       .createComputeBudget;
@@ -180,14 +191,7 @@ describe('compute budgets: reserve before a model call, settle after', () => {
     const team = await budget({ scope: 'TEAM', team: caller.team, limit: 1 });
     const r = data(await reserve(caller.key, { amount: 0.6, reservationSeconds: 5 })).reserveCompute;
     await dataSource.query(`UPDATE compute_reservations SET expires_at = now() - interval '1 second' WHERE id = $1`, [r.id]);
-    // The worker's sweep, built from the API's own budget engine.
-    const sweep = new BudgetSweepService(
-      dataSource,
-      t.app.get(BudgetStore, { strict: false }),
-      t.app.get(BudgetStateService, { strict: false }),
-      t.app.get(BudgetClock, { strict: false }),
-      t.app.get(BudgetMetricsService, { strict: false }),
-    );
+    const sweep = sweeper();
     const summary = await sweep.sweep();
     expect(summary.expired).toBeGreaterThanOrEqual(1);
     const expired = data(await t.gql<{ reservation: Reservation }>(caller.key, GET, { id: r.id })).reservation;
@@ -436,13 +440,7 @@ describe('compute budgets: reserve before a model call, settle after', () => {
     const before = await snapshot();
     const unseen = await reserveOne();
     await restore(before);
-    const sweep = new BudgetSweepService(
-      dataSource,
-      store,
-      t.app.get(BudgetStateService, { strict: false }),
-      t.app.get(BudgetClock, { strict: false }),
-      t.app.get(BudgetMetricsService, { strict: false }),
-    );
+    const sweep = sweeper();
     expect((await sweep.sweep()).rebuilt).toBeGreaterThanOrEqual(1);
     expect(await held([...all, unseen.id])).toEqual([...all, unseen.id].sort());
   });
@@ -455,13 +453,7 @@ describe('compute budgets: reserve before a model call, settle after', () => {
     data(await t.gql(caller.key, SETTLE, { id: r.id, usage: usage({ cost: 0.25 }) }));
     const open = data(await reserve(caller.key, { amount: 0.5 })).reserveCompute;
     await dataSource.query(`UPDATE compute_reservations SET expires_at = now() - interval '1 second' WHERE id = $1`, [open.id]);
-    const sweep = new BudgetSweepService(
-      dataSource,
-      t.app.get(BudgetStore, { strict: false }),
-      t.app.get(BudgetStateService, { strict: false }),
-      t.app.get(BudgetClock, { strict: false }),
-      t.app.get(BudgetMetricsService, { strict: false }),
-    );
+    const sweep = sweeper();
     await sweep.sweep();
     const scrape = await t.app.get(MetricsService).registry.metrics();
     const value = (line: string) => Number(new RegExp(`^${line.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(scrape)?.[1]);

@@ -5,20 +5,8 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { TestApp } from './support/app';
 import { createPool } from './support/catalog';
 import { ApiProcess, freePort, Spawned, startApi, waitFor } from './support/processes';
+import { TOOL_NAMES } from './support/mcp-tools';
 
-const TOOL_NAMES = [
-  'cancel_reservation',
-  'checkin',
-  'checkout',
-  'list_pools',
-  'my_leases',
-  'quote',
-  'record_outcome',
-  'record_usage',
-  'reserve_compute',
-  'settle_compute',
-  'start_work_unit',
-];
 const IDLE_SECONDS = 3;
 const LEASE_SECONDS = 5;
 const BIN = join(__dirname, '..', 'packages', 'cli', 'bin', 'tokenpool.js');

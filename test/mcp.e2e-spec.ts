@@ -5,20 +5,8 @@ import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/typ
 import { TestApp } from './support/app';
 import { createPool } from './support/catalog';
 import { ApiProcess, Spawned, startApi, waitFor } from './support/processes';
+import { TOOL_NAMES } from './support/mcp-tools';
 
-const TOOL_NAMES = [
-  'cancel_reservation',
-  'checkin',
-  'checkout',
-  'list_pools',
-  'my_leases',
-  'quote',
-  'record_outcome',
-  'record_usage',
-  'reserve_compute',
-  'settle_compute',
-  'start_work_unit',
-];
 const IDLE_SECONDS = 3;
 const LEASE_SECONDS = 5;
 
