@@ -495,4 +495,30 @@ describe('compute budgets: reserve before a model call, settle after', () => {
     expect(full.status).toBe('OK');
     expect((await store.read(own.organizationId, periods, [b.id])).figures[0]).toEqual({ limit: 1_000_000, spent: 0, reserved: 1_000_000 });
   });
+
+  it('counts unpriced usage into spent once a backdated price prices it, live and after a rebuild', async () => {
+    const own = await t.organization('budgets-corrections');
+    const caller = await t.principalWithKey(own.adminKey, 'CLIENT', { name: 'a', kind: 'AGENT', team: 'ml' });
+    const b = data(
+      await t.gql<{ createComputeBudget: Budget }>(own.adminKey, CREATE, { input: { name: 'ml', scope: 'TEAM', team: 'ml', period: 'TOTAL', limit: 10 } }),
+    ).createComputeBudget;
+    const model = { provider: 'acme', model: 'unpriced-at-first' };
+    data(
+      await t.gql(caller.key, RECORD, {
+        events: [usage({ ...model, inputTokens: 1_000_000, outputTokens: 0, occurredAt: new Date(Date.now() - 60_000).toISOString() })],
+      }),
+    );
+    const spent = async () => data(await t.gql<{ computeBudgets: Budget[] }>(own.adminKey, BUDGETS)).computeBudgets[0].spent;
+    expect(await spent()).toBe(0);
+    data(
+      await t.gql(own.adminKey, PRICE, {
+        input: { ...model, inputPerMillion: 3, outputPerMillion: 9, effectiveFrom: new Date(Date.now() - 3_600_000).toISOString() },
+      }),
+    );
+    expect(await spent()).toBe(3);
+    const store = t.app.get(BudgetStore, { strict: false });
+    await t.app.get(RedisService).client.del(store.keyBase(own.organizationId));
+    expect(await spent()).toBe(3);
+    expect((await budgetsOf(own.adminKey)).get(b.id)).toMatchObject({ spent: 3, remaining: 7 });
+  });
 });

@@ -50,22 +50,29 @@ export class BudgetSpendService {
    * them from the ledger, this usage included.
    */
   async charge(caller: UsageCaller, epoch: string | null, usage: RecordedUsage[]): Promise<void> {
+    await this.chargeEach(
+      caller.organizationId,
+      epoch,
+      usage.map((u) => ({ ...u, principalId: caller.principalId, team: caller.team })),
+    );
+  }
+
+  /** As charge, for usage of several principals (the correction rows a backdated price writes). */
+  async chargeEach(organizationId: string, epoch: string | null, usage: (RecordedUsage & Omit<UsageCaller, 'organizationId'>)[]): Promise<void> {
     if (epoch === null) return;
     const events: ChargeEvent[] = usage
       .filter((u) => u.cost !== null && u.cost > 0)
       .map((u) => ({
         cost: toMicros(u.cost!),
         periods: periodKeys(u.occurredAt.getTime()),
-        subjects: budgetSubjects({ principalId: caller.principalId, team: caller.team, workUnitId: u.workUnitId }),
+        subjects: budgetSubjects({ principalId: u.principalId, team: u.team, workUnitId: u.workUnitId }),
       }));
     if (events.length === 0) return;
     try {
-      await this.store.charge(caller.organizationId, epoch, events);
+      await this.store.charge(organizationId, epoch, events);
     } catch (err) {
-      this.logger.warn(
-        `Compute usage of organization ${caller.organizationId} not charged to its budgets in Redis (${(err as Error).message}); they will be rebuilt`,
-      );
-      await this.epochs.raise(caller.organizationId, epoch).catch(() => undefined);
+      this.logger.warn(`Compute usage of organization ${organizationId} not charged to its budgets in Redis (${(err as Error).message}); they will be rebuilt`);
+      await this.epochs.raise(organizationId, epoch).catch(() => undefined);
     }
   }
 }

@@ -54,13 +54,14 @@ export function periodBounds(key: string): { from: Date | null; to: Date | null 
 }
 
 // What a budget spent in a period: the settled reservations that charged it (in the period
-// they were made in), and every other compute row of its scope that occurred in the period.
+// they were made in), and every other compute row of its scope that occurred in the period,
+// with the correction rows that priced unpriced ones later.
 const SPENT = (scope: string) => `
   SELECT
     (SELECT coalesce(sum(r.settled_cost_micros), 0) FROM compute_reservations r
       WHERE r.organization_id = $1 AND r.state = 'SETTLED' AND r.charged AND $2 = ANY(r.holds))
   + (SELECT coalesce(sum(round(e.cost * 1000000)), 0) FROM ledger_entries e
-      WHERE e.organization_id = $1 AND e.kind = 'COMPUTE' AND e.cost IS NOT NULL
+      WHERE e.organization_id = $1 AND e.kind IN ('COMPUTE', 'CORRECTION') AND e.meter = 'COMPUTE' AND e.cost IS NOT NULL
         AND ($3::timestamptz IS NULL OR e.occurred_at >= $3) AND ($4::timestamptz IS NULL OR e.occurred_at < $4)
         AND ${scope}
         AND NOT EXISTS (SELECT 1 FROM compute_reservations r WHERE r.organization_id = $1 AND r.charged AND r.settle_event_key = e.event_key)

@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
+import { BudgetSpendService } from '../budget-engine/budget-spend.service';
 import type { AuthContext } from '../auth/auth-context';
 import { requireNumber, requireValidDate } from '../common/validation/validate';
 import { ComputeLedgerWriter } from '../ledger/compute-ledger-writer';
@@ -24,11 +25,14 @@ export class ModelPricesService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly writer: ComputeLedgerWriter,
     private readonly audit: AuditService,
+    private readonly budgets: BudgetSpendService,
   ) {}
 
   async set(auth: AuthContext, input: ModelPriceInput): Promise<ModelPriceEntity> {
     const values = this.validated(input);
-    const { price, corrected } = await this.dataSource.transaction(async (manager) => {
+    const { price, corrected, epoch, teams } = await this.dataSource.transaction(async (manager) => {
+      // Corrections count into the budgets' spent like any usage: the epoch first (see BudgetSpendService).
+      const epoch = await this.budgets.epochFor(manager, auth.organizationId);
       const price = await manager.save(
         ModelPriceEntity,
         manager.create(ModelPriceEntity, { ...values, organizationId: auth.organizationId, createdByPrincipalId: auth.principalId }),
@@ -47,10 +51,24 @@ export class ModelPricesService {
         model: values.model,
         from: values.effectiveFrom,
       });
-      return { price, corrected };
+      const principals = [...new Set(corrected.map((c) => c.principalId))];
+      const teams: { id: string; team: string | null }[] =
+        principals.length === 0
+          ? []
+          : await manager.query('SELECT id, team FROM principals WHERE organization_id = $1 AND id = ANY($2::uuid[])', [auth.organizationId, principals]);
+      return { price, corrected, epoch, teams: new Map(teams.map((p) => [p.id, p.team])) };
     });
-    if (corrected > 0)
-      this.logger.log({ organizationId: auth.organizationId, priceId: price.id, corrected }, 'Priced earlier unpriced compute events with correction rows');
+    if (corrected.length > 0) {
+      this.logger.log(
+        { organizationId: auth.organizationId, priceId: price.id, corrected: corrected.length },
+        'Priced earlier unpriced compute events with correction rows',
+      );
+      await this.budgets.chargeEach(
+        auth.organizationId,
+        epoch,
+        corrected.map((c) => ({ ...c, team: teams.get(c.principalId) ?? null })),
+      );
+    }
     return price;
   }
 

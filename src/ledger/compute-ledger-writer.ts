@@ -1,6 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 
+/** A correction row written for an unpriced compute row: its cost, and whose usage it prices. */
+export interface Correction {
+  cost: number;
+  principalId: string;
+  workUnitId: string | null;
+  occurredAt: Date;
+}
+
 /** One validated compute event, ready for the ledger. */
 export interface ComputeRow {
   /** compute:<eventId> */
@@ -100,7 +108,7 @@ const APPEND_CORRECTIONS = `
          c.input_per_million, c.cached_input_per_million, c.output_per_million, c.price_id,
          c.cost, c.currency, 'PRICE_TABLE', c.provider, c.model, c.id
   FROM c JOIN k ON k.event_key = 'correction:' || c.id
-  RETURNING id`;
+  RETURNING cost::float8 AS cost, principal_id, work_unit_id, occurred_at`;
 
 /**
  * The compute side of the ledger's writes: batches of compute events and the correction
@@ -146,12 +154,17 @@ export class ComputeLedgerWriter {
 
   /**
    * Prices the unpriced rows of one model that occurred at or after `from` and now have a
-   * price in force, with correction rows; returns how many it wrote. Call it in the
+   * price in force, with correction rows; returns the corrections it wrote. Call it in the
    * transaction that inserted the price.
    */
-  async appendCorrections(manager: EntityManager, target: { organizationId: string; provider: string; model: string; from: Date }): Promise<number> {
+  async appendCorrections(manager: EntityManager, target: { organizationId: string; provider: string; model: string; from: Date }): Promise<Correction[]> {
     await manager.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [PRICING_LOCK_CLASS, target.organizationId]);
-    const rows: unknown[] = await manager.query(APPEND_CORRECTIONS, [target.organizationId, target.provider, target.model, target.from]);
-    return rows.length;
+    const rows: { cost: number; principal_id: string; work_unit_id: string | null; occurred_at: Date }[] = await manager.query(APPEND_CORRECTIONS, [
+      target.organizationId,
+      target.provider,
+      target.model,
+      target.from,
+    ]);
+    return rows.map((r) => ({ cost: r.cost, principalId: r.principal_id, workUnitId: r.work_unit_id, occurredAt: r.occurred_at }));
   }
 }
