@@ -521,4 +521,17 @@ describe('compute budgets: reserve before a model call, settle after', () => {
     expect(await spent()).toBe(3);
     expect((await budgetsOf(own.adminKey)).get(b.id)).toMatchObject({ spent: 3, remaining: 7 });
   });
+
+  it('prunes the Redis figures of periods that ended before yesterday or last month, keeping the current ones', async () => {
+    const caller = await isolatedTeam();
+    const daily = await budget({ scope: 'TEAM', team: caller.team, period: 'DAY', limit: 5 });
+    data(await reserve(caller.key, { amount: 1 }));
+    const store = t.app.get(BudgetStore, { strict: false });
+    const redis = t.app.get(RedisService).client;
+    const base = store.keyBase(org.organizationId);
+    await redis.hset(base, `u|${daily.id}|d20200101`, '7', `sp|${daily.id}|d20200101`, '7', `u|${daily.id}|m202001`, '7');
+    expect(await sweeper().prune(org.organizationId, true)).toBe(3);
+    expect(await redis.hmget(base, `u|${daily.id}|d20200101`, `u|${daily.id}|m202001`)).toEqual([null, null]);
+    expect((await budgetsOf(org.adminKey)).get(daily.id)).toMatchObject({ reserved: 1, remaining: 4 });
+  });
 });

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { BudgetStore } from '../lease-engine/budget-store';
+import { BudgetStore, periodKeys } from '../lease-engine/budget-store';
 import { BudgetClock } from '../budget-engine/budget-clock';
 import { BudgetMetricsService } from './budget-metrics.service';
 import { BudgetStateService } from '../budget-engine/budget-state.service';
@@ -10,6 +10,7 @@ import { BudgetStateService } from '../budget-engine/budget-state.service';
 const EXPIRE_BATCH = 500;
 // An OPEN reservation counts as lost from Redis only if it has this long to run by Redis's clock.
 const LOST_MARGIN_MS = 1000;
+const PRUNE_EVERY_MS = 3_600_000;
 
 export interface BudgetSweepSummary {
   expired: number;
@@ -24,6 +25,8 @@ export interface BudgetSweepSummary {
 @Injectable()
 export class BudgetSweepService {
   private readonly logger = new Logger(BudgetSweepService.name);
+  /** When this worker last pruned each organization's past periods (budget clock). */
+  private readonly prunedAt = new Map<string, number>();
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -43,6 +46,7 @@ export class BudgetSweepService {
       try {
         if (await this.checkOrganization(organizationId, epoch)) rebuilt += 1;
         await this.observe(organizationId);
+        await this.prune(organizationId);
       } catch (err) {
         this.logger.warn(`Budget check of organization ${organizationId} failed: ${(err as Error).message}`);
       }
@@ -96,6 +100,19 @@ export class BudgetSweepService {
     if (lost.length === 0) return false;
     await this.state.rebuildAfterRollback(organizationId, epoch, `Redis lacks ${lost.length} OPEN reservation(s) (${lost[0].id})`);
     return true;
+  }
+
+  /**
+   * At most once an hour per organization, deletes the Redis figures of periods that ended
+   * before yesterday (DAY) or last month (MONTH): a reservation lasts an hour at most, so a
+   * period that ended before is only ever read again from PostgreSQL.
+   */
+  async prune(organizationId: string, force = false): Promise<number> {
+    const now = this.clock.now();
+    if (!force && now - (this.prunedAt.get(organizationId) ?? 0) < PRUNE_EVERY_MS) return 0;
+    this.prunedAt.set(organizationId, now);
+    const monthStart = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), 1);
+    return this.store.prunePeriods(organizationId, { day: periodKeys(now - 86_400_000).day, month: periodKeys(monthStart - 1).month });
   }
 
   private async observe(organizationId: string): Promise<void> {

@@ -121,6 +121,15 @@ function formatRecord(r: ReservationRecord): string {
   return `${r.amount}|${r.expiresAtMs}|${r.seq}|${r.holds.join(',')}`;
 }
 
+/** u|<id>|<period> or sp|<id>|<period> of a DAY or MONTH period that ended before keepFrom's. */
+function isStalePeriodField(field: string, keepFrom: PeriodKeys): boolean {
+  if (!field.startsWith('u|') && !field.startsWith('sp|')) return false;
+  const period = field.slice(field.lastIndexOf('|') + 1);
+  if (period.startsWith('d')) return period.length === keepFrom.day.length && period < keepFrom.day;
+  if (period.startsWith('m')) return period.length === keepFrom.month.length && period < keepFrom.month;
+  return false;
+}
+
 function assertMicros(...amounts: number[]): void {
   for (const amount of amounts) if (!Number.isSafeInteger(amount) || amount < 0) throw new Error(`Not a micro-unit amount: ${amount}`);
 }
@@ -255,6 +264,25 @@ export class BudgetStore {
       nowMs: Number(reply[2]),
       held: new Set(reservationIds.filter((_, i) => reply[3 + i] === 1)),
     };
+  }
+
+  /**
+   * Deletes the figures of periods that ended before `keepFrom` (DAY periods before its day,
+   * MONTH periods before its month): nothing reads them, and a reservation lasts an hour at
+   * most. A late settlement of an expired reservation may write one again; the next prune
+   * takes it. Returns how many fields it deleted.
+   */
+  async prunePeriods(organizationId: string, keepFrom: PeriodKeys): Promise<number> {
+    const key = this.keyBase(organizationId);
+    let cursor = '0';
+    let deleted = 0;
+    do {
+      const [next, fields] = await this.redis.hscan(key, cursor, 'MATCH', '*|*|[dm]*', 'COUNT', 500);
+      cursor = next;
+      const stale = fields.filter((field, i) => i % 2 === 0 && isStalePeriodField(field, keepFrom));
+      if (stale.length > 0) deleted += await this.redis.hdel(key, ...stale);
+    } while (cursor !== '0');
+    return deleted;
   }
 
   private run<T = Reply>(script: ScriptName, organizationId: string, args: (string | number)[]): Promise<T> {
