@@ -76,7 +76,7 @@ describe('subscriptions obey the same limits as queries', () => {
   }
 
   beforeAll(async () => {
-    Object.assign(process.env, { SUBSCRIPTIONS_PER_SOCKET: '3', GRAPHQL_MAX_ALIASES: '5', GRAPHQL_MAX_DEPTH: '2' });
+    Object.assign(process.env, { SUBSCRIPTIONS_PER_SOCKET: '3', SOCKETS_PER_KEY: '12', GRAPHQL_MAX_ALIASES: '5', GRAPHQL_MAX_DEPTH: '2' });
     t = await TestApp.start();
     await t.app.listen({ port: 0, host: '127.0.0.1' });
     url = `ws://127.0.0.1:${(t.server.address() as AddressInfo).port}/graphql`;
@@ -205,5 +205,20 @@ describe('subscriptions obey the same limits as queries', () => {
     const socket = await open(key.data!.createApiKey.secret);
     socket.subscribe('w', WATCH, { p: poolId });
     expect((await socket.whenClosed()).code).toBe(4403);
+  }, 15_000);
+
+  it('refuses a key its next WebSocket past SOCKETS_PER_KEY, and takes one again once one closes', async () => {
+    const viewer = await t.principalWithKey(adminKey, 'VIEWER', { name: 'many-sockets' });
+    const held = await Promise.all(Array.from({ length: 12 }, () => open(viewer.key)));
+    await expect(RawSocket.open(url, viewer.key)).rejects.toThrow(/closed/);
+    // Other keys are not affected.
+    const other = await open();
+    expect(other.closed).toBeUndefined();
+    held[0].close();
+    await held[0].whenClosed();
+    const again = await RawSocket.open(url, viewer.key);
+    sockets.push(again);
+    again.subscribe('w', WATCH, { p: poolId });
+    expect(again.closed).toBeUndefined();
   }, 15_000);
 });

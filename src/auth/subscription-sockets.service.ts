@@ -55,10 +55,23 @@ export class SubscriptionSocketsService implements OnModuleDestroy {
     this.sources = new GraphqlSourceCheck(config.graphqlMaxTokens);
   }
 
-  /** A key authenticated on the connection (connection_init, or a start's connectionInit extension). */
+  /**
+   * A key authenticated on the connection (connection_init, or a start's connectionInit
+   * extension). RATE_LIMITED when the key already holds SOCKETS_PER_KEY other open sockets on
+   * this process (a client that leaks connections cannot exhaust the server).
+   */
   track(connection: TrackedConnection, auth: AuthContext): void {
     const socket = connection.socket;
     let state = this.sockets.get(socket);
+    if (!state?.keys.has(auth.keyId)) {
+      let held = 0;
+      for (const other of this.sockets.values()) if (other.keys.has(auth.keyId)) held += 1;
+      if (held >= this.config.socketsPerKey) {
+        throw new AppError('RATE_LIMITED', `This API key holds ${held} open WebSockets on this server (SOCKETS_PER_KEY); close one before opening another`, {
+          retryAfterSeconds: 1,
+        });
+      }
+    }
     if (!state) {
       state = { keys: new Map(), active: new Set() };
       this.sockets.set(socket, state);

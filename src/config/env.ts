@@ -58,6 +58,8 @@ export interface AppConfig {
   otlpMaxAttributes: number;
   /** Most subscriptions one WebSocket may hold at once. */
   subscriptionsPerSocket: number;
+  /** Most WebSockets one API key may hold open on one API process at once. */
+  socketsPerKey: number;
   /** An MCP session without a request (or an open stream) for this long is closed and its leases checked in. */
   mcpSessionIdleSeconds: number;
   /** Port of the API's Prometheus endpoint, apart from the public port (0 picks a free one). */
@@ -229,6 +231,7 @@ export function parseConfig(env: Env): AppConfig {
     otlpMaxSpans: r.int('OTLP_MAX_SPANS', 10_000, 1, 1_000_000),
     otlpMaxAttributes: r.int('OTLP_MAX_ATTRIBUTES', 128, 1, 10_000),
     subscriptionsPerSocket: r.int('SUBSCRIPTIONS_PER_SOCKET', 20, 1, 1000),
+    socketsPerKey: r.int('SOCKETS_PER_KEY', 50, 1, 10_000),
     mcpSessionIdleSeconds: r.int('MCP_SESSION_IDLE_SECONDS', 300, 1, 86_400),
     metricsPort: r.int('METRICS_PORT', 9464, 0, 65535),
     queueMaxPerPrincipal: r.int('QUEUE_MAX_PER_PRINCIPAL', 20, 1, 10_000),
