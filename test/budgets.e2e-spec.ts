@@ -534,4 +534,19 @@ describe('compute budgets: reserve before a model call, settle after', () => {
     expect(await redis.hmget(base, `u|${daily.id}|d20200101`, `u|${daily.id}|m202001`)).toEqual([null, null]);
     expect((await budgetsOf(org.adminKey)).get(daily.id)).toMatchObject({ reserved: 1, remaining: 4 });
   });
+
+  it('starts a new budget with what its scope already spent in the current period', async () => {
+    const caller = await isolatedTeam();
+    // The organization's budget state exists already (earlier tests made budgets): the new one must still count the past.
+    data(
+      await t.gql(caller.key, RECORD, {
+        events: [usage({ cost: 0.4 }), usage({ cost: 0.1, occurredAt: new Date(Date.now() - 40 * 86_400_000).toISOString() })],
+      }),
+    );
+    const monthly = await budget({ scope: 'TEAM', team: caller.team, period: 'MONTH', limit: 1 });
+    const total = await budget({ scope: 'TEAM', team: caller.team, period: 'TOTAL', limit: 1 });
+    expect(monthly).toMatchObject({ spent: 0.4, remaining: 0.6 });
+    expect(total.spent).toBeCloseTo(0.5, 9);
+    expect(codeOf(await reserve(caller.key, { amount: 0.55 }))).toBe('BUDGET_EXHAUSTED');
+  });
 });

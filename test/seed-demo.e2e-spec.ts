@@ -98,6 +98,29 @@ describe('npm run seed:demo', () => {
     expect(await count(`SELECT count(*) AS n FROM ledger_entries WHERE organization_id = $1 AND kind = 'COMPUTE' AND cost IS NULL`)).toBe(0);
   });
 
+  it('creates compute budgets whose spent is the seeded usage of their scope and period', async () => {
+    const res = await t.gql<{ computeBudgets: { name: string; scope: string; period: string; spent: number; reserved: number; limit: number }[] }>(
+      seeded.adminKey,
+      '{ computeBudgets { name scope period spent reserved limit } }',
+    );
+    expect(res.errors).toBeUndefined();
+    const budgets = new Map(res.data!.computeBudgets.map((b) => [b.name, b]));
+    expect(budgets.size).toBe(4);
+    const monthStart = new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), 1));
+    const [{ cost }] = await dataSource.query(
+      `SELECT coalesce(sum(round(cost * 1000000)), 0)::float8 / 1000000 AS cost FROM ledger_entries WHERE organization_id = $1 AND meter = 'COMPUTE' AND occurred_at >= $2`,
+      [seeded.organizationId, monthStart],
+    );
+    expect(budgets.get('Company AI, monthly')).toMatchObject({ scope: 'ORGANIZATION', period: 'MONTH', reserved: 0, limit: 1500 });
+    expect(budgets.get('Company AI, monthly')!.spent).toBeCloseTo(cost, 6);
+    const [{ twin }] = await dataSource.query(
+      `SELECT coalesce(sum(round(e.cost * 1000000)), 0)::float8 / 1000000 AS twin FROM ledger_entries e JOIN principals p ON p.id = e.principal_id
+       WHERE e.organization_id = $1 AND e.meter = 'COMPUTE' AND p.name = 'twin-agent'`,
+      [seeded.organizationId],
+    );
+    expect(budgets.get('Twin agent, in total')!.spent).toBeCloseTo(twin, 6);
+  });
+
   it('records accepted, rejected and pending outcomes in both org unit kinds', async () => {
     const rows: { kind: string; outcome: string }[] = await dataSource.query(
       `SELECT DISTINCT w.org_unit_kind AS kind, o.outcome FROM work_unit_outcomes o JOIN work_units w ON w.id = o.work_unit_id WHERE o.organization_id = $1`,

@@ -70,7 +70,7 @@ export class BudgetsService {
         before: null,
         after: auditView(created),
       });
-      return created;
+      return Object.assign(created, { created: true });
     });
     return (await this.views(actor.organizationId, [budget]))[0];
   }
@@ -184,24 +184,31 @@ export class BudgetsService {
 
   /**
    * A budget change: in one transaction with the organization's epoch share-locked, then told
-   * to Redis under that epoch. When Redis has another epoch (or none) it is rebuilt, which
-   * reads the change from the database.
+   * to Redis under that epoch. A new budget instead raises the epoch and rebuilds the state:
+   * what it spent this period so far (usage of its scope recorded before it existed) is read
+   * from the ledger under the rebuild's exclusive lock, so no usage recorded meanwhile is
+   * counted twice or missed. When Redis has another epoch (or none), or cannot be reached, it
+   * is rebuilt too, which reads the change from the database.
    */
-  private async changeInRedis(organizationId: string, change: (manager: EntityManager) => Promise<ComputeBudgetEntity & { deleted?: boolean }>) {
+  private async changeInRedis(
+    organizationId: string,
+    change: (manager: EntityManager) => Promise<ComputeBudgetEntity & { deleted?: boolean; created?: boolean }>,
+  ) {
     const { budget, epoch } = await this.dataSource.transaction(async (manager) => {
       const epoch = await this.epochs.sharedOrNew(manager, organizationId);
       return { budget: await change(manager), epoch };
     });
-    const told = await this.store
-      .define(
-        organizationId,
-        epoch,
-        budget.deleted ? { op: 'del', budgetId: budget.id, subject: subjectOf(budget) } : { op: 'put', budget: definitionOf(budget) },
-      )
-      .catch(() => false);
+    const told =
+      !budget.created &&
+      (await this.store
+        .define(
+          organizationId,
+          epoch,
+          budget.deleted ? { op: 'del', budgetId: budget.id, subject: subjectOf(budget) } : { op: 'put', budget: definitionOf(budget) },
+        )
+        .catch(() => false));
     if (!told) {
-      // Redis did not take it (another epoch, no state, or unreachable): the raised epoch makes
-      // the rebuild run even if Redis's epoch was the database's, and the rebuild reads the change.
+      // The raised epoch makes the rebuild run even if Redis's epoch was the database's.
       await this.epochs.raise(organizationId, epoch);
       await this.state.ensureOrUnavailable(organizationId);
     }

@@ -4,6 +4,8 @@ import { AppsService } from '../apps/apps.service';
 import type { CatalogAppEntity } from '../apps/catalog-app.entity';
 import type { AuditActor } from '../audit/audit.service';
 import type { AuthContext } from '../auth/auth-context';
+import { BudgetPeriod, BudgetScope } from '../budgets/budget.model';
+import { BudgetsService } from '../budgets/budgets.service';
 import { ModelPricesService } from '../compute-usage/model-prices.service';
 import { OnboardingService } from '../onboarding/onboarding.service';
 import type { PoolEntity } from '../pools/pool.entity';
@@ -20,6 +22,14 @@ export interface DemoTenant {
   pools: Map<DemoPool['id'], { pool: PoolEntity; apps: Map<string, CatalogAppEntity> }>;
   principals: Map<string, PrincipalEntity>;
 }
+
+/** The demo's compute budgets, in its currency (EUR). */
+const DEMO_BUDGETS: { name: string; scope: BudgetScope; team?: string; principal?: string; period: BudgetPeriod; limit: number }[] = [
+  { name: 'Company AI, monthly', scope: BudgetScope.ORGANIZATION, period: BudgetPeriod.MONTH, limit: 1500 },
+  { name: 'Quotation agents, daily', scope: BudgetScope.TEAM, team: 'quotation', period: BudgetPeriod.DAY, limit: 25 },
+  { name: 'GenAI lab, monthly', scope: BudgetScope.TEAM, team: 'ai-programme', period: BudgetPeriod.MONTH, limit: 300 },
+  { name: 'Twin agent, in total', scope: BudgetScope.PRINCIPAL, principal: 'twin-agent', period: BudgetPeriod.TOTAL, limit: 2000 },
+];
 
 /** The seeded principal acting as itself: work units, compute usage and outcomes carry its id. */
 export function authOf(organizationId: string, principal: PrincipalEntity): AuthContext {
@@ -47,6 +57,7 @@ export class DemoTenantService {
     private readonly pools: PoolsService,
     private readonly apps: AppsService,
     private readonly prices: ModelPricesService,
+    private readonly budgets: BudgetsService,
   ) {}
 
   async create(input: { name: string; pricesFrom: Date }): Promise<DemoTenant> {
@@ -74,6 +85,27 @@ export class DemoTenantService {
     // Effective before the first day of history, so every seeded model call is priced as it is written.
     for (const price of DEMO_MODEL_PRICES) await this.prices.set(authOf(organizationId, admin), { ...price, effectiveFrom: input.pricesFrom });
     return { organizationId, adminKey, viewerKey, agentKeys, pools, principals };
+  }
+
+  /**
+   * Compute budgets over the seeded history (created after it, so what they spent is read from
+   * the ledger): the organization's month, two teams and one agent.
+   */
+  async createBudgets(tenant: DemoTenant): Promise<number> {
+    const admin = (await this.principals.list(tenant.organizationId))[0];
+    const actor = { organizationId: tenant.organizationId, principalId: admin.id };
+    for (const budget of DEMO_BUDGETS) {
+      const principalId = budget.principal ? tenant.principals.get(budget.principal)!.id : null;
+      await this.budgets.create(actor, {
+        name: budget.name,
+        scope: budget.scope,
+        team: budget.team ?? null,
+        principalId,
+        period: budget.period,
+        limit: budget.limit,
+      });
+    }
+    return DEMO_BUDGETS.length;
   }
 
   private async pool(actor: AuditActor, spec: DemoPool): Promise<{ pool: PoolEntity; apps: Map<string, CatalogAppEntity> }> {

@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ApiKeysModule } from '../api-keys/api-keys.module';
+import { BudgetsModule } from '../budgets/budgets.module';
+import { MetricsModule } from '../common/metrics/metrics.module';
 import { AppsModule } from '../apps/apps.module';
 import { DatabaseModule } from '../common/database/database.module';
 import { RedisModule } from '../common/redis/redis.module';
@@ -30,6 +32,9 @@ import { DemoTenantService } from './demo-tenant.service';
     HistoryModule,
     WorkUnitsModule,
     ComputeUsageModule,
+    // Budgets are created as an admin's mutation creates them; their metrics need a registry (never served here).
+    MetricsModule,
+    BudgetsModule,
   ],
   providers: [DemoTenantService, DemoHistoryService],
 })

@@ -48,6 +48,8 @@ async function seed(args: string[]): Promise<void> {
         `day ${i + 1}/${days} (${date}): ${fmt(day.leases)} leases, ${fmt(day.denials)} denials, ${fmt(day.computeEvents)} compute events, ${fmt(day.workUnits)} work units`,
       );
     }
+    const budgets = await app.get(DemoTenantService).createBudgets(tenant);
+    console.log(`${budgets} compute budgets`);
     const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
     console.log(
       `done in ${seconds} s: ${fmt(total.leases)} leases, ${fmt(total.denials)} denials, ${fmt(total.computeEvents)} compute events, ${fmt(total.workUnits)} work units, ${fmt(total.outcomes)} outcomes`,
