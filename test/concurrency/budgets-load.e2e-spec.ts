@@ -226,7 +226,7 @@ describe('compute budgets under load', () => {
     }
   }, 150_000);
 
-  it('fails closed while Redis loses its data, rebuilds budgets and open reservations from PostgreSQL, and never over-spends', async () => {
+  it('rebuilds budgets and open reservations from PostgreSQL when Redis loses its data mid-load, and never over-spends', async () => {
     const apis = await Promise.all([startApi(world.env), startApi(world.env), startApi(world.env)]);
     const worker = await startWorker({ ...world.env, SWEEP_INTERVAL_MS: String(SWEEP_MS) });
     const control = new Redis(world.redis.url, { maxRetriesPerRequest: 1 });
@@ -236,6 +236,7 @@ describe('compute budgets under load', () => {
       const keys = await clientKeys(apis[0], world.adminKey, 10);
       const limit = 150;
       await createBudget(apis[0], world.adminKey, { name: 'company', scope: 'ORGANIZATION', limit });
+      const [{ epoch: epochBefore }] = await pgQuery<{ epoch: string }>('SELECT epoch::text AS epoch FROM compute_budget_states');
       const chaos = (async () => {
         await pause(3000);
         await control.flushall();
@@ -249,8 +250,11 @@ describe('compute budgets under load', () => {
         `budget redis loss: ${JSON.stringify({ ...load, intervals: load.intervals.length, settled: load.settled.size, failed: load.failed.slice(0, 3) })}`,
       );
       expect(load.failed).toEqual([]);
-      expect(load.unavailable).toBeGreaterThan(0);
       expect(load.granted).toBeGreaterThan(0);
+      // The loss was seen and healed: each rebuild raised the epoch (a request that met the
+      // missing state was answered after the rebuild, or UNAVAILABLE when it could not wait).
+      const [{ epoch }] = await pgQuery<{ epoch: string }>('SELECT epoch::text AS epoch FROM compute_budget_states');
+      expect(Number(epoch)).toBeGreaterThan(Number(epochBefore));
       const { peak } = peakHeld(load.intervals);
       expect(peak).toBeLessThanOrEqual(limit);
       // The OPEN reservations PostgreSQL holds are back in Redis, and the figures are the database's.
