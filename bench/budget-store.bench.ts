@@ -19,20 +19,12 @@ import { join } from 'node:path';
 import Redis from 'ioredis';
 import { BudgetStore, budgetSubjects, periodKeys } from '../src/lease-engine/budget-store';
 import { unlinkPrefix } from '../test/support/redis-keys';
-import { baselineCycle, Cycle, leaseStoreCycle, measure, median } from './lease-store.bench';
+import { baselineCycle, BenchOptions, Cycle, leaseStoreCycle, measure, median } from './lease-store.bench';
 
 export const BUDGET_TARGET = 0.8;
 
-export interface BudgetBenchOptions {
-  redisUrl?: string;
-  /** Measured time per cell, split into `slices` turns. */
-  durationMs?: number;
-  slices?: number;
-  concurrencies?: number[];
-  /** Folder of baseline-checkout.lua and baseline-checkin.lua; without it the baseline cell is skipped. */
-  baselineDir?: string;
-  /** The lease's cost in the lease store and baseline cells. */
-  cost?: number;
+/** The lease store bench's options (without baselineDir the baseline cell is skipped), and the reservation's hold. */
+export interface BudgetBenchOptions extends BenchOptions {
   /** The reservation's hold and settled cost, micro-units. */
   amountMicros?: number;
 }
