@@ -121,7 +121,7 @@ async function budgetCycle(redis: Redis, prefix: string, amount: number): Promis
     if (held.status !== 'OK') throw new Error(`BudgetStore refused: ${JSON.stringify(held)}`);
     if (held.reservation.holds.length !== 3) throw new Error(`BudgetStore held ${held.reservation.holds.length} budgets, not 3`);
     const settled = await store.settle(organizationId, { reservationId, cost: amount, epoch: held.epoch, holds: held.reservation.holds });
-    if (!settled) throw new Error('BudgetStore settle answered STALE');
+    if (settled !== 'OK') throw new Error(`BudgetStore settle answered ${settled}`);
   };
 }
 

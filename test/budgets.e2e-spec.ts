@@ -6,6 +6,7 @@ import { BudgetStateService } from '../src/budget-engine/budget-state.service';
 import { BudgetSweepService } from '../src/budgets/budget-sweep.service';
 import { BudgetStore } from '../src/lease-engine/budget-store';
 import { MetricsService } from '../src/common/metrics/metrics.service';
+import { APP_CONFIG, AppConfig } from '../src/config/env';
 import { RedisService } from '../src/common/redis/redis.service';
 import { codeOf, GqlResult, TestApp } from './support/app';
 
@@ -79,6 +80,7 @@ describe('compute budgets: reserve before a model call, settle after', () => {
       t.app.get(BudgetStateService, { strict: false }),
       t.app.get(BudgetClock, { strict: false }),
       t.app.get(BudgetMetricsService, { strict: false }),
+      t.app.get<AppConfig>(APP_CONFIG),
     );
   }
 
@@ -549,4 +551,27 @@ describe('compute budgets: reserve before a model call, settle after', () => {
     expect(total.spent).toBeCloseTo(0.5, 9);
     expect(codeOf(await reserve(caller.key, { amount: 0.55 }))).toBe('BUDGET_EXHAUSTED');
   });
+
+  it('heals a spend Redis missed (a process that died between the commit and Redis): the worker compares it with PostgreSQL and rebuilds', async () => {
+    const own = await t.organization('budgets-verify');
+    const caller = await t.principalWithKey(own.adminKey, 'CLIENT', { name: 'a', kind: 'AGENT', team: 'ml' });
+    const b = data(
+      await t.gql<{ createComputeBudget: Budget }>(own.adminKey, CREATE, { input: { name: 'ml', scope: 'TEAM', team: 'ml', period: 'TOTAL', limit: 10 } }),
+    ).createComputeBudget;
+    // A price of 1.5 per million makes a cost of half a micro-unit: Redis and PostgreSQL must round it alike.
+    data(
+      await t.gql(own.adminKey, PRICE, {
+        input: { provider: 'half', model: 'micro', inputPerMillion: 1.5, outputPerMillion: 0, effectiveFrom: new Date(Date.now() - 60_000).toISOString() },
+      }),
+    );
+    data(await t.gql(caller.key, RECORD, { events: [usage({ cost: 2 }), usage({ provider: 'half', model: 'micro', inputTokens: 1, outputTokens: 0 })] }));
+    const epoch = async () =>
+      (await dataSource.query('SELECT epoch::text AS epoch FROM compute_budget_states WHERE organization_id = $1', [own.organizationId]))[0].epoch as string;
+    expect(await sweeper().verifySpent(own.organizationId, await epoch(), true)).toBe(false);
+    const store = t.app.get(BudgetStore, { strict: false });
+    await t.app.get(RedisService).client.hincrby(store.keyBase(own.organizationId), `sp|${b.id}|t`, -2_000_000);
+    expect((await budgetsOf(own.adminKey)).get(b.id)!.spent).toBeCloseTo(0.000002, 9);
+    expect(await sweeper().verifySpent(own.organizationId, await epoch(), true)).toBe(true);
+    expect((await budgetsOf(own.adminKey)).get(b.id)!.spent).toBeCloseTo(2.000002, 9);
+  }, 15_000);
 });

@@ -14,7 +14,8 @@ export function fromMicros(micros: number | string): number {
 
 /** One compute row just written to the ledger, as the budgets see it. */
 export interface RecordedUsage {
-  cost: number | null;
+  /** Micro-units, as PostgreSQL rounded the row's cost (null: unpriced). */
+  costMicros: number | null;
   occurredAt: Date;
   workUnitId: string | null;
 }
@@ -61,9 +62,9 @@ export class BudgetSpendService {
   async chargeEach(organizationId: string, epoch: string | null, usage: (RecordedUsage & Omit<UsageCaller, 'organizationId'>)[]): Promise<void> {
     if (epoch === null) return;
     const events: ChargeEvent[] = usage
-      .filter((u) => u.cost !== null && u.cost > 0)
+      .filter((u) => u.costMicros !== null && u.costMicros > 0)
       .map((u) => ({
-        cost: toMicros(u.cost!),
+        cost: u.costMicros!,
         periods: periodKeys(u.occurredAt.getTime()),
         subjects: budgetSubjects({ principalId: u.principalId, team: u.team, workUnitId: u.workUnitId }),
       }));

@@ -39,6 +39,15 @@ export function definitionOf(budget: BudgetRow): BudgetDefinition {
   return { id: budget.id, period: budget.period, limit: Number(budget.limitMicros), subject: subjectOf(budget) };
 }
 
+/** The organization's budgets as the engine reads them. */
+export function budgetRows(manager: EntityManager, organizationId: string): Promise<BudgetRow[]> {
+  return manager.query(
+    `SELECT id, scope, team, principal_id AS "principalId", work_unit_id AS "workUnitId", period, limit_micros::text AS "limitMicros"
+     FROM compute_budgets WHERE organization_id = $1 ORDER BY id`,
+    [organizationId],
+  );
+}
+
 /** [from, to) of a period key; null bounds for TOTAL. */
 export function periodBounds(key: string): { from: Date | null; to: Date | null } {
   if (key.startsWith('d')) {
@@ -164,12 +173,11 @@ export class BudgetStateService {
     return true;
   }
 
-  private async snapshot(manager: EntityManager, organizationId: string, epoch: string, periods: PeriodKeys): Promise<InstallState> {
-    const budgets: BudgetRow[] = await manager.query(
-      `SELECT id, scope, team, principal_id AS "principalId", work_unit_id AS "workUnitId", period, limit_micros::text AS "limitMicros"
-       FROM compute_budgets WHERE organization_id = $1`,
-      [organizationId],
-    );
+  /**
+   * What each budget spent in its current period by PostgreSQL's record (micro-units): the
+   * figure a rebuild installs, and the one the worker compares Redis's with.
+   */
+  async spentFromPostgres(manager: EntityManager, organizationId: string, budgets: BudgetRow[], periods: PeriodKeys): Promise<InstallState['spent']> {
     const spent: InstallState['spent'] = [];
     for (const budget of budgets) {
       const period = periodKeyOf(budget.period, periods);
@@ -179,6 +187,12 @@ export class BudgetStateService {
       const [row]: { spent: string }[] = await manager.query(SPENT(SCOPE_SQL[budget.scope]), args);
       spent.push({ budgetId: budget.id, period, amount: Number(row.spent) });
     }
+    return spent;
+  }
+
+  private async snapshot(manager: EntityManager, organizationId: string, epoch: string, periods: PeriodKeys): Promise<InstallState> {
+    const budgets = await budgetRows(manager, organizationId);
+    const spent = await this.spentFromPostgres(manager, organizationId, budgets, periods);
     const open: { id: string; amount: string; expires_at: Date; seq: string; holds: string[] }[] = await manager.query(
       `SELECT id, amount_micros::text AS amount, expires_at, seq::text AS seq, holds FROM compute_reservations WHERE organization_id = $1 AND state = 'OPEN'`,
       [organizationId],

@@ -1,16 +1,18 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { APP_CONFIG, AppConfig } from '../config/env';
 import { BudgetStore, periodKeys } from '../lease-engine/budget-store';
 import { BudgetClock } from '../budget-engine/budget-clock';
 import { BudgetMetricsService } from './budget-metrics.service';
-import { BudgetStateService } from '../budget-engine/budget-state.service';
+import { budgetRows, BudgetStateService } from '../budget-engine/budget-state.service';
 
 /** Reservations expired per statement. */
 const EXPIRE_BATCH = 500;
 // An OPEN reservation counts as lost from Redis only if it has this long to run by Redis's clock.
 const LOST_MARGIN_MS = 1000;
 const PRUNE_EVERY_MS = 3_600_000;
+const VERIFY_RECHECK_MS = 2000;
 
 export interface BudgetSweepSummary {
   expired: number;
@@ -27,6 +29,8 @@ export class BudgetSweepService {
   private readonly logger = new Logger(BudgetSweepService.name);
   /** When this worker last pruned each organization's past periods (budget clock). */
   private readonly prunedAt = new Map<string, number>();
+  /** When this worker last compared each organization's spend with PostgreSQL. */
+  private readonly verifiedAt = new Map<string, number>();
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -34,6 +38,7 @@ export class BudgetSweepService {
     private readonly state: BudgetStateService,
     private readonly clock: BudgetClock,
     private readonly metrics: BudgetMetricsService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async sweep(): Promise<BudgetSweepSummary> {
@@ -44,7 +49,7 @@ export class BudgetSweepService {
     );
     for (const { organization_id: organizationId, epoch } of organizations) {
       try {
-        if (await this.checkOrganization(organizationId, epoch)) rebuilt += 1;
+        if ((await this.checkOrganization(organizationId, epoch)) || (await this.verifySpent(organizationId, epoch))) rebuilt += 1;
         await this.observe(organizationId);
         await this.prune(organizationId);
       } catch (err) {
@@ -100,6 +105,52 @@ export class BudgetSweepService {
     if (lost.length === 0) return false;
     await this.state.rebuildAfterRollback(organizationId, epoch, `Redis lacks ${lost.length} OPEN reservation(s) (${lost[0].id})`);
     return true;
+  }
+
+  /**
+   * At most every BUDGET_VERIFY_SECONDS per organization, compares what each budget spent this
+   * period in Redis with PostgreSQL's record, and rebuilds the organization when Redis missed
+   * a write (a process that died between PostgreSQL's commit and its Redis call, a Redis that
+   * lost one) or counted one twice. Writes in flight make the two differ for a moment, so two
+   * readings VERIFY_RECHECK_MS apart are compared crosswise: spent only grows within a period,
+   * so Redis's later figure below PostgreSQL's earlier one is a missed write, and Redis's
+   * earlier figure above PostgreSQL's later one a double count.
+   */
+  async verifySpent(organizationId: string, epoch: string, force = false): Promise<boolean> {
+    const now = Date.now();
+    if (!force && now - (this.verifiedAt.get(organizationId) ?? 0) < this.config.budgetVerifySeconds * 1000) return false;
+    this.verifiedAt.set(organizationId, now);
+    const first = await this.spentReadings(organizationId);
+    if (first.every((b) => b.redis === b.postgres)) return false;
+    await new Promise((resolve) => setTimeout(resolve, VERIFY_RECHECK_MS));
+    const second = new Map((await this.spentReadings(organizationId)).map((b) => [`${b.budgetId}:${b.period}`, b]));
+    const wrong = first.find((b) => {
+      const later = second.get(`${b.budgetId}:${b.period}`);
+      return later !== undefined && (later.redis < b.postgres || b.redis > later.postgres);
+    });
+    if (!wrong) return false;
+    await this.state.rebuildAfterRollback(
+      organizationId,
+      epoch,
+      `budget ${wrong.budgetId} spent ${wrong.redis} micro-units by Redis, ${wrong.postgres} by PostgreSQL`,
+    );
+    return true;
+  }
+
+  /** Each budget's spend this period, by Redis and by PostgreSQL (budgets Redis does not know left out). */
+  private async spentReadings(organizationId: string): Promise<{ budgetId: string; period: string; redis: number; postgres: number }[]> {
+    const periods = this.clock.periods();
+    const budgets = await budgetRows(this.dataSource.manager, organizationId);
+    if (budgets.length === 0) return [];
+    const postgres = await this.state.spentFromPostgres(this.dataSource.manager, organizationId, budgets, periods);
+    const redis = await this.store.read(
+      organizationId,
+      periods,
+      budgets.map((b) => b.id),
+    );
+    return budgets.flatMap((budget, i) =>
+      redis.figures[i].limit === null ? [] : [{ budgetId: budget.id, period: postgres[i].period, redis: redis.figures[i].spent, postgres: postgres[i].amount }],
+    );
   }
 
   /**

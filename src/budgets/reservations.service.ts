@@ -14,7 +14,7 @@ import { WorkUnitsService } from '../work-units/work-units.service';
 import { BudgetClock } from '../budget-engine/budget-clock';
 import { BudgetEpochs } from '../budget-engine/budget-epochs';
 import { BudgetMetricsService } from './budget-metrics.service';
-import { fromMicros, toMicros } from '../budget-engine/budget-spend.service';
+import { fromMicros } from '../budget-engine/budget-spend.service';
 import { BudgetStateService } from '../budget-engine/budget-state.service';
 import { ComputeReservation, ReservationState } from './budget.model';
 import { ComputeReservationEntity } from './compute-reservation.entity';
@@ -119,35 +119,39 @@ export class ReservationsService {
       // The epoch row before the reservation's: the order a rebuild takes them in.
       const epoch = await this.epochs.shared(manager, auth.organizationId);
       const reservation = await this.lock(manager, auth, reservationId);
-      if (reservation.state === 'SETTLED' && reservation.settleEventKey === row.eventKey) return { reservation, epoch: null };
+      // Settled before with this event: answered again, and applied in Redis again if it still
+      // holds the reservation (the process that settled it died before Redis saw it).
+      if (reservation.state === 'SETTLED' && reservation.settleEventKey === row.eventKey)
+        return { reservation, epoch, charge: chargeOf(reservation), onlyIfHeld: true };
       if (reservation.state !== 'OPEN' && reservation.state !== 'EXPIRED') throw notOpen(reservation);
       const inserted = await this.writer.appendCompute(manager, { organizationId: auth.organizationId, principalId: auth.principalId, rows: [row] });
-      let cost: number | null;
+      // Micro-units, as PostgreSQL rounds every cost the budgets sum.
+      let micros: number | null;
       const charged = inserted.has(row.eventKey);
-      if (charged) cost = inserted.get(row.eventKey)!;
+      if (charged) micros = inserted.get(row.eventKey)!;
       else {
         const recorded = await this.writer.recordedHashes(manager, auth.organizationId, [row.eventKey]);
         if (recorded.get(row.eventKey) !== row.contentHash) {
           throw AppError.badInput('usage.eventId', `eventId ${usage.eventId} was recorded before with other content; settle with a new eventId`);
         }
         // Recorded before without the reservation: its cost is in `spent` already.
-        const [earlier]: { cost: number | null }[] = await manager.query(
-          `SELECT cost::float8 AS cost FROM ledger_entries WHERE organization_id = $1 AND event_key = $2 AND kind = 'COMPUTE' LIMIT 1`,
+        const [earlier]: { micros: number | null }[] = await manager.query(
+          `SELECT round(cost * 1000000)::float8 AS micros FROM ledger_entries WHERE organization_id = $1 AND event_key = $2 AND kind = 'COMPUTE' LIMIT 1`,
           [auth.organizationId, row.eventKey],
         );
-        cost = earlier?.cost ?? null;
+        micros = earlier?.micros ?? null;
       }
       Object.assign(reservation, {
         state: 'SETTLED',
         endedAt: new Date(),
         settleEventKey: row.eventKey,
-        settledCostMicros: cost === null ? null : String(toMicros(cost)),
+        settledCostMicros: micros === null ? null : String(micros),
         charged,
       });
       await manager.save(ComputeReservationEntity, reservation);
-      return { reservation, epoch, charge: charged && cost !== null ? toMicros(cost) : 0 };
+      return { reservation, epoch, charge: chargeOf(reservation), onlyIfHeld: false };
     });
-    if (settled.epoch !== null && 'charge' in settled) await this.settleInRedis(settled.reservation, settled.epoch, settled.charge ?? 0);
+    if (settled.epoch !== null) await this.settleInRedis(settled.reservation, settled.epoch, settled.charge, settled.onlyIfHeld);
     return toView(settled.reservation);
   }
 
@@ -262,11 +266,11 @@ export class ReservationsService {
     return 'RETRY';
   }
 
-  private async settleInRedis(reservation: ComputeReservationEntity, epoch: string, cost: number): Promise<void> {
+  private async settleInRedis(reservation: ComputeReservationEntity, epoch: string, cost: number, onlyIfHeld: boolean): Promise<void> {
     const holds = reservation.holds;
     try {
-      const applied = await this.store.settle(reservation.organizationId, { reservationId: reservation.id, cost, epoch, holds });
-      if (!applied) await this.state.ensure(reservation.organizationId);
+      const applied = await this.store.settle(reservation.organizationId, { reservationId: reservation.id, cost, epoch, holds, onlyIfHeld });
+      if (applied === 'STALE') await this.state.ensure(reservation.organizationId);
     } catch (err) {
       this.logger.warn(`Settlement of reservation ${reservation.id} not applied in Redis (${(err as Error).message}); the budgets will be rebuilt`);
       await this.epochs.raise(reservation.organizationId, epoch).catch(() => undefined);
@@ -311,6 +315,11 @@ export class ReservationsService {
     if (!found) throw new AppError('NOT_FOUND', `No compute reservation with id ${id} of yours`, { field: 'reservationId' });
     return found;
   }
+}
+
+/** What a settled reservation charged its budgets, micro-units (0: its usage was recorded, and charged, before). */
+export function chargeOf(reservation: Pick<ComputeReservationEntity, 'charged' | 'settledCostMicros'>): number {
+  return reservation.charged && reservation.settledCostMicros !== null ? Number(reservation.settledCostMicros) : 0;
 }
 
 function notOpen(reservation: ComputeReservationEntity): AppError {

@@ -93,7 +93,7 @@ export class ComputeUsageService {
       epoch,
       batch.rows
         .filter((row) => inserted.has(row.eventKey))
-        .map((row) => ({ cost: inserted.get(row.eventKey)!, occurredAt: row.occurredAt, workUnitId: row.workUnitId })),
+        .map((row) => ({ costMicros: inserted.get(row.eventKey)!, occurredAt: row.occurredAt, workUnitId: row.workUnitId })),
     );
     const result: ComputeUsageResult = { accepted: inserted.size, duplicates: batch.duplicates, conflicts: batch.conflicts };
     const conflicting = [...batch.conflictingEventKeys];

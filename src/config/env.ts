@@ -60,6 +60,8 @@ export interface AppConfig {
   subscriptionsPerSocket: number;
   /** Most WebSockets one API key may hold open on one API process at once. */
   socketsPerKey: number;
+  /** How often the worker compares each organization's budget spend in Redis with PostgreSQL's record. */
+  budgetVerifySeconds: number;
   /** An MCP session without a request (or an open stream) for this long is closed and its leases checked in. */
   mcpSessionIdleSeconds: number;
   /** Port of the API's Prometheus endpoint, apart from the public port (0 picks a free one). */
@@ -232,6 +234,7 @@ export function parseConfig(env: Env): AppConfig {
     otlpMaxAttributes: r.int('OTLP_MAX_ATTRIBUTES', 128, 1, 10_000),
     subscriptionsPerSocket: r.int('SUBSCRIPTIONS_PER_SOCKET', 20, 1, 1000),
     socketsPerKey: r.int('SOCKETS_PER_KEY', 50, 1, 10_000),
+    budgetVerifySeconds: r.int('BUDGET_VERIFY_SECONDS', 300, 1, 86_400),
     mcpSessionIdleSeconds: r.int('MCP_SESSION_IDLE_SECONDS', 300, 1, 86_400),
     metricsPort: r.int('METRICS_PORT', 9464, 0, 65535),
     queueMaxPerPrincipal: r.int('QUEUE_MAX_PER_PRINCIPAL', 20, 1, 10_000),

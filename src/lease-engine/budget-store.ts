@@ -186,16 +186,14 @@ export class BudgetStore {
   }
 
   /** Releases the hold and adds `cost` to the held budget periods; false when `epoch` is not Redis's. */
-  async settle(organizationId: string, settlement: { reservationId: string; cost: number; epoch: string; holds: string[] }): Promise<boolean> {
+  async settle(
+    organizationId: string,
+    settlement: { reservationId: string; cost: number; epoch: string; holds: string[]; onlyIfHeld?: boolean },
+  ): Promise<'OK' | 'STALE' | 'NOT_HELD'> {
     assertMicros(settlement.cost);
-    const reply = await this.run<string>('settle', organizationId, [
-      settlement.reservationId,
-      settlement.cost,
-      settlement.epoch,
-      settlement.holds.join(','),
-      `r|${settlement.reservationId}`,
-    ]);
-    return reply === 'OK';
+    const args = [settlement.reservationId, settlement.cost, settlement.epoch, settlement.holds.join(','), `r|${settlement.reservationId}`];
+    if (settlement.onlyIfHeld) args.push('1');
+    return this.run<'OK' | 'STALE' | 'NOT_HELD'>('settle', organizationId, args);
   }
 
   /** Releases the holds of these reservations; returns how many Redis held. */

@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 
-/** A correction row written for an unpriced compute row: its cost, and whose usage it prices. */
+/** A correction row written for an unpriced compute row: its cost (micro-units), and whose usage it prices. */
 export interface Correction {
-  cost: number;
+  costMicros: number;
   principalId: string;
   workUnitId: string | null;
   occurredAt: Date;
@@ -54,7 +54,8 @@ const COST = `(e.input_tokens - e.cached_input_tokens) * p.input_per_million / 1
 
 // One statement per batch: unnest the columns, insert the idempotency keys (new ones come
 // back), insert a ledger row for each new key, priced from the table in force at its
-// occurred_at unless the caller gave a cost. Returns the keys that were new, with their cost.
+// occurred_at unless the caller gave a cost. Returns the keys that were new, with their cost in
+// micro-units, rounded here as every sum of the budgets rounds it.
 const APPEND_COMPUTE = `
   WITH e AS (
     SELECT * FROM unnest($3::text[], $4::text[], $5::uuid[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[],
@@ -81,7 +82,7 @@ const APPEND_COMPUTE = `
     LEFT JOIN LATERAL (${PRICE_IN_FORCE}) p ON e.cost IS NULL
     RETURNING event_key, cost
   )
-  SELECT event_key, cost::float8 AS cost FROM w`;
+  SELECT event_key, round(cost * 1000000)::float8 AS micros FROM w`;
 
 // The unpriced compute rows of one model from $4 on that now have a price in force and no
 // correction yet get one: a CORRECTION row with the cost (quantities 0, so sums count the
@@ -108,7 +109,7 @@ const APPEND_CORRECTIONS = `
          c.input_per_million, c.cached_input_per_million, c.output_per_million, c.price_id,
          c.cost, c.currency, 'PRICE_TABLE', c.provider, c.model, c.id
   FROM c JOIN k ON k.event_key = 'correction:' || c.id
-  RETURNING cost::float8 AS cost, principal_id, work_unit_id, occurred_at`;
+  RETURNING round(cost * 1000000)::float8 AS micros, principal_id, work_unit_id, occurred_at`;
 
 /**
  * The compute side of the ledger's writes: batches of compute events and the correction
@@ -118,13 +119,13 @@ const APPEND_CORRECTIONS = `
 export class ComputeLedgerWriter {
   /**
    * Appends the batch's new events; returns the event keys that were new (the others were
-   * recorded before), each with the cost recorded (null: unpriced).
+   * recorded before), each with the cost recorded in micro-units (null: unpriced).
    */
   async appendCompute(manager: EntityManager, batch: ComputeBatch): Promise<Map<string, number | null>> {
     if (batch.rows.length === 0) return new Map();
     await manager.query('SELECT pg_advisory_xact_lock_shared($1, hashtext($2))', [PRICING_LOCK_CLASS, batch.organizationId]);
     const r = batch.rows;
-    const rows: { event_key: string; cost: number | null }[] = await manager.query(APPEND_COMPUTE, [
+    const rows: { event_key: string; micros: number | null }[] = await manager.query(APPEND_COMPUTE, [
       batch.organizationId,
       batch.principalId,
       r.map((x) => x.eventKey),
@@ -139,7 +140,7 @@ export class ComputeLedgerWriter {
       r.map((x) => x.cost),
       r.map((x) => x.occurredAt.toISOString()),
     ]);
-    return new Map(rows.map((row) => [row.event_key, row.cost]));
+    return new Map(rows.map((row) => [row.event_key, row.micros]));
   }
 
   /** The content hashes recorded for these event keys (those that exist). */
@@ -159,12 +160,12 @@ export class ComputeLedgerWriter {
    */
   async appendCorrections(manager: EntityManager, target: { organizationId: string; provider: string; model: string; from: Date }): Promise<Correction[]> {
     await manager.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [PRICING_LOCK_CLASS, target.organizationId]);
-    const rows: { cost: number; principal_id: string; work_unit_id: string | null; occurred_at: Date }[] = await manager.query(APPEND_CORRECTIONS, [
+    const rows: { micros: number; principal_id: string; work_unit_id: string | null; occurred_at: Date }[] = await manager.query(APPEND_CORRECTIONS, [
       target.organizationId,
       target.provider,
       target.model,
       target.from,
     ]);
-    return rows.map((r) => ({ cost: r.cost, principalId: r.principal_id, workUnitId: r.work_unit_id, occurredAt: r.occurred_at }));
+    return rows.map((r) => ({ costMicros: r.micros, principalId: r.principal_id, workUnitId: r.work_unit_id, occurredAt: r.occurred_at }));
   }
 }

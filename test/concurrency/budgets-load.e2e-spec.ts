@@ -30,6 +30,8 @@ interface Interval {
 interface LoadResult {
   intervals: Interval[];
   granted: number;
+  /** Ids of the reservations whose grant was acknowledged. */
+  acknowledged: string[];
   refused: number;
   unavailable: number;
   failed: string[];
@@ -81,7 +83,7 @@ async function figuresOf(api: ApiProcess, adminKey: string): Promise<{ limit: nu
  * fails (a process or Redis going away) is retried later as a new one.
  */
 async function runBudgetLoad(apis: () => ApiProcess[], keys: string[], options: { clients: number; durationMs: number }): Promise<LoadResult> {
-  const result: LoadResult = { intervals: [], granted: 0, refused: 0, unavailable: 0, failed: [], settled: new Map() };
+  const result: LoadResult = { intervals: [], granted: 0, acknowledged: [], refused: 0, unavailable: 0, failed: [], settled: new Map() };
   const end = Date.now() + options.durationMs;
   const call = async (key: string, query: string, variables: Record<string, unknown>) => {
     const list = apis();
@@ -118,6 +120,7 @@ async function runBudgetLoad(apis: () => ApiProcess[], keys: string[], options: 
       }
       result.granted += 1;
       const r = reserved.data.reserveCompute as { id: string; amount: number; expiresAt: string };
+      result.acknowledged.push(r.id);
       const expiresAt = Date.parse(r.expiresAt);
       await pause(Math.random() * 150);
       if (expiring) {
@@ -205,7 +208,9 @@ describe('compute budgets under load', () => {
       await createBudget(apis[0], world.adminKey, { name: 'company', scope: 'ORGANIZATION', limit });
       await createBudget(apis[0], world.adminKey, { name: 'team-ml', scope: 'TEAM', team: 'ml', limit: 400 });
       const load = await runBudgetLoad(() => apis, keys, { clients: 30, durationMs: 12_000 });
-      console.log(`budget load: ${JSON.stringify({ ...load, intervals: load.intervals.length, settled: load.settled.size, failed: load.failed.slice(0, 3) })}`);
+      console.log(
+        `budget load: ${JSON.stringify({ ...load, intervals: load.intervals.length, acknowledged: load.acknowledged.length, settled: load.settled.size, failed: load.failed.slice(0, 3) })}`,
+      );
       expect(load.failed).toEqual([]);
       // Nothing lost its state: no grant may be taken for a rolled-back Redis and retried.
       expect(load.unavailable).toBe(0);
@@ -247,7 +252,7 @@ describe('compute budgets under load', () => {
       })();
       const [load] = await Promise.all([runBudgetLoad(() => apis, keys, { clients: 30, durationMs: 14_000 }), chaos]);
       console.log(
-        `budget redis loss: ${JSON.stringify({ ...load, intervals: load.intervals.length, settled: load.settled.size, failed: load.failed.slice(0, 3) })}`,
+        `budget redis loss: ${JSON.stringify({ ...load, intervals: load.intervals.length, acknowledged: load.acknowledged.length, settled: load.settled.size, failed: load.failed.slice(0, 3) })}`,
       );
       expect(load.failed).toEqual([]);
       expect(load.granted).toBeGreaterThan(0);
@@ -277,6 +282,53 @@ describe('compute budgets under load', () => {
       control.disconnect();
       await Promise.all([...apis.map((a) => a.stop()), worker.stop()]);
       await (restarted as Spawned | null)?.stop();
+    }
+  }, 150_000);
+
+  it('loses no acknowledged reservation or settlement when API processes are killed at random, and never over-spends', async () => {
+    let apis: ApiProcess[] = await Promise.all([startApi(world.env), startApi(world.env), startApi(world.env)]);
+    // A process killed between PostgreSQL's commit of a settlement and its Redis call leaves Redis short: the worker's check heals it.
+    const worker = await startWorker({ ...world.env, SWEEP_INTERVAL_MS: String(SWEEP_MS), BUDGET_VERIFY_SECONDS: '1' });
+    let kills = 0;
+    try {
+      const keys = await clientKeys(apis[0], world.adminKey, 10);
+      const limit = 150;
+      await createBudget(apis[0], world.adminKey, { name: 'company', scope: 'ORGANIZATION', limit });
+      const killer = (async () => {
+        for (let i = 0; i < 6; i++) {
+          await pause(1000 + Math.random() * 600);
+          const victim = apis[Math.floor(Math.random() * apis.length)];
+          apis = apis.filter((a) => a !== victim);
+          victim.signal('SIGKILL');
+          await victim.exited;
+          kills += 1;
+          apis = [...apis, await startApi(world.env)];
+        }
+      })();
+      const [load] = await Promise.all([runBudgetLoad(() => apis, keys, { clients: 30, durationMs: 12_000 }), killer]);
+      console.log(
+        `budget crash: ${kills} kills, ${JSON.stringify({ ...load, intervals: load.intervals.length, acknowledged: load.acknowledged.length, settled: load.settled.size, failed: load.failed.slice(0, 3) })}`,
+      );
+      expect(kills).toBe(6);
+      expect(load.failed).toEqual([]);
+      expect(load.granted).toBeGreaterThan(0);
+      const recorded = await pgQuery<{ id: string; state: string }>('SELECT id, state FROM compute_reservations WHERE id = ANY($1::uuid[])', [
+        load.acknowledged,
+      ]);
+      const states = new Map(recorded.map((r) => [r.id, r.state]));
+      expect(load.acknowledged.filter((id) => !states.has(id))).toEqual([]);
+      expect([...load.settled.keys()].filter((id) => states.get(id) !== 'SETTLED')).toEqual([]);
+      expect(peakHeld(load.intervals).peak).toBeLessThanOrEqual(limit);
+      // What the budget spent is exactly what was acknowledged as settled (once the worker has compared it with PostgreSQL).
+      const spent = [...load.settled.values()].reduce((a, b) => a + b, 0);
+      let figures = await figuresOf(apis[0], world.adminKey);
+      for (let i = 0; i < 40 && figures[0].spent !== spent; i++) {
+        await pause(500);
+        figures = await figuresOf(apis[0], world.adminKey);
+      }
+      expect(figures[0].spent).toBe(spent);
+    } finally {
+      await Promise.all([...apis.map((a) => a.stop()), worker.stop()]);
     }
   }, 150_000);
 });

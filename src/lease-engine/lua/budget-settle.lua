@@ -2,12 +2,16 @@
   A reservation's settlement (already recorded in PostgreSQL under `epoch`): its hold is
   released and `cost` added to `spent` of each budget period it held. A reservation Redis
   no longer holds (it ran out meanwhile) is charged on the holds PostgreSQL recorded.
-  ARGV: resId, cost, epoch, holds ("<id>:<period>,..."), 'r|<resId>' -> 'OK' | 'STALE' (another epoch:
-  the rebuild that replaced it read the settlement from PostgreSQL)
+  ARGV: resId, cost, epoch, holds ("<id>:<period>,..."), 'r|<resId>', onlyIfHeld ('1': do
+  nothing unless Redis still holds the reservation: the settlement is applied again after a
+  process died between PostgreSQL's commit and this call, and applying deletes the hold)
+  -> 'OK' | 'STALE' (another epoch: the rebuild that replaced it read the settlement from
+  PostgreSQL) | 'NOT_HELD' (onlyIfHeld, and nothing held)
 ]]
 use(KEYS[1])
 local head = redis.call('HMGET', base, 'epoch', ARGV[5])
 if head[1] ~= ARGV[3] then return 'STALE' end
+if ARGV[6] == '1' and not head[2] then return 'NOT_HELD' end
 local cost = tonumber(ARGV[2])
 local holds, amount = ARGV[4], 0
 if head[2] then
