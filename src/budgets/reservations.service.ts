@@ -6,7 +6,7 @@ import type { AuthContext } from '../auth/auth-context';
 import { uuidFrom } from '../common/derived-id';
 import { AppError } from '../common/errors/app-error';
 import { isUuid, requireInt, requireNumber, requirePrintableAscii } from '../common/validation/validate';
-import { ComputeEvent, MAX_COST, MAX_TOKENS, prepareComputeEvent, requireName } from '../compute-usage/compute-events';
+import { ComputeEvent, eventLimits, MAX_COST, MAX_TOKENS, prepareComputeEvent, requireName } from '../compute-usage/compute-events';
 import { APP_CONFIG, AppConfig } from '../config/env';
 import { budgetIdOf, budgetSubjects, BudgetStore, ReserveResult } from '../lease-engine/budget-store';
 import { ComputeLedgerWriter } from '../ledger/compute-ledger-writer';
@@ -29,6 +29,9 @@ const PRICE_NOW = `
   SELECT input_per_million::float8 AS input, output_per_million::float8 AS output FROM model_prices
   WHERE organization_id = $1 AND provider = $2 AND model = $3 AND effective_from <= now()
   ORDER BY effective_from DESC, id DESC LIMIT 1`;
+
+/** A settlement's usage: a compute event whose provider, model and work unit default to the reservation's. */
+export type SettledUsage = Omit<ComputeEvent, 'provider' | 'model'> & { provider?: string | null; model?: string | null };
 
 type Holder = Pick<AuthContext, 'organizationId' | 'principalId' | 'team' | 'role'>;
 
@@ -108,10 +111,13 @@ export class ReservationsService {
    * above the hold), the rest released. Settling again with the same eventId answers the
    * settled reservation. An EXPIRED reservation may still be settled: the call was made.
    */
-  async settle(auth: Holder, reservationId: string, usage: ComputeEvent): Promise<ComputeReservation> {
-    const limits = { now: Date.now(), maxFutureMs: this.config.ledgerMaxFutureSeconds * 1000, maxAgeMs: this.config.ledgerMaxEventAgeDays * 86_400_000 };
+  async settle(auth: Holder, reservationId: string, usage: SettledUsage): Promise<ComputeReservation> {
     const existing = await this.own(auth, reservationId);
-    const row = prepareComputeEvent({ ...usage, workUnitId: usage.workUnitId ?? existing.workUnitId }, 'usage', limits);
+    const row = prepareComputeEvent(
+      { ...usage, provider: usage.provider ?? existing.provider, model: usage.model ?? existing.model, workUnitId: usage.workUnitId ?? existing.workUnitId },
+      'usage',
+      eventLimits(this.config),
+    );
     if (row.workUnitId && !(await this.workUnits.existing(auth.organizationId, [row.workUnitId])).has(row.workUnitId)) {
       throw new AppError('NOT_FOUND', `No work unit with id ${row.workUnitId} in your organization`, { field: 'usage.workUnitId' });
     }
@@ -157,7 +163,6 @@ export class ReservationsService {
 
   /** Releases an OPEN reservation's hold at once; cancelling a cancelled one answers it again. */
   async cancel(auth: Holder, reservationId: string): Promise<ComputeReservation> {
-    await this.own(auth, reservationId);
     const reservation = await this.dataSource.transaction(async (manager) => {
       const found = await this.lock(manager, auth, reservationId);
       if (found.state === 'CANCELLED') return found;
@@ -308,10 +313,12 @@ export class ReservationsService {
   }
 
   private async lock(manager: EntityManager, auth: Holder, id: string): Promise<ComputeReservationEntity> {
-    const found = await manager.findOne(ComputeReservationEntity, {
-      where: { id, organizationId: auth.organizationId, principalId: auth.principalId },
-      lock: { mode: 'pessimistic_write' },
-    });
+    const found = isUuid(id)
+      ? await manager.findOne(ComputeReservationEntity, {
+          where: { id, organizationId: auth.organizationId, principalId: auth.principalId },
+          lock: { mode: 'pessimistic_write' },
+        })
+      : null;
     if (!found) throw new AppError('NOT_FOUND', `No compute reservation with id ${id} of yours`, { field: 'reservationId' });
     return found;
   }

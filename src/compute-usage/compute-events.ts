@@ -1,5 +1,6 @@
 import * as crypto from 'node:crypto';
 import { AppError } from '../common/errors/app-error';
+import type { AppConfig } from '../config/env';
 import type { ComputeRow } from '../ledger/compute-ledger-writer';
 
 /** A compute event as a caller reports it (GraphQL input, or read from an OTLP span). */
@@ -14,6 +15,11 @@ export interface ComputeEvent {
   reasoningOutputTokens?: number | null;
   cost?: number | null;
   occurredAt: Date;
+}
+
+/** The limits of an event's occurredAt under the configured bounds, now. */
+export function eventLimits(config: Pick<AppConfig, 'ledgerMaxFutureSeconds' | 'ledgerMaxEventAgeDays'>): EventLimits {
+  return { now: Date.now(), maxFutureMs: config.ledgerMaxFutureSeconds * 1000, maxAgeMs: config.ledgerMaxEventAgeDays * 86_400_000 };
 }
 
 export interface EventLimits {

@@ -7,7 +7,7 @@ import { AppError } from '../common/errors/app-error';
 import { APP_CONFIG, AppConfig } from '../config/env';
 import { ComputeLedgerWriter, ComputeRow } from '../ledger/compute-ledger-writer';
 import { WorkUnitsService } from '../work-units/work-units.service';
-import { ComputeEvent, dedupeBatch, EventLimits, prepareComputeEvent } from './compute-events';
+import { ComputeEvent, dedupeBatch, eventLimits, prepareComputeEvent } from './compute-events';
 import { ComputeUsageResult } from './compute-usage.model';
 
 export const MAX_BATCH = 1000;
@@ -41,7 +41,7 @@ export class ComputeUsageService {
   async record(auth: Caller, events: ComputeEvent[]): Promise<ComputeUsageResult> {
     if (events.length === 0) throw AppError.badInput('events', 'events must hold at least one event');
     if (events.length > MAX_BATCH) throw AppError.badInput('events', `events may hold at most ${MAX_BATCH} events, got ${events.length}`);
-    const limits = this.limits();
+    const limits = eventLimits(this.config);
     const rows = events.map((event, i) => prepareComputeEvent(event, `events[${i}]`, limits));
     const known = await this.workUnits.existing(
       auth.organizationId,
@@ -57,7 +57,7 @@ export class ComputeUsageService {
    * ones are written together. Work units must already be resolved to ids of the caller.
    */
   async recordEach(auth: Caller, events: ComputeEvent[]): Promise<{ result: ComputeUsageResult; rejected: EventRejection[] }> {
-    const limits = this.limits();
+    const limits = eventLimits(this.config);
     const rows: ComputeRow[] = [];
     const rejected: EventRejection[] = [];
     events.forEach((event, index) => {
@@ -124,9 +124,5 @@ export class ComputeUsageService {
         if ((err as { code?: string }).code !== DEADLOCK || attempt >= 3) throw err;
       }
     }
-  }
-
-  private limits(): EventLimits {
-    return { now: Date.now(), maxFutureMs: this.config.ledgerMaxFutureSeconds * 1000, maxAgeMs: this.config.ledgerMaxEventAgeDays * 86_400_000 };
   }
 }

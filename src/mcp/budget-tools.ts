@@ -1,15 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { DataSource } from 'typeorm';
 import { z } from 'zod';
-import type { AuthContext } from '../auth/auth-context';
 import type { ComputeBudget, ComputeReservation } from '../budgets/budget.model';
 import { BudgetsService } from '../budgets/budgets.service';
-import { ComputeReservationEntity } from '../budgets/compute-reservation.entity';
 import { MAX_RESERVATION_SECONDS, MIN_RESERVATION_SECONDS, ReservationsService } from '../budgets/reservations.service';
-import { AppError } from '../common/errors/app-error';
-import { isUuid } from '../common/validation/validate';
 import { McpMetrics } from './mcp-metrics';
 import type { McpSession } from './mcp-session';
 import { runTool, WRITERS } from './tool-runner';
@@ -27,7 +21,6 @@ const RESERVE_REFUSALS =
 @Injectable()
 export class BudgetTools {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
     private readonly reservations: ReservationsService,
     private readonly budgets: BudgetsService,
     private readonly refs: WorkUnitRefs,
@@ -135,12 +128,11 @@ export class BudgetTools {
         model?: string;
         eventId?: string;
       }>('settle_compute', async (args) => {
-        const call = await this.callOf(session.auth, args.reservationId);
+        // Provider, model and work unit default to the reservation's (ReservationsService.settle).
         const reservation = await this.reservations.settle(session.auth, args.reservationId, {
           eventId: args.eventId ?? `reservation-${args.reservationId}`,
-          workUnitId: call.workUnitId,
-          provider: args.provider ?? call.provider,
-          model: args.model ?? call.model,
+          provider: args.provider,
+          model: args.model,
           inputTokens: args.inputTokens,
           outputTokens: args.outputTokens,
           cachedInputTokens: args.cachedInputTokens ?? null,
@@ -164,21 +156,6 @@ export class BudgetTools {
         reservation: await this.describe(await this.reservations.cancel(session.auth, args.reservationId)),
       })),
     );
-  }
-
-  /**
-   * The call one of the caller's reservations was made for, which settle_compute defaults
-   * from; anyone else's is NOT_FOUND, as ReservationsService answers (it checks again).
-   */
-  private async callOf(auth: AuthContext, id: string): Promise<{ provider: string; model: string; workUnitId: string | null }> {
-    const found = isUuid(id)
-      ? await this.dataSource.getRepository(ComputeReservationEntity).findOne({
-          select: { provider: true, model: true, workUnitId: true },
-          where: { id, organizationId: auth.organizationId, principalId: auth.principalId },
-        })
-      : null;
-    if (!found) throw new AppError('NOT_FOUND', `No compute reservation with id ${id} of yours`, { field: 'reservationId' });
-    return { provider: found.provider, model: found.model, workUnitId: found.workUnitId };
   }
 
   private async describe(reservation: ComputeReservation): Promise<ToolAnswer> {
