@@ -29,13 +29,21 @@ export function packedCatalog(config: { apps: AppMirror[]; groups: GroupMirror[]
 
 /**
  * checkout.lua's arguments: the ones every check-out has, then team, host, work unit, waitMs,
- * the queue's bounds (only when it waits) and the draw id, leaving out the empty ones at the
+ * the queue's bounds (only when it waits), the draw id and the own-draw flag, leaving out the empty ones at the
  * end (most check-outs send four).
  */
 export function checkoutArgs(input: CheckoutInput): (string | number)[] {
   const args: (string | number)[] = [input.leaseId, input.appId, input.principalId, input.leaseMs];
   const bounds = input.waitMs && input.queueBounds ? [input.queueBounds.perPrincipal, input.queueBounds.perPool] : ['', ''];
-  const optional = [escapeTeam(input.team), input.host ?? '', input.workUnitId ?? '', input.waitMs ?? 0, ...bounds, input.drawId ?? ''];
+  const optional = [
+    escapeTeam(input.team),
+    input.host ?? '',
+    input.workUnitId ?? '',
+    input.waitMs ?? 0,
+    ...bounds,
+    input.drawId ?? '',
+    input.ownDraw ? '1' : '',
+  ];
   let last = optional.length;
   while (last > 0 && (optional[last - 1] === '' || optional[last - 1] === 0)) last--;
   for (let i = 0; i < last; i++) args.push(optional[i]);

@@ -104,6 +104,11 @@ export interface CheckoutInput extends Requester {
    */
   drawId?: string;
   /**
+   * Always open a draw of its own, whatever the app's sharing and linger (a borrowed lease):
+   * no other lease can join it or take it over, so its credits are its alone until it ends.
+   */
+  ownDraw?: boolean;
+  /**
    * 0 = do not queue. Else a refusal puts the leaseId in the pool's fair queue (keeping its
    * place if it is queued already), alive for waitMs unless tried again; a grant takes it out.
    */

@@ -23,9 +23,10 @@ export const INSERT_LEASES: NamedStatement = {
   text: `
   WITH v AS (
     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[], $7::uuid[], $8::uuid[], $9::text[], $10::text[],
-                         $11::uuid[], $12::int[], $13::int[], $14::bigint[], $15::bigint[], $16::timestamptz[], $17::timestamptz[], $18::text[], $19::text[])
+                         $11::uuid[], $12::int[], $13::int[], $14::bigint[], $15::bigint[], $16::timestamptz[], $17::timestamptz[], $18::text[], $19::text[],
+                         $20::timestamptz[])
       AS v(id, organization_id, pool_id, app_id, principal_id, requested_by_principal_id, api_key_id, work_unit_id, team, host,
-           draw_id, credits, lease_seconds, fencing_token, epoch, acquired_at, expires_at, idempotency_key, request_hash)),
+           draw_id, credits, lease_seconds, fencing_token, epoch, acquired_at, expires_at, idempotency_key, request_hash, borrowed_until)),
   p AS (
     SELECT id, epoch, highest_fencing_token AS top, highest_fencing_token_at AS top_at FROM pools
     WHERE id IN (SELECT pool_id FROM v) ORDER BY id FOR NO KEY UPDATE),
@@ -38,10 +39,10 @@ export const INSERT_LEASES: NamedStatement = {
   ins AS (
     INSERT INTO leases (id, organization_id, pool_id, app_id, principal_id, requested_by_principal_id, api_key_id, work_unit_id,
                         team, host, draw_id, credits, lease_seconds, fencing_token, epoch, state, acquired_at, expires_at,
-                        idempotency_key, request_hash)
+                        idempotency_key, request_hash, borrowed_until)
     SELECT v.id, v.organization_id, v.pool_id, v.app_id, v.principal_id, v.requested_by_principal_id, v.api_key_id, v.work_unit_id,
            v.team, v.host, v.draw_id, v.credits, v.lease_seconds, v.fencing_token, v.epoch, 'ACTIVE', v.acquired_at, v.expires_at,
-           v.idempotency_key, v.request_hash
+           v.idempotency_key, v.request_hash, v.borrowed_until
     FROM v JOIN p ON p.id = v.pool_id AND p.epoch = v.epoch
     WHERE v.pool_id NOT IN (SELECT pool_id FROM rb)
     ON CONFLICT DO NOTHING
@@ -58,13 +59,25 @@ export const INSERT_LEASES: NamedStatement = {
   FROM v LEFT JOIN p ON p.id = v.pool_id`,
 };
 
+/**
+ * The columns a check-in or revocation (state, a SQL expression) sets on the leases row
+ * `alias`: a revoked borrowed lease keeps its credits until its borrowedUntil (the tool may
+ * still run offline on its proof), so that is when it stops holding them (ended_at and
+ * credit_seconds); revoked_at says when it was revoked.
+ */
+export function endSets(alias: string, state: string): string {
+  const heldUntil = `CASE WHEN ${state} = 'REVOKED' AND ${alias}.borrowed_until IS NOT NULL THEN greatest(now(), ${alias}.borrowed_until) ELSE now() END`;
+  return `ended_at = ${heldUntil}, revoked_at = CASE WHEN ${state} = 'REVOKED' THEN now() END,
+          credit_seconds = ${alias}.credits * extract(epoch FROM (${heldUntil} - ${alias}.acquired_at))`;
+}
+
 /** Ends a group commit's leases that are still active and held by who asks (or anyone, for an admin); returns the ended rows. */
 export const END_LEASES: NamedStatement = {
   name: 'lease_end_batch',
   text: `WITH v AS (
            SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::boolean[], $6::uuid[])
              AS v(id, organization_id, state, reason, any_holder, principal_id))
-         UPDATE leases l SET state = v.state, ended_at = now(), end_reason = v.reason, credit_seconds = l.credits * extract(epoch FROM (now() - l.acquired_at))
+         UPDATE leases l SET state = v.state, ${endSets('l', 'v.state')}, end_reason = v.reason
          FROM v
          WHERE l.id = v.id AND l.organization_id = v.organization_id AND l.state = 'ACTIVE' AND l.expires_at > now()
            AND (v.any_holder OR l.principal_id = v.principal_id OR l.requested_by_principal_id = v.principal_id)

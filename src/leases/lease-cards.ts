@@ -18,7 +18,10 @@ export type LeaseCard = Pick<
   | 'leaseSeconds'
   | 'fencingToken'
   | 'acquiredAt'
->;
+> & {
+  /** Set on a borrowed lease, which takes no heartbeat (lease-heartbeats.ts answers it from PostgreSQL). */
+  borrowedUntil?: Date | null;
+};
 
 const CARDS_KEPT = 50_000;
 // A card outlives its lease's expiry by this much, so a heartbeat that comes late still finds
@@ -51,9 +54,11 @@ export class LeaseCards {
     const card = cardOf(lease);
     this.known.set(card.id, card);
     this.keptAt.set(card.id, Date.now());
-    this.store.saveCard(card.id, JSON.stringify({ ...card, acquiredAt: card.acquiredAt.getTime() }), ttlMs(card)).catch((err: Error) => {
-      this.logger.warn(`Could not keep the card of lease ${card.id} in Redis; its heartbeats read PostgreSQL (${err.message})`);
-    });
+    this.store
+      .saveCard(card.id, JSON.stringify({ ...card, acquiredAt: card.acquiredAt.getTime(), borrowedUntil: card.borrowedUntil?.getTime() ?? null }), ttlMs(card))
+      .catch((err: Error) => {
+        this.logger.warn(`Could not keep the card of lease ${card.id} in Redis; its heartbeats read PostgreSQL (${err.message})`);
+      });
     return card;
   }
 
@@ -68,8 +73,8 @@ export class LeaseCards {
     if (known) return known;
     const text = await this.store.readCard(leaseId);
     if (text === null) return null;
-    const parsed = JSON.parse(text) as Omit<LeaseCard, 'acquiredAt'> & { acquiredAt: number };
-    const card = { ...parsed, acquiredAt: new Date(parsed.acquiredAt) };
+    const parsed = JSON.parse(text) as Omit<LeaseCard, 'acquiredAt' | 'borrowedUntil'> & { acquiredAt: number; borrowedUntil?: number | null };
+    const card = { ...parsed, acquiredAt: new Date(parsed.acquiredAt), borrowedUntil: parsed.borrowedUntil ? new Date(parsed.borrowedUntil) : null };
     this.known.set(leaseId, card);
     return card;
   }
@@ -93,7 +98,21 @@ export class LeaseCards {
 }
 
 function cardOf(lease: LeaseCard): LeaseCard {
-  const { id, organizationId, poolId, appId, principalId, requestedByPrincipalId, workUnitId, host, credits, leaseSeconds, fencingToken, acquiredAt } = lease;
+  const {
+    id,
+    organizationId,
+    poolId,
+    appId,
+    principalId,
+    requestedByPrincipalId,
+    workUnitId,
+    host,
+    credits,
+    leaseSeconds,
+    fencingToken,
+    acquiredAt,
+    borrowedUntil,
+  } = lease;
   return {
     id,
     organizationId,
@@ -107,6 +126,7 @@ function cardOf(lease: LeaseCard): LeaseCard {
     leaseSeconds,
     fencingToken: String(fencingToken),
     acquiredAt,
+    borrowedUntil: borrowedUntil ?? null,
   };
 }
 

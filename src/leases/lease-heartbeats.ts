@@ -53,6 +53,7 @@ export class LeaseHeartbeats {
 
   async beat(auth: AuthContext, leaseId: string, idle: boolean): Promise<LeaseViewSource> {
     const card = await this.cardFor(auth, leaseId);
+    if (card.borrowedUntil) return this.borrowed(card);
     this.cards.keep(card);
     const result = await this.deps.store.heartbeat({ poolId: card.poolId, leaseId, leaseMs: card.leaseSeconds * 1000 });
     if (result.status === 'UNAVAILABLE') throw this.deps.rebuilding(card.poolId);
@@ -84,13 +85,23 @@ export class LeaseHeartbeats {
         );
     }
     await Promise.all(lookups);
+    const borrowed: Promise<void>[] = [];
     for (const card of cards) {
       if (!card) continue;
+      if (card.borrowedUntil) {
+        borrowed.push(
+          this.borrowed(card).then(
+            (lease) => void answers.set(card.id, { leaseId: card.id, lease }),
+            (err: unknown) => void answers.set(card.id, { leaseId: card.id, error: refusal(err) }),
+          ),
+        );
+        continue;
+      }
       const pool = byPool.get(card.poolId);
       if (pool) pool.push(card);
       else byPool.set(card.poolId, [card]);
     }
-    await Promise.all([...byPool].map(([poolId, poolCards]) => this.beatPool(poolId, poolCards, idle, answers)));
+    await Promise.all([...borrowed, ...[...byPool].map(([poolId, poolCards]) => this.beatPool(poolId, poolCards, idle, answers))]);
     return leaseIds.map((id) => answers.get(id)!);
   }
 
@@ -138,7 +149,20 @@ export class LeaseHeartbeats {
       state: 'ACTIVE',
       expiresAt: new Date(result.expiresAtMs),
       endedAt: null,
+      borrowedUntil: null,
     };
+  }
+
+  /**
+   * A heartbeat on a borrowed lease: it needs none and gets none (its expiry is its
+   * borrowedUntil, never moved), so it is answered from PostgreSQL as it stands, or
+   * LEASE_NOT_ACTIVE once returned, revoked or past its end.
+   */
+  private async borrowed(card: LeaseCard): Promise<LeaseViewSource> {
+    const row = await this.deps.records.findById(card.id);
+    if (row?.state === 'ACTIVE' && row.expiresAt.getTime() > Date.now()) return row;
+    this.cards.forget(card.id);
+    throw notActive(row ?? { id: card.id, state: 'EXPIRED' });
   }
 
   /** A lease was granted and recorded: its card is kept from now on. */

@@ -7,10 +7,16 @@ import { AppError } from '../common/errors/app-error';
 import { isUuid, pageSize } from '../common/validation/validate';
 import type { HeartbeatRun } from './heartbeat-write-behind';
 import { LeaseEntity, LeaseState } from './lease.entity';
-import { END_LEASES, INSERT_LEASES, WRITE_HEARTBEATS } from './hot-statements';
+import { END_LEASES, endSets, INSERT_LEASES, WRITE_HEARTBEATS } from './hot-statements';
 import { leaseFromRow } from './lease-row';
 
-export type NewLease = Omit<LeaseEntity, 'state' | 'endedAt' | 'lastHeartbeatAt' | 'idleSince' | 'creditSeconds' | 'endReason'>;
+export type NewLease = Omit<
+  LeaseEntity,
+  'state' | 'endedAt' | 'revokedAt' | 'lastHeartbeatAt' | 'idleSince' | 'creditSeconds' | 'endReason' | 'borrowedUntil'
+> & {
+  /** A borrowed lease's end (its expiresAt); absent or null for a check-out. */
+  borrowedUntil?: Date | null;
+};
 
 /** A lease PostgreSQL shows ended, though a heartbeat just extended it in Redis. */
 export interface EndedLease {
@@ -121,6 +127,7 @@ export class LeaseRecordsService {
       batch.map((l) => l.expiresAt),
       batch.map((l) => l.idempotencyKey),
       batch.map((l) => l.requestHash),
+      batch.map((l) => l.borrowedUntil ?? null),
     ]);
     const byId = new Map(rows.map((r) => [r.id, r]));
     return batch.map((lease): InsertOutcome => {
@@ -133,7 +140,17 @@ export class LeaseRecordsService {
 
   /** The row `insert` wrote, as an entity, without reading it back. */
   inserted(lease: NewLease): LeaseEntity {
-    return this.leases.create({ ...lease, state: 'ACTIVE', endedAt: null, lastHeartbeatAt: null, idleSince: null, creditSeconds: null, endReason: null });
+    return this.leases.create({
+      ...lease,
+      borrowedUntil: lease.borrowedUntil ?? null,
+      state: 'ACTIVE',
+      endedAt: null,
+      revokedAt: null,
+      lastHeartbeatAt: null,
+      idleSince: null,
+      creditSeconds: null,
+      endReason: null,
+    });
   }
 
   async findByIdempotencyKey(organizationId: string, apiKeyId: string, idempotencyKey: string): Promise<LeaseEntity | null> {
@@ -143,6 +160,18 @@ export class LeaseRecordsService {
   async findInOrganization(organizationId: string, id: string): Promise<LeaseEntity | null> {
     if (!isUuid(id)) return null;
     return this.one('SELECT * FROM leases WHERE id = $1 AND organization_id = $2', [id, organizationId]);
+  }
+
+  /** Borrowed leases of the organization revoked, whose borrowedUntil (their ended_at) is at most an hour past: oldest revocation first. */
+  async revokedBorrowed(organizationId: string): Promise<{ id: string; revokedAt: Date; borrowedUntil: Date }[]> {
+    if (!isUuid(organizationId)) return [];
+    const rows: { id: string; revoked_at: Date; borrowed_until: Date }[] = await this.leases.query(
+      `SELECT id, revoked_at, borrowed_until FROM leases
+       WHERE organization_id = $1 AND state = 'REVOKED' AND borrowed_until IS NOT NULL AND ended_at > now() - interval '1 hour'
+       ORDER BY revoked_at, id`,
+      [organizationId],
+    );
+    return rows.map((r) => ({ id: r.id, revokedAt: r.revoked_at, borrowedUntil: r.borrowed_until }));
   }
 
   /** Who asked for each of these leases (the holder, or a SERVICE on the holder's behalf), in one query. */
@@ -172,14 +201,15 @@ export class LeaseRecordsService {
    * the lease as it is afterwards.
    */
   async end(lease: LeaseEntity, state: 'RELEASED' | 'REVOKED', reason: string | null): Promise<LeaseEntity> {
-    const [rows]: [{ ended_at: Date; credit_seconds: string }[], number] = await this.leases.query(
-      `UPDATE leases SET state = $2, ended_at = now(), end_reason = $3, credit_seconds = credits * extract(epoch FROM (now() - acquired_at))
-       WHERE id = $1 AND state = 'ACTIVE' AND expires_at > now() RETURNING ended_at, credit_seconds`,
+    const [rows]: [{ ended_at: Date; revoked_at: Date | null; credit_seconds: string }[], number] = await this.leases.query(
+      `UPDATE leases SET state = $2, ${endSets('leases', '$2')}, end_reason = $3
+       WHERE id = $1 AND state = 'ACTIVE' AND expires_at > now() RETURNING ended_at, revoked_at, credit_seconds`,
       [lease.id, state, reason],
     );
     if (rows.length === 0) return (await this.expireIfDue(lease.id)) ?? lease;
     if (lease.idleSince) await this.closeIdleInterval(lease.id);
-    return this.leases.create({ ...lease, state, endReason: reason, endedAt: rows[0].ended_at, creditSeconds: Number(rows[0].credit_seconds) });
+    const { ended_at: endedAt, revoked_at: revokedAt, credit_seconds: creditSeconds } = rows[0];
+    return this.leases.create({ ...lease, state, endReason: reason, endedAt, revokedAt, creditSeconds: Number(creditSeconds) });
   }
 
   /**

@@ -32,6 +32,8 @@ const LEASE_COLUMNS = [
   'idempotency_key',
   'request_hash',
   'end_reason',
+  'borrowed_until',
+  'revoked_at',
 ] as const;
 
 /** LEASE_COLUMNS qualified by a table alias: "l.id, l.organization_id, …". */
@@ -68,5 +70,7 @@ export function leaseFromRow(row: Record<string, unknown>): LeaseEntity {
     idempotencyKey: row.idempotency_key as string | null,
     requestHash: row.request_hash as string | null,
     endReason: row.end_reason as string | null,
+    borrowedUntil: (row.borrowed_until as Date | null | undefined) ?? null,
+    revokedAt: (row.revoked_at as Date | null | undefined) ?? null,
   });
 }

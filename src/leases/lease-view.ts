@@ -18,7 +18,8 @@ export type LeaseViewSource = Pick<
   | 'endedAt'
   | 'host'
   | 'leaseSeconds'
->;
+  | 'borrowedUntil'
+> & { revokedAt?: Date | null };
 
 /**
  * A lease as callers see it at `now`: one whose expiry has passed reads EXPIRED, ended at
@@ -39,8 +40,10 @@ export function leaseView(row: LeaseViewSource, now: Date = new Date()): Lease {
     state,
     acquiredAt: row.acquiredAt,
     expiresAt: row.expiresAt,
-    endedAt: lapsed ? row.expiresAt : row.endedAt,
+    // A revoked borrowed lease ended when it was revoked; its credits stay held until borrowedUntil.
+    endedAt: lapsed ? row.expiresAt : (row.revokedAt ?? row.endedAt),
     host: row.host,
     leaseSeconds: row.leaseSeconds,
+    borrowedUntil: row.borrowedUntil,
   };
 }

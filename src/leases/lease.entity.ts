@@ -14,6 +14,8 @@ export type LeaseState = 'ACTIVE' | 'RELEASED' | 'EXPIRED' | 'REVOKED';
 // The draw reconciliation looks for recently ended openers per pool (lease-draws.service.ts).
 @Index('ix_leases_pool_opener_ended', ['poolId', 'endedAt'], { where: '"credits" > 0' })
 @Index('ix_leases_principal_acquired', ['organizationId', 'principalId', 'acquiredAt'])
+// The revocation list: borrowed leases revoked, still held (their endedAt is borrowedUntil).
+@Index('ix_leases_revoked_borrowed', ['organizationId', 'endedAt'], { where: `"state" = 'REVOKED' AND "borrowed_until" IS NOT NULL` })
 @Index('uq_leases_idempotency', ['organizationId', 'apiKeyId', 'idempotencyKey'], { unique: true, where: '"idempotency_key" IS NOT NULL' })
 export class LeaseEntity {
   /** Chosen by the API before the Redis step, so both sides name the lease alike. */
@@ -73,8 +75,25 @@ export class LeaseEntity {
   @Column('timestamptz')
   expiresAt!: Date;
 
+  /**
+   * When the lease stopped holding its credits. For a borrowed lease that was revoked that is
+   * its borrowedUntil (later than the revocation, maybe still to come: see revokedAt), so
+   * every report and the draw reconciliation count it as held until then.
+   */
   @Column('timestamptz', { nullable: true })
   endedAt!: Date | null;
+
+  /** When an admin revoked the lease (REVOKED only): the time callers see as its end, and the revocation list's. */
+  @Column('timestamptz', { nullable: true })
+  revokedAt!: Date | null;
+
+  /**
+   * Set on a borrowed lease: it needs no heartbeat and holds its credits in Redis until this
+   * time (equal to its expiresAt) or its return, even once revoked (a tool may still be
+   * running offline on its proof, whose exp is this time).
+   */
+  @Column('timestamptz', { nullable: true })
+  borrowedUntil!: Date | null;
 
   @Column('timestamptz', { nullable: true })
   lastHeartbeatAt!: Date | null;

@@ -55,8 +55,15 @@ export class Lease {
   @Field(() => String, { nullable: true, description: 'The host the holder named at check-out.' })
   host!: string | null;
 
-  @Field(() => Int, { description: 'The lease length in seconds.' })
+  @Field(() => Int, { description: 'The lease length in seconds (a borrowed lease: its whole borrow).' })
   leaseSeconds!: number;
+
+  @Field(() => Date, {
+    nullable: true,
+    description:
+      "Set on a borrowed lease: it needs no heartbeat, holds its credits until this time or its return, and its proof's exp is this time, so a tool can run offline until then.",
+  })
+  borrowedUntil!: Date | null;
 
   poolId!: string;
   appId!: string;

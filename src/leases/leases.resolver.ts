@@ -12,6 +12,7 @@ import { WorkUnit } from '../work-units/work-unit.model';
 import { WorkUnitsService } from '../work-units/work-units.service';
 import { Principal } from '../principals/principal.model';
 import { PrincipalsService } from '../principals/principals.service';
+import { BorrowInput } from './dto/borrow.input';
 import { CheckoutInput } from './dto/checkout.input';
 import type { LeaseState as LeaseStateValue } from './lease.entity';
 import { HeartbeatResult, Lease, LeaseState, Quote } from './lease.model';
@@ -91,8 +92,31 @@ export class LeasesResolver {
     return leaseView(await this.leasesService.checkin(auth, leaseId));
   }
 
+  @Roles('ADMIN', 'CLIENT')
+  @Mutation(() => Lease, {
+    description:
+      "Borrows an app for hours or days, to run offline: like checkout (cost, team limits, queue order) but the lease holds a draw of its own, needs no heartbeat and holds its credits until borrowedUntil or returnBorrowed; its proof's exp is borrowedUntil. BORROW_NOT_ALLOWED when the pool's maxBorrowHours is 0 or below hours; POOL_EXHAUSTED, GROUP_LIMIT_REACHED.",
+  })
+  async borrow(@CurrentAuth() auth: AuthContext, @Args('input', { description: 'What to borrow, for how long.' }) input: BorrowInput): Promise<Lease> {
+    return leaseView(await this.leasesService.borrow(auth, input));
+  }
+
+  @Roles('ADMIN', 'CLIENT')
+  @Mutation(() => Lease, {
+    description: 'Returns a borrowed lease early: its credits are free at once. Idempotent like checkin: an ended lease is returned as it is.',
+  })
+  async returnBorrowed(
+    @CurrentAuth() auth: AuthContext,
+    @Args('leaseId', { type: () => ID, description: 'The borrowed lease.' }) leaseId: string,
+  ): Promise<Lease> {
+    return leaseView(await this.leasesService.returnBorrowed(auth, leaseId));
+  }
+
   @Roles('ADMIN')
-  @Mutation(() => Lease, { description: 'Ends a lease at once (ADMIN); its holder learns it on its next heartbeat.' })
+  @Mutation(() => Lease, {
+    description:
+      'Ends a lease at once (ADMIN); its holder learns it on its next heartbeat. A borrowed lease is listed in the revocation list (GET /.well-known/revoked-leases/<organization id>) and keeps its credits until its borrowedUntil.',
+  })
   async revokeLease(
     @CurrentAuth() auth: AuthContext,
     @Args('leaseId', { type: () => ID, description: 'The lease.' }) leaseId: string,

@@ -4,14 +4,16 @@ import { AppsService } from '../apps/apps.service';
 import type { AuthContext } from '../auth/auth-context';
 import { uuidFrom } from '../common/derived-id';
 import { AppError } from '../common/errors/app-error';
-import { optionalText, requireInt, requirePrintableAscii } from '../common/validation/validate';
+import { optionalText, requireInt, requirePrintableAscii, requireText } from '../common/validation/validate';
 import { APP_CONFIG, AppConfig } from '../config/env';
 import { PoolEventsService } from '../pools/pool-events.service';
-import { MIN_LEASE_SECONDS, PoolsService } from '../pools/pools.service';
+import type { PoolEntity } from '../pools/pool.entity';
+import { MAX_BORROW_HOURS, MIN_LEASE_SECONDS, PoolsService } from '../pools/pools.service';
 import { PrincipalsService } from '../principals/principals.service';
 import { WorkUnitsService } from '../work-units/work-units.service';
 import { CheckoutHooks } from './checkout-hooks';
 import { queueFullError, refusalError } from './checkout-refusal';
+import { BorrowInput } from './dto/borrow.input';
 import { CheckoutInput } from './dto/checkout.input';
 import { FairQueueService } from './fair-queue.service';
 import { holdsLease, mayActOnLease } from './lease-access';
@@ -27,6 +29,18 @@ import { PoolMirror } from './pool-mirror';
 import { PoolStateService } from './pool-state.service';
 
 const MAX_WAIT_SECONDS = 300;
+
+/** What check-out and borrow ask of take(), validated. */
+interface TakeInput {
+  app: string;
+  workUnitId?: string | null;
+  idempotencyKey?: string | null;
+  host?: string | null;
+  onBehalfOf?: string | null;
+  leaseSeconds: number;
+  waitSeconds: number;
+  borrowed: boolean;
+}
 
 /**
  * Check-out, heartbeat, check-in and revocation. The order of the two stores keeps the
@@ -70,12 +84,41 @@ export class LeasesService implements OnApplicationShutdown {
 
   async checkout(auth: AuthContext, input: CheckoutInput, signal?: AbortSignal): Promise<LeaseEntity> {
     const pool = await this.pools.getForCheckout(auth.organizationId, input.poolId);
-    const app = await this.apps.getByKey(auth.organizationId, pool.id, input.app);
     const leaseSeconds = requireInt(input.leaseSeconds ?? pool.defaultLeaseSeconds, 'input.leaseSeconds', {
       min: MIN_LEASE_SECONDS,
       max: pool.maxLeaseSeconds,
     });
     const waitSeconds = requireInt(input.waitSeconds ?? 0, 'input.waitSeconds', { min: 0, max: MAX_WAIT_SECONDS });
+    return this.take(auth, pool, { ...input, leaseSeconds, waitSeconds, borrowed: false }, signal);
+  }
+
+  /**
+   * A check-out for days, to run offline: no heartbeat, its own draw (never shared), its
+   * credits held until borrowedUntil or its return, and a proof that lasts as long.
+   */
+  async borrow(auth: AuthContext, input: BorrowInput): Promise<LeaseEntity> {
+    const pool = await this.pools.getForCheckout(auth.organizationId, input.poolId);
+    const hours = requireInt(input.hours, 'input.hours', { min: 1, max: Number.MAX_SAFE_INTEGER });
+    if (pool.maxBorrowHours === 0) {
+      throw new AppError('BORROW_NOT_ALLOWED', `Pool ${pool.name} does not allow borrowing; an admin can set its maxBorrowHours (1 to ${MAX_BORROW_HOURS})`, {
+        field: 'input.poolId',
+        maxBorrowHours: 0,
+      });
+    }
+    if (hours > pool.maxBorrowHours) {
+      throw new AppError('BORROW_NOT_ALLOWED', `Pool ${pool.name} allows borrowing for at most ${pool.maxBorrowHours} hours; ask for fewer`, {
+        field: 'input.hours',
+        maxBorrowHours: pool.maxBorrowHours,
+      });
+    }
+    const host = requireText(input.host, 'input.host', { max: 255 });
+    return this.take(auth, pool, { ...input, host, leaseSeconds: hours * 3600, waitSeconds: 0, onBehalfOf: null, borrowed: true });
+  }
+
+  /** Check-out and borrow: the grant, its record, or the refusal. */
+  private async take(auth: AuthContext, pool: PoolEntity, input: TakeInput, signal?: AbortSignal): Promise<LeaseEntity> {
+    const app = await this.apps.getByKey(auth.organizationId, pool.id, input.app);
+    const { leaseSeconds, waitSeconds, borrowed } = input;
     const idempotencyKey = input.idempotencyKey ? requirePrintableAscii(input.idempotencyKey, 'input.idempotencyKey', 255) : null;
     const host = optionalText(input.host, 'input.host', { max: 255 });
     if (input.workUnitId && !(await this.workUnits.existing(auth.organizationId, [input.workUnitId])).has(input.workUnitId)) {
@@ -84,12 +127,11 @@ export class LeasesService implements OnApplicationShutdown {
       });
     }
     const holder = await this.holder(auth, input.onBehalfOf);
-    // What a retry with the same idempotency key must repeat (only kept when there is a key).
-    const requestHash = idempotencyKey
-      ? createHash('sha256')
-          .update(JSON.stringify([pool.id, app.id, input.workUnitId ?? null, leaseSeconds, host, holder.id]))
-          .digest('hex')
-      : null;
+    // What a retry with the same idempotency key must repeat (only kept when there is a key);
+    // a borrow is told apart from a check-out of the same length.
+    const repeated: unknown[] = [pool.id, app.id, input.workUnitId ?? null, leaseSeconds, host, holder.id];
+    if (borrowed) repeated.push('borrow');
+    const requestHash = idempotencyKey ? createHash('sha256').update(JSON.stringify(repeated)).digest('hex') : null;
 
     if (idempotencyKey && requestHash) {
       const earlier = await this.records.findByIdempotencyKey(auth.organizationId, auth.keyId, idempotencyKey);
@@ -114,6 +156,7 @@ export class LeasesService implements OnApplicationShutdown {
       requestId: leaseId,
       leaseId,
       drawId,
+      ownDraw: borrowed,
       leaseMs: leaseSeconds * 1000,
       queueBounds,
     };
@@ -141,6 +184,8 @@ export class LeasesService implements OnApplicationShutdown {
           epoch: epochOf(result.fencingToken),
           acquiredAt: new Date(result.acquiredAtMs),
           expiresAt: new Date(result.expiresAtMs),
+          // Redis's clock set the expiry: a borrowed lease ends then, and no heartbeat moves it.
+          borrowedUntil: borrowed ? new Date(result.expiresAtMs) : null,
           idempotencyKey,
           requestHash,
         });
@@ -200,6 +245,15 @@ export class LeasesService implements OnApplicationShutdown {
     return this.end(lease, 'RELEASED', null);
   }
 
+  /** The early return of a borrowed lease: a check-in, refused (BAD_USER_INPUT) for a lease that was not borrowed. */
+  async returnBorrowed(auth: AuthContext, leaseId: string): Promise<LeaseEntity> {
+    const lease = await this.ownLease(auth, leaseId);
+    if (!lease.borrowedUntil) {
+      throw AppError.badInput('leaseId', `Lease ${leaseId} was checked out, not borrowed; check it in with checkin`);
+    }
+    return this.checkin(auth, leaseId);
+  }
+
   async revoke(auth: AuthContext, leaseId: string, reason: string | null): Promise<LeaseEntity> {
     const why = optionalText(reason, 'reason', { max: 500 }) ?? 'revoked';
     await this.heartbeats.beforeEnd(leaseId);
@@ -222,6 +276,11 @@ export class LeasesService implements OnApplicationShutdown {
     return this.records.findInOrganization(organizationId, id);
   }
 
+  /** The organization's revoked borrowed leases whose proofs are still valid, or were within the last hour: for the revocation list. */
+  revokedBorrowed(organizationId: string): Promise<{ id: string; revokedAt: Date; borrowedUntil: Date }[]> {
+    return this.records.revokedBorrowed(organizationId);
+  }
+
   /** Who asked for each of these leases (the holder, or a SERVICE on the holder's behalf), in one query: for proofs. */
   requestersOf(ids: string[]): Promise<Map<string, string>> {
     return this.records.requestersOf(ids);
@@ -242,11 +301,18 @@ export class LeasesService implements OnApplicationShutdown {
 
   /** Frees in Redis the credits of a lease that PostgreSQL has just recorded as ended (checked in or revoked). */
   private async freed(ended: LeaseEntity): Promise<LeaseEntity> {
-    // PostgreSQL already says it ended; if Redis cannot free the credits now, they come
-    // back at the lease's expiry: under-use, never over-use.
-    const ref = { poolId: ended.poolId, leaseId: ended.id };
     this.heartbeats.ended(ended.id);
-    const free = () => (ended.state === 'REVOKED' ? this.store.revoke(ref) : this.store.checkin(ref));
+    // A revoked borrowed lease keeps its credits until its borrowedUntil: the tool may still be
+    // running offline on its proof. Redis lets it expire then, like any lease.
+    if (ended.state === 'REVOKED' && ended.borrowedUntil) {
+      this.events.changed(ended.poolId);
+      return ended;
+    }
+    // PostgreSQL already says it ended; if Redis cannot free the credits now, they come
+    // back at the lease's expiry: under-use, never over-use. A borrowed lease returned early
+    // frees its credits at once (no linger: nobody else may take its draw over).
+    const ref = { poolId: ended.poolId, leaseId: ended.id };
+    const free = () => (ended.state === 'REVOKED' || ended.borrowedUntil ? this.store.revoke(ref) : this.store.checkin(ref));
     const result = await free().catch((err: Error) => {
       this.logger.warn(`Lease ${ended.id} ended in PostgreSQL; Redis frees its credits at expiry (${err.message})`);
       return null;

@@ -84,8 +84,10 @@ export class PoolStateService {
    * clock of every expiry in both stores.
    */
   private async lostLeases(poolId: string): Promise<string[]> {
+    // Active leases, and revoked borrowed ones, which hold their credits until borrowedUntil.
+    const HELD = `(state = 'ACTIVE' OR (state = 'REVOKED' AND borrowed_until IS NOT NULL AND ended_at > now()))`;
     const activeNow = (ids?: string[]): Promise<{ id: string; expires_at: Date }[]> =>
-      this.dataSource.query(`SELECT id, expires_at FROM leases WHERE pool_id = $1 AND state = 'ACTIVE' AND ($2::uuid[] IS NULL OR id = ANY($2::uuid[]))`, [
+      this.dataSource.query(`SELECT id, expires_at FROM leases WHERE pool_id = $1 AND ${HELD} AND ($2::uuid[] IS NULL OR id = ANY($2::uuid[]))`, [
         poolId,
         ids ?? null,
       ]);
@@ -139,7 +141,12 @@ export class PoolStateService {
          WHERE pool_id = $1 AND state = 'ACTIVE' RETURNING *`,
         [poolId, graceSeconds],
       );
-      const leases = rows.map(leaseFromRow);
+      // Revoked borrowed leases keep their credits until their borrowedUntil (their ended_at).
+      const revokedHeld: Record<string, unknown>[] = await manager.query(
+        `SELECT * FROM leases WHERE pool_id = $1 AND state = 'REVOKED' AND borrowed_until IS NOT NULL AND ended_at > now()`,
+        [poolId],
+      );
+      const leases = [...rows, ...revokedHeld].map(leaseFromRow);
       // A draw outlives its opener while a sharing lease is live: its credits, opener and start
       // come from all of its leases, ended ones included, not just from the ones restored.
       const draws: { draw_id: string; opener: string; cost: number; opened_at: Date }[] = await manager.query(

@@ -27,6 +27,10 @@ export class PoolEntity {
   @Column('int', { default: 3600 })
   maxLeaseSeconds!: number;
 
+  /** Longest borrow in hours; 0 = borrowing off. */
+  @Column('int', { default: 0 })
+  maxBorrowHours!: number;
+
   @Column('numeric', { precision: 18, scale: 6, nullable: true, transformer: nullableNumericColumn })
   creditHourPrice!: number | null;
 

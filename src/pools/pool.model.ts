@@ -29,6 +29,9 @@ export class Pool {
   @Field(() => Int, { description: 'Longest lease a check-out may ask for (default 3600 s).' })
   maxLeaseSeconds!: number;
 
+  @Field(() => Int, { description: 'Longest borrow (offline lease) in hours: 0 (the default) = borrowing off; at most 720.' })
+  maxBorrowHours!: number;
+
   @Field(() => Float, { nullable: true, description: 'Price of one credit held for one hour, in the organization currency, for cost reports.' })
   creditHourPrice!: number | null;
 }

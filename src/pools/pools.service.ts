@@ -14,6 +14,8 @@ import { PoolEventsService } from './pool-events.service';
 
 export const MIN_LEASE_SECONDS = 5;
 const MAX_LEASE_SECONDS = 7 * 86_400;
+/** The longest borrow a pool may allow (30 days); the signing keys stay published this long after retiring. */
+export const MAX_BORROW_HOURS = 720;
 const MAX_CAP = 1_000_000_000;
 
 /** A committed change of a pool's configuration (its cap, apps or team limits). */
@@ -53,7 +55,7 @@ export class PoolsService {
   ) {}
 
   async create(actor: Actor, input: CreatePoolInput): Promise<PoolEntity> {
-    const values = this.validated(input, { defaultLeaseSeconds: 300, maxLeaseSeconds: 3600, creditHourPrice: null });
+    const values = this.validated(input, { defaultLeaseSeconds: 300, maxLeaseSeconds: 3600, maxBorrowHours: 0, creditHourPrice: null });
     const pool = await this.pools.manager.transaction(async (manager) => {
       await this.assertNameFree(manager, actor.organizationId, values.name);
       const created = await manager.save(PoolEntity, manager.create(PoolEntity, { ...values, organizationId: actor.organizationId, epoch: '1' }));
@@ -75,6 +77,7 @@ export class PoolsService {
           cap: input.cap ?? current.cap,
           defaultLeaseSeconds: input.defaultLeaseSeconds ?? current.defaultLeaseSeconds,
           maxLeaseSeconds: input.maxLeaseSeconds ?? current.maxLeaseSeconds,
+          maxBorrowHours: input.maxBorrowHours ?? current.maxBorrowHours,
           creditHourPrice: input.creditHourPrice === undefined ? current.creditHourPrice : input.creditHourPrice,
         },
         current,
@@ -206,8 +209,15 @@ export class PoolsService {
   }
 
   private validated(
-    input: { name: string; cap: number; defaultLeaseSeconds?: number | null; maxLeaseSeconds?: number | null; creditHourPrice?: number | null },
-    defaults: { defaultLeaseSeconds: number; maxLeaseSeconds: number; creditHourPrice: number | null },
+    input: {
+      name: string;
+      cap: number;
+      defaultLeaseSeconds?: number | null;
+      maxLeaseSeconds?: number | null;
+      maxBorrowHours?: number | null;
+      creditHourPrice?: number | null;
+    },
+    defaults: { defaultLeaseSeconds: number; maxLeaseSeconds: number; maxBorrowHours: number; creditHourPrice: number | null },
   ) {
     const maxLeaseSeconds = requireInt(input.maxLeaseSeconds ?? defaults.maxLeaseSeconds, 'input.maxLeaseSeconds', {
       min: MIN_LEASE_SECONDS,
@@ -223,13 +233,14 @@ export class PoolsService {
       cap: requireInt(input.cap, 'input.cap', { min: 0, max: MAX_CAP }),
       defaultLeaseSeconds,
       maxLeaseSeconds,
+      maxBorrowHours: requireInt(input.maxBorrowHours ?? defaults.maxBorrowHours, 'input.maxBorrowHours', { min: 0, max: MAX_BORROW_HOURS }),
       creditHourPrice: price === null ? null : requireNumber(price, 'input.creditHourPrice', { min: 0, max: 1e9 }),
     };
   }
 
   private describe(pool: PoolEntity) {
-    const { name, cap, defaultLeaseSeconds, maxLeaseSeconds, creditHourPrice } = pool;
-    return { name, cap, defaultLeaseSeconds, maxLeaseSeconds, creditHourPrice };
+    const { name, cap, defaultLeaseSeconds, maxLeaseSeconds, maxBorrowHours, creditHourPrice } = pool;
+    return { name, cap, defaultLeaseSeconds, maxLeaseSeconds, maxBorrowHours, creditHourPrice };
   }
 
   private async assertNameFree(manager: EntityManager, organizationId: string, name: string): Promise<void> {

@@ -102,7 +102,12 @@ export class LeaseProofsService {
     let payload: JWTPayload;
     let expired = false;
     try {
-      ({ payload } = await jwtVerify(proof, (header) => this.keyFor(header), { issuer: PROOF_ISSUER, algorithms: ['EdDSA'], requiredClaims: ['exp'] }));
+      ({ payload } = await jwtVerify(proof, (header) => this.keyFor(header), {
+        issuer: PROOF_ISSUER,
+        typ: 'JWT',
+        algorithms: ['EdDSA'],
+        requiredClaims: ['exp'],
+      }));
     } catch (err) {
       if (err instanceof errors.JWTExpired) {
         // jose checks the signature and the issuer before exp: an expired proof is still genuine.

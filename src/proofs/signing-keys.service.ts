@@ -4,6 +4,7 @@ import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, import
 import { EntityManager, IsNull, Not, Repository } from 'typeorm';
 import { AppError } from '../common/errors/app-error';
 import { APP_CONFIG, AppConfig } from '../config/env';
+import { MAX_BORROW_HOURS } from '../pools/pools.service';
 import { PublicJwk, SigningKeyEntity } from './signing-key.entity';
 
 /** A public key as GET /.well-known/jwks.json lists it. */
@@ -30,10 +31,11 @@ interface KeyRing {
   loadedAt: number;
 }
 
-// A proof's exp is its lease's expiresAt, and a lease lasts 7 days at most (pools.service):
-// a key retired that long ago signed nothing still valid. The extra hour covers replicas still
-// signing with their cached key just after a rotation, and clock skew.
-export const RETIRED_KEY_PUBLISHED_SECONDS = 7 * 86_400 + 3_600;
+// A proof's exp is its lease's expiresAt: a lease lasts 7 days at most, a borrowed one
+// MAX_BORROW_HOURS (30 days; pools.service), so a key retired that long ago signed nothing still
+// valid. The extra hour covers replicas still signing with their cached key just after a
+// rotation, and clock skew.
+export const RETIRED_KEY_PUBLISHED_SECONDS = MAX_BORROW_HOURS * 3_600 + 3_600;
 
 // How long a replica trusts its copy of the keys: a rotation made elsewhere reaches it within this.
 const RING_TTL_MS = 30_000;

@@ -124,7 +124,10 @@ export class UsageSourceService {
       `WITH unrecorded AS MATERIALIZED (
          SELECT c.draw_id FROM (
            SELECT draw_id FROM leases WHERE pool_id = $1 AND state = 'ACTIVE'
-           UNION SELECT draw_id FROM leases WHERE organization_id = $2 AND pool_id = $1 AND acquired_at >= $3::timestamptz - interval '${UNRECORDED_LOOKBACK}') c
+           UNION SELECT draw_id FROM leases WHERE organization_id = $2 AND pool_id = $1 AND acquired_at >= $3::timestamptz - interval '${UNRECORDED_LOOKBACK}'
+           -- Revoked borrowed leases hold their credits until borrowedUntil, their ended_at.
+           UNION SELECT draw_id FROM leases WHERE organization_id = $2 AND pool_id = $1 AND state = 'REVOKED' AND borrowed_until IS NOT NULL
+             AND ended_at >= $3::timestamptz - interval '${UNRECORDED_LOOKBACK}') c
          WHERE NOT EXISTS (SELECT 1 FROM lease_draws d WHERE d.id = c.draw_id))
        SELECT l.draw_id AS id, min(l.app_id::text) AS app_id, sum(l.credits)::int AS credits, ${ms('min(l.acquired_at)')} AS s,
               ${ms(`CASE WHEN bool_or(l.state = 'ACTIVE' AND l.expires_at > $3) THEN $3

@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'GROUP_LIMIT_REACHED'
   | 'QUEUE_TIMEOUT'
   | 'BUDGET_EXHAUSTED'
+  | 'BORROW_NOT_ALLOWED'
   | 'LEASE_NOT_ACTIVE'
   | 'IDEMPOTENCY_CONFLICT'
   | 'UNAVAILABLE'
@@ -54,6 +55,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'UNAUTHENTICATED':
       return 401;
     case 'FORBIDDEN':
+    case 'BORROW_NOT_ALLOWED':
       return 403;
     case 'NOT_FOUND':
       return 404;

@@ -25,6 +25,9 @@
                          key) comes with a fresh one per request, so that no end of an earlier
                          grant's draw can be taken for this one's. Either way an id whose draw
                          still lingers gives way to one derived from it and the fencing token.
+    ARGV[12] ownDraw     '1' = always open a draw of its own (a borrowed lease): it joins or
+                         takes over no draw and leaves no share scope, so no other lease can
+                         join it; '' or absent = the app's sharing and linger apply
     (lease-store.ts leaves out trailing empty arguments: most check-outs send four.)
 
   Output:
@@ -45,6 +48,7 @@ usePool(KEYS[1])
 local leaseId, appId, principal, leaseMs = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local team, host, workUnit, waitMs = ARGV[5] or '', ARGV[6] or '', ARGV[7] or '', ARGV[8]
 local maxPerPrincipal, maxPerPool, drawArg = ARGV[9] or '', ARGV[10] or '', ARGV[11] or ''
+local ownDraw = ARGV[12] == '1'
 
 local st, now, nowStr = decisionState(appId, team, leaseId)
 if not st then return { 'UNAVAILABLE' } end
@@ -59,7 +63,7 @@ if not st[S_APP] then return { 'UNKNOWN_APP' } end
 
 local cost, scope, lingerMs = parseApp(st[S_APP])
 local mode, drawId, d, scopeKey = 'OPENED', nil, nil, ''
-if scope ~= 'NONE' or lingerMs > 0 then
+if not ownDraw and (scope ~= 'NONE' or lingerMs > 0) then
   mode, drawId, d, scopeKey = findDraw(scope, lingerMs, appId, principal, team, host, workUnit, now)
 end
 local costN = num(cost)

@@ -14,6 +14,9 @@ export class CreatePoolInput {
   @Field(() => Int, { nullable: true, description: 'Longest lease (default 3600 s; 5 to 604,800).' })
   maxLeaseSeconds?: number | null;
 
+  @Field(() => Int, { nullable: true, description: 'Longest borrow (offline lease) in hours: 0 (the default) = borrowing off; at most 720.' })
+  maxBorrowHours?: number | null;
+
   @Field(() => Float, { nullable: true, description: 'Price of one credit-hour in the organization currency (0 or more).' })
   creditHourPrice?: number | null;
 }
@@ -31,6 +34,9 @@ export class UpdatePoolInput {
 
   @Field(() => Int, { nullable: true, description: 'Longest lease.' })
   maxLeaseSeconds?: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'Longest borrow in hours (0 = off, at most 720). Lowering it ends no borrowed lease.' })
+  maxBorrowHours?: number | null;
 
   @Field(() => Float, { nullable: true, description: 'Price of one credit-hour.' })
   creditHourPrice?: number | null;

@@ -89,6 +89,8 @@ export type CreatePoolInput = {
   creditHourPrice?: number | null | undefined;
   /** Lease length when a check-out names none (default 300 s; 5 to maxLeaseSeconds). */
   defaultLeaseSeconds?: number | null | undefined;
+  /** Longest borrow (offline lease) in hours: 0 (the default) = borrowing off; at most 720. */
+  maxBorrowHours?: number | null | undefined;
   /** Longest lease (default 3600 s; 5 to 604,800). */
   maxLeaseSeconds?: number | null | undefined;
   /** Display name, 1 to 200 characters, unique in the organization. */
