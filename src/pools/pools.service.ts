@@ -94,6 +94,8 @@ export class PoolsService {
       await this.audit.record(manager, { ...actor, action: 'updatePool', objectId: saved.id, before: snapshot, after: this.describe(saved) });
       return { pool: saved, before: snapshot };
     });
+    // This process's check-outs and borrows see the new lease and borrow bounds at once (others' within a second).
+    this.recent.delete(pool.id);
     if (before.cap !== pool.cap) {
       await this.announceConfigChange({ poolId: pool.id });
       this.events.changed(pool.id);

@@ -1,4 +1,5 @@
-import { Controller, Get, Header, Param } from '@nestjs/common';
+import { Controller, Get, Header, Param, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
 import { AppError } from '../common/errors/app-error';
 import { isUuid } from '../common/validation/validate';
 import { RevocationListService } from './revocation-list.service';
@@ -13,12 +14,14 @@ export class RevocationListController {
   constructor(private readonly lists: RevocationListService) {}
 
   @Get('revoked-leases/:organizationId')
-  @Header('Content-Type', 'application/jwt')
   @Header('Cache-Control', 'public, max-age=60')
-  async revokedLeases(@Param('organizationId') organizationId: string): Promise<string> {
+  async revokedLeases(@Param('organizationId') organizationId: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     if (!isUuid(organizationId)) {
       throw new AppError('NOT_FOUND', 'No such revocation list: the path ends with an organization id (a UUID), as in Organization.id');
     }
-    return this.lists.signedList(organizationId);
+    const list = await this.lists.signedList(organizationId);
+    // Set here, not by a decorator: a refusal is a JSON error body.
+    void reply.header('content-type', 'application/jwt');
+    return list;
   }
 }

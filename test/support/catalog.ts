@@ -15,6 +15,7 @@ export async function createPool(
     apps: { key: string; cost: number; shareScope?: string; lingerSeconds?: number; minimumChargeSeconds?: number }[];
     defaultLeaseSeconds?: number;
     maxLeaseSeconds?: number;
+    maxBorrowHours?: number;
   },
 ): Promise<PoolFixture & { keyOf: (key: string) => string }> {
   const suffix = randomUUID().slice(0, 8);
@@ -24,6 +25,7 @@ export async function createPool(
       cap: options.cap,
       defaultLeaseSeconds: options.defaultLeaseSeconds,
       maxLeaseSeconds: options.maxLeaseSeconds,
+      maxBorrowHours: options.maxBorrowHours,
       creditHourPrice: 1.5,
     },
   });
