@@ -333,7 +333,7 @@ describe('offline borrowing', () => {
   });
 
   it('after a Redis data loss, restores borrowed leases from PostgreSQL, revoked ones with their credits, until borrowedUntil', async () => {
-    const pool = await createPool(t, org.adminKey, { cap: 6, maxBorrowHours: 168, apps: [{ key: 'cfd', cost: 2 }] });
+    const pool = await createPool(t, org.adminKey, { cap: 6, maxBorrowHours: 168, apps: [{ key: 'cfd', cost: 2, shareScope: 'PRINCIPAL' }] });
     const kept = await borrowed({ poolId: pool.poolId, app: pool.keyOf('cfd'), hours: 30 });
     const revoked = await borrowed({ poolId: pool.poolId, app: pool.keyOf('cfd'), hours: 60 });
     await t.gql(org.adminKey, REVOKE, { id: revoked.id });
@@ -347,6 +347,8 @@ describe('offline borrowing', () => {
     // Both borrows are held again (2 + 2), with the new one: the pool is full.
     expect(await poolFigures(pool.poolId)).toMatchObject({ inUse: 6, available: 0 });
     expect(codeOf(await borrow({ poolId: pool.poolId, app: pool.keyOf('cfd'), hours: 1 }))).toBe('POOL_EXHAUSTED');
+    // The restored borrows hold draws of their own: a check-out of the shared app joins none of them.
+    expect(codeOf(await t.gql(engineer.key, CHECKOUT, { input: { poolId: pool.poolId, app: pool.keyOf('cfd') } }))).toBe('POOL_EXHAUSTED');
     const held = await store.heldLeases(pool.poolId, [kept.id, revoked.id]);
     expect(held.expiresAtMs.get(kept.id)).toBe(Date.parse(kept.borrowedUntil!));
     expect(held.expiresAtMs.get(revoked.id)).toBe(Date.parse(revoked.borrowedUntil!));

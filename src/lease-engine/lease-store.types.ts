@@ -36,6 +36,8 @@ export interface RestoredLease {
   acquiredAtMs: number;
   fencingToken: string;
   expiresAtMs: number;
+  /** A borrowed lease: its draw is its own (no share scope) and it keeps its expiry, no grace added. */
+  borrowed?: boolean;
 }
 
 /**
@@ -65,7 +67,7 @@ export interface InstallInput {
   apps: AppMirror[];
   groups: GroupMirror[];
   leases: RestoredLease[];
-  /** Restored leases expire no sooner than now + graceMs. */
+  /** Restored leases expire no sooner than now + graceMs (borrowed ones keep theirs). */
   graceMs: number;
 }
 

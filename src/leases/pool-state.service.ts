@@ -135,9 +135,10 @@ export class PoolStateService {
          WHERE pool_id = $1 AND state = 'ACTIVE' AND expires_at <= now()`,
         [poolId],
       );
-      // Live holders get a grace period to heartbeat again; the record says so too.
+      // Live holders get a grace period to heartbeat again; the record says so too. Borrowed
+      // leases send no heartbeat: they keep their borrowedUntil.
       const [rows]: [Record<string, unknown>[], number] = await manager.query(
-        `UPDATE leases SET expires_at = greatest(expires_at, now() + make_interval(secs => $2))
+        `UPDATE leases SET expires_at = CASE WHEN borrowed_until IS NULL THEN greatest(expires_at, now() + make_interval(secs => $2)) ELSE expires_at END
          WHERE pool_id = $1 AND state = 'ACTIVE' RETURNING *`,
         [poolId, graceSeconds],
       );
@@ -223,6 +224,7 @@ function restoredLeases(leases: LeaseEntity[], drawRows: { draw_id: string; open
       acquiredAtMs: lease.acquiredAt.getTime(),
       fencingToken: lease.fencingToken,
       expiresAtMs: lease.expiresAt.getTime(),
+      borrowed: lease.borrowedUntil !== null,
     };
   });
 }

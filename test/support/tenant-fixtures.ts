@@ -17,6 +17,8 @@ export interface SeededOrganization {
   appKey: string;
   /** An active lease of the CLIENT, for 3600 s. */
   leaseId: string;
+  /** A borrowed lease of the CLIENT (for 24 h, of a second app of cost 1) that the admin revoked: listed in the revocation list. */
+  revokedBorrowId: string;
   workUnitId: string;
   /** A TEAM compute budget of the CLIENT's team. */
   budgetId: string;
@@ -43,7 +45,7 @@ async function must<T>(answer: Promise<{ data: T | null; errors?: unknown }>): P
 
 /**
  * Creates an organization through the API, as its admin and CLIENT would, with principals,
- * a pool, an app, a group limit, leases (active, ended, revoked), a denial, past usage with
+ * a pool, an app, a group limit, leases (active, ended, revoked, a revoked borrow), a denial, past usage with
  * its rollups, a work unit with an outcome history, compute usage, a model price, a compute
  * budget with an open and a settled reservation, and the audit entries all of these write. Every name, key, ref, model and free text carries `mark`.
  */
@@ -56,7 +58,7 @@ export async function seedOrganization(t: TestApp, mark: string): Promise<Seeded
   const spare = await t.principalWithKey(adminKey, 'CLIENT', { name: text('spare'), kind: 'AGENT', orgUnitKind: 'CHANGE' });
   const { createPool: pool } = await must(
     t.gql<{ createPool: { id: string } }>(adminKey, 'mutation($input: CreatePoolInput!) { createPool(input: $input) { id } }', {
-      input: { name: text('pool'), cap: 10, creditHourPrice: 1.5 },
+      input: { name: text('pool'), cap: 10, creditHourPrice: 1.5, maxBorrowHours: 24 },
     }),
   );
   const appKey = text('app');
@@ -152,6 +154,19 @@ export async function seedOrganization(t: TestApp, mark: string): Promise<Seeded
       usage: { ...usage, eventId: text('event'), cost: 1.5 },
     }),
   );
+  // A borrow the admin revoked: it keeps its credit (of 1) held and is in the revocation list.
+  const borrowKey = text('borrowapp');
+  await must(
+    t.gql(adminKey, 'mutation($input: CreateAppInput!) { createApp(input: $input) { id } }', {
+      input: { poolId: pool.id, key: borrowKey, name: text('appname'), cost: 1, shareScope: 'NONE', lingerSeconds: 0 },
+    }),
+  );
+  const { borrow } = await must(
+    t.gql<{ borrow: { id: string } }>(client.key, 'mutation($input: BorrowInput!) { borrow(input: $input) { id } }', {
+      input: { poolId: pool.id, app: borrowKey, hours: 24, host: text('host') },
+    }),
+  );
+  await must(t.gql(adminKey, 'mutation($id: ID!) { revokeLease(leaseId: $id) { id } }', { id: borrow.id }));
   const proof = await t.gql<{ lease: { proof: string | null } | null }>(adminKey, 'query($id: ID!) { lease(id: $id) { proof } }', { id: held.id });
   return {
     organizationId,
@@ -163,6 +178,7 @@ export async function seedOrganization(t: TestApp, mark: string): Promise<Seeded
     appId: app.id,
     appKey,
     leaseId: held.id,
+    revokedBorrowId: borrow.id,
     workUnitId: unit.id,
     budgetId: budget.id,
     reservationId: reservation.id,

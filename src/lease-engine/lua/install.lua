@@ -9,7 +9,8 @@
   roll back a script that fails half-way, and a pool without an epoch refuses every lease
   operation until rebuilt. The events stream is kept: it may hold records the ledger worker
   has not consumed yet. Restored leases expire no sooner than now + graceMs, so live clients
-  can heartbeat again. A draw takes its principal and team from its opener lease if
+  can heartbeat again (a borrowed lease keeps its expiry, its borrowedUntil, and its draw no
+  share scope). A draw takes its principal and team from its opener lease if
   restored, else its first one. The fencing counter restarts; tokens stay rising because the
   new epoch is larger. A restored lease's replayable grant is its restored state (inUse = the
   pool's inUse after the rebuild).
@@ -20,7 +21,7 @@
                    apps: [ [appId, "shareScope|lingerMs|cost"] ], groups: [ [team, "reserved|max"] ],
                    leases: [{ leaseId, drawId, drawCost, drawOpenerLeaseId, drawOpenedAtMs,
                               appId, principalId, team, host, workUnitId, credits, leaseMs,
-                              acquiredAtMs, fencingToken, expiresAtMs } ] }
+                              acquiredAtMs, fencingToken, expiresAtMs, borrowed? } ] }
              (team escaped; '' for a missing team, host or work unit)
 
   Output:
@@ -46,8 +47,10 @@ local draws, drawIds = {}, {}
 for _, l in ipairs(input.leases) do
   local d = draws[l.drawId]
   if not d then
+    -- A borrowed lease's draw is its own: no scope for another lease to join.
+    local scope = l.borrowed and 'NONE' or (scopes[l.appId] or 'NONE')
     d = { 0, '0', l.team, format('%d', l.drawCost), l.drawOpenerLeaseId, l.appId, l.principalId,
-      format('%d', l.drawOpenedAtMs), scopeKeyFor(scopes[l.appId] or 'NONE', l.appId, l.principalId, l.host, l.workUnitId) }
+      format('%d', l.drawOpenedAtMs), scopeKeyFor(scope, l.appId, l.principalId, l.host, l.workUnitId) }
     draws[l.drawId] = d
     drawIds[#drawIds + 1] = l.drawId
   end
@@ -68,7 +71,8 @@ for team, held in pairs(teamUsed) do rcall('HSET', STATE, 't|' .. team, held) en
 
 local lexp
 for _, l in ipairs(input.leases) do
-  local expiresAt = math.max(l.expiresAtMs, now + input.graceMs)
+  -- A borrowed lease needs no heartbeat to come back: it keeps its borrowedUntil.
+  local expiresAt = l.borrowed and l.expiresAtMs or math.max(l.expiresAtMs, now + input.graceMs)
   if not lexp or expiresAt < lexp then lexp = expiresAt end
   rcall('ZADD', LEASES, expiresAt, l.leaseId)
   rcall('HSET', STATE, 'l|' .. l.leaseId, l.drawId .. '|' .. expiresAt .. '|' .. l.leaseMs .. '|' .. l.credits .. '|'
