@@ -193,7 +193,8 @@ describe('borrowing on the dashboard, in Chromium', () => {
     let asked = '';
     page.once('dialog', (d) => ((asked = d.message()), void d.dismiss()));
     await button.click();
-    await expect.poll(() => asked).toContain(`credits stay held until ${until}`);
+    for (let waited = 0; !asked && waited < 5000; waited += 50) await page.waitForTimeout(50);
+    expect(asked).toContain(`credits stay held until ${until}`);
     expect((await leaseNow(revoked.id)).state).toBe('ACTIVE');
     await expect(cell(page, revoked.id, 'state').innerText()).resolves.toBe('ACTIVE');
 
@@ -246,7 +247,10 @@ describe('borrowing on the dashboard, in Chromium', () => {
       await openPool(page);
       await page.getByRole('button', { name: `Change borrowing of ${poolName}` }).click();
       await page.getByLabel('Longest borrow (hours, 0 = off)').fill('1000');
-      await page.getByRole('form', { name: `Change borrowing of ${poolName}` }).getByRole('alert').waitFor();
+      await page
+        .getByRole('form', { name: `Change borrowing of ${poolName}` })
+        .getByRole('alert')
+        .waitFor();
       expect(await seriousViolations(page)).toEqual([]);
     } finally {
       await context.close();

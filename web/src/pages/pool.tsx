@@ -27,6 +27,7 @@ interface Pool {
   defaultLeaseSeconds: number;
   maxLeaseSeconds: number;
   creditHourPrice: number | null;
+  maxBorrowHours: number;
   apps: App[];
 }
 interface Limit {
@@ -41,6 +42,8 @@ interface Lease {
   host: string | null;
   acquiredAt: string;
   expiresAt: string;
+  /** Set on a borrowed lease: no heartbeat, its credits held until then (even once revoked) or its return. */
+  borrowedUntil: string | null;
   app: { key: string };
   principal: { name: string; team: string | null };
 }
@@ -57,9 +60,12 @@ interface Denial {
   principal: { name: string };
 }
 
-const POOL = `query($id: ID!) { pool(id: $id) { id name cap inUse available activeLeases queueLength defaultLeaseSeconds maxLeaseSeconds creditHourPrice
+const POOL = `query($id: ID!) { pool(id: $id) { id name cap inUse available activeLeases queueLength defaultLeaseSeconds maxLeaseSeconds creditHourPrice maxBorrowHours
   apps { id key name vendor cost shareScope lingerSeconds minimumChargeSeconds } } groupLimits(poolId: $id) { team reserved max } }`;
-const LEASES = `query($id: ID!) { leases(poolId: $id, state: ACTIVE, first: 100) { id state credits host acquiredAt expiresAt app { key } principal { name team } } }`;
+const LEASE_FIELDS = 'id state credits host acquiredAt expiresAt borrowedUntil app { key } principal { name team }';
+// Active leases, and the newest revoked ones: a revoked borrowed lease holds its credits until its borrowedUntil.
+const LEASES = `query($id: ID!) { active: leases(poolId: $id, state: ACTIVE, first: 100) { ${LEASE_FIELDS} }
+  revoked: leases(poolId: $id, state: REVOKED, first: 100) { ${LEASE_FIELDS} } }`;
 const DENIALS = `query($id: ID!, $from: DateTime!, $to: DateTime!, $after: String) { denials(poolId: $id, from: $from, to: $to, first: 100, after: $after) { id at lastAt count reason requested available team app { key } principal { name } } }`;
 
 /** Denials answer oldest first, 100 at a time: the week's pages (up to 500 denials), newest first. */
@@ -70,6 +76,77 @@ async function recentDenials(id: string, from: string, to: string): Promise<Deni
     rows.push(...page);
     if (page.length < 100 || rows.length >= 500) return rows.reverse();
   }
+}
+
+/** The longest borrow a pool may allow, in hours (30 days); the server refuses more. */
+const MAX_BORROW_HOURS = 720;
+
+/** A revoked borrowed lease whose borrowedUntil is still ahead: its credits stay held until then. */
+const heldAfterRevoke = (l: Lease, now: number) => l.state === 'REVOKED' && !!l.borrowedUntil && Date.parse(l.borrowedUntil) > now;
+
+const borrowingText = (hours: number): string => (hours === 0 ? 'off' : `up to ${fmtInt(hours)} h`);
+
+/** How long a lease holds its credits, in words: a borrow until its borrowedUntil, any other while heartbeats come. */
+function LeaseUntil({ lease, now }: { lease: Lease; now: number }) {
+  if (lease.borrowedUntil) {
+    const until = fmtTime(lease.borrowedUntil);
+    if (heldAfterRevoke(lease, now)) return <span class="badge held">Revoked; credits stay held until {until}</span>;
+    if (lease.state === 'ACTIVE') return <span class="badge borrowed">Borrowed until {until}</span>;
+    return <span class="muted">Borrowed until {until}</span>;
+  }
+  return lease.state === 'ACTIVE' ? <span class="muted">While heartbeats come</span> : <>—</>;
+}
+
+/** Change how long a pool lets a lease be borrowed: 0 (off) to 720 hours. */
+function BorrowEditor({ pool, onDone }: { pool: Pool; onDone: (hours: number | null) => void }) {
+  const [value, setValue] = useState(String(pool.maxBorrowHours));
+  const [error, setError] = useState<ApiError>();
+  const [busy, setBusy] = useState(false);
+  const hours = Number(value);
+  const valid = value.trim() !== '' && Number.isInteger(hours) && hours >= 0 && hours <= MAX_BORROW_HOURS;
+  async function save(e: Event) {
+    e.preventDefault();
+    if (!valid) return;
+    setBusy(true);
+    try {
+      await gql('mutation($id: ID!, $hours: Int!) { updatePool(id: $id, input: { maxBorrowHours: $hours }) { id maxBorrowHours } }', { id: pool.id, hours });
+      onDone(hours);
+    } catch (err) {
+      setError(asApiError(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+  return (
+    <form class="editor" onSubmit={save} noValidate aria-label={`Change borrowing of ${pool.name}`}>
+      <label>
+        Longest borrow (hours, 0 = off)
+        <input
+          type="number"
+          min={0}
+          max={MAX_BORROW_HOURS}
+          step={1}
+          value={value}
+          aria-invalid={!valid}
+          aria-describedby={valid ? undefined : `borrow-problem-${pool.id}`}
+          onInput={(e) => setValue((e.target as HTMLInputElement).value)}
+          autoFocus
+        />
+      </label>
+      <button type="submit" disabled={!valid || busy}>
+        Save borrowing
+      </button>
+      <button type="button" class="secondary" onClick={() => onDone(null)}>
+        Cancel
+      </button>
+      {!valid && (
+        <span class="error" role="alert" id={`borrow-problem-${pool.id}`}>
+          Enter a whole number of hours from 0 (borrowing off) to {MAX_BORROW_HOURS} (30 days).
+        </span>
+      )}
+      {error && <ErrorBox error={error} />}
+    </form>
+  );
 }
 
 function AppEditor({ app, onDone }: { app: App; onDone: (changed: boolean) => void }) {
@@ -159,7 +236,10 @@ function LimitForm({ poolId, onDone }: { poolId: string; onDone: () => void }) {
 
 export function PoolPage({ id, admin }: { id: string; admin: boolean }) {
   const q = useQuery(() => gql<{ pool: Pool | null; groupLimits: Limit[] }>(POOL, { id }), [id]);
-  const leasesQ = useQuery(() => gql<{ leases: Lease[] }>(LEASES, { id }).then((d) => d.leases), [id]);
+  const leasesQ = useQuery(
+    () => gql<{ active: Lease[]; revoked: Lease[] }>(LEASES, { id }).then((d) => [...d.active, ...d.revoked.filter((l) => heldAfterRevoke(l, Date.now()))]),
+    [id],
+  );
   const denialsQ = useQuery(() => {
     const to = new Date();
     const from = new Date(to.getTime() - 7 * 86_400_000);
@@ -169,6 +249,8 @@ export function PoolPage({ id, admin }: { id: string; admin: boolean }) {
   const [ended, setEnded] = useState<Record<string, Lease>>({});
   const [editingApp, setEditingApp] = useState<string | null>(null);
   const [editingCap, setEditingCap] = useState(false);
+  const [editingBorrow, setEditingBorrow] = useState(false);
+  const [notice, setNotice] = useState('');
   const [error, setError] = useState<ApiError>();
   const [now, setNow] = useState(Date.now());
   const refresh = useRef<ReturnType<typeof setTimeout>>();
@@ -186,12 +268,25 @@ export function PoolPage({ id, admin }: { id: string; admin: boolean }) {
   useEffect(() => setLive({}), [q.data]);
 
   async function revoke(lease: Lease) {
+    // A borrowed lease's tool may run offline: revoking it lists it as revoked, but frees nothing before its borrowedUntil.
+    const until = lease.borrowedUntil ? fmtTime(lease.borrowedUntil) : null;
+    const who = `${lease.principal.name} on ${lease.host ?? 'no host'} (${lease.app.key})`;
+    if (
+      until &&
+      !confirm(
+        `Revoke the borrowed lease of ${who}? It reads REVOKED and joins the revocation list at once, but its ${fmtInt(lease.credits)} credits stay held until ${until} (its borrowedUntil): the tool may run offline until then.`,
+      )
+    )
+      return;
     try {
       const r = await gql<{ revokeLease: { id: string; state: string } }>(
         'mutation($id: ID!) { revokeLease(leaseId: $id, reason: "revoked from the dashboard") { id state } }',
         { id: lease.id },
       );
       setEnded((e) => ({ ...e, [r.revokeLease.id]: { ...lease, state: r.revokeLease.state } }));
+      setNotice(
+        until ? `Revoked the borrowed lease of ${who}: its ${fmtInt(lease.credits)} credits stay held until ${until}.` : `Revoked the lease of ${who}.`,
+      );
     } catch (err) {
       setError(asApiError(err));
     }
@@ -209,6 +304,7 @@ export function PoolPage({ id, admin }: { id: string; admin: boolean }) {
         const pool = { ...d.pool, ...live };
         // A lease revoked here stays in the list, reading its new state, until the page is left.
         const leases = [...(leasesQ.data ?? []).filter((l) => !ended[l.id]), ...Object.values(ended)];
+        const held = leases.filter((l) => heldAfterRevoke(l, now));
         const leaseCols: Column<Lease>[] = [
           {
             key: 'holder',
@@ -222,6 +318,12 @@ export function PoolPage({ id, admin }: { id: string; admin: boolean }) {
           { key: 'credits', label: 'Credits', render: (l) => fmtInt(l.credits), sort: (l) => l.credits, numeric: true },
           { key: 'age', label: 'Age', render: (l) => fmtAge(l.acquiredAt, now), sort: (l) => l.acquiredAt },
           { key: 'state', label: 'State', render: (l) => <span class={`state ${l.state.toLowerCase()}`}>{l.state}</span>, sort: (l) => l.state },
+          {
+            key: 'until',
+            label: 'Held until',
+            render: (l) => <LeaseUntil lease={l} now={now} />,
+            sort: (l) => l.borrowedUntil ?? '',
+          },
         ];
         if (admin)
           leaseCols.push({
@@ -233,7 +335,7 @@ export function PoolPage({ id, admin }: { id: string; admin: boolean }) {
                   type="button"
                   class="danger"
                   onClick={() => revoke(l)}
-                  aria-label={`Revoke the lease of ${l.principal.name} on ${l.host ?? 'no host'} (${l.app.key})`}
+                  aria-label={`Revoke the ${l.borrowedUntil ? 'borrowed ' : ''}lease of ${l.principal.name} on ${l.host ?? 'no host'} (${l.app.key})`}
                 >
                   Revoke
                 </button>
@@ -309,11 +411,43 @@ export function PoolPage({ id, admin }: { id: string; admin: boolean }) {
                 <dt>Credit-hour price</dt>
                 <dd>{fmtMoney(pool.creditHourPrice)}</dd>
               </div>
+              <div>
+                <dt>Borrowing</dt>
+                <dd>
+                  <span data-testid="borrowing">{borrowingText(pool.maxBorrowHours)}</span>{' '}
+                  {admin && !editingBorrow && (
+                    <button type="button" class="secondary" onClick={() => setEditingBorrow(true)} aria-label={`Change borrowing of ${pool.name}`}>
+                      Change borrowing
+                    </button>
+                  )}
+                </dd>
+              </div>
             </dl>
             {editingCap && <CapEditor pool={pool} onDone={(cap) => (setEditingCap(false), cap !== null && q.reload())} />}
+            {editingBorrow && (
+              <BorrowEditor
+                pool={pool}
+                onDone={(hours) => {
+                  setEditingBorrow(false);
+                  if (hours === null) return;
+                  setNotice(`Borrowing in ${pool.name} is now ${borrowingText(hours)}.`);
+                  q.reload();
+                }}
+              />
+            )}
+            <p role="status" class="notice">
+              {notice}
+            </p>
             {error && <ErrorBox error={error} />}
 
             <h2>Active leases</h2>
+            {held.length > 0 && (
+              <p class="muted" data-testid="held-note">
+                {held.length === 1
+                  ? '1 revoked borrowed lease still holds its credits until its borrowedUntil: its tool may run offline until then, so they count as in use.'
+                  : `${fmtInt(held.length)} revoked borrowed leases still hold their credits until their borrowedUntil: their tools may run offline until then, so they count as in use.`}
+              </p>
+            )}
             <Status
               q={leasesQ}
               isEmpty={(l) => l.length === 0 && Object.keys(ended).length === 0}
