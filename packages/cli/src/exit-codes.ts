@@ -8,20 +8,22 @@ export const ExitCode = {
   OK: 0,
   /** A usage error (unknown option, missing argument, unknown pool), or any other failure. */
   USAGE: 1,
-  /** EX_UNAVAILABLE: the server refused the check-out (no credits, queue timeout, budget). */
+  /** EX_UNAVAILABLE: the server refused the check-out (no credits, queue timeout, budget, borrowing not allowed that long). */
   REFUSED: 69,
-  /** EX_TEMPFAIL: the lease was lost (revoked, ended, not renewed in time) while a command ran. */
+  /** EX_TEMPFAIL: the lease was lost (revoked, ended, not renewed in time) while a command ran; or a proof checked offline is EXPIRED or REVOKED. */
   LEASE_LOST: 75,
-  /** EX_NOPERM: the API key is missing, unknown, revoked, expired, or its role may not do this. */
+  /** EX_NOPERM: the API key is missing, unknown, revoked, expired, or its role may not do this; or a proof is not valid (BAD_SIGNATURE). */
   NO_PERMISSION: 77,
 } as const;
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
 /** Server error codes that mean "the pool said no": worth retrying later, nothing to fix. */
-const REFUSALS = new Set(['POOL_EXHAUSTED', 'GROUP_LIMIT_REACHED', 'QUEUE_TIMEOUT', 'BUDGET_EXHAUSTED']);
-/** Server error codes that mean "this key may not": retrying will not help, the key must change. */
-const KEY_PROBLEMS = new Set(['UNAUTHENTICATED', 'FORBIDDEN']);
+const REFUSALS = new Set(['POOL_EXHAUSTED', 'GROUP_LIMIT_REACHED', 'QUEUE_TIMEOUT', 'BUDGET_EXHAUSTED', 'BORROW_NOT_ALLOWED']);
+/** Codes that mean "this credential may not": retrying will not help, the key (or the proof) must change. */
+const KEY_PROBLEMS = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'BAD_SIGNATURE']);
+/** The proof checks' codes for a lease that is over (`verify-proof`): as for a lease lost, borrow or check out again. */
+const LEASE_OVER = new Set(['EXPIRED', 'REVOKED']);
 
 /**
  * The exit code for a failure the server answered with `code` (a TokenpoolError's code), or
@@ -31,6 +33,7 @@ const KEY_PROBLEMS = new Set(['UNAUTHENTICATED', 'FORBIDDEN']);
 export function exitCodeForError(code: string | undefined): ExitCodeValue {
   if (code !== undefined && REFUSALS.has(code)) return ExitCode.REFUSED;
   if (code !== undefined && KEY_PROBLEMS.has(code)) return ExitCode.NO_PERMISSION;
+  if (code !== undefined && LEASE_OVER.has(code)) return ExitCode.LEASE_LOST;
   return ExitCode.USAGE;
 }
 

@@ -2,6 +2,7 @@ import { TokenpoolClient, TokenpoolError } from '@tokenpool/client';
 import { connectionOf, parseCommand, splitTopLevel, UsageError, type Connection } from './args';
 import type { Command, CommandContext, Io } from './command';
 import { appsCreateCommand, poolsCreateCommand } from './commands/admin';
+import { borrowCommand, returnCommand, revocationsCommand, verifyProofCommand } from './commands/borrow';
 import { budgetsCommand } from './commands/budgets';
 import { leasesCommand } from './commands/leases';
 import { mcpCommand } from './commands/mcp';
@@ -22,6 +23,10 @@ export const COMMANDS: readonly Command[] = [
   leasesCommand,
   budgetsCommand,
   revokeCommand,
+  borrowCommand,
+  returnCommand,
+  verifyProofCommand,
+  revocationsCommand,
   poolsCreateCommand,
   appsCreateCommand,
   mcpCommand,
@@ -36,8 +41,9 @@ Run \`tokenpool <command> --help\` for a command's options.
 
 Settings: --url or $TOKENPOOL_URL (default http://localhost:3000), --api-key or
 $TOKENPOOL_API_KEY.
-Exit codes: 0 success, 1 usage error, 69 refused (no credits, queue timeout, budget),
-75 lease lost while a command ran, 77 bad or unauthorised key.`;
+Exit codes: 0 success, 1 usage error, 69 refused (no credits, queue timeout, budget,
+borrowing not allowed that long), 75 lease lost while a command ran (verify-proof: EXPIRED
+or REVOKED), 77 bad or unauthorised key (verify-proof: BAD_SIGNATURE).`;
 
 /** API keys look like tp_<hex>; any that slips into a message (an echoed argument) is masked. */
 export function redactKeys(text: string, connection?: Connection): string {
@@ -115,6 +121,7 @@ export function describeError(err: TokenpoolError, connection?: Connection): str
   if (err.requested !== undefined) figures.push(`requested ${err.requested}`);
   if (err.queueLength !== undefined) figures.push(`queue ${err.queueLength}`);
   if (err.retryAfterSeconds !== undefined) figures.push(`retry after ${err.retryAfterSeconds} s`);
+  if (err.maxBorrowHours !== undefined) figures.push(`maxBorrowHours ${err.maxBorrowHours}`);
   let text = `${err.message} (${err.code}${figures.length ? `; ${figures.join(', ')}` : ''})`;
   if (err.code === 'UNAUTHENTICATED' && !connection?.apiKey) text += '; set TOKENPOOL_API_KEY or pass --api-key';
   return text;

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { TokenpoolError } from './errors';
 import type {
+  BorrowInput,
+  BorrowMutation,
   BudgetFieldsFragment,
   CancelReservationMutation,
   CheckinMutation,
@@ -17,6 +19,7 @@ import type {
   HeartbeatsWithProofMutation,
   LeasesQuery,
   LeaseState,
+  OrganizationIdQuery,
   OutcomeInput,
   PoolsChangedSubscription,
   PoolsQuery,
@@ -27,6 +30,7 @@ import type {
   ReservationQuery,
   ReserveComputeInput,
   ReserveComputeMutation,
+  ReturnBorrowedMutation,
   RevokeLeaseMutation,
   SettleComputeMutation,
   UpsertWorkUnitMutation,
@@ -35,10 +39,19 @@ import type {
 import { Heartbeater, type HeartbeatResultItem } from './heartbeats';
 import { Lease, type LeaseOwner } from './lease';
 import { CANCEL_RESERVATION, COMPUTE_BUDGETS, RESERVATION, RESERVE_COMPUTE, SETTLE_COMPUTE } from './operations/budgets';
-import { CREATE_APP, CREATE_POOL, CURRENT_KEY, POOLS, POOLS_CHANGED } from './operations/catalog';
-import { CHECKIN, CHECKOUT, HEARTBEATS, HEARTBEATS_WITH_PROOF, LEASES, QUOTE, REVOKE_LEASE } from './operations/leases';
+import { CREATE_APP, CREATE_POOL, CURRENT_KEY, ORGANIZATION_ID, POOLS, POOLS_CHANGED } from './operations/catalog';
+import { BORROW, CHECKIN, CHECKOUT, HEARTBEATS, HEARTBEATS_WITH_PROOF, LEASES, QUOTE, RETURN_BORROWED, REVOKE_LEASE } from './operations/leases';
 import { RECORD_COMPUTE_USAGE, RECORD_OUTCOME, UPSERT_WORK_UNIT } from './operations/ledger';
-import { ProofVerifier, type ProofClaims } from './proofs';
+import {
+  fetchJwks,
+  fetchRevocationList,
+  ProofVerifier,
+  verifyProofOffline,
+  type JSONWebKeySet,
+  type ProofClaims,
+  type RevocationList,
+  type VerifyProofOptions,
+} from './proofs';
 import { isRetryable, withRetry } from './retry';
 import { Subscriptions } from './subscriptions';
 import { DEFAULT_REQUEST_TIMEOUT_MS, Transport, type FetchLike } from './transport';
@@ -113,6 +126,46 @@ export interface BudgetedResult<T> {
   usage: BudgetUsage;
 }
 
+/** borrow's input: BorrowInput's fields; an idempotencyKey is made when absent. */
+export type BorrowOptions = BorrowInput;
+
+/**
+ * A borrowed lease: held until borrowedUntil or returnBorrowed, with no heartbeat (so no
+ * signal and no release(): it is plain data, safe to save). Its proof's exp is borrowedUntil.
+ */
+export interface BorrowedLease {
+  id: string;
+  state: LeaseState;
+  poolId: string;
+  /** The app's key, as borrowed. */
+  app: string;
+  credits: number;
+  /** Decimal integer: compare as BigInt. */
+  fencingToken: string;
+  /** The signed proof (JWT) a tool verifies offline; null only for a caller the server does not give proofs to. */
+  proof: string | null;
+  acquiredAt: Date;
+  expiresAt: Date;
+  /** When the borrow ends by itself; the proof's exp. */
+  borrowedUntil: Date;
+  leaseSeconds: number;
+  host: string | null;
+  workUnitId: string | null;
+}
+
+/** A returned borrowed lease (RELEASED; or how it had ended before: an ended lease is answered as it is). */
+export interface ReturnedLease {
+  id: string;
+  state: LeaseState;
+  endedAt: Date | null;
+  borrowedUntil: Date | null;
+}
+
+/** verifyProof's options: with `keys` (a JWKS saved earlier) nothing is fetched. */
+export interface ClientVerifyProofOptions extends VerifyProofOptions {
+  keys?: JSONWebKeySet;
+}
+
 /** A lease as `leases()` lists it, with its times as Dates. */
 export type LeaseSummary = Omit<LeasesQuery['leases'][number], 'acquiredAt' | 'expiresAt' | 'endedAt'> & {
   acquiredAt: Date;
@@ -166,16 +219,18 @@ export class TokenpoolClient implements LeaseOwner {
   readonly #subscriptions: Subscriptions;
   readonly #watchers = new Set<() => void>();
   readonly #onError: (err: TokenpoolError) => void;
+  readonly #fetch: FetchLike;
   #verifier: ProofVerifier | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(options: TokenpoolClientOptions = {}) {
     this.url = (options.url ?? process.env.TOKENPOOL_URL ?? 'http://localhost:3000').replace(/\/+$/, '');
     this.#retryDeadlineMs = options.retryDeadlineMs ?? 30_000;
+    this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
     this.#transport = new Transport({
       url: this.url,
       apiKey: options.apiKey ?? process.env.TOKENPOOL_API_KEY,
-      fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+      fetch: this.#fetch,
     });
     this.#heartbeater = new Heartbeater({ send: (ids, options) => this.#sendHeartbeats(ids, options) });
     const onError = options.onError ?? ((err: TokenpoolError) => console.warn(`tokenpool client: ${err.code}: ${err.message}`));
@@ -258,6 +313,46 @@ export class TokenpoolClient implements LeaseOwner {
     // A failed check-in does not hide fn's result: the lease's heartbeats have stopped, so it expires by itself.
     await lease.release().catch(() => undefined);
     return result;
+  }
+
+  /**
+   * Borrows an app for `hours` (1 to the pool's maxBorrowHours), to run offline: the lease
+   * needs no heartbeat (none is started) and holds its credits until borrowedUntil or
+   * returnBorrowed; its proof's exp is borrowedUntil. Without idempotencyKey one is made and
+   * reused on every retry of this call, so a retry never borrows twice. Refusals:
+   * BORROW_NOT_ALLOWED (err.maxBorrowHours: the pool's limit, 0 when borrowing is off),
+   * POOL_EXHAUSTED, GROUP_LIMIT_REACHED.
+   */
+  async borrow(input: BorrowOptions, options: CallOptions = {}): Promise<BorrowedLease> {
+    this.#assertOpen();
+    const borrowInput: BorrowInput = { ...input, idempotencyKey: input.idempotencyKey ?? randomUUID() };
+    const { borrow } = await this.#call<BorrowMutation>(BORROW, { input: borrowInput }, options, true);
+    if (!borrow.borrowedUntil) throw new TokenpoolError('INTERNAL_SERVER_ERROR', `borrow answered lease ${borrow.id} without borrowedUntil`);
+    return {
+      id: borrow.id,
+      state: borrow.state,
+      poolId: borrowInput.poolId,
+      app: borrowInput.app,
+      credits: borrow.credits,
+      fencingToken: borrow.fencingToken,
+      proof: borrow.proof,
+      acquiredAt: new Date(borrow.acquiredAt),
+      expiresAt: new Date(borrow.expiresAt),
+      borrowedUntil: new Date(borrow.borrowedUntil),
+      leaseSeconds: borrow.leaseSeconds,
+      host: borrow.host ?? null,
+      workUnitId: borrowInput.workUnitId ?? null,
+    };
+  }
+
+  /** Returns a borrowed lease early: its credits are free at once. Idempotent: an ended lease is answered as it is. */
+  async returnBorrowed(leaseId: string, options: CallOptions = {}): Promise<ReturnedLease> {
+    const { returnBorrowed } = await this.#call<ReturnBorrowedMutation>(RETURN_BORROWED, { leaseId }, options, true);
+    return {
+      ...returnBorrowed,
+      endedAt: returnBorrowed.endedAt ? new Date(returnBorrowed.endedAt) : null,
+      borrowedUntil: returnBorrowed.borrowedUntil ? new Date(returnBorrowed.borrowedUntil) : null,
+    };
   }
 
   /** What a check-out would cost now, whether it would be granted, and the likely wait. */
@@ -421,10 +516,37 @@ export class TokenpoolClient implements LeaseOwner {
     return (await this.#call<ComputeBudgetsQuery>(COMPUTE_BUDGETS, {}, options, true)).computeBudgets.map(budgetOf);
   }
 
-  /** Checks a lease proof offline against the server's published keys (see proofs.ts): its claims, or BAD_SIGNATURE / EXPIRED. */
-  async verifyProof(proof: string): Promise<ProofClaims> {
+  /**
+   * Checks a lease proof offline against the server's published keys (see proofs.ts), or,
+   * with `options.keys`, against keys saved earlier without any network. `now` sets the clock
+   * for exp; `revocationList` (verified claims, or the list's JWS) refuses a revoked borrow.
+   * Resolves to the claims; rejects with BAD_SIGNATURE, EXPIRED or REVOKED.
+   */
+  async verifyProof(proof: string, options: ClientVerifyProofOptions = {}): Promise<ProofClaims> {
+    const { keys, ...rest } = options;
+    if (keys) return verifyProofOffline(proof, { ...rest, keys });
     this.#verifier ??= new ProofVerifier(this.url);
-    return this.#verifier.verify(proof);
+    return this.#verifier.verify(proof, rest);
+  }
+
+  /** The server's public keys (GET /.well-known/jwks.json), to save beside a borrowed proof for offline checks. */
+  async jwks(options: { signal?: AbortSignal } = {}): Promise<JSONWebKeySet> {
+    return fetchJwks(this.url, { fetch: this.#fetch, signal: options.signal });
+  }
+
+  /** The id of the key's organization (the path of its revocation list). */
+  async organizationId(options: CallOptions = {}): Promise<string> {
+    return (await this.#call<OrganizationIdQuery>(ORGANIZATION_ID, {}, options, true)).me.organization.id;
+  }
+
+  /**
+   * The organization's revocation list (GET /.well-known/revoked-leases/<id>), verified
+   * against the server's keys (or `keys`): the revoked borrowed leases, and the JWS to keep
+   * for offline checks. `organizationId` defaults to the key's organization.
+   */
+  async revocationList(options: CallOptions & { organizationId?: string; keys?: JSONWebKeySet } = {}): Promise<RevocationList> {
+    const organizationId = options.organizationId ?? (await this.organizationId(options));
+    return fetchRevocationList(this.url, organizationId, { keys: options.keys, fetch: this.#fetch, signal: options.signal });
   }
 
   /**

@@ -4,7 +4,11 @@
  * kind, so callers branch on `err.code` and never parse a message.
  */
 
-/** The contract's codes (docs/api-contract.graphql) and the client's own: UNAVAILABLE for a server it could not reach, LEASE_LOST, CLIENT_CLOSED, BAD_SIGNATURE, EXPIRED. */
+/**
+ * The contract's codes (docs/api-contract.graphql) and the client's own: UNAVAILABLE for a
+ * server it could not reach, LEASE_LOST, CLIENT_CLOSED, and the proof checks' BAD_SIGNATURE,
+ * EXPIRED and REVOKED (a borrowed lease named in the organization's revocation list).
+ */
 export type TokenpoolErrorCode =
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'
@@ -27,6 +31,7 @@ export type TokenpoolErrorCode =
   | 'CLIENT_CLOSED'
   | 'BAD_SIGNATURE'
   | 'EXPIRED'
+  | 'REVOKED'
   // A code a newer server may answer that this client does not know yet.
   | (string & NonNullable<unknown>);
 
@@ -56,6 +61,8 @@ export class TokenpoolError extends Error {
   readonly state?: string;
   /** The path of the invalid argument (BAD_USER_INPUT), e.g. `input.cost` or `events[3].inputTokens`. */
   readonly field?: string;
+  /** BORROW_NOT_ALLOWED: the longest borrow the pool allows, in hours (0: borrowing is off). */
+  readonly maxBorrowHours?: number;
   /** Check-outs waiting in the pool's queue (QUEUE_TIMEOUT, POOL_EXHAUSTED). */
   readonly queueLength?: number;
   readonly status?: number;
@@ -72,6 +79,7 @@ export class TokenpoolError extends Error {
     this.remaining = numberOrUndefined(ext.remaining);
     this.retryAfterSeconds = numberOrUndefined(ext.retryAfterSeconds);
     this.queueLength = numberOrUndefined(ext.queueLength);
+    this.maxBorrowHours = numberOrUndefined(ext.maxBorrowHours);
     this.state = typeof ext.state === 'string' ? ext.state : undefined;
     this.field = typeof ext.field === 'string' ? ext.field : undefined;
   }

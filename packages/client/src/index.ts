@@ -6,10 +6,13 @@
 export { TokenpoolClient } from './client';
 export type {
   App,
+  BorrowedLease,
+  BorrowOptions,
   BudgetedResult,
   BudgetUsage,
   CallOptions,
   CheckoutOptions,
+  ClientVerifyProofOptions,
   ComputeBudget,
   ComputeReservation,
   ComputeUsageResult,
@@ -19,6 +22,7 @@ export type {
   Pool,
   Quote,
   ReserveComputeOptions,
+  ReturnedLease,
   TokenpoolClientOptions,
   WatchOptions,
   WorkUnit,
@@ -27,11 +31,13 @@ export { TokenpoolError } from './errors';
 export type { TokenpoolErrorCode } from './errors';
 export { Lease } from './lease';
 export type { LeaseListener } from './lease';
-export type { ProofClaims } from './proofs';
+export { assertNotRevoked, fetchJwks, fetchRevocationList, PROOF_TYPE, REVOCATION_LIST_TYPE, verifyProofOffline, verifyRevocationList } from './proofs';
+export type { JSONWebKeySet, OfflineVerifyOptions, ProofClaims, RevocationList, RevocationListClaims, RevokedLease, VerifyProofOptions } from './proofs';
 export type { FetchLike } from './transport';
 export type { ComputeUsageEvent } from './usage-buffer';
 export { backoffDelay, isRetryable } from './retry';
 export type {
+  BorrowInput,
   BudgetPeriod,
   BudgetScope,
   CheckoutInput,

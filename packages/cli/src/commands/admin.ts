@@ -12,25 +12,30 @@ import { resolvePool } from '../resolve';
 export const poolsCreateCommand: Command = {
   name: 'pools create',
   summary: 'create a pool of credits (ADMIN)',
-  help: `Usage: tokenpool pools create <name> --cap <credits> [--json]
+  help: `Usage: tokenpool pools create <name> --cap <credits> [--max-borrow-hours <n>] [--json]
 
 Creates a pool with the given cap (the credits its active leases may hold at most).
 
 Options:
-  --cap <n>          the cap in credits (required)
-  --json             print the pool as JSON
+  --cap <n>                 the cap in credits (required)
+  --max-borrow-hours <n>    the longest \`tokenpool borrow\` allowed, 0-720 (default 0: off)
+  --json                    print the pool as JSON
 
 ${CONNECTION_HELP}`,
-  options: { cap: { type: 'string' }, json: { type: 'boolean' } },
+  options: { cap: { type: 'string' }, 'max-borrow-hours': { type: 'string' }, json: { type: 'boolean' } },
   maxPositionals: 1,
   async run(parsed, context) {
     const name = parsed.positionals[0];
     if (!name) throw new UsageError('missing the pool name', 'pools create');
     const cap = integerOption(parsed, 'cap', 'pools create', 1);
     if (cap === undefined) throw new UsageError('missing --cap', 'pools create');
-    const pool = await context.client().createPool({ name, cap });
+    const maxBorrowHours = integerOption(parsed, 'max-borrow-hours', 'pools create');
+    const pool = await context.client().createPool({ name, cap, maxBorrowHours });
     if (flag(parsed, 'json')) context.io.stdout.write(`${JSON.stringify(pool, null, 2)}\n`);
-    else context.io.stdout.write(`Created pool ${pool.name} (id ${pool.id}): cap ${pool.cap}\n`);
+    else {
+      const borrowing = pool.maxBorrowHours > 0 ? `, borrowing up to ${pool.maxBorrowHours} h` : '';
+      context.io.stdout.write(`Created pool ${pool.name} (id ${pool.id}): cap ${pool.cap}${borrowing}\n`);
+    }
     return ExitCode.OK;
   },
 };

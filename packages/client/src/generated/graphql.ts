@@ -4,6 +4,22 @@
 type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
+/** A borrow: a lease taken for hours or days, to run offline without heartbeats. */
+export type BorrowInput = {
+  /** The App.key to borrow. */
+  app: string;
+  /** The host (laptop) the app will run on, up to 255 characters. */
+  host: string;
+  /** How long, in hours: 1 to the pool's maxBorrowHours (BORROW_NOT_ALLOWED beyond). */
+  hours: number;
+  /** Up to 255 printable ASCII characters: a retry with the same key and arguments returns the same lease, as for checkout. */
+  idempotencyKey?: string | null | undefined;
+  /** The pool to draw from; its maxBorrowHours must allow the borrow. */
+  poolId: string;
+  /** The work unit the borrow is charged to. */
+  workUnitId?: string | null | undefined;
+};
+
 /** DAY and MONTH are UTC calendar periods; TOTAL never resets. */
 export type BudgetPeriod =
   | 'DAY'
@@ -273,17 +289,17 @@ export type ComputeBudgetsQueryVariables = Exact<{ [key: string]: never; }>;
 
 export type ComputeBudgetsQuery = { computeBudgets: Array<{ id: string, name: string, scope: BudgetScope, team: string | null, period: BudgetPeriod, limit: number, spent: number, reserved: number, remaining: number, periodStart: string | null }> };
 
-export type PoolFieldsFragment = { id: string, name: string, cap: number, inUse: number, available: number, activeLeases: number, queueLength: number, defaultLeaseSeconds: number, maxLeaseSeconds: number, apps: Array<{ id: string, key: string, name: string, cost: number }> };
+export type PoolFieldsFragment = { id: string, name: string, cap: number, inUse: number, available: number, activeLeases: number, queueLength: number, defaultLeaseSeconds: number, maxLeaseSeconds: number, maxBorrowHours: number, apps: Array<{ id: string, key: string, name: string, cost: number }> };
 
 export type PoolsQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type PoolsQuery = { pools: Array<{ id: string, name: string, cap: number, inUse: number, available: number, activeLeases: number, queueLength: number, defaultLeaseSeconds: number, maxLeaseSeconds: number, apps: Array<{ id: string, key: string, name: string, cost: number }> }> };
+export type PoolsQuery = { pools: Array<{ id: string, name: string, cap: number, inUse: number, available: number, activeLeases: number, queueLength: number, defaultLeaseSeconds: number, maxLeaseSeconds: number, maxBorrowHours: number, apps: Array<{ id: string, key: string, name: string, cost: number }> }> };
 
 export type PoolsChangedSubscriptionVariables = Exact<{ [key: string]: never; }>;
 
 
-export type PoolsChangedSubscription = { poolsChanged: { id: string, name: string, cap: number, inUse: number, available: number, activeLeases: number, queueLength: number, defaultLeaseSeconds: number, maxLeaseSeconds: number, apps: Array<{ id: string, key: string, name: string, cost: number }> } };
+export type PoolsChangedSubscription = { poolsChanged: { id: string, name: string, cap: number, inUse: number, available: number, activeLeases: number, queueLength: number, defaultLeaseSeconds: number, maxLeaseSeconds: number, maxBorrowHours: number, apps: Array<{ id: string, key: string, name: string, cost: number }> } };
 
 export type CurrentKeyQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -295,7 +311,7 @@ export type CreatePoolMutationVariables = Exact<{
 }>;
 
 
-export type CreatePoolMutation = { createPool: { id: string, name: string, cap: number, inUse: number, available: number, activeLeases: number, queueLength: number, defaultLeaseSeconds: number, maxLeaseSeconds: number, apps: Array<{ id: string, key: string, name: string, cost: number }> } };
+export type CreatePoolMutation = { createPool: { id: string, name: string, cap: number, inUse: number, available: number, activeLeases: number, queueLength: number, defaultLeaseSeconds: number, maxLeaseSeconds: number, maxBorrowHours: number, apps: Array<{ id: string, key: string, name: string, cost: number }> } };
 
 export type CreateAppMutationVariables = Exact<{
   input: CreateAppInput;
@@ -303,6 +319,11 @@ export type CreateAppMutationVariables = Exact<{
 
 
 export type CreateAppMutation = { createApp: { id: string, key: string, name: string, cost: number, vendor: string | null, shareScope: ShareScope, lingerSeconds: number, minimumChargeSeconds: number } };
+
+export type OrganizationIdQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type OrganizationIdQuery = { me: { organization: { id: string } } };
 
 export type LeaseFieldsFragment = { id: string, state: LeaseState, credits: number, fencingToken: string, proof: string | null, acquiredAt: string, expiresAt: string, leaseSeconds: number, host: string | null };
 
@@ -363,6 +384,20 @@ export type QuoteQueryVariables = Exact<{
 
 
 export type QuoteQuery = { quote: { cost: number, grantable: boolean, available: number, queueLength: number, estimatedWaitSeconds: number | null } };
+
+export type BorrowMutationVariables = Exact<{
+  input: BorrowInput;
+}>;
+
+
+export type BorrowMutation = { borrow: { borrowedUntil: string | null, id: string, state: LeaseState, credits: number, fencingToken: string, proof: string | null, acquiredAt: string, expiresAt: string, leaseSeconds: number, host: string | null } };
+
+export type ReturnBorrowedMutationVariables = Exact<{
+  leaseId: string;
+}>;
+
+
+export type ReturnBorrowedMutation = { returnBorrowed: { id: string, state: LeaseState, endedAt: string | null, borrowedUntil: string | null } };
 
 export type WorkUnitFieldsFragment = { id: string, externalRef: string, process: string | null, task: string | null, team: string | null, owner: string | null, orgUnitKind: OrgUnitKind, outcome: OutcomeStatus };
 

@@ -11,6 +11,7 @@ export const POOL_FIELDS = /* GraphQL */ `
     queueLength
     defaultLeaseSeconds
     maxLeaseSeconds
+    maxBorrowHours
     apps {
       id
       key
@@ -73,6 +74,17 @@ export const CREATE_APP = /* GraphQL */ `
       shareScope
       lingerSeconds
       minimumChargeSeconds
+    }
+  }
+`;
+
+/** The key's organization id: the path of its revocation list (/.well-known/revoked-leases/<id>). */
+export const ORGANIZATION_ID = /* GraphQL */ `
+  query OrganizationId {
+    me {
+      organization {
+        id
+      }
     }
   }
 `;

@@ -119,3 +119,25 @@ export const QUOTE = /* GraphQL */ `
     }
   }
 `;
+
+/** A borrow: the lease fields plus borrowedUntil (its proof's exp). */
+export const BORROW = /* GraphQL */ `
+  mutation Borrow($input: BorrowInput!) {
+    borrow(input: $input) {
+      ...LeaseFields
+      borrowedUntil
+    }
+  }
+  ${LEASE_FIELDS}
+`;
+
+export const RETURN_BORROWED = /* GraphQL */ `
+  mutation ReturnBorrowed($leaseId: ID!) {
+    returnBorrowed(leaseId: $leaseId) {
+      id
+      state
+      endedAt
+      borrowedUntil
+    }
+  }
+`;
