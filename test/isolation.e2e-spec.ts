@@ -392,7 +392,7 @@ describe('organization isolation, walked over the whole schema', () => {
       if (path !== route) {
         const own = await request(t.server).get(route.replace(':organizationId', a.organizationId));
         adminAnswers[route] = own.status;
-        expect(own.text).not.toContain(b.revokedBorrowId);
+        if (own.text.includes(b.revokedBorrowId)) problems.push(`A's own ${route} names B's revoked borrow`);
       }
       for (const role of ROLES) {
         const res = await request(t.server)
