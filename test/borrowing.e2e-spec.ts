@@ -215,11 +215,14 @@ describe('offline borrowing', () => {
     expect(again).toMatchObject({ state: 'RELEASED', endedAt: returned.endedAt });
     expect((await borrowed({ poolId: pool.poolId, app: pool.keyOf('solver'), hours: 1 })).credits).toBe(4);
 
-    // The draw is charged like any other when it ends: from its borrow to its return.
-    await worker.get(LeaseSweepService).sweepAll();
-    const [draw]: { credits: number; ended_at: Date; opener_lease_id: string }[] = await db.query('SELECT * FROM lease_draws WHERE opener_lease_id = $1', [
-      lease.id,
-    ]);
+    // The draw is charged like any other when it ends: from its borrow to its return. (The
+    // worker's own schedule sweeps too, so this waits for whichever sweep records it.)
+    const drawOf = (): Promise<{ credits: number; ended_at: Date }[]> => db.query('SELECT * FROM lease_draws WHERE opener_lease_id = $1', [lease.id]);
+    await waitFor(async () => {
+      await worker.get(LeaseSweepService).sweepAll();
+      return (await drawOf()).length === 1;
+    }, 'the returned borrow charged');
+    const [draw] = await drawOf();
     expect(draw).toMatchObject({ credits: 4 });
     expect(Math.abs(draw.ended_at.getTime() - Date.parse(returned.endedAt!))).toBeLessThan(5000);
   });
