@@ -1,14 +1,20 @@
-// `npm start`: migrate, make sure an admin key exists, run the API and the worker together,
-// and print how to authenticate. For local use; in production run dist/main.js and
-// dist/worker.js as separate processes (see docker-compose.yml and helm/).
+// `npm start`: set up the two database roles, migrate, make sure an admin key exists, run the
+// API and the worker together, and print how to authenticate. For local use; in production
+// run dist/main.js and dist/worker.js as separate processes (see docker-compose.yml and helm/).
 const { spawn, execFileSync } = require('node:child_process');
+const { randomBytes } = require('node:crypto');
 const { existsSync, mkdirSync, readFileSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
+const { URL } = require('node:url');
+const { Client } = require('pg');
 
 const root = join(__dirname, '..');
 const dist = (file) => join(root, 'dist', file);
 const keyFile = join(root, '.tokenpool', 'admin-key');
+const appPasswordFile = join(root, '.tokenpool', 'app-db-password');
 const env = { LOG_LEVEL: 'warn', ...process.env };
+/** The login role the API and the worker connect as: it may read and append to the ledger, never rewrite it. */
+const APP_ROLE = 'tokenpool_app';
 const port = env.PORT || '3000';
 const base = `http://localhost:${port}`;
 
@@ -38,6 +44,52 @@ function issueKey() {
   }
 }
 
+/** The app role's password, made once and kept beside the admin key (local trust auth ignores it). */
+function appPassword() {
+  if (existsSync(appPasswordFile)) return readFileSync(appPasswordFile, 'utf8').trim();
+  mkdirSync(join(root, '.tokenpool'), { recursive: true });
+  const password = randomBytes(18).toString('hex');
+  writeFileSync(appPasswordFile, `${password}\n`, { mode: 0o600 });
+  return password;
+}
+
+/**
+ * The two roles (docs/operations.md, "The database roles"): DATABASE_URL (default: the local
+ * superuser `postgres`) becomes DATABASE_OWNER_URL, which migrates and grants, and the API and
+ * the worker connect as APP_ROLE, created here when missing. When DATABASE_OWNER_URL is set,
+ * both URLs are taken as given. When the owner may not create roles, one role does it all, as
+ * before (the service then warns that the ledger is protected by triggers only).
+ */
+async function setUpRoles() {
+  if (env.DATABASE_OWNER_URL) return;
+  const ownerUrl = env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/tokenpool';
+  const app = new URL(ownerUrl);
+  if (decodeURIComponent(app.username) === APP_ROLE) return;
+  const password = appPassword();
+  const maintenance = new URL(ownerUrl);
+  maintenance.pathname = '/postgres';
+  const client = new Client({ connectionString: maintenance.toString() });
+  await client.connect();
+  try {
+    const found = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [APP_ROLE]);
+    if (found.rowCount === 0) {
+      // The password is hex: safe to inline (CREATE ROLE takes no parameters).
+      await client.query(`CREATE ROLE ${APP_ROLE} LOGIN PASSWORD '${password}'`).catch((err) => {
+        if (err.code !== '42710') throw err; // created meanwhile by another start
+      });
+    }
+  } catch (err) {
+    console.warn(`tokenpool: could not create the database role ${APP_ROLE} (${err.message}); the API and the worker connect as the owner`);
+    return;
+  } finally {
+    await client.end();
+  }
+  app.username = APP_ROLE;
+  app.password = password;
+  env.DATABASE_OWNER_URL = ownerUrl;
+  env.DATABASE_URL = app.toString();
+}
+
 async function me(key) {
   const res = await fetch(`${base}/graphql`, {
     method: 'POST',
@@ -61,6 +113,7 @@ async function waitReady(children) {
 }
 
 async function main() {
+  await setUpRoles();
   console.log('tokenpool: applying migrations…');
   cli(['migrate']);
   let key = adminKey();

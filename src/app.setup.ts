@@ -8,7 +8,8 @@ import { AppModule } from './app.module';
 import { RequestAuthService } from './auth/request-auth.service';
 import { AppError, errorBody, httpStatusFor } from './common/errors/app-error';
 import { isDependencyDown } from './common/errors/dependency-errors';
-import { ensureDatabase, runMigrations } from './common/database/migrate';
+import { ensureDatabase, migrateDatabase, runMigrations } from './common/database/migrate';
+import { warnIfLedgerRewritable } from './common/database/roles';
 import { requestIdFor } from './common/logging/request-id';
 import { MetricsService } from './common/metrics/metrics.service';
 import { registerOtlpTracesRoute } from './compute-usage/otlp/otlp-traces.route';
@@ -25,7 +26,8 @@ const GRAPHQL_PATH = '/graphql';
  */
 export async function createApiApp(): Promise<NestFastifyApplication> {
   const config = loadConfig();
-  if (config.databaseCreate) await ensureDatabase(config.databaseUrl);
+  // The owner creates the database (the application's role need not have CREATEDB).
+  if (config.databaseCreate) await ensureDatabase(config.databaseOwnerUrl ?? config.databaseUrl);
   const adapter = new FastifyAdapter({
     bodyLimit: config.bodyLimitBytes,
     genReqId: requestIdFor,
@@ -38,9 +40,15 @@ export async function createApiApp(): Promise<NestFastifyApplication> {
   registerRequestHooks(fastify, app.get(RequestAuthService), app.get(MetricsService));
   registerOtlpTracesRoute(fastify, { auth: app.get(RequestAuthService), traces: app.get(OtlpTracesService), bodyLimit: config.otlpBodyLimitBytes });
   if (config.migrationsRun) {
-    const applied = await runMigrations(app.get(DataSource));
+    // With an owner role, migrations and the grants run on a short-lived connection as the
+    // owner; the application's own pool connects as DATABASE_URL's role throughout.
+    const applied =
+      config.databaseOwnerUrl === undefined
+        ? await runMigrations(app.get(DataSource))
+        : await migrateDatabase(config.databaseUrl, { create: false, ownerUrl: config.databaseOwnerUrl });
     if (applied.length > 0) new NestLogger('Migrations').log(`Applied ${applied.join(', ')}`);
   }
+  await warnIfLedgerRewritable(app.get(DataSource), config, (line) => new NestLogger('Database').warn(line));
   await app.get(OnboardingService).bootstrap(config.bootstrapAdminKey);
   return app;
 }

@@ -8,7 +8,9 @@ import { OnboardingService } from './onboarding/onboarding.service';
 import { UsageRollupsService } from './reports/usage-rollups.service';
 
 const USAGE = `Usage:
-  node dist/cli.js migrate [--revert]             apply pending migrations (or revert the last one)
+  node dist/cli.js migrate [--revert]             apply pending migrations (or revert the last one), as
+                                                  DATABASE_OWNER_URL's role when set, then grant
+                                                  DATABASE_URL's role its privileges
   node dist/cli.js org create <name> [--currency EUR]
                                                   create an organization with an ADMIN principal;
                                                   prints {"organizationId": "...", "adminKey": "..."}
@@ -54,12 +56,16 @@ async function main(args: string[]): Promise<number> {
   const config = loadConfig();
   const [command, sub, name] = args;
   if (command === 'migrate') {
-    const applied = await migrateDatabase(config.databaseUrl, { create: config.databaseCreate, revert: args.includes('--revert') });
+    const applied = await migrateDatabase(config.databaseUrl, {
+      create: config.databaseCreate,
+      revert: args.includes('--revert'),
+      ownerUrl: config.databaseOwnerUrl,
+    });
     console.log(JSON.stringify({ applied }));
     return 0;
   }
   if (command === 'org' && sub === 'create' && name) {
-    await migrateDatabase(config.databaseUrl, { create: config.databaseCreate });
+    await migrateDatabase(config.databaseUrl, { create: config.databaseCreate, ownerUrl: config.databaseOwnerUrl });
     const created = await withOnboarding((o) => o.createOrganization({ name, currency: option(args, '--currency') }));
     console.log(JSON.stringify(created));
     return 0;

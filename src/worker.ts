@@ -3,6 +3,8 @@ import { Logger as NestLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
+import { DataSource } from 'typeorm';
+import { warnIfLedgerRewritable } from './common/database/roles';
 import { requestIdFor } from './common/logging/request-id';
 import { loadConfig } from './config/env';
 import { closeOnSignals } from './process-lifecycle';
@@ -15,6 +17,7 @@ async function main(): Promise<void> {
     bufferLogs: true,
   });
   app.useLogger(app.get(Logger));
+  await warnIfLedgerRewritable(app.get(DataSource), config, (line) => new NestLogger('Database').warn(line));
   closeOnSignals(app, config.shutdownGraceSeconds);
   await app.listen({ port: config.workerPort, host: config.host });
   new NestLogger('Worker').log(`tokenpool worker running; health on port ${config.workerPort}`);

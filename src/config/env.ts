@@ -11,6 +11,12 @@ export interface AppConfig {
   workerPort: number;
   host: string;
   databaseUrl: string;
+  /**
+   * The role that owns the schema: migrations, the grants to DATABASE_URL's role and the
+   * ledger's partition upkeep (through a SECURITY DEFINER function) run as it. Unset: the
+   * service uses databaseUrl for both, and the ledger is protected by its triggers only.
+   */
+  databaseOwnerUrl?: string;
   /** Most PostgreSQL connections one process holds. */
   databasePoolMax: number;
   databaseCreate: boolean;
@@ -47,6 +53,8 @@ export interface AppConfig {
   shutdownGraceSeconds: number;
   rebuildGraceSeconds: number;
   sweepIntervalMs: number;
+  /** How often the worker seals each organization's ledger (chained digests). */
+  ledgerSealIntervalSeconds: number;
   /** Compute events may be dated this far ahead of the server clock (clock skew), no further. */
   ledgerMaxFutureSeconds: number;
   /** Compute events older than this are refused as absurd. */
@@ -166,6 +174,23 @@ function clusterNodes(r: EnvReader): { host: string; port: number }[] | undefine
   return nodes.map((m) => ({ host: m![1].replace(/^\[|\]$/g, ''), port: Number(m![2]) }));
 }
 
+/** DATABASE_OWNER_URL: optional, a postgres URL. A secret: a problem never quotes it. */
+function ownerUrl(r: EnvReader): string | undefined {
+  const raw = r.optional('DATABASE_OWNER_URL');
+  if (raw === undefined) return undefined;
+  let protocol: string | undefined;
+  try {
+    protocol = new URL(raw).protocol;
+  } catch {
+    // Reported below without the value, which may hold a password.
+  }
+  if (protocol !== 'postgres:' && protocol !== 'postgresql:') {
+    r.problems.push('DATABASE_OWNER_URL must be a postgres:// or postgresql:// URL');
+    return undefined;
+  }
+  return raw;
+}
+
 function parsePrivateKey(pem: string): KeyObject | null {
   try {
     return createPrivateKey({ key: pem, format: 'pem' });
@@ -198,6 +223,7 @@ export function parseConfig(env: Env): AppConfig {
     workerPort: r.int('WORKER_PORT', 3001, 0, 65535),
     host: r.string('HOST', '0.0.0.0'),
     databaseUrl: r.url('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/tokenpool', ['postgres:', 'postgresql:']),
+    databaseOwnerUrl: ownerUrl(r),
     databasePoolMax: r.int('DATABASE_POOL_MAX', 20, 2, 500),
     databaseCreate: r.bool('DATABASE_CREATE', true),
     migrationsRun: r.bool('MIGRATIONS_RUN', true),
@@ -227,6 +253,7 @@ export function parseConfig(env: Env): AppConfig {
     shutdownGraceSeconds: r.int('SHUTDOWN_GRACE_SECONDS', 25, 1, 600),
     rebuildGraceSeconds: r.int('REBUILD_GRACE_SECONDS', 30, 5, 3600),
     sweepIntervalMs: r.int('SWEEP_INTERVAL_MS', 2000, 100, 60_000),
+    ledgerSealIntervalSeconds: r.int('LEDGER_SEAL_INTERVAL_SECONDS', 3600, 60, 86_400),
     ledgerMaxFutureSeconds: r.int('LEDGER_MAX_FUTURE_SECONDS', 300, 0, 86_400),
     ledgerMaxEventAgeDays: r.int('LEDGER_MAX_EVENT_AGE_DAYS', 400, 1, 36_500),
     otlpBodyLimitBytes: r.int('OTLP_BODY_LIMIT_BYTES', 4 * 1_048_576, 1024, 64 * 1_048_576),

@@ -275,7 +275,7 @@ describe('helm ConfigMap', () => {
       .map((line) => /^#?\s?([A-Z][A-Z_]+)=/.exec(line)?.[1])
       .filter((name): name is string => name !== undefined);
     const rendered = new Set([...fromValues.map(([, name]) => name), 'HOST', 'MIGRATIONS_RUN']);
-    const outside = ['DATABASE_URL', 'REDIS_URL', 'BOOTSTRAP_ADMIN_KEY', 'LEASE_SIGNING_KEY', 'INSTANCE_ID'];
+    const outside = ['DATABASE_URL', 'DATABASE_OWNER_URL', 'REDIS_URL', 'BOOTSTRAP_ADMIN_KEY', 'LEASE_SIGNING_KEY', 'INSTANCE_ID'];
     expect(documented.filter((name) => !rendered.has(name) && !outside.includes(name))).toEqual([]);
   });
 });

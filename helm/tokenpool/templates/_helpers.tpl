@@ -77,6 +77,16 @@ One EnvVar read from existingSecret; call with (dict "ctx" $ "name" "REDIS_URL" 
 {{- end }}
 
 {{/*
+DATABASE_OWNER_URL for the API only when it migrates at start (migrations.enabled=false);
+otherwise the migration Job alone holds the owner's credentials. The worker never gets it.
+*/}}
+{{- define "tokenpool.apiOwnerUrl" -}}
+{{- if not .Values.migrations.enabled }}
+{{- include "tokenpool.secretEnvVar" (dict "ctx" . "name" "DATABASE_OWNER_URL" "key" .Values.secretKeys.databaseOwnerUrl "optional" true) }}
+{{- end }}
+{{- end }}
+
+{{/*
 Environment of the API and the worker: connection strings and keys from existingSecret,
 INSTANCE_ID from the pod name (so logs and metrics name the pod), then extraEnv. The
 ConfigMap is added with envFrom.

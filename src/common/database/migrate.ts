@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from './data-source';
+import { grantAppRole, roleOfUrl } from './roles';
 
 // An arbitrary constant shared by every replica: pg_advisory_lock(key) makes concurrent
 // starts apply migrations one at a time; the others find nothing left to do.
@@ -29,18 +30,31 @@ export async function ensureDatabase(url: string): Promise<void> {
   }
 }
 
-/** Applies (or reverts the last of) the migrations under a Postgres advisory lock. Returns their names. */
-export async function runMigrations(dataSource: DataSource, options: { revert?: boolean } = {}): Promise<string[]> {
+/**
+ * Applies (or reverts the last of) the migrations under a Postgres advisory lock. Returns their
+ * names. With `grantTo` (the application's role, when the data source connects as the owner),
+ * then grants that role its privileges (grantAppRole) in one transaction, under the same lock,
+ * on every run: new tables and ledger partitions are covered whatever the migrations did.
+ */
+export async function runMigrations(dataSource: DataSource, options: { revert?: boolean; grantTo?: string } = {}): Promise<string[]> {
   const runner = dataSource.createQueryRunner();
   await runner.connect();
   try {
     await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
-    if (options.revert) {
-      await dataSource.undoLastMigration({ transaction: 'each' });
-      return [];
+    let applied: string[] = [];
+    if (options.revert) await dataSource.undoLastMigration({ transaction: 'each' });
+    else applied = (await dataSource.runMigrations({ transaction: 'each' })).map((m) => m.name);
+    if (options.grantTo !== undefined) {
+      await runner.startTransaction();
+      try {
+        await grantAppRole(runner, options.grantTo);
+        await runner.commitTransaction();
+      } catch (err) {
+        await runner.rollbackTransaction();
+        throw err;
+      }
     }
-    const applied = await dataSource.runMigrations({ transaction: 'each' });
-    return applied.map((m) => m.name);
+    return applied;
   } finally {
     // Releasing the connection ends the session, which drops the lock anyway; unlock first
     // so a pooled connection never carries it on.
@@ -49,13 +63,29 @@ export async function runMigrations(dataSource: DataSource, options: { revert?: 
   }
 }
 
-/** Opens a short-lived data source, applies pending migrations and closes it. */
-export async function migrateDatabase(url: string, options: { create: boolean; revert?: boolean }): Promise<string[]> {
-  if (options.create) await ensureDatabase(url);
-  const dataSource = new DataSource(dataSourceOptions(url, { extra: { max: 2 } }));
+/**
+ * The application's role to grant after migrating: the role `url` (DATABASE_URL) connects as,
+ * when an owner URL (DATABASE_OWNER_URL) names another role; otherwise none (one role does all).
+ */
+export async function appRoleToGrant(url: string, ownerUrl: string | undefined): Promise<string | undefined> {
+  if (ownerUrl === undefined) return undefined;
+  const [app, owner] = await Promise.all([roleOfUrl(url), roleOfUrl(ownerUrl)]);
+  return app === owner ? undefined : app;
+}
+
+/**
+ * Opens a short-lived data source, applies pending migrations and closes it. With `ownerUrl`
+ * (DATABASE_OWNER_URL) the database is created, migrated and granted as the owner, and the
+ * role `url` connects as gets its privileges (see runMigrations); without, `url` does it all.
+ */
+export async function migrateDatabase(url: string, options: { create: boolean; revert?: boolean; ownerUrl?: string }): Promise<string[]> {
+  const ownerUrl = options.ownerUrl ?? url;
+  if (options.create) await ensureDatabase(ownerUrl);
+  const grantTo = await appRoleToGrant(url, options.ownerUrl);
+  const dataSource = new DataSource(dataSourceOptions(ownerUrl, { extra: { max: 2 } }));
   await dataSource.initialize();
   try {
-    return await runMigrations(dataSource, options);
+    return await runMigrations(dataSource, { revert: options.revert, grantTo });
   } finally {
     await dataSource.destroy();
   }
