@@ -206,6 +206,12 @@ describe('the database roles: a role that cannot rewrite history', () => {
       { meter: 'COMPUTE', n: 2 },
       { meter: 'LICENSE', n: 1 },
     ]);
+    // Sealing and verifying (ledger_seals) work as that role too.
+    const sealed = await t.gql<{ sealLedger: { rows: number } | null }>(adminKey, 'mutation { sealLedger { rows } }');
+    expect(sealed.errors).toBeUndefined();
+    expect(sealed.data?.sealLedger?.rows).toBe(3);
+    const verified = await t.gql<{ verifyLedger: { ok: boolean } }>(adminKey, '{ verifyLedger { ok } }');
+    expect(verified.data?.verifyLedger.ok).toBe(true);
   });
 
   it("keeps the worker's partition job working as that role, and gives the new partitions no privilege", async () => {
