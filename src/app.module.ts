@@ -7,6 +7,7 @@ import { AppsModule } from './apps/apps.module';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { BudgetsModule } from './budgets/budgets.module';
+import { LedgerSealsModule } from './ledger-seals/ledger-seals.module';
 import { ComputeUsageModule } from './compute-usage/compute-usage.module';
 import { RequestAuthService } from './auth/request-auth.service';
 import { SubscriptionSocketsService } from './auth/subscription-sockets.service';
@@ -65,6 +66,7 @@ import { WorkUnitsModule } from './work-units/work-units.module';
     WorkUnitsModule,
     ComputeUsageModule,
     BudgetsModule,
+    LedgerSealsModule,
     OutcomeReportsModule,
     ExportsModule,
     McpModule,

@@ -1,6 +1,7 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Module } from '@nestjs/common';
 import { BudgetWorkerModule } from './budgets/budget-worker.module';
+import { LedgerSealsWorkerModule } from './ledger-seals/ledger-seals-worker.module';
 import { DatabaseModule } from './common/database/database.module';
 import { HealthModule } from './common/health/health.module';
 import { MetricsModule } from './common/metrics/metrics.module';
@@ -45,6 +46,7 @@ import { LedgerWorkerModule } from './ledger/ledger-worker.module';
     ReportsWorkerModule,
     LedgerWorkerModule,
     BudgetWorkerModule,
+    LedgerSealsWorkerModule,
   ],
 })
 export class WorkerModule {}

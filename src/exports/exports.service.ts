@@ -13,6 +13,7 @@ import { FOCUS_SQL, LEDGER_COLUMNS, LEDGER_KINDS, LEDGER_SQL, LEDGER_SQL_COLUMNS
 import { FOCUS_COLUMNS, FOCUS_SQL_COLUMNS, FocusAccount, focusRowWriter } from './focus-row';
 import { untilIdle } from './idle-watch';
 import { focusPeriods, utcDays } from './utc-days';
+import { auditChunks, AuditQuery, auditRange, auditSeals } from '../ledger-seals/audit-export';
 
 /** A year and a bit, like the reports, so year-on-year fits in one file. */
 export const EXPORT_MAX_DAYS = 400;
@@ -128,11 +129,41 @@ export class ExportsService {
       throw err;
     }
     const chunks = cursorCsvChunks({ clients, header: csvLine(shape.columns), sql: shape.sql, sqlColumns: shape.sqlColumns, segments });
+    return { filename: filename(shape.name, window), body: this.body(auth.organizationId, chunks, finish) };
+  }
+
+  /**
+   * The auditor's export (docs/ledger-audit.md): each seal of fromSequence..toSequence (default
+   * all), then the rows it covers in the canonical encoding its digest was computed over, as
+   * JSON lines, from one snapshot. Only sealed rows: what was recorded since the last seal
+   * is in the next one.
+   */
+  async ledgerAudit(auth: AuthContext, query: AuditQuery): Promise<CsvExport> {
+    const range = auditRange(query);
+    const slot = await this.takeSlot(auth.organizationId);
+    const runners: QueryRunner[] = [];
+    let closing: Promise<void> | undefined;
+    const finish = () => (closing ??= this.close(runners, slot));
+    let client: PoolClient;
+    let seals: Awaited<ReturnType<typeof auditSeals>>;
+    try {
+      client = await this.begin(runners);
+      seals = await auditSeals(client, auth.organizationId, range);
+    } catch (err) {
+      await finish();
+      throw err;
+    }
+    const name = `ledger-audit-${range.from}-${range.to ?? 'latest'}.jsonl`;
+    return { filename: name, body: this.body(auth.organizationId, auditChunks(client, auth.organizationId, seals, range.from), finish) };
+  }
+
+  /** The response body over `chunks`: pulled on demand, cut off when its reader stalls, `finish` run however it ends. */
+  private body(organizationId: string, chunks: AsyncGenerator<Buffer>, finish: () => Promise<void>): Readable {
     const idleSeconds = this.config.exportIdleTimeoutSeconds;
     // A reader that stops reading would keep the transaction, its connections and the slot:
     // it is cut off. Destroyed with an error, the stream makes Fastify destroy the socket.
     const stalled = () => {
-      this.logger.warn(`An export of organization ${auth.organizationId} was aborted: its reader took nothing for ${idleSeconds} s`);
+      this.logger.warn(`An export of organization ${organizationId} was aborted: its reader took nothing for ${idleSeconds} s`);
       body.destroy(new Error(`The reader took nothing for ${idleSeconds} s`));
     };
     // Byte mode with a small high-water mark: at most about one batch waits in memory.
@@ -140,7 +171,7 @@ export class ExportsService {
     // A stream destroyed before its first read never enters the generator, so its finally
     // would not run: 'close' covers that case (finish is idempotent).
     body.once('close', () => void finish());
-    return { filename: filename(shape.name, window), body };
+    return body;
   }
 
   /** One of this process's export places, then one of the organization's slots (across every process). */

@@ -121,4 +121,8 @@ export class LedgerEntryEntity {
 
   @Column('bigint', { nullable: true })
   correctsEntryId!: string | null;
+
+  // tx_id (xid8): the writing transaction's id, set by the column's default, which decides the
+  // seal that covers the row (src/ledger-seals/). TypeORM has no xid8 type: the seals read it
+  // in SQL, and the application never writes it.
 }
