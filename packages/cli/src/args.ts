@@ -111,6 +111,9 @@ export function secondsOption(parsed: ParsedArgs, name: string, command: string)
   return value;
 }
 
+/** The first words of the commands named with two words. */
+const TWO_WORD_COMMANDS = new Set(['pools', 'apps', 'ledger']);
+
 /** The connection settings of every command. */
 export interface Connection {
   url: string | undefined;
@@ -151,7 +154,7 @@ export function splitTopLevel(argv: string[]): { leading: Connection; help: bool
   }
   const words: string[] = [];
   if (i < argv.length) words.push(argv[i++]);
-  // `pools create` and `apps create` are two words; the second is part of the command.
-  if ((words[0] === 'pools' || words[0] === 'apps') && i < argv.length && !argv[i].startsWith('-')) words.push(argv[i++]);
+  // `pools create`, `apps create`, `ledger export` are two words; the second is part of the command.
+  if (TWO_WORD_COMMANDS.has(words[0]) && i < argv.length && !argv[i].startsWith('-')) words.push(argv[i++]);
   return { leading, help, words, rest: argv.slice(i) };
 }

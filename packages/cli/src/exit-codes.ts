@@ -8,6 +8,8 @@ export const ExitCode = {
   OK: 0,
   /** A usage error (unknown option, missing argument, unknown pool), or any other failure. */
   USAGE: 1,
+  /** EX_DATAERR: the input data is wrong: an audit export whose seals do not match its rows (`ledger verify`). */
+  DATA_ERROR: 65,
   /** EX_UNAVAILABLE: the server refused the check-out (no credits, queue timeout, budget, borrowing not allowed that long). */
   REFUSED: 69,
   /** EX_TEMPFAIL: the lease was lost (revoked, ended, not renewed in time) while a command ran; or a proof checked offline is EXPIRED or REVOKED. */

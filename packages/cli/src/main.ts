@@ -5,6 +5,7 @@ import { appsCreateCommand, poolsCreateCommand } from './commands/admin';
 import { borrowCommand, returnCommand, revocationsCommand, verifyProofCommand } from './commands/borrow';
 import { budgetsCommand } from './commands/budgets';
 import { leasesCommand } from './commands/leases';
+import { ledgerExportCommand, ledgerVerifyCommand } from './commands/ledger';
 import { mcpCommand } from './commands/mcp';
 import { revokeCommand } from './commands/revoke';
 import { runCommand } from './commands/run';
@@ -29,6 +30,8 @@ export const COMMANDS: readonly Command[] = [
   revocationsCommand,
   poolsCreateCommand,
   appsCreateCommand,
+  ledgerExportCommand,
+  ledgerVerifyCommand,
   mcpCommand,
 ];
 
@@ -41,9 +44,10 @@ Run \`tokenpool <command> --help\` for a command's options.
 
 Settings: --url or $TOKENPOOL_URL (default http://localhost:3000), --api-key or
 $TOKENPOOL_API_KEY.
-Exit codes: 0 success, 1 usage error, 69 refused (no credits, queue timeout, budget,
-borrowing not allowed that long), 75 lease lost while a command ran (verify-proof: EXPIRED
-or REVOKED), 77 bad or unauthorised key (verify-proof: BAD_SIGNATURE).`;
+Exit codes: 0 success, 1 usage error, 65 data error (ledger verify: a seal does not
+match), 69 refused (no credits, queue timeout, budget, borrowing not allowed that long), 75
+lease lost while a command ran (verify-proof: EXPIRED or REVOKED), 77 bad or unauthorised
+key (verify-proof: BAD_SIGNATURE).`;
 
 /** API keys look like tp_<hex>; any that slips into a message (an echoed argument) is masked. */
 export function redactKeys(text: string, connection?: Connection): string {
@@ -74,7 +78,12 @@ export async function run(argv: string[], io: Io = { stdout: process.stdout, std
     const name = top.words.join(' ');
     command = COMMANDS.find((c) => c.name === name);
     if (!command) {
-      const prefix = top.words[0] === 'pools' || top.words[0] === 'apps' ? ` (did you mean \`tokenpool ${top.words[0]} create\`?)` : '';
+      const prefix =
+        top.words[0] === 'pools' || top.words[0] === 'apps'
+          ? ` (did you mean \`tokenpool ${top.words[0]} create\`?)`
+          : top.words[0] === 'ledger'
+            ? ' (did you mean `tokenpool ledger export` or `tokenpool ledger verify`?)'
+            : '';
       throw new UsageError(`unknown command "${name}"${prefix}`);
     }
     let rest = top.rest;

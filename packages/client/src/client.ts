@@ -38,6 +38,7 @@ import type {
 } from './generated/graphql';
 import { Heartbeater, type HeartbeatResultItem } from './heartbeats';
 import { Lease, type LeaseOwner } from './lease';
+import { linesOf } from './ledger-audit';
 import { CANCEL_RESERVATION, COMPUTE_BUDGETS, RESERVATION, RESERVE_COMPUTE, SETTLE_COMPUTE } from './operations/budgets';
 import { CREATE_APP, CREATE_POOL, CURRENT_KEY, ORGANIZATION_ID, POOLS, POOLS_CHANGED } from './operations/catalog';
 import { BORROW, CHECKIN, CHECKOUT, HEARTBEATS, HEARTBEATS_WITH_PROOF, LEASES, QUOTE, RETURN_BORROWED, REVOKE_LEASE } from './operations/leases';
@@ -54,7 +55,7 @@ import {
 } from './proofs';
 import { isRetryable, withRetry } from './retry';
 import { Subscriptions } from './subscriptions';
-import { DEFAULT_REQUEST_TIMEOUT_MS, Transport, type FetchLike } from './transport';
+import { DEFAULT_REQUEST_TIMEOUT_MS, parseAnswer, Transport, type FetchLike } from './transport';
 import { UsageBuffer, type ComputeUsageEvent } from './usage-buffer';
 
 export interface TokenpoolClientOptions {
@@ -124,6 +125,14 @@ export interface BudgetUsage {
 export interface BudgetedResult<T> {
   result: T;
   usage: BudgetUsage;
+}
+
+/** ledgerAudit's options: the seals to export (default: every seal), and the usual call options. */
+export interface LedgerAuditOptions extends CallOptions {
+  /** The first seal's sequence (default 1). */
+  fromSequence?: number;
+  /** The last seal's sequence (default: the newest). */
+  toSequence?: number;
 }
 
 /** borrow's input: BorrowInput's fields; an idempotencyKey is made when absent. */
@@ -547,6 +556,56 @@ export class TokenpoolClient implements LeaseOwner {
   async revocationList(options: CallOptions & { organizationId?: string; keys?: JSONWebKeySet } = {}): Promise<RevocationList> {
     const organizationId = options.organizationId ?? (await this.organizationId(options));
     return fetchRevocationList(this.url, organizationId, { keys: options.keys, fetch: this.#fetch, signal: options.signal });
+  }
+
+  /**
+   * The auditor's export of the sealed ledger (GET /exports/ledger-audit.jsonl, ADMIN or
+   * VIEWER; docs/ledger-audit.md): resolves, once the server has accepted the request, to the
+   * response body as a stream of bytes, exactly as sent (write it to a file as is, or check it
+   * with `verifyLedgerAudit(linesOf(stream))`). A refusal rejects with the server's code
+   * (BAD_USER_INPUT for a bad range, FORBIDDEN for a CLIENT key, RATE_LIMITED when the
+   * organization's export slots are taken, after retrying until the deadline). Read or cancel
+   * the stream: it holds the connection and an export slot until then.
+   */
+  async ledgerAudit(options: LedgerAuditOptions = {}): Promise<ReadableStream<Uint8Array>> {
+    this.#assertOpen();
+    const query = new URLSearchParams();
+    if (options.fromSequence !== undefined) query.set('fromSequence', String(options.fromSequence));
+    if (options.toSequence !== undefined) query.set('toSequence', String(options.toSequence));
+    const search = query.toString();
+    const target = `${this.url}/exports/ledger-audit.jsonl${search ? `?${search}` : ''}`;
+    const headers: Record<string, string> = { accept: 'application/jsonl, application/json' };
+    const { authorization } = this.#transport.connectionParams();
+    if (authorization) headers.authorization = authorization;
+    const attempt = async (): Promise<ReadableStream<Uint8Array>> => {
+      // A timeout for the answer's headers only: the body of a large export may take as long as it takes.
+      const headersTimeout = new AbortController();
+      const timer = setTimeout(() => headersTimeout.abort(), DEFAULT_REQUEST_TIMEOUT_MS);
+      const signal = options.signal ? AbortSignal.any([options.signal, headersTimeout.signal]) : headersTimeout.signal;
+      let response: Response;
+      try {
+        response = await this.#fetch(target, { method: 'GET', headers, signal });
+      } catch (err) {
+        if (options.signal?.aborted) throw options.signal.reason;
+        const why = headersTimeout.signal.aborted ? `no answer within ${DEFAULT_REQUEST_TIMEOUT_MS} ms` : err instanceof Error ? err.message : String(err);
+        throw new TokenpoolError('UNAVAILABLE', `tokenpool at ${target} could not be reached: ${why}`, { cause: err });
+      } finally {
+        clearTimeout(timer);
+      }
+      if (response.ok && response.body) return response.body;
+      const text = await response.text().catch(() => '');
+      // The export's refusals are GraphQL-shaped ({ errors: [{ message, extensions: { code } }] }).
+      parseAnswer(response, text, target);
+      throw new TokenpoolError(response.status >= 500 ? 'UNAVAILABLE' : 'INTERNAL_SERVER_ERROR', `tokenpool at ${target} answered ${response.status}`, {
+        status: response.status,
+      });
+    };
+    return withRetry(attempt, { deadline: Date.now() + (options.retryDeadlineMs ?? this.#retryDeadlineMs), signal: options.signal });
+  }
+
+  /** The auditor's export as its lines (without "\n"), for `verifyLedgerAudit`; see ledgerAudit. */
+  async ledgerAuditLines(options: LedgerAuditOptions = {}): Promise<AsyncGenerator<string>> {
+    return linesOf(await this.ledgerAudit(options));
   }
 
   /**

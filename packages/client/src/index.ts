@@ -18,6 +18,7 @@ export type {
   ComputeUsageResult,
   CurrentKey,
   LeaseSummary,
+  LedgerAuditOptions,
   LeasesFilter,
   Pool,
   Quote,
@@ -30,6 +31,8 @@ export type {
 export { TokenpoolError } from './errors';
 export type { TokenpoolErrorCode } from './errors';
 export { Lease } from './lease';
+export { linesOf, verifyLedgerAudit } from './ledger-audit';
+export type { LedgerAuditReason, LedgerAuditResult } from './ledger-audit';
 export type { LeaseListener } from './lease';
 export { assertNotRevoked, fetchJwks, fetchRevocationList, PROOF_TYPE, REVOCATION_LIST_TYPE, verifyProofOffline, verifyRevocationList } from './proofs';
 export type { JSONWebKeySet, OfflineVerifyOptions, ProofClaims, RevocationList, RevocationListClaims, RevokedLease, VerifyProofOptions } from './proofs';
