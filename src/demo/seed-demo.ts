@@ -31,7 +31,7 @@ async function seed(args: string[]): Promise<void> {
   const startedAt = Date.now();
   const name = option(args, '--name', `demo-${new Date(startedAt).toISOString().slice(0, 19)}`);
   const config = loadConfig();
-  await migrateDatabase(config.databaseUrl, { create: config.databaseCreate });
+  await migrateDatabase(config.databaseUrl, { create: config.databaseCreate, ownerUrl: config.databaseOwnerUrl });
   const app = await NestFactory.createApplicationContext(DemoModule, { logger: ['error'] });
   try {
     // Whole UTC days ending at the last midnight: every lease and its linger lie in the past.

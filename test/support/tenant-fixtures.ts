@@ -47,7 +47,7 @@ async function must<T>(answer: Promise<{ data: T | null; errors?: unknown }>): P
  * Creates an organization through the API, as its admin and CLIENT would, with principals,
  * a pool, an app, a group limit, leases (active, ended, revoked, a revoked borrow), a denial, past usage with
  * its rollups, a work unit with an outcome history, compute usage, a model price, a compute
- * budget with an open and a settled reservation, and the audit entries all of these write. Every name, key, ref, model and free text carries `mark`.
+ * budget with an open and a settled reservation, a ledger seal, and the audit entries all of these write. Every name, key, ref, model and free text carries `mark`.
  */
 export async function seedOrganization(t: TestApp, mark: string): Promise<SeededOrganization> {
   const text = (kind: string) => marked(mark, kind);
@@ -167,6 +167,8 @@ export async function seedOrganization(t: TestApp, mark: string): Promise<Seeded
     }),
   );
   await must(t.gql(adminKey, 'mutation($id: ID!) { revokeLease(leaseId: $id) { id } }', { id: borrow.id }));
+  // A seal over what the organization recorded so far (the worker would make it within the hour).
+  await must(t.gql(adminKey, 'mutation { sealLedger { sequence } }'));
   const proof = await t.gql<{ lease: { proof: string | null } | null }>(adminKey, 'query($id: ID!) { lease(id: $id) { proof } }', { id: held.id });
   return {
     organizationId,
