@@ -10,6 +10,8 @@
  *     partitioned insert, totals trigger), no HTTP, no GraphQL, no validation;
  *  3. recordComputeUsage through the running API (dist/main.js), batches of 500;
  *  4. POST /v1/traces through the running API, exports of 500 spans (OTLP JSON).
+ * Tiers 2 and 3 run again with the ledger sealed every BENCH_SEAL_EVERY_MS (default 1 s) during
+ * their turns, and each is printed with its ratio to the same tier with sealing off.
  * Every event is new (fresh ids) and priced from the model price table; the API runs with
  * NODE_ENV=production, as the image does. Prints events/s and the ratio of each tier to the bare
  * insert. Uses its own database (tokenpool_bench_ledger, recreated) and Redis key prefix;
@@ -22,6 +24,7 @@ import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../src/common/database/data-source';
 import { ComputeLedgerWriter, ComputeRow } from '../src/ledger/compute-ledger-writer';
+import { LedgerSealsService } from '../src/ledger-seals/ledger-seals.service';
 
 const ROOT = join(__dirname, '..');
 const TURNS = Number(process.env.BENCH_TURNS ?? 4);
@@ -34,9 +37,14 @@ const BATCH = 500;
 const ADMIN_URL = process.env.BENCH_ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const PORT = 3911;
 const MODELS = ['gpt-a', 'gpt-b', 'claude-c', 'llama-d'];
+const SEAL_EVERY_MS = Number(process.env.BENCH_SEAL_EVERY_MS ?? 1000);
 
 interface Tier {
   name: string;
+  /** Runs beside the tier's turns: the sealer, for the "sealing on" tiers. */
+  beside?: (until: () => boolean) => Promise<void>;
+  /** The tier this one is compared with (the same path with sealing off). */
+  baseline?: Tier;
   /** Sends one batch (the n-th of the run) on client `client`; returns the events it recorded. */
   send: (n: number, client: number) => Promise<number>;
   close?: () => Promise<void>;
@@ -49,6 +57,7 @@ let sequence = 0;
 async function turn(tier: Tier): Promise<number> {
   const started = Date.now();
   let events = 0;
+  const beside = tier.beside?.(() => Date.now() - started >= TURN_MS);
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async (_, client) => {
       while (Date.now() - started < TURN_MS) {
@@ -58,7 +67,32 @@ async function turn(tier: Tier): Promise<number> {
       }
     }),
   );
+  await beside;
   return events / ((TURN_MS - STEADY_FROM_MS) / 1000);
+}
+
+/**
+ * The tier again with the organization's ledger sealed every SEAL_EVERY_MS while it runs (the
+ * worker seals hourly by default, every 60 s at the most): a seal reads and hashes every row
+ * recorded since the last one, on the same machine, as the worker would.
+ */
+function sealing(tier: Tier, seals: LedgerSealsService, organizationId: string, counts: { seals: number; rows: number }): Tier {
+  return {
+    name: `${tier.name}, sealing every ${SEAL_EVERY_MS / 1000} s`,
+    rates: [],
+    baseline: tier,
+    send: tier.send,
+    beside: async (done) => {
+      while (!done()) {
+        await new Promise((r) => setTimeout(r, SEAL_EVERY_MS));
+        const seal = await seals.seal(organizationId);
+        if (seal) {
+          counts.seals += 1;
+          counts.rows += seal.rows;
+        }
+      }
+    },
+  };
 }
 
 function median(values: number[]): number {
@@ -259,22 +293,36 @@ async function main(): Promise<void> {
     console.log(
       `Ingest: ${CONCURRENCY} concurrent clients per tier, batches of ${BATCH} new events, ${TURNS} interleaved turns of ${TURN_MS / 1000} s per tier`,
     );
+    const sealer = new DataSource(dataSourceOptions(databaseUrl, { extra: { max: 2 } }));
+    await sealer.initialize();
+    const seals = new LedgerSealsService(sealer);
+    const sealed = { seals: 0, rows: 0 };
+    const ledgerWriter = await writer(databaseUrl, created.organizationId, principalId, workUnitId);
+    const api = graphql(created.adminKey, workUnitId);
     const tiers = [
       await bare(databaseUrl, created.organizationId, workUnitId),
-      await writer(databaseUrl, created.organizationId, principalId, workUnitId),
-      graphql(created.adminKey, workUnitId),
+      ledgerWriter,
+      sealing(ledgerWriter, seals, created.organizationId, sealed),
+      api,
+      sealing(api, seals, created.organizationId, sealed),
       otlp(created.adminKey, workUnitRef),
     ];
     for (const tier of tiers) await turn(tier); // warm-up turn, not counted
     for (let i = 0; i < TURNS; i++) for (const tier of tiers) tier.rates.push(await turn(tier));
-    for (const tier of tiers) await tier.close?.();
+    for (const tier of new Set(tiers)) await tier.close?.();
+    const verification = await seals.verify(created.organizationId);
+    await sealer.destroy();
     const floor = median(tiers[0].rates);
-    console.log('\ntier | events/s (median turn) | min–max | ÷ bare insert\n---|---:|---:|---:');
+    console.log('\ntier | events/s (median turn) | min–max | ÷ bare insert | ÷ sealing off\n---|---:|---:|---:|---:');
     for (const tier of tiers) {
       const rate = median(tier.rates);
       const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-      console.log(`${tier.name} | ${fmt(rate)} | ${fmt(Math.min(...tier.rates))}–${fmt(Math.max(...tier.rates))} | ${(rate / floor).toFixed(2)}`);
+      const vsOff = tier.baseline ? (rate / median(tier.baseline.rates)).toFixed(2) : '';
+      console.log(`${tier.name} | ${fmt(rate)} | ${fmt(Math.min(...tier.rates))}–${fmt(Math.max(...tier.rates))} | ${(rate / floor).toFixed(2)} | ${vsOff}`);
     }
+    console.log(
+      `\nSeals made during the sealing turns: ${sealed.seals}, covering ${sealed.rows.toLocaleString('en-US')} rows; verifyLedger afterwards: ${JSON.stringify(verification)}`,
+    );
   } finally {
     api.kill('SIGTERM');
     await new Promise((resolve) => api.once('exit', resolve));

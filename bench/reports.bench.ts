@@ -16,7 +16,8 @@
  * same way (targets: under 1 s), and both CSV exports over 90 days through real HTTP on
  * 127.0.0.1, read by a separate client process that counts the rows as they stream in
  * (target: 50,000 rows/s). The ledger rows carry no idempotency keys (ledger_event_keys):
- * nothing here reads them.
+ * nothing here reads them. Last, it seals the whole ledger in one seal (as the first seal after
+ * an upgrade would), times verifyLedger recomputing it, and streams the auditor's export.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -44,10 +45,15 @@ async function freshDatabase(name: string): Promise<string> {
 }
 
 async function timed<T>(label: string, work: () => Promise<T>): Promise<T> {
+  return (await timedResult(label, work)).result;
+}
+
+async function timedResult<T>(label: string, work: () => Promise<T>): Promise<{ result: T; seconds: number }> {
   const started = performance.now();
   const result = await work();
-  console.log(`${label}: ${((performance.now() - started) / 1000).toFixed(2)} s`);
-  return result;
+  const seconds = (performance.now() - started) / 1000;
+  console.log(`${label}: ${seconds.toFixed(2)} s`);
+  return { result, seconds };
 }
 
 // name, cost, share of the leases (agent tools most, the solver rarely, legacy-viewer never: shelfware)
@@ -535,6 +541,36 @@ async function main(): Promise<void> {
       );
     }
     console.log(exportsTable.join('\n'));
+
+    // The sealed ledger over all of it: the first seal covers every row (as after an upgrade),
+    // then verifyLedger recomputes it, and the auditor's export streams it.
+    const gql = async <T>(query: string): Promise<T> => {
+      const res = await fastify.inject({
+        method: 'POST',
+        url: '/graphql',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${created.adminKey}` },
+        payload: JSON.stringify({ query }),
+      });
+      const body = res.json() as { data?: T; errors?: unknown };
+      if (!body.data) throw new Error(JSON.stringify(body.errors));
+      return body.data;
+    };
+    const sealed = await timedResult('sealLedger over the whole ledger (one seal)', () =>
+      gql<{ sealLedger: { rows: number } }>('mutation { sealLedger { rows } }'),
+    );
+    const verified = await timedResult('verifyLedger (recomputes it from PostgreSQL)', () =>
+      gql<{ verifyLedger: { ok: boolean; rowsChecked: number } }>('{ verifyLedger { ok rowsChecked } }'),
+    );
+    const audit = await streamExport(`${base}/exports/ledger-audit.jsonl`, created.adminKey);
+    console.log(
+      [
+        'sealed ledger | rows | seconds | rows/s',
+        '--- | ---: | ---: | ---:',
+        `sealLedger (one seal over every row) | ${sealed.result.sealLedger.rows.toLocaleString('en-US')} | ${sealed.seconds.toFixed(1)} s | ${Math.round(sealed.result.sealLedger.rows / sealed.seconds).toLocaleString('en-US')}`,
+        `verifyLedger (ok: ${verified.result.verifyLedger.ok}) | ${verified.result.verifyLedger.rowsChecked.toLocaleString('en-US')} | ${verified.seconds.toFixed(1)} s | ${Math.round(verified.result.verifyLedger.rowsChecked / verified.seconds).toLocaleString('en-US')}`,
+        `GET /exports/ledger-audit.jsonl (${(audit.bytes / 1e6).toFixed(0)} MB, first byte ${audit.firstByte.toFixed(2)} s) | ${(audit.rows + 1).toLocaleString('en-US')} lines | ${audit.seconds.toFixed(1)} s | ${Math.round((audit.rows + 1) / audit.seconds).toLocaleString('en-US')}`,
+      ].join('\n'),
+    );
   } finally {
     await app.close();
   }
