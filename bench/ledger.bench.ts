@@ -72,25 +72,64 @@ async function turn(tier: Tier): Promise<number> {
 }
 
 /**
- * The tier again with the organization's ledger sealed every SEAL_EVERY_MS while it runs (the
- * worker seals hourly by default, every 60 s at the most): a seal reads and hashes every row
- * recorded since the last one, on the same machine, as the worker would.
+ * The sealer: a process of its own, as the worker is, that seals the organization every
+ * SEAL_EVERY_MS while a "sealing on" tier runs (told by IPC), with the service from dist/. The
+ * worker seals hourly by default, every 60 s at the most; every second is far harsher. A seal
+ * reads and hashes every row recorded since the last one.
  */
-function sealing(tier: Tier, seals: LedgerSealsService, organizationId: string, counts: { seals: number; rows: number }): Tier {
+const SEALER = `
+const { DataSource } = require('typeorm');
+const { dataSourceOptions } = require(process.argv[1] + '/dist/common/database/data-source');
+const { LedgerSealsService } = require(process.argv[1] + '/dist/ledger-seals/ledger-seals.service');
+const [, , url, organizationId, every] = process.argv;
+const ds = new DataSource(dataSourceOptions(url, { extra: { max: 2 } }));
+let on = false, seals = 0, rows = 0, running;
+async function loop() {
+  while (on) {
+    await new Promise((r) => setTimeout(r, Number(every)));
+    const seal = await new LedgerSealsService(ds).seal(organizationId);
+    if (seal) { seals += 1; rows += seal.rows; }
+  }
+}
+process.on('message', async (m) => {
+  if (m === 'start') { on = true; running = loop(); process.send('started'); }
+  if (m === 'stop') { on = false; await running; process.send({ seals, rows }); }
+  if (m === 'exit') { await ds.destroy(); process.exit(0); }
+});
+ds.initialize().then(() => process.send('ready'));
+`;
+
+interface Sealer {
+  command: (message: 'start' | 'stop' | 'exit') => Promise<unknown>;
+}
+
+function startSealer(databaseUrl: string, organizationId: string): Promise<Sealer> {
+  const child = spawn(process.execPath, ['-e', SEALER, ROOT, databaseUrl, organizationId, String(SEAL_EVERY_MS)], {
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const next = () => new Promise<unknown>((resolve) => child.once('message', resolve));
+  return next().then(() => ({
+    command: (message) => {
+      const answer = message === 'exit' ? new Promise((resolve) => child.once('exit', resolve)) : next();
+      child.send(message);
+      return answer;
+    },
+  }));
+}
+
+/** The tier again with the sealer running through each of its turns. */
+function sealing(tier: Tier, sealer: Sealer, counts: { seals: number; rows: number }): Tier {
   return {
     name: `${tier.name}, sealing every ${SEAL_EVERY_MS / 1000} s`,
     rates: [],
     baseline: tier,
     send: tier.send,
     beside: async (done) => {
-      while (!done()) {
-        await new Promise((r) => setTimeout(r, SEAL_EVERY_MS));
-        const seal = await seals.seal(organizationId);
-        if (seal) {
-          counts.seals += 1;
-          counts.rows += seal.rows;
-        }
-      }
+      await sealer.command('start');
+      while (!done()) await new Promise((r) => setTimeout(r, 50));
+      const made = (await sealer.command('stop')) as { seals: number; rows: number };
+      counts.seals = made.seals;
+      counts.rows = made.rows;
     },
   };
 }
@@ -293,25 +332,26 @@ async function main(): Promise<void> {
     console.log(
       `Ingest: ${CONCURRENCY} concurrent clients per tier, batches of ${BATCH} new events, ${TURNS} interleaved turns of ${TURN_MS / 1000} s per tier`,
     );
-    const sealer = new DataSource(dataSourceOptions(databaseUrl, { extra: { max: 2 } }));
-    await sealer.initialize();
-    const seals = new LedgerSealsService(sealer);
+    const sealer = await startSealer(databaseUrl, created.organizationId);
     const sealed = { seals: 0, rows: 0 };
     const ledgerWriter = await writer(databaseUrl, created.organizationId, principalId, workUnitId);
     const api = graphql(created.adminKey, workUnitId);
     const tiers = [
       await bare(databaseUrl, created.organizationId, workUnitId),
       ledgerWriter,
-      sealing(ledgerWriter, seals, created.organizationId, sealed),
+      sealing(ledgerWriter, sealer, sealed),
       api,
-      sealing(api, seals, created.organizationId, sealed),
+      sealing(api, sealer, sealed),
       otlp(created.adminKey, workUnitRef),
     ];
     for (const tier of tiers) await turn(tier); // warm-up turn, not counted
     for (let i = 0; i < TURNS; i++) for (const tier of tiers) tier.rates.push(await turn(tier));
     for (const tier of new Set(tiers)) await tier.close?.();
-    const verification = await seals.verify(created.organizationId);
-    await sealer.destroy();
+    await sealer.command('exit');
+    const checker = new DataSource(dataSourceOptions(databaseUrl, { extra: { max: 1 } }));
+    await checker.initialize();
+    const verification = await new LedgerSealsService(checker).verify(created.organizationId);
+    await checker.destroy();
     const floor = median(tiers[0].rates);
     console.log('\ntier | events/s (median turn) | min–max | ÷ bare insert | ÷ sealing off\n---|---:|---:|---:|---:');
     for (const tier of tiers) {

@@ -19,7 +19,8 @@ export class LedgerSeals1795500000000 implements MigrationInterface {
     // writer's transaction id from the second default.
     await queryRunner.query(`ALTER TABLE "ledger_entries" ADD "tx_id" xid8 NOT NULL DEFAULT '1'`);
     await queryRunner.query(`ALTER TABLE "ledger_entries" ALTER COLUMN "tx_id" SET DEFAULT pg_current_xact_id()`);
-    await queryRunner.query(`CREATE INDEX "ix_ledger_entries_organization_tx" ON "ledger_entries" ("organization_id", "tx_id")`);
+    // A seal's rows in (tx_id, id) order, straight from the index: no sort, however many.
+    await queryRunner.query(`CREATE INDEX "ix_ledger_entries_organization_tx" ON "ledger_entries" ("organization_id", "tx_id", "id")`);
     await queryRunner.query(
       `CREATE TABLE "ledger_seals" (
             "organization_id" uuid NOT NULL,

@@ -306,7 +306,10 @@ describe('the sealed ledger', () => {
     const row = JSON.parse(lines[1]) as Record<string, string | null>;
     expect(Object.keys(row)[0]).toBe('id');
     expect(row).toMatchObject({ organization_id: org.organizationId, kind: 'COMPUTE', cost: '0.012500000', provider: 'openai' });
-    expect(row.recorded_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/);
+    // PostgreSQL's ISO text in UTC: the fraction as it prints it (trailing zeros dropped).
+    expect(row.recorded_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{0,5}[1-9])?Z$/);
+    const [{ recorded }]: { recorded: Date }[] = await db.query('SELECT recorded_at AS recorded FROM ledger_entries WHERE id = $1', [row.id]);
+    expect(Math.abs(Date.parse(row.recorded_at!) - recorded.getTime())).toBeLessThanOrEqual(1);
 
     // By hand: SHA-256 over previousDigest and "\n" + each row line.
     const second = createHash('sha256')

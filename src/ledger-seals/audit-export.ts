@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import { AppError } from '../common/errors/app-error';
-import { canonicalLine } from './canonical';
+import { CANONICAL_SESSION_SQL } from './canonical';
 import { forEachRowBatch, sealRowsQuery } from './seal-rows';
 import { SEAL_COLUMNS_SQL, SealRecord, sealFromRow } from './seal-record';
 
@@ -40,6 +40,8 @@ export function auditRange(query: AuditQuery): { from: number; to: number | null
 
 /** The seals of the range and the one before it (whose snapshot the first one's rows start after), in sequence order. */
 export async function auditSeals(client: PoolClient, organizationId: string, range: { from: number; to: number | null }): Promise<SealRecord[]> {
+  // The rows' timestamps are read as text in UTC (canonicalLine).
+  await client.query(CANONICAL_SESSION_SQL);
   const { rows } = await client.query<Record<string, unknown>>(
     `SELECT ${SEAL_COLUMNS_SQL} FROM ledger_seals WHERE organization_id = $1 AND sequence >= $2 AND ($3::int IS NULL OR sequence <= $3) ORDER BY sequence`,
     [organizationId, range.from - 1, range.to],
@@ -49,7 +51,7 @@ export async function auditSeals(client: PoolClient, organizationId: string, ran
 
 /**
  * The export (docs/ledger-audit.md): each seal's line, then the canonical line of every row it
- * covers, in id order; one chunk per batch of rows. `seals` starts with the seal before the
+ * covers, in (tx_id, id) order; one chunk per batch of rows. `seals` starts with the seal before the
  * range when the range does not start at 1 (it is not printed).
  */
 export async function* auditChunks(client: PoolClient, organizationId: string, seals: SealRecord[], from: number): AsyncGenerator<Buffer> {
@@ -61,7 +63,7 @@ export async function* auditChunks(client: PoolClient, organizationId: string, s
     }
     yield Buffer.from(`${sealLine(seal)}\n`);
     for await (const batch of forEachRowBatch(client, 'audit_rows', sealRowsQuery(organizationId, seal.snapshot, previous?.snapshot ?? null))) {
-      yield Buffer.from(batch.map((values) => `${canonicalLine(values)}\n`).join(''));
+      yield Buffer.from(batch.map(([line]) => `${line}\n`).join(''));
     }
     previous = seal;
   }

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { PoolClient } from 'pg';
 import { DataSource, QueryRunner } from 'typeorm';
 import { AppError } from '../common/errors/app-error';
-import { canonicalLine, SealDigest, ZERO_DIGEST } from './canonical';
+import { CANONICAL_SESSION_SQL, SealDigest, ZERO_DIGEST } from './canonical';
 import { SEAL_COLUMNS_SQL, SealRecord, sealFromRow } from './seal-record';
 import { forEachRow, sealRowsQuery } from './seal-rows';
 
@@ -59,16 +59,16 @@ export class LedgerSealsService {
     try {
       // The first statement takes the transaction's snapshot: the one this seal records.
       const [{ snapshot }]: { snapshot: string }[] = await runner.query('SELECT pg_current_snapshot()::text AS snapshot');
+      await runner.query(CANONICAL_SESSION_SQL);
       const previous = await this.latest(runner, organizationId);
       const digest = new SealDigest(previous?.digest ?? ZERO_DIGEST);
       let first: string | null = null;
       let last: string | null = null;
-      await forEachRow(client, 'seal_rows', sealRowsQuery(organizationId, snapshot, previous?.snapshot ?? null), (values) => {
-        digest.add(canonicalLine(values));
-        // recorded_at (ISO text, UTC, fixed width: it sorts as it reads).
-        const recordedAt = values[9]!;
-        if (first === null || recordedAt < first) first = recordedAt;
-        if (last === null || recordedAt > last) last = recordedAt;
+      await forEachRow(client, 'seal_rows', sealRowsQuery(organizationId, snapshot, previous?.snapshot ?? null), ([line, recordedAt]) => {
+        digest.add(line!);
+        // PostgreSQL's ISO text at UTC sorts as it reads (a shorter fraction sorts first, as it should).
+        if (first === null || recordedAt! < first) first = recordedAt;
+        if (last === null || recordedAt! > last) last = recordedAt;
       });
       if (digest.rows === 0) {
         await runner.query('ROLLBACK');
@@ -135,6 +135,7 @@ export class LedgerSealsService {
     const client = (await runner.connect()) as PoolClient;
     try {
       await runner.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      await runner.query(CANONICAL_SESSION_SQL);
       // The seal before the range too: its digest and snapshot are where the range starts.
       const seals = (
         (await runner.query(
@@ -154,9 +155,7 @@ export class LedgerSealsService {
         if (seal.sequence !== expected) return broken(result, expected, 'CHAIN_BROKEN');
         if (seal.previousDigest !== (previous?.digest ?? ZERO_DIGEST)) return broken(result, seal.sequence, 'CHAIN_BROKEN');
         const digest = new SealDigest(seal.previousDigest);
-        await forEachRow(client, 'verify_rows', sealRowsQuery(organizationId, seal.snapshot, previous?.snapshot ?? null), (values) =>
-          digest.add(canonicalLine(values)),
-        );
+        await forEachRow(client, 'verify_rows', sealRowsQuery(organizationId, seal.snapshot, previous?.snapshot ?? null), ([line]) => digest.add(line!));
         result.sealsChecked += 1;
         result.rowsChecked += digest.rows;
         if (digest.rows < seal.rows) return broken(result, seal.sequence, 'ROWS_MISSING');

@@ -1,5 +1,5 @@
 import type { PoolClient, QueryArrayConfig, QueryArrayResult } from 'pg';
-import { CANONICAL_SELECT } from './canonical';
+import { CANONICAL_LINE_SQL } from './canonical';
 
 /** Rows per FETCH: memory stays flat however many rows a seal covers. */
 const BATCH_ROWS = 2000;
@@ -7,7 +7,7 @@ const BATCH_ROWS = 2000;
 const AS_TEXT = { getTypeParser: () => (value: string) => value } as unknown as QueryArrayConfig['types'];
 
 /**
- * The rows seal k covers, in id order, as the canonical encoding's values: the organization's
+ * The rows seal k covers, in (tx_id, id) order (the index's: no sort): each row's canonical line and its recorded_at (text): the organization's
  * rows whose writing transaction is visible in seal k's snapshot ($2) and was not in seal
  * k-1's ($3; absent for the first seal, which takes every row visible in its own). The
  * bounds on tx_id let the (organization_id, tx_id) index find them.
@@ -15,12 +15,15 @@ const AS_TEXT = { getTypeParser: () => (value: string) => value } as unknown as 
 export function sealRowsQuery(organizationId: string, snapshot: string, previousSnapshot: string | null): { sql: string; params: unknown[] } {
   const inThis = `e.organization_id = $1 AND e.tx_id < pg_snapshot_xmax($2::pg_snapshot) AND pg_visible_in_snapshot(e.tx_id, $2::pg_snapshot)`;
   if (previousSnapshot === null) {
-    return { sql: `SELECT ${CANONICAL_SELECT} FROM ledger_entries e WHERE ${inThis} ORDER BY e.id`, params: [organizationId, snapshot] };
+    return {
+      sql: `SELECT ${CANONICAL_LINE_SQL} AS line, e.recorded_at FROM ledger_entries e WHERE ${inThis} ORDER BY e.tx_id, e.id`,
+      params: [organizationId, snapshot],
+    };
   }
   return {
-    sql: `SELECT ${CANONICAL_SELECT} FROM ledger_entries e
+    sql: `SELECT ${CANONICAL_LINE_SQL} AS line, e.recorded_at FROM ledger_entries e
           WHERE ${inThis} AND e.tx_id >= pg_snapshot_xmin($3::pg_snapshot) AND NOT pg_visible_in_snapshot(e.tx_id, $3::pg_snapshot)
-          ORDER BY e.id`,
+          ORDER BY e.tx_id, e.id`,
     params: [organizationId, snapshot, previousSnapshot],
   };
 }
