@@ -8,6 +8,7 @@ import { onLiveStatus, startLive, stopLive } from './live';
 import { AccessPage } from './pages/access';
 import { AuditPage } from './pages/audit';
 import { BudgetsPage } from './pages/budgets';
+import { ImportPage } from './pages/import';
 import { LedgerPage } from './pages/ledger';
 import { PoolPage } from './pages/pool';
 import { PoolsPage, prefetchPools } from './pages/pools';
@@ -77,7 +78,7 @@ function Nav({ me, page, onSignOut }: { me: Me; page: string; onSignOut: () => v
     ['ledger', 'Ledger'],
     ['budgets', 'Budgets'],
   ];
-  if (me.role === 'ADMIN') links.push(['access', 'Access'], ['audit', 'Audit log']);
+  if (me.role === 'ADMIN') links.push(['import', 'Import'], ['access', 'Access'], ['audit', 'Audit log']);
   return (
     <header class="top">
       <span class="brand">tokenpool</span>
@@ -158,9 +159,11 @@ function App() {
   else if (page === 'reports') body = <ReportsPage poolId={params.get('pool')} />;
   else if (page === 'ledger') body = <LedgerPage />;
   else if (page === 'budgets') body = <BudgetsPage admin={admin} />;
+  else if (page === 'import' && admin) body = <ImportPage />;
   else if (page === 'access' && admin) body = <AccessPage />;
   else if (page === 'audit' && admin) body = <AuditPage />;
   else if (page === 'access' || page === 'audit') body = <p class="error">The access pages and the audit log are for ADMIN keys.</p>;
+  else if (page === 'import') body = <p class="error">Importing license logs is for ADMIN keys.</p>;
   else body = <PoolsPage admin={admin} />;
   return (
     <>

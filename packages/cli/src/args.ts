@@ -27,7 +27,7 @@ export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
 /** What one command's parse gives back: option values by long name, and the positionals. */
 export interface ParsedArgs {
-  values: Record<string, string | boolean | undefined>;
+  values: Record<string, string | boolean | string[] | undefined>;
   positionals: string[];
 }
 
@@ -49,8 +49,9 @@ export function parseCommand(command: string, args: string[], options: OptionSpe
   }
   const values: ParsedArgs['values'] = {};
   for (const [name, value] of Object.entries(parsed.values)) {
-    // No option here is `multiple`, so parseArgs gives a string or a boolean for each.
+    // A string or a boolean for each option; a string array for a `multiple` one (`--external-name a --external-name b`).
     if (typeof value === 'string' || typeof value === 'boolean') values[name] = value;
+    else if (Array.isArray(value)) values[name] = value.filter((v): v is string => typeof v === 'string');
   }
   return { values, positionals: parsed.positionals };
 }
@@ -81,6 +82,12 @@ export function requiredOption(parsed: ParsedArgs, name: string, command: string
   const value = stringOption(parsed, name);
   if (value === undefined || value === '') throw new UsageError(`missing --${name}`, command);
   return value;
+}
+
+/** Every value of a repeatable (`multiple`) string option, in the order given; [] when it was not given. */
+export function stringsOption(parsed: ParsedArgs, name: string): string[] {
+  const value = parsed.values[name];
+  return Array.isArray(value) ? value : typeof value === 'string' ? [value] : [];
 }
 
 export function flag(parsed: ParsedArgs, name: string): boolean {

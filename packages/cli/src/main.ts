@@ -4,6 +4,7 @@ import type { Command, CommandContext, Io } from './command';
 import { appsCreateCommand, poolsCreateCommand } from './commands/admin';
 import { borrowCommand, returnCommand, revocationsCommand, verifyProofCommand } from './commands/borrow';
 import { budgetsCommand } from './commands/budgets';
+import { importCommand } from './commands/import';
 import { leasesCommand } from './commands/leases';
 import { ledgerExportCommand, ledgerVerifyCommand } from './commands/ledger';
 import { mcpCommand } from './commands/mcp';
@@ -30,6 +31,7 @@ export const COMMANDS: readonly Command[] = [
   revocationsCommand,
   poolsCreateCommand,
   appsCreateCommand,
+  importCommand,
   ledgerExportCommand,
   ledgerVerifyCommand,
   mcpCommand,

@@ -39,6 +39,7 @@ import type {
 import { Heartbeater, type HeartbeatResultItem } from './heartbeats';
 import { Lease, type LeaseOwner } from './lease';
 import { linesOf } from './ledger-audit';
+import { isWholeBody, LICENSE_LOG_FORMATS, requestBody, type ImportLicenseLogOptions, type LicenseLogImportSummary } from './license-log-import';
 import { CANCEL_RESERVATION, COMPUTE_BUDGETS, RESERVATION, RESERVE_COMPUTE, SETTLE_COMPUTE } from './operations/budgets';
 import { CREATE_APP, CREATE_POOL, CURRENT_KEY, ORGANIZATION_ID, POOLS, POOLS_CHANGED } from './operations/catalog';
 import { BORROW, CHECKIN, CHECKOUT, HEARTBEATS, HEARTBEATS_WITH_PROOF, LEASES, QUOTE, RETURN_BORROWED, REVOKE_LEASE } from './operations/leases';
@@ -601,6 +602,76 @@ export class TokenpoolClient implements LeaseOwner {
       });
     };
     return withRetry(attempt, { deadline: Date.now() + (options.retryDeadlineMs ?? this.#retryDeadlineMs), signal: options.signal });
+  }
+
+  /**
+   * Imports a license server's log into a pool's usage history (POST /v1/imports/{format},
+   * ADMIN; docs/license-logs.md): a FlexNet debug log (`flexlm`), an RLM report log (`rlm`) or
+   * `lmstat -a` snapshots (`lmstat`). The body is streamed (a file's createReadStream is never
+   * read whole), gzip-compressed on the way with `gzip: true`; a body that already is gzip is
+   * sent as is. Resolves to the server's summary; each event is recorded once, so importing
+   * the same file again answers `duplicates` and records nothing. Refusals reject with the
+   * server's code: BAD_USER_INPUT (err.line: the first offending line of a body that is not
+   * text or not of the format; err.field: a bad timeZone or format), FORBIDDEN (not ADMIN),
+   * NOT_FOUND (the pool), BAD_REQUEST (the body is over the server's limit), RATE_LIMITED (an
+   * import of the pool is running; retried until the deadline for a Buffer body only, as a
+   * stream cannot be sent twice). No timeout of its own: pass a signal to give up.
+   */
+  async importLicenseLog(options: ImportLicenseLogOptions): Promise<LicenseLogImportSummary> {
+    this.#assertOpen();
+    if (!LICENSE_LOG_FORMATS.includes(options.format)) {
+      throw new TokenpoolError('BAD_USER_INPUT', `format must be one of ${LICENSE_LOG_FORMATS.join(', ')}, not "${String(options.format)}"`, {
+        extensions: { field: 'format' },
+      });
+    }
+    const query = new URLSearchParams({ poolId: options.poolId });
+    if (options.timeZone) query.set('tz', options.timeZone);
+    const target = `${this.url}/v1/imports/${encodeURIComponent(options.format)}?${query}`;
+    const gzip = options.gzip ?? false;
+    const headers: Record<string, string> = { 'content-type': 'application/octet-stream', accept: 'application/json' };
+    if (gzip) headers['content-encoding'] = 'gzip';
+    const { authorization } = this.#transport.connectionParams();
+    if (authorization) headers.authorization = authorization;
+    const attempt = async (): Promise<LicenseLogImportSummary> => {
+      const { body, streamed } = requestBody(options.body, gzip);
+      const init: RequestInit & { duplex?: 'half' } = { method: 'POST', headers, body: body as unknown as RequestInit['body'], signal: options.signal };
+      // Node's fetch streams a request body only in half-duplex mode.
+      if (streamed) init.duplex = 'half';
+      let response: Response;
+      let text: string;
+      try {
+        response = await this.#fetch(target, init);
+        text = await response.text();
+      } catch (err) {
+        if (options.signal?.aborted) throw options.signal.reason;
+        const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
+        throw new TokenpoolError('UNAVAILABLE', `tokenpool at ${target} could not be reached: ${err instanceof Error ? err.message : String(err)}${cause}`, {
+          cause: err,
+        });
+      }
+      if (response.ok) {
+        try {
+          return JSON.parse(text) as LicenseLogImportSummary;
+        } catch (err) {
+          throw new TokenpoolError('INTERNAL_SERVER_ERROR', `tokenpool at ${target} answered ${response.status} without a JSON summary`, {
+            status: response.status,
+            cause: err,
+          });
+        }
+      }
+      // Refusals are GraphQL-shaped ({ errors: [{ message, extensions: { code, line?, field? } }] }).
+      parseAnswer(response, text, target);
+      throw new TokenpoolError(response.status >= 500 ? 'UNAVAILABLE' : 'INTERNAL_SERVER_ERROR', `tokenpool at ${target} answered ${response.status}`, {
+        status: response.status,
+      });
+    };
+    if (!isWholeBody(options.body)) return attempt();
+    // A whole body can be sent again, but only after an answer: without one the import may have run (a repeat would only count duplicates, yet report nothing new).
+    return withRetry(attempt, {
+      deadline: Date.now() + (options.retryDeadlineMs ?? this.#retryDeadlineMs),
+      signal: options.signal,
+      shouldRetry: (err) => err.status !== undefined,
+    });
   }
 
   /** The auditor's export as its lines (without "\n"), for `verifyLedgerAudit`; see ledgerAudit. */

@@ -61,6 +61,8 @@ export class TokenpoolError extends Error {
   readonly state?: string;
   /** The path of the invalid argument (BAD_USER_INPUT), e.g. `input.cost` or `events[3].inputTokens`. */
   readonly field?: string;
+  /** BAD_USER_INPUT of a license-log import: the 1-based number of the first line that is not text or not of the format. */
+  readonly line?: number;
   /** BORROW_NOT_ALLOWED: the longest borrow the pool allows, in hours (0: borrowing is off). */
   readonly maxBorrowHours?: number;
   /** Check-outs waiting in the pool's queue (QUEUE_TIMEOUT, POOL_EXHAUSTED). */
@@ -82,6 +84,7 @@ export class TokenpoolError extends Error {
     this.maxBorrowHours = numberOrUndefined(ext.maxBorrowHours);
     this.state = typeof ext.state === 'string' ? ext.state : undefined;
     this.field = typeof ext.field === 'string' ? ext.field : undefined;
+    this.line = numberOrUndefined(ext.line);
   }
 }
 

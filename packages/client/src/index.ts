@@ -34,6 +34,8 @@ export { Lease } from './lease';
 export { linesOf, verifyLedgerAudit } from './ledger-audit';
 export type { LedgerAuditReason, LedgerAuditResult } from './ledger-audit';
 export type { LeaseListener } from './lease';
+export { LICENSE_LOG_FORMATS } from './license-log-import';
+export type { ImportLicenseLogOptions, LicenseLogBody, LicenseLogFormat, LicenseLogImportSummary } from './license-log-import';
 export { assertNotRevoked, fetchJwks, fetchRevocationList, PROOF_TYPE, REVOCATION_LIST_TYPE, verifyProofOffline, verifyRevocationList } from './proofs';
 export type { JSONWebKeySet, OfflineVerifyOptions, ProofClaims, RevocationList, RevocationListClaims, RevokedLease, VerifyProofOptions } from './proofs';
 export type { FetchLike } from './transport';

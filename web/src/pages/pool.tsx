@@ -15,6 +15,8 @@ interface App {
   shareScope: string;
   lingerSeconds: number;
   minimumChargeSeconds: number;
+  /** Feature names of other license servers (FlexNet, RLM) that license-log imports match to this app exactly. */
+  externalNames: string[];
 }
 interface Pool {
   id: string;
@@ -61,7 +63,7 @@ interface Denial {
 }
 
 const POOL = `query($id: ID!) { pool(id: $id) { id name cap inUse available activeLeases queueLength defaultLeaseSeconds maxLeaseSeconds creditHourPrice maxBorrowHours
-  apps { id key name vendor cost shareScope lingerSeconds minimumChargeSeconds } } groupLimits(poolId: $id) { team reserved max } }`;
+  apps { id key name vendor cost shareScope lingerSeconds minimumChargeSeconds externalNames } } groupLimits(poolId: $id) { team reserved max } }`;
 const LEASE_FIELDS = 'id state credits host acquiredAt expiresAt borrowedUntil app { key } principal { name team }';
 // Active leases, and the newest revoked ones: a revoked borrowed lease holds its credits until its borrowedUntil.
 const LEASES = `query($id: ID!) { active: leases(poolId: $id, state: ACTIVE, first: 100) { ${LEASE_FIELDS} }
@@ -149,8 +151,17 @@ function BorrowEditor({ pool, onDone }: { pool: Pool; onDone: (hours: number | n
   );
 }
 
+/** "a, b ,, c" as the names a, b and c: commas separate, blanks around a name are dropped (a feature name has none). */
+export function parseNames(text: string): string[] {
+  return text
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
+}
+
 function AppEditor({ app, onDone }: { app: App; onDone: (changed: boolean) => void }) {
   const [f, setF] = useState({
+    externalNames: app.externalNames.join(', '),
     name: app.name,
     vendor: app.vendor ?? '',
     cost: String(app.cost),
@@ -175,6 +186,7 @@ function AppEditor({ app, onDone }: { app: App; onDone: (changed: boolean) => vo
           cost: Number(f.cost),
           lingerSeconds: Number(f.lingerSeconds),
           minimumChargeSeconds: Number(f.minimumChargeSeconds),
+          externalNames: parseNames(f.externalNames),
         },
       });
       onDone(true);
@@ -189,6 +201,18 @@ function AppEditor({ app, onDone }: { app: App; onDone: (changed: boolean) => vo
       {field('cost', 'Cost (credits)', 'number')}
       {field('lingerSeconds', 'Linger (s)', 'number')}
       {field('minimumChargeSeconds', 'Minimum charge (s)', 'number')}
+      <label>
+        External names (comma-separated)
+        <input
+          value={f.externalNames}
+          spellcheck={false}
+          aria-describedby={`external-help-${app.id}`}
+          onInput={(e) => setF({ ...f, externalNames: (e.target as HTMLInputElement).value })}
+        />
+      </label>
+      <span class="muted" id={`external-help-${app.id}`}>
+        FlexNet or RLM feature names of this app, matched exactly by license-log imports (without any, the feature named like the key matches).
+      </span>
       <button type="submit">Save app</button>
       <button type="button" class="secondary" onClick={() => onDone(false)}>
         Cancel
@@ -351,6 +375,12 @@ export function PoolPage({ id, admin }: { id: string; admin: boolean }) {
           { key: 'share', label: 'Sharing', render: (a) => a.shareScope, sort: (a) => a.shareScope },
           { key: 'linger', label: 'Linger (s)', render: (a) => fmtInt(a.lingerSeconds), sort: (a) => a.lingerSeconds, numeric: true },
           { key: 'min', label: 'Minimum charge (s)', render: (a) => fmtInt(a.minimumChargeSeconds), sort: (a) => a.minimumChargeSeconds, numeric: true },
+          {
+            key: 'external',
+            label: 'External names',
+            render: (a) => (a.externalNames.length ? a.externalNames.map((n) => <code class="chip">{n}</code>) : '—'),
+            filter: (a) => a.externalNames.join(' '),
+          },
         ];
         if (admin)
           appCols.push({

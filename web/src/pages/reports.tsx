@@ -118,7 +118,7 @@ function WhatIf({ poolId, range, report }: { poolId: string; range: Range; repor
   );
 }
 
-function PoolReports({ poolId, range }: { poolId: string; range: Range }) {
+export function PoolReports({ poolId, range }: { poolId: string; range: Range }) {
   const bucket = range.days <= 7 ? 'HOUR' : 'DAY';
   const vars = { p: poolId, from: range.from, to: range.to };
   const usage = useQuery(() => gql<{ poolUsage: Point[] }>(USAGE, { ...vars, b: bucket }).then((d) => d.poolUsage), [poolId, range.from, range.to]);

@@ -1,4 +1,4 @@
-import { flag, integerOption, requiredOption, UsageError } from '../args';
+import { flag, integerOption, requiredOption, stringsOption, UsageError } from '../args';
 import { CONNECTION_HELP, type Command } from '../command';
 import { ExitCode } from '../exit-codes';
 import { resolvePool } from '../resolve';
@@ -43,7 +43,8 @@ ${CONNECTION_HELP}`,
 export const appsCreateCommand: Command = {
   name: 'apps create',
   summary: 'add an app to a pool, with its cost in credits (ADMIN)',
-  help: `Usage: tokenpool apps create --pool <id or name> --key <key> --name <name> --cost <credits> [--json]
+  help: `Usage: tokenpool apps create --pool <id or name> --key <key> --name <name> --cost <credits>
+                          [--external-name <feature>]... [--json]
 
 Adds an app to a pool. Clients check it out by its key; each check-out holds its cost.
 
@@ -52,10 +53,21 @@ Options:
   --key <key>        the key clients check it out by, unique in the organization (required)
   --name <name>      its display name (required)
   --cost <n>         credits per check-out (required)
+  --external-name <feature>
+                     a name another license server uses for it (a FlexNet or RLM feature
+                     name, matched exactly by \`tokenpool import\`); repeat for several.
+                     Without one, imports match the feature named like the key (any case)
   --json             print the app as JSON
 
 ${CONNECTION_HELP}`,
-  options: { pool: { type: 'string' }, key: { type: 'string' }, name: { type: 'string' }, cost: { type: 'string' }, json: { type: 'boolean' } },
+  options: {
+    pool: { type: 'string' },
+    key: { type: 'string' },
+    name: { type: 'string' },
+    cost: { type: 'string' },
+    'external-name': { type: 'string', multiple: true },
+    json: { type: 'boolean' },
+  },
   maxPositionals: 0,
   async run(parsed, context) {
     const command = 'apps create';
@@ -64,11 +76,16 @@ ${CONNECTION_HELP}`,
     const name = requiredOption(parsed, 'name', command);
     const cost = integerOption(parsed, 'cost', command, 1);
     if (cost === undefined) throw new UsageError('missing --cost', command);
+    const externalNames = stringsOption(parsed, 'external-name');
+    if (externalNames.some((n) => n === '')) throw new UsageError('--external-name needs a name', command);
     const client = context.client();
     const pool = await resolvePool(client, poolRef, command);
-    const app = await client.createApp({ poolId: pool.id, key, name, cost });
+    const app = await client.createApp({ poolId: pool.id, key, name, cost, ...(externalNames.length ? { externalNames } : {}) });
     if (flag(parsed, 'json')) context.io.stdout.write(`${JSON.stringify({ ...app, pool: { id: pool.id, name: pool.name } }, null, 2)}\n`);
-    else context.io.stdout.write(`Created app ${app.key} (${app.name}) in pool ${pool.name}: cost ${app.cost} (id ${app.id})\n`);
+    else {
+      const names = app.externalNames.length ? `; external names ${app.externalNames.join(', ')}` : '';
+      context.io.stdout.write(`Created app ${app.key} (${app.name}) in pool ${pool.name}: cost ${app.cost}${names} (id ${app.id})\n`);
+    }
     return ExitCode.OK;
   },
 };

@@ -81,6 +81,8 @@ export type ComputeUsageInput = {
 export type CreateAppInput = {
   /** Credits one draw holds, 1 to 1,000,000. */
   cost: number;
+  /** Names other license servers use for this app (FlexNet or RLM feature names; up to 50, each 1 to 200 characters), matched exactly when their logs are imported; none by default (the app's key then matches, case-insensitively). */
+  externalNames?: Array<string> | null | undefined;
   /** Slug clients use: lower-case letters, digits, ".", "_" or "-", 1 to 64, unique in the organization. */
   key: string;
   /** Linger after check-in, 0 to 86,400 seconds (default 0). */
@@ -318,7 +320,7 @@ export type CreateAppMutationVariables = Exact<{
 }>;
 
 
-export type CreateAppMutation = { createApp: { id: string, key: string, name: string, cost: number, vendor: string | null, shareScope: ShareScope, lingerSeconds: number, minimumChargeSeconds: number } };
+export type CreateAppMutation = { createApp: { id: string, key: string, name: string, cost: number, vendor: string | null, shareScope: ShareScope, lingerSeconds: number, minimumChargeSeconds: number, externalNames: Array<string> } };
 
 export type OrganizationIdQueryVariables = Exact<{ [key: string]: never; }>;
 

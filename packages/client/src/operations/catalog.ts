@@ -74,6 +74,7 @@ export const CREATE_APP = /* GraphQL */ `
       shareScope
       lingerSeconds
       minimumChargeSeconds
+      externalNames
     }
   }
 `;
