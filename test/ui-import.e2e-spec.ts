@@ -16,7 +16,6 @@ import { type ApiProcess, runCli, startApi } from './support/processes';
 const FIXTURE = join(__dirname, 'fixtures', 'license-logs', 'flexlm-autodesk.log');
 const TEXT = readFileSync(FIXTURE, 'utf8');
 const OUT = TEXT.split('\n').filter((l) => /\) OUT: "/.test(l));
-const IN = TEXT.split('\n').filter((l) => /\) IN: "/.test(l));
 const FEATURES = [...new Set(OUT.map((l) => /OUT: "([^"]+)"/.exec(l)![1]))].sort();
 
 describe('the Import page in Chromium', () => {
@@ -94,19 +93,20 @@ describe('the Import page in Chromium', () => {
     expect(await figure(page, 0, 'import-denials')).toBe('0');
     expect(await figure(page, 0, 'import-duplicates')).toBe('0');
     expect(await figure(page, 0, 'import-estimated')).toBe('0');
-    expect(await figure(page, 0, 'import-first')).toBe('2016-04-13 22:23:34 UTC');
+    // lmgrd's start line (3/30/2016 1:56:05 in Madrid) to the last check-in (4/14/2016 0:52:44).
+    expect(await figure(page, 0, 'import-first')).toBe('2016-03-29 23:56:05 UTC');
     expect(await figure(page, 0, 'import-last')).toBe('2016-04-13 22:52:44 UTC');
     const unmatched = summary(page, 0).getByTestId('import-unmatched');
     expect(await unmatched.textContent()).toContain(`${FEATURES[0]}.`);
     expect(await unmatched.textContent()).not.toContain(FEATURES[1]);
     expect(await unmatched.getByRole('link', { name: 'pool page' }).getAttribute('href')).toBe(`#/pools/${poolId}`);
 
-    // The shelfware report over 22:00-23:00 UTC: the matched app's one lease, the other app none.
-    expect(await page.getByTestId('import-window').textContent()).toContain('From 2016-04-13 22:00:00 UTC to 2016-04-13 23:00:00 UTC');
+    // The shelfware report over the window in whole hours: the matched app's one lease, the other app none.
+    expect(await page.getByTestId('import-window').textContent()).toContain('From 2016-03-29 23:00:00 UTC to 2016-04-13 23:00:00 UTC');
     const shelfware = page.getByTestId('shelfware');
     await shelfware.waitFor();
     expect((await shelfware.locator(`tr[data-row="${keyApp}"] td[data-col="leases"]`).textContent())?.trim()).toBe('1');
-    expect(await shelfware.locator(`tr[data-row="${namedApp}"]`).count()).toBe(0);
+    expect((await shelfware.locator(`tr[data-row="${namedApp}"] td[data-col="leases"]`).textContent())?.trim()).toBe('0');
     expect(await seriousViolations(page)).toEqual([]);
   });
 
@@ -131,8 +131,7 @@ describe('the Import page in Chromium', () => {
     await importThrough(page);
     expect(await figure(page, 0, 'import-leases')).toBe('1');
     // What the first import recorded (the matched feature's check-out and check-in) comes again as duplicates.
-    expect(Number(await figure(page, 0, 'import-duplicates'))).toBeGreaterThanOrEqual(1);
-    expect(Number(await figure(page, 0, 'import-duplicates'))).toBeLessThanOrEqual(OUT.length + IN.length);
+    expect(await figure(page, 0, 'import-duplicates')).toBe('1');
     expect(await summary(page, 0).getByTestId('import-unmatched').count()).toBe(0);
     const shelfware = page.getByTestId('shelfware');
     await shelfware.waitFor();
