@@ -8,6 +8,7 @@ import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { BudgetsModule } from './budgets/budgets.module';
 import { LedgerSealsModule } from './ledger-seals/ledger-seals.module';
+import { LicenseLogsModule } from './license-logs/license-logs.module';
 import { ComputeUsageModule } from './compute-usage/compute-usage.module';
 import { RequestAuthService } from './auth/request-auth.service';
 import { SubscriptionSocketsService } from './auth/subscription-sockets.service';
@@ -67,6 +68,7 @@ import { WorkUnitsModule } from './work-units/work-units.module';
     ComputeUsageModule,
     BudgetsModule,
     LedgerSealsModule,
+    LicenseLogsModule,
     OutcomeReportsModule,
     ExportsModule,
     McpModule,

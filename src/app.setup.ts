@@ -13,6 +13,8 @@ import { warnIfLedgerRewritable } from './common/database/roles';
 import { requestIdFor } from './common/logging/request-id';
 import { MetricsService } from './common/metrics/metrics.service';
 import { registerOtlpTracesRoute } from './compute-usage/otlp/otlp-traces.route';
+import { registerLicenseLogImportRoute } from './license-logs/import.route';
+import { LicenseLogImportService } from './license-logs/license-log-import.service';
 import { OtlpTracesService } from './compute-usage/otlp/otlp-traces.service';
 import { loadConfig } from './config/env';
 import { OnboardingService } from './onboarding/onboarding.service';
@@ -39,6 +41,7 @@ export async function createApiApp(): Promise<NestFastifyApplication> {
   const fastify = app.getHttpAdapter().getInstance();
   registerRequestHooks(fastify, app.get(RequestAuthService), app.get(MetricsService));
   registerOtlpTracesRoute(fastify, { auth: app.get(RequestAuthService), traces: app.get(OtlpTracesService), bodyLimit: config.otlpBodyLimitBytes });
+  registerLicenseLogImportRoute(fastify, { auth: app.get(RequestAuthService), imports: app.get(LicenseLogImportService) });
   if (config.migrationsRun) {
     // With an owner role, migrations and the grants run on a short-lived connection as the
     // owner; the application's own pool connects as DATABASE_URL's role throughout.

@@ -42,5 +42,10 @@ export class App {
   @Field(() => Int, { description: 'A draw is charged at least this many seconds (default 0).' })
   minimumChargeSeconds!: number;
 
+  @Field(() => [String], {
+    description: 'Names other license servers use for this app (FlexNet or RLM feature names), matched exactly when their logs are imported.',
+  })
+  externalNames!: string[];
+
   poolId!: string;
 }

@@ -41,6 +41,7 @@ export class AppsService {
       name: requireText(input.name, 'input.name', { max: 200 }),
       vendor: optionalText(input.vendor, 'input.vendor', { max: 200 }),
       ...this.rules(input, { cost: input.cost, shareScope: 'NONE', lingerSeconds: 0, minimumChargeSeconds: 0 }),
+      externalNames: externalNames(input.externalNames ?? []),
     };
     const app = await this.apps.manager.transaction(async (manager) => {
       if (await manager.existsBy(CatalogAppEntity, { organizationId: actor.organizationId, key })) {
@@ -69,6 +70,7 @@ export class AppsService {
         name: input.name === undefined || input.name === null ? current.name : requireText(input.name, 'input.name', { max: 200 }),
         vendor: input.vendor === undefined ? current.vendor : optionalText(input.vendor, 'input.vendor', { max: 200 }),
         ...this.rules(input, current),
+        externalNames: input.externalNames == null ? current.externalNames : externalNames(input.externalNames),
       });
       const saved = await manager.save(CatalogAppEntity, current);
       await this.pools.raiseConfigVersion(manager, saved.poolId);
@@ -122,7 +124,24 @@ export class AppsService {
   }
 
   private describe(app: CatalogAppEntity) {
-    const { key, name, vendor, cost, shareScope, lingerSeconds, minimumChargeSeconds } = app;
-    return { key, name, vendor, cost, shareScope, lingerSeconds, minimumChargeSeconds };
+    const { key, name, vendor, cost, shareScope, lingerSeconds, minimumChargeSeconds, externalNames } = app;
+    return { key, name, vendor, cost, shareScope, lingerSeconds, minimumChargeSeconds, externalNames };
   }
+}
+
+const MAX_EXTERNAL_NAMES = 50;
+
+/** External feature names, checked: up to 50, each 1 to 200 printable characters, no duplicates (kept as given: they match exactly). */
+function externalNames(names: string[]): string[] {
+  if (names.length > MAX_EXTERNAL_NAMES) throw AppError.badInput('input.externalNames', `At most ${MAX_EXTERNAL_NAMES} external names per app`);
+  const seen = new Set<string>();
+  names.forEach((name, i) => {
+    // eslint-disable-next-line no-control-regex
+    if (name.length < 1 || name.length > 200 || /[\u0000-\u001f\u007f]/.test(name)) {
+      throw AppError.badInput(`input.externalNames.${i}`, 'Each external name must be 1 to 200 characters, with no control characters');
+    }
+    if (seen.has(name)) throw AppError.badInput(`input.externalNames.${i}`, `"${name}" is named twice`);
+    seen.add(name);
+  });
+  return names;
 }

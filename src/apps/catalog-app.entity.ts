@@ -42,6 +42,10 @@ export class CatalogAppEntity {
   @Column('int', { default: 0 })
   minimumChargeSeconds!: number;
 
+  /** Names other license servers use for this app (FlexNet or RLM feature names), matched exactly when their logs are imported. */
+  @Column('text', { array: true, default: () => "'{}'" })
+  externalNames!: string[];
+
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt!: Date;
 

@@ -16,6 +16,8 @@ export type LeaseState = 'ACTIVE' | 'RELEASED' | 'EXPIRED' | 'REVOKED';
 @Index('ix_leases_principal_acquired', ['organizationId', 'principalId', 'acquiredAt'])
 // The revocation list: borrowed leases revoked, still held (their endedAt is borrowedUntil).
 @Index('ix_leases_revoked_borrowed', ['organizationId', 'endedAt'], { where: `"state" = 'REVOKED' AND "borrowed_until" IS NOT NULL` })
+// License-log imports find the leases an earlier import ended at an estimated time (src/license-logs/).
+@Index('ix_leases_estimated_import', ['poolId', 'appId', 'principalId', 'acquiredAt'], { where: `"end_reason" = 'imported (estimated end)'` })
 @Index('uq_leases_idempotency', ['organizationId', 'apiKeyId', 'idempotencyKey'], { unique: true, where: '"idempotency_key" IS NOT NULL' })
 export class LeaseEntity {
   /** Chosen by the API before the Redis step, so both sides name the lease alike. */

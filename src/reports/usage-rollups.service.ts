@@ -96,6 +96,21 @@ export class UsageRollupsService {
   }
 
   /**
+   * After history was written into [from, to): recomputes the hours of it that the rollups
+   * already cover, and nothing else. Reports read raw rows wherever the rollups do not reach,
+   * so history older than the coverage (a license log of years ago) is right at once, and
+   * the coverage is not stretched over years in one request; the job extends it later.
+   */
+  async refreshCovered(pool: PoolRef, range: { from: number; to: number; longestSeconds: number }, now = Date.now()): Promise<void> {
+    const cursor = await this.cursor(pool.id);
+    if (!cursor) return;
+    await this.raiseLongest(pool.id, range.longestSeconds);
+    const a = Math.max(floorTo(range.from, HOUR_MS), cursor.coveredFrom.getTime());
+    const b = Math.min(ceilTo(range.to, HOUR_MS), cursor.coveredUntil.getTime(), this.settledUntil(now));
+    if (a < b) await this.computeRange(pool, a, b, now);
+  }
+
+  /**
    * Recomputes [from, to) (default: everything) within the pool's coverage, e.g. after
    * FALSE_DENIAL_SECONDS changed. Returns the hours recomputed.
    */

@@ -27,4 +27,11 @@ export class CreateAppInput {
 
   @Field(() => Int, { nullable: true, description: 'Minimum charge per draw, 0 to 86,400 seconds (default 0).' })
   minimumChargeSeconds?: number | null;
+
+  @Field(() => [String], {
+    nullable: true,
+    description:
+      "Names other license servers use for this app (FlexNet or RLM feature names; up to 50, each 1 to 200 characters), matched exactly when their logs are imported; none by default (the app's key then matches, case-insensitively).",
+  })
+  externalNames?: string[] | null;
 }

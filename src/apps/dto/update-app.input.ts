@@ -21,4 +21,7 @@ export class UpdateAppInput {
 
   @Field(() => Int, { nullable: true, description: 'Minimum charge per draw, 0 to 86,400 seconds.' })
   minimumChargeSeconds?: number | null;
+
+  @Field(() => [String], { nullable: true, description: 'Replaces the names other license servers use for this app (up to 50, each 1 to 200 characters).' })
+  externalNames?: string[] | null;
 }
