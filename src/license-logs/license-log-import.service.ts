@@ -40,6 +40,8 @@ export const ESTIMATED_REASON = 'imported (estimated end)';
 /** A body that is not one of the format's in its first this many non-blank lines is refused. */
 const RECOGNITION_WINDOW = 100;
 const WRITE_BATCH = 5000;
+/** The longest line a log may have. */
+const MAX_LINE_BYTES = 1024 * 1024;
 /** The most lines one import may hold. */
 export const MAX_IMPORT_LINES = 20_000_000;
 
@@ -85,14 +87,16 @@ export class LicenseLogImportService {
     }
     this.running.add(pool.id);
     try {
+      const started = Date.now();
       const read = await readLog(format, timeZone, body);
-      return await this.record(auth, pool, format, timeZone, read);
+      return await this.record(auth, pool, format, timeZone, read, Date.now() - started);
     } finally {
       this.running.delete(pool.id);
     }
   }
 
-  private async record(auth: AuthContext, pool: PoolEntity, format: LogFormat, timeZone: string, read: ReadLog): Promise<ImportSummary> {
+  private async record(auth: AuthContext, pool: PoolEntity, format: LogFormat, timeZone: string, read: ReadLog, readMs: number): Promise<ImportSummary> {
+    const started = Date.now();
     const { collector } = read;
     const appFor = featureMatcher(await this.apps.listByPool(pool.id));
     const unmatched = new Set<string>();
@@ -113,17 +117,25 @@ export class LicenseLogImportService {
         pool.organizationId,
         [...leases, ...denials, ...strays].map((m) => m.row.user),
       );
-      const fresh = await this.newKeys(manager, pool, [...leases.map((m) => m.row.key), ...denials.map((m) => m.row.key)]);
-      const newLeases = leases.filter((m) => fresh.has(m.row.key));
-      const oldLeases = leases.filter((m) => !fresh.has(m.row.key));
+      // A lease's id derives from its checkout's key: the leases' primary key tells new from recorded.
+      const inserted = await this.insertLeases(manager, pool, leases, principals);
+      const newLeases = leases.filter((m) => inserted.has(leaseIdOf(pool.id, m.row.key)));
+      const oldLeases = leases.filter((m) => !inserted.has(leaseIdOf(pool.id, m.row.key)));
+      const fresh = await this.newKeys(
+        manager,
+        pool,
+        denials.map((m) => m.row.key),
+      );
       const newDenials = denials.filter((m) => fresh.has(m.row.key));
-      await this.insertLeases(manager, pool, newLeases, principals);
       await this.insertDenials(manager, pool, newDenials, principals);
       // A lease an earlier import ended at an estimate: this log may show its real (or a later) end.
+      const estimated = await this.estimatedLeases(manager, pool);
       await this.extend(
         manager,
         pool,
-        oldLeases.map((m) => ({ id: leaseIdOf(pool.id, m.row.key), end: m.row.end, estimated: m.row.estimated, app: m.app })),
+        oldLeases
+          .map((m) => ({ id: leaseIdOf(pool.id, m.row.key), end: m.row.end, estimated: m.row.estimated, app: m.app }))
+          .filter((e) => estimated.has(e.id)),
       );
       const closedStrays = await this.closeStrays(manager, pool, strays, principals);
       const summary = {
@@ -156,11 +168,14 @@ export class LicenseLogImportService {
       );
       return { ...summary, importId: row.id, changed: newLeases.length + newDenials.length + oldLeases.length + closedStrays > 0 };
     });
+    const written = Date.now();
     if (result.changed && collector.first !== null && collector.last !== null) {
       const longest = collector.leases.reduce((m, l) => Math.max(m, (l.end - l.start) / 1000), 0);
       await this.rollups.refreshCovered(pool, { from: collector.first, to: collector.last + 1, longestSeconds: longest });
     }
-    this.logger.log(`Imported a ${format} log into pool ${pool.id}: ${result.leases} leases, ${result.denials} denials, ${result.duplicates} duplicates`);
+    this.logger.log(
+      `Imported a ${format} log of ${read.lines} lines into pool ${pool.id}: ${result.leases} leases, ${result.denials} denials, ${result.duplicates} duplicates; read ${readMs} ms, written ${written - started} ms, rollups ${Date.now() - written} ms`,
+    );
     return {
       importId: result.importId,
       format,
@@ -197,7 +212,7 @@ export class LicenseLogImportService {
     return found;
   }
 
-  /** The keys among these that no import of the pool recorded before; they are recorded now. */
+  /** The keys among these (denials') that no import of the pool recorded before; they are recorded now. */
   private async newKeys(manager: EntityManager, pool: PoolEntity, keys: string[]): Promise<Set<string>> {
     const fresh = new Set<string>();
     const distinct = [...new Set(keys)];
@@ -218,7 +233,8 @@ export class LicenseLogImportService {
     pool: PoolEntity,
     leases: { row: LogLease; app: CatalogAppEntity }[],
     principals: Map<string, string>,
-  ): Promise<void> {
+  ): Promise<Set<string>> {
+    const inserted = new Set<string>();
     for (let at = 0; at < leases.length; at += WRITE_BATCH) {
       const batch = leases.slice(at, at + WRITE_BATCH);
       const col = <T>(f: (m: { row: LogLease; app: CatalogAppEntity }) => T) => batch.map(f);
@@ -237,7 +253,7 @@ export class LicenseLogImportService {
         col((m) => (m.row.estimated ? ESTIMATED_REASON : IMPORTED_REASON)),
         col((m) => m.app.minimumChargeSeconds),
       ];
-      await manager.query(
+      const rows: { id: string }[] = await manager.query(
         `WITH u AS (
            SELECT * FROM unnest($4::uuid[], $5::uuid[], $6::uuid[], $7::text[], $8::int[], $9::int[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::int[])
              AS u(id, app_id, principal_id, host, credits, lease_seconds, s, e, reason, minimum)),
@@ -246,15 +262,25 @@ export class LicenseLogImportService {
                                credits, lease_seconds, fencing_token, epoch, state, acquired_at, expires_at, ended_at, credit_seconds, end_reason)
            SELECT u.id, $1, $2, u.app_id, u.principal_id, u.principal_id, $3, NULL, NULL, u.host, u.id, u.credits, u.lease_seconds, 0, 0, 'RELEASED',
                   u.s, u.e, u.e, u.credits * extract(epoch FROM (u.e - u.s)), u.reason
-           FROM u ON CONFLICT (id) DO NOTHING)
-         INSERT INTO lease_draws (id, organization_id, pool_id, app_id, opener_lease_id, principal_id, work_unit_id, team, credits, opened_at, ended_at,
-                                  credit_seconds, charged_credit_seconds, idle_credit_seconds, source)
-         SELECT u.id, $1, $2, u.app_id, u.id, u.principal_id, NULL, NULL, u.credits, u.s, u.e, u.credits * extract(epoch FROM (u.e - u.s)),
-                u.credits * greatest(extract(epoch FROM (u.e - u.s)), u.minimum), 0, 'imported'
-         FROM u ON CONFLICT (id) DO NOTHING`,
+           FROM u ON CONFLICT (id) DO NOTHING RETURNING id),
+         d AS (
+           INSERT INTO lease_draws (id, organization_id, pool_id, app_id, opener_lease_id, principal_id, work_unit_id, team, credits, opened_at, ended_at,
+                                    credit_seconds, charged_credit_seconds, idle_credit_seconds, source)
+           SELECT u.id, $1, $2, u.app_id, u.id, u.principal_id, NULL, NULL, u.credits, u.s, u.e, u.credits * extract(epoch FROM (u.e - u.s)),
+                  u.credits * greatest(extract(epoch FROM (u.e - u.s)), u.minimum), 0, 'imported'
+           FROM u JOIN l ON l.id = u.id)
+         SELECT id FROM l`,
         params,
       );
+      for (const r of rows) inserted.add(r.id);
     }
+    return inserted;
+  }
+
+  /** The pool's imported leases whose end is an estimate (few: the partial index finds them). */
+  private async estimatedLeases(manager: EntityManager, pool: PoolEntity): Promise<Set<string>> {
+    const rows: { id: string }[] = await manager.query(`SELECT id FROM leases WHERE pool_id = $1 AND end_reason = '${ESTIMATED_REASON}'`, [pool.id]);
+    return new Set(rows.map((r) => r.id));
   }
 
   private async insertDenials(
@@ -367,14 +393,10 @@ export async function readLog(format: LogFormat, timeZone: string, body: AsyncIt
     }
     out.length = 0;
   };
-  const line = (bytes: Buffer) => {
+  const line = (raw: string) => {
     lines += 1;
     if (lines > MAX_IMPORT_LINES) throw badLine(`An import may hold at most ${MAX_IMPORT_LINES} lines; split the log`, lines);
-    if (bytes.includes(0) || !isUtf8(bytes)) {
-      throw badLine(`Line ${lines} is not text (invalid UTF-8 or a NUL byte): send the log as it is, uncompressed or gzip`, lines);
-    }
-    let text = bytes.toString('utf8');
-    if (text.endsWith('\r')) text = text.slice(0, -1);
+    const text = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     // Blank lines are neither events nor skipped; the parser still sees them (RLM and lmstat blocks end at them).
     if (text.trim() === '') blanks += 1;
     else if (window.length < RECOGNITION_WINDOW) {
@@ -384,17 +406,33 @@ export async function readLog(format: LogFormat, timeZone: string, body: AsyncIt
     parser.feed(text, out);
     if (out.length > 0) drain();
   };
+  // Whole lines at a time: the bytes up to a chunk's last newline are checked as text at once
+  // (only a refused body is searched for its first bad line), then split.
+  const text = (bytes: Buffer): string => {
+    if (bytes.indexOf(0) < 0 && isUtf8(bytes)) return bytes.toString('utf8');
+    let start = 0;
+    for (let n = lines + 1; ; n++) {
+      const nl = bytes.indexOf(10, start);
+      const one = bytes.subarray(start, nl < 0 ? bytes.length : nl);
+      if (one.indexOf(0) >= 0 || !isUtf8(one)) {
+        throw badLine(`Line ${n} is not text (invalid UTF-8 or a NUL byte): send the log as it is, uncompressed or gzip`, n);
+      }
+      start = nl + 1;
+    }
+  };
   let carry: Buffer | null = null;
   for await (const chunk of body) {
     const buffer: Buffer = carry ? Buffer.concat([carry, chunk]) : chunk;
-    let start = 0;
-    for (let nl = buffer.indexOf(10, start); nl >= 0; nl = buffer.indexOf(10, start)) {
-      line(buffer.subarray(start, nl));
-      start = nl + 1;
+    const last = buffer.lastIndexOf(10);
+    if (last < 0) {
+      if (buffer.length > MAX_LINE_BYTES) throw badLine(`Line ${lines + 1} is longer than ${MAX_LINE_BYTES} bytes: is this a log?`, lines + 1);
+      carry = buffer;
+      continue;
     }
-    carry = start < buffer.length ? buffer.subarray(start) : null;
+    for (const one of text(buffer.subarray(0, last)).split('\n')) line(one);
+    carry = last + 1 < buffer.length ? buffer.subarray(last + 1) : null;
   }
-  if (carry && carry.length > 0) line(carry);
+  if (carry && carry.length > 0) line(text(carry));
   parser.end(out);
   drain();
   if (window.length === 0) throw badLine('The log is empty', 1);
