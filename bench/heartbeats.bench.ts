@@ -17,14 +17,13 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import Redis from 'ioredis';
-import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import type { AuthContext } from '../src/auth/auth-context';
 import { unlinkPrefix } from '../test/support/redis-keys';
 import { median } from './lease-store.bench';
+import { freshDatabase } from './bench-support';
 
 const ROOT = join(__dirname, '..');
-const ADMIN_URL = process.env.BENCH_ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const DATABASE = 'tokenpool_bench_heartbeats';
 const TURNS = Number(process.env.BENCH_TURNS ?? 6);
 const SLICE_MS = Number(process.env.BENCH_SLICE_MS ?? 400);
@@ -39,17 +38,6 @@ interface Row {
   now: number;
   before: number;
   ratio: number;
-}
-
-async function freshDatabase(): Promise<string> {
-  const admin = new Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS "${DATABASE}" WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE "${DATABASE}"`);
-  await admin.end();
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${DATABASE}`;
-  return url.toString();
 }
 
 /** `callers` loops, each heartbeating its own share of the leases in turn, for durationMs; heartbeats per second. */
@@ -85,7 +73,7 @@ async function gql(app: NestFastifyApplication, key: string, query: string, vari
 async function main(): Promise<void> {
   const prefix = `tpbench:hb${randomUUID().slice(0, 8)}`;
   Object.assign(process.env, {
-    DATABASE_URL: await freshDatabase(),
+    DATABASE_URL: await freshDatabase(DATABASE),
     DATABASE_CREATE: 'false',
     MIGRATIONS_RUN: 'false',
     REDIS_PREFIX: prefix,

@@ -23,12 +23,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import Redis from 'ioredis';
-import { Client } from 'pg';
 import { unlinkPrefix } from '../test/support/redis-keys';
 import { BUDGET_TARGET, formatBudgetTable, runBudgetBench } from './budget-store.bench';
 import { formatClusterTable, runClusterBench } from './cluster.bench';
 import { formatBatchHeartbeatsTable, runBatchHeartbeatsBench } from './heartbeats-batch.bench';
 import { formatBenchTable, median, runLeaseStoreBench } from './lease-store.bench';
+import { freshDatabase, waitForUrl } from './bench-support';
 
 const ROOT = join(__dirname, '..');
 const BASELINE_DIR = process.env.BASELINE_DIR ?? join(ROOT, '..', 'shared', 'bench');
@@ -38,7 +38,6 @@ const DURATION_S = Number(process.env.BENCH_SECONDS ?? 8);
 /** Each cell's BENCH_SECONDS is split into this many turns, interleaved with the other cells'. */
 const TURNS = Number(process.env.BENCH_TURNS ?? 4);
 const API_NODE_FLAGS = ['--max-semi-space-size=32'];
-const ADMIN_URL = process.env.BENCH_ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 interface HttpFigures {
   cyclesPerSecond: number;
@@ -58,20 +57,6 @@ interface CycleCell {
 
 function start(file: string, env: Record<string, string>, args: string[] = []): ChildProcess {
   return spawn(process.execPath, [...args, file], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
-}
-
-async function waitFor(url: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (
-      await fetch(url).then(
-        (r) => r.status < 500,
-        () => false,
-      )
-    )
-      return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not come up`);
 }
 
 /** Pairs of requests per connection: a check-out, then the check-in of the lease it returned. */
@@ -135,17 +120,6 @@ async function removeKeys(prefix: string): Promise<void> {
   }
 }
 
-async function freshDatabase(name: string): Promise<string> {
-  const admin = new Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE "${name}"`);
-  await admin.end();
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
 async function main(): Promise<void> {
   // BENCH_PART=store, http, cluster, heartbeats or budgets runs one of the five parts.
   const part = process.env.BENCH_PART;
@@ -188,8 +162,8 @@ async function main(): Promise<void> {
     : undefined;
   if (!plain) console.log(`skipped: the plain route's cells and the ratios to them, because ${NO_BASELINE}`);
   try {
-    await waitFor('http://127.0.0.1:3901/health/ready');
-    if (plain) await waitFor('http://127.0.0.1:3902/');
+    await waitForUrl('http://127.0.0.1:3901/health/ready', 500);
+    if (plain) await waitForUrl('http://127.0.0.1:3902/', 500);
     const auth = { authorization: `Bearer ${created.adminKey}` };
     const gql = async (query: string) =>
       (await (

@@ -25,6 +25,7 @@ import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../src/common/database/data-source';
 import { ComputeLedgerWriter, ComputeRow } from '../src/ledger/compute-ledger-writer';
 import { LedgerSealsService } from '../src/ledger-seals/ledger-seals.service';
+import { freshDatabase, waitForUrl } from './bench-support';
 
 const ROOT = join(__dirname, '..');
 const TURNS = Number(process.env.BENCH_TURNS ?? 4);
@@ -34,7 +35,6 @@ const TURN_MS = 3000;
 const STEADY_FROM_MS = 500;
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
 const BATCH = 500;
-const ADMIN_URL = process.env.BENCH_ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const PORT = 3911;
 const MODELS = ['gpt-a', 'gpt-b', 'claude-c', 'llama-d'];
 const SEAL_EVERY_MS = Number(process.env.BENCH_SEAL_EVERY_MS ?? 1000);
@@ -154,31 +154,6 @@ function rows(workUnitId: string, batch: number): ComputeRow[] {
     cost: null,
     occurredAt: new Date(now - i),
   }));
-}
-
-async function freshDatabase(name: string): Promise<string> {
-  const admin = new Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE "${name}"`);
-  await admin.end();
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
-async function waitFor(url: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (
-      await fetch(url).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not come up`);
 }
 
 /** 1. The floor: the same rows, one multi-row INSERT per batch, into a table with nothing on it. */
@@ -318,7 +293,7 @@ async function main(): Promise<void> {
   ) as { organizationId: string; adminKey: string };
   const api = start(join(ROOT, 'dist', 'main.js'), env);
   try {
-    await waitFor(`http://127.0.0.1:${PORT}/health/ready`);
+    await waitForUrl(`http://127.0.0.1:${PORT}/health/ready`);
     const gql = async (query: string) =>
       ((await post('/graphql', created.adminKey, JSON.stringify({ query }))) as { data: Record<string, Record<string, string>> }).data;
     const workUnitRef = 'bench-run';

@@ -13,41 +13,15 @@ import { createReadStream, mkdtempSync, rmSync, statSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { Client } from 'pg';
 import { generateFlexlmLog } from '../src/license-logs/generate-flexlm';
 import { parseLines } from '../src/license-logs/log-events';
+import { freshDatabase, waitForUrl } from './bench-support';
 
 const ROOT = join(__dirname, '..');
 const LINES = Number(process.env.BENCH_LINES ?? 1_000_000);
-const ADMIN_URL = process.env.BENCH_ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const PORT = 3913;
 const FEATURES = ['cad_pro', 'cad_std', 'fea_solver', 'cfd_solver', 'viz'];
 const TZ = 'Europe/Berlin';
-
-async function freshDatabase(name: string): Promise<string> {
-  const admin = new Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE "${name}"`);
-  await admin.end();
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
-async function waitFor(url: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (
-      await fetch(url).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not come up`);
-}
 
 async function gql(key: string, query: string, variables: Record<string, unknown> = {}): Promise<Record<string, { id: string }>> {
   const res = await fetch(`http://127.0.0.1:${PORT}/graphql`, {
@@ -112,7 +86,7 @@ async function main(): Promise<void> {
     }
   });
   try {
-    await waitFor(`http://127.0.0.1:${PORT}/health/ready`);
+    await waitForUrl(`http://127.0.0.1:${PORT}/health/ready`);
     const pool = (await gql(created.adminKey, 'mutation { createPool(input: { name: "flexnet", cap: 500 }) { id } }')).createPool.id;
     for (const [i, feature] of FEATURES.entries()) {
       await gql(created.adminKey, 'mutation($input: CreateAppInput!) { createApp(input: $input) { id } }', {

@@ -24,25 +24,14 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
+import { freshDatabase } from './bench-support';
 
 const ROOT = join(__dirname, '..');
 const execFileAsync = promisify(execFile);
-const ADMIN_URL = process.env.BENCH_ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const LEASES = Number(process.env.BENCH_LEASES ?? 1_000_000);
 const WORK_UNITS = Number(process.env.BENCH_WORK_UNITS ?? 250_000);
 const COMPUTE_ROWS = Number(process.env.BENCH_COMPUTE_ROWS ?? 4_000_000);
 const DAYS = 90;
-
-async function freshDatabase(name: string): Promise<string> {
-  const admin = new Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE "${name}"`);
-  await admin.end();
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
 
 async function timed<T>(label: string, work: () => Promise<T>): Promise<T> {
   return (await timedResult(label, work)).result;
