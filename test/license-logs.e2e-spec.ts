@@ -264,6 +264,38 @@ describe('license-log import', () => {
     expect((await post('syslog', pool.poolId, log)).body.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'format' });
   });
 
+  it('runs one import of a pool at a time: a second one while the first streams answers RATE_LIMITED', async () => {
+    const pool = await createPool(t, org.adminKey, { cap: 100, apps: [] });
+    await app(pool.poolId, `q-${pool.poolId.slice(0, 6)}`, 1, ['Q']);
+    await t.app.listen(0, '127.0.0.1');
+    const url = `${await t.app.getUrl()}/v1/imports/flexlm?poolId=${pool.poolId}`;
+    const headers = { 'content-type': 'text/plain', authorization: `Bearer ${org.adminKey}` };
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const encoder = new TextEncoder();
+    const body = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        controller.enqueue(encoder.encode(flexlmDay([' 9:00:00 (vd) OUT: "Q" quinn@h  ']).trimEnd() + '\n'));
+        await gate;
+        controller.enqueue(encoder.encode(' 9:30:00 (vd) IN: "Q" quinn@h  \n'));
+        controller.close();
+      },
+    });
+    const first = fetch(url, { method: 'POST', headers, body, duplex: 'half' } as RequestInit);
+    let second: Response | undefined;
+    for (let i = 0; i < 50 && second?.status !== 429; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      second = await fetch(url, { method: 'POST', headers, body: flexlmDay([' 9:40:00 (vd) OUT: "Q" rosa@h  ']) });
+    }
+    expect(second!.status).toBe(429);
+    expect(second!.headers.get('retry-after')).toBe('5');
+    expect(((await second!.json()) as { errors: { extensions: { code: string } }[] }).errors[0].extensions.code).toBe('RATE_LIMITED');
+    release();
+    const done = await first;
+    expect(done.status).toBe(200);
+    expect(((await done.json()) as Summary).leases).toBe(1);
+  });
+
   it('is for ADMIN keys of the pool’s organization', async () => {
     const pool = await createPool(t, org.adminKey, { cap: 100, apps: [] });
     const client = await t.principalWithKey(org.adminKey, 'CLIENT');
