@@ -7,7 +7,7 @@
  * `Time:` lines; between them a clock that goes back by more than an hour means midnight passed. Lines before the
  * first date are held back (up to MAX_PENDING) and dated backwards from it.
  */
-import type { LineParser, LogEvent, ParsedLine } from './log-events';
+import type { LineParser, LogEvent, ParsedLine } from './log-types';
 import { EventKeys, trimEnd } from './event-key';
 import type { ZoneClock } from './time-zone';
 

@@ -7,7 +7,7 @@
  * A snapshot whose query failed (`Error getting status: …`, or no `Feature usage info:` before the next snapshot or
  * the end) is not a snapshot: its header comes back as a recognized non-event, so leases run on to the next good one.
  */
-import type { LineParser, LogEvent, ParsedLine } from './log-events';
+import type { LineParser, LogEvent, ParsedLine } from './log-types';
 import { EventKeys, holdingKey, trimEnd } from './event-key';
 import type { ZoneClock } from './time-zone';
 

@@ -18,7 +18,7 @@
  * A DENY whose last_attempt is 0 is not a denial of the application (it will try another server; Reprise's own
  * advice is to report only last attempts): it comes back recognized, without an event.
  */
-import type { LineParser, LogEvent, ParsedLine } from './log-events';
+import type { LineParser, LogEvent, ParsedLine } from './log-types';
 import { EventKeys, trimEnd } from './event-key';
 import type { ZoneClock } from './time-zone';
 

@@ -1,4 +1,4 @@
-import type { LogEvent } from './log-events';
+import type { LogEvent } from './log-types';
 
 /** A lease read from a log: a checkout and its end (its check-in, or an estimate). */
 export interface LogLease {
