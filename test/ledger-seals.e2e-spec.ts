@@ -7,7 +7,9 @@ import { Client } from 'pg';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { ComputeLedgerWriter } from '../src/ledger/compute-ledger-writer';
+import { MetricsService } from '../src/common/metrics/metrics.service';
 import { LedgerSealJobsProcessor } from '../src/ledger-seals/ledger-seal-jobs.processor';
+import { LedgerSealMetricsService } from '../src/ledger-seals/ledger-seal-metrics.service';
 import { LedgerSealsService } from '../src/ledger-seals/ledger-seals.service';
 import { codeOf, TestApp } from './support/app';
 
@@ -270,16 +272,23 @@ describe('the sealed ledger', () => {
       expect(await verify(second.org.viewer.key)).toMatchObject({ ok: false, firstBrokenSeal: 2, reason: 'CHAIN_BROKEN' });
     });
 
-    it("the worker's daily check logs the break and sets the metric", async () => {
+    it("the worker's jobs: seals every organization with new rows; the daily check finds a break and sets the metric", async () => {
       const { org, sealTwoRows } = await sealedThrice();
+      const metrics = new LedgerSealMetricsService(new MetricsService());
+      const jobs = new LedgerSealJobsProcessor(t.app.get(LedgerSealsService), metrics);
+      // The seal job's sealing of every organization with new rows, here limited to this one (other
+      // test files' organizations are theirs to seal): the late row is sealed once, and only once.
+      await record(org.client.key, 1, 'late');
+      expect(await t.app.get(LedgerSealsService).sealAll({ organizationIds: [org.organizationId] })).toBe(1);
+      expect(await t.app.get(LedgerSealsService).sealAll({ organizationIds: [org.organizationId] })).toBe(0);
+      const seals = (await t.gql<{ ledgerSeals: Seal[] }>(org.adminKey, SEALS, { first: 1 })).data!.ledgerSeals;
+      expect(seals[0]).toMatchObject({ sequence: 4, rows: 1 });
+
       await tamper('UPDATE ledger_entries SET input_tokens = input_tokens + 1 WHERE id = $1', [sealTwoRows[0]]);
-      const jobs = new LedgerSealJobsProcessor(t.app.get(LedgerSealsService), {
-        seals: { inc: () => undefined },
-        broken: gauge(),
-        verifications: { inc: () => undefined },
-      } as never);
       expect(await jobs.verifyRecent(new Date(Date.now() - 60_000))).toBeGreaterThanOrEqual(1);
-      expect(brokenFor.get(org.organizationId)).toBe(1);
+      const broken = (await metrics.broken.get()).values.find((v) => v.labels.organization === org.organizationId);
+      expect(broken?.value).toBe(1);
+      expect((await metrics.verifications.get()).values.find((v) => v.labels.result === 'broken')?.value).toBeGreaterThanOrEqual(1);
     });
   });
 
@@ -352,11 +361,6 @@ describe('the sealed ledger', () => {
     await request(t.server).get('/exports/ledger-audit.jsonl').set('authorization', `Bearer ${org.client.key}`).expect(403);
   });
 });
-
-const brokenFor = new Map<string, number>();
-function gauge() {
-  return { set: (labels: { organization: string }, value: number) => brokenFor.set(labels.organization, value) };
-}
 
 function textParser(res: request.Response, callback: (err: Error | null, body: string) => void): void {
   let text = '';

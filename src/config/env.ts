@@ -253,7 +253,7 @@ export function parseConfig(env: Env): AppConfig {
     shutdownGraceSeconds: r.int('SHUTDOWN_GRACE_SECONDS', 25, 1, 600),
     rebuildGraceSeconds: r.int('REBUILD_GRACE_SECONDS', 30, 5, 3600),
     sweepIntervalMs: r.int('SWEEP_INTERVAL_MS', 2000, 100, 60_000),
-    ledgerSealIntervalSeconds: r.int('LEDGER_SEAL_INTERVAL_SECONDS', 3600, 60, 86_400),
+    ledgerSealIntervalSeconds: r.int('LEDGER_SEAL_INTERVAL_SECONDS', 3600, 0, 86_400),
     ledgerMaxFutureSeconds: r.int('LEDGER_MAX_FUTURE_SECONDS', 300, 0, 86_400),
     ledgerMaxEventAgeDays: r.int('LEDGER_MAX_EVENT_AGE_DAYS', 400, 1, 36_500),
     otlpBodyLimitBytes: r.int('OTLP_BODY_LIMIT_BYTES', 4 * 1_048_576, 1024, 64 * 1_048_576),
@@ -271,6 +271,11 @@ export function parseConfig(env: Env): AppConfig {
     denialCoalesceSeconds: r.int('DENIAL_COALESCE_SECONDS', 5, 0, 3600),
     instanceId: r.string('INSTANCE_ID', randomBytes(4).toString('hex')),
   };
+  if (config.ledgerSealIntervalSeconds > 0 && config.ledgerSealIntervalSeconds < 60) {
+    r.problems.push(
+      `LEDGER_SEAL_INTERVAL_SECONDS must be 0 (the worker seals nothing: sealLedger only) or from 60 to 86400, got "${config.ledgerSealIntervalSeconds}"`,
+    );
+  }
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
 }

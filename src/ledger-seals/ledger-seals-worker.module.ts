@@ -23,7 +23,10 @@ export class LedgerSealsWorkerModule implements OnModuleInit {
 
   onModuleInit(): void {
     const jobOptions = { attempts: 1, removeOnComplete: true, removeOnFail: 100 };
-    this.keeper.keepSchedule({ queue: this.queue, id: SEAL_LEDGERS_JOB, everyMs: this.config.ledgerSealIntervalSeconds * 1000, jobOptions });
+    // 0: sealing only on demand (sealLedger), e.g. by an outside scheduler.
+    if (this.config.ledgerSealIntervalSeconds > 0) {
+      this.keeper.keepSchedule({ queue: this.queue, id: SEAL_LEDGERS_JOB, everyMs: this.config.ledgerSealIntervalSeconds * 1000, jobOptions });
+    }
     this.keeper.keepSchedule({ queue: this.queue, id: VERIFY_LEDGER_SEALS_JOB, everyMs: DAY_MS, jobOptions });
   }
 }

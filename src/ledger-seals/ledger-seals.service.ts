@@ -87,14 +87,15 @@ export class LedgerSealsService {
     }
   }
 
-  /** Seals every organization that recorded something since its last seal; returns how many seals were made. */
-  async sealAll(): Promise<number> {
+  /** Seals every organization (or these) that recorded something since its last seal; returns how many seals were made. */
+  async sealAll(options: { organizationIds?: string[] } = {}): Promise<number> {
     const organizations: { organization_id: string }[] = await this.dataSource.query(
       `SELECT o.id AS organization_id FROM organizations o
-       WHERE EXISTS (SELECT 1 FROM ledger_entries e WHERE e.organization_id = o.id
+       WHERE ($1::uuid[] IS NULL OR o.id = ANY($1::uuid[])) AND EXISTS (SELECT 1 FROM ledger_entries e WHERE e.organization_id = o.id
                      AND e.tx_id >= coalesce((SELECT pg_snapshot_xmin(s.snapshot) FROM ledger_seals s WHERE s.organization_id = o.id
                                                ORDER BY s.sequence DESC LIMIT 1), '1'::xid8))
        ORDER BY o.id`,
+      [options.organizationIds ?? null],
     );
     let sealed = 0;
     for (const { organization_id: organizationId } of organizations) {
