@@ -129,9 +129,11 @@ export class LeasesService implements OnApplicationShutdown {
     const holder = await this.holder(auth, input.onBehalfOf);
     // What a retry with the same idempotency key must repeat (only kept when there is a key);
     // a borrow is told apart from a check-out of the same length.
-    const repeated: unknown[] = [pool.id, app.id, input.workUnitId ?? null, leaseSeconds, host, holder.id];
-    if (borrowed) repeated.push('borrow');
-    const requestHash = idempotencyKey ? createHash('sha256').update(JSON.stringify(repeated)).digest('hex') : null;
+    const requestHash = idempotencyKey
+      ? createHash('sha256')
+          .update(JSON.stringify([pool.id, app.id, input.workUnitId ?? null, leaseSeconds, host, holder.id, ...(borrowed ? ['borrow'] : [])]))
+          .digest('hex')
+      : null;
 
     if (idempotencyKey && requestHash) {
       const earlier = await this.records.findByIdempotencyKey(auth.organizationId, auth.keyId, idempotencyKey);

@@ -46,18 +46,7 @@ export function parseImportArgs(parsed: ParsedArgs): ImportArgs {
 export type ImportedFile = LicenseLogImportSummary & { file: string };
 
 /** The sums over every file imported (unmatched features merged, the earliest first and latest last event). */
-export interface ImportTotal {
-  files: number;
-  lines: number;
-  leases: number;
-  denials: number;
-  duplicates: number;
-  skippedLines: number;
-  estimatedEnds: number;
-  unmatchedFeatures: string[];
-  firstEvent: string | null;
-  lastEvent: string | null;
-}
+export type ImportTotal = Omit<LicenseLogImportSummary, 'importId' | 'format'> & { files: number };
 
 /** `import --json`'s document. `failed` names the file a refusal stopped at (the files after it were not sent). */
 export interface ImportDocument {
