@@ -75,8 +75,9 @@ async function decoded(payload: Readable, encoding: string | string[] | undefine
 }
 
 function answerError(reply: FastifyReply, error: unknown): FastifyReply {
-  // A refused import may leave most of its body unsent: the connection is closed after the answer rather than drained.
-  reply.header('connection', 'close');
+  // The rest of a refused body is left to Node, which discards it once the answer is sent, so
+  // a client still uploading reads the answer; closing the connection would cut its upload
+  // off before it could.
   if (error instanceof AppError) {
     if (error.code === 'RATE_LIMITED') reply.header('retry-after', String(error.extensions.retryAfterSeconds ?? 1));
     return reply.code(httpStatusFor(error.code)).send(errorBody(error.code, error.message, error.extensions));
