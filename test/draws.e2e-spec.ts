@@ -56,6 +56,24 @@ describe('ended draws', () => {
     expect(Number(draws[0].charged_credit_seconds)).toBe(3000);
   });
 
+  it('leaves every ended draw recorded when a sweep returns, even with another sweep reading the same events beside it', async () => {
+    const pool = await createPool(t, adminKey, { cap: 10, apps: [{ key: 'raced', cost: 1 }] });
+    const user = await t.principalWithKey(adminKey, 'CLIENT');
+    const sweeper = worker.get(LeaseSweepService);
+    const recorded = async (leaseId: string) => (await db.query('SELECT 1 FROM lease_draws WHERE opener_lease_id = $1', [leaseId])).length === 1;
+    const seen: boolean[] = [];
+    for (let round = 0; round < 10; round++) {
+      const lease = await checkout(user.key, { poolId: pool.poolId, app: pool.keyOf('raced') });
+      await t.gql(user.key, CHECKIN, { id: lease.id });
+      // Two sweeps of the stream only (the reconciliation pass would also find the draw):
+      // whichever returns first, the draw is recorded by then.
+      const sweep = () => sweeper.sweepPools([pool.poolId], { reconcile: false }).then(() => recorded(lease.id));
+      seen.push(...(await Promise.all([sweep(), sweep()])));
+    }
+    expect(seen).toEqual(Array(20).fill(true));
+    expect(await drawsOf(pool.poolId)).toHaveLength(10);
+  });
+
   it('charges the draw to the ledger once, on the work unit of the lease that opened it, at the pool price', async () => {
     const pool = await createPool(t, adminKey, { cap: 10, apps: [{ key: 'agent-tool', cost: 2, shareScope: 'WORK_UNIT', minimumChargeSeconds: 1800 }] });
     const agent = await t.principalWithKey(adminKey, 'CLIENT', { kind: 'AGENT' });

@@ -7,7 +7,6 @@ import { LeaseSweepService } from '../src/leases/lease-sweep.service';
 import { WorkerModule } from '../src/worker.module';
 import { TestApp } from './support/app';
 import { CHECKOUT, createPool, LeaseShape } from './support/catalog';
-import { waitFor } from './support/processes';
 
 /**
  * The sweep's reconciliation ends and charges from PostgreSQL what Redis dropped without a
@@ -51,14 +50,8 @@ describe('lease reconciliation', () => {
       .exec();
   }
 
-  /** Sweeps until `done` holds; a reconciliation pass comes every 15 sweeps, so this is bounded by count. */
-  async function sweepUntil(done: () => Promise<boolean>, what: string): Promise<void> {
-    const sweep = worker.get(LeaseSweepService);
-    await waitFor(async () => {
-      await sweep.sweepAll();
-      return done();
-    }, what);
-  }
+  /** A sweep of the pool with its reconciliation pass, as the schedule runs one every 15 sweeps. */
+  const reconcile = (poolId: string) => worker.get(LeaseSweepService).sweepPools([poolId]);
 
   it("expires and charges a lease whose expiry event was lost, and leaves active one that Redis holds although PostgreSQL's expiry lags", async () => {
     const pool = await createPool(t, adminKey, {
@@ -77,10 +70,10 @@ describe('lease reconciliation', () => {
     await db.query(`UPDATE leases SET acquired_at = now() - interval '3 minutes', expires_at = now() - interval '1 minute' WHERE id = ANY($1::uuid[])`, [
       [lost.id, held.id],
     ]);
-    await sweepUntil(async () => (await leaseRow(lost.id)).state === 'EXPIRED', 'the lost lease to expire');
+    await reconcile(pool.poolId);
     const row = await leaseRow(lost.id);
+    expect(row.state).toBe('EXPIRED');
     expect(row.ended_at?.getTime()).toBe(row.expires_at.getTime());
-    await sweepUntil(async () => (await licenseRows(lost.id)).length > 0, 'the lost lease to be charged');
     expect(await licenseRows(lost.id)).toEqual([{ source: 'reconciled' }]);
     expect((await leaseRow(held.id)).state).toBe('ACTIVE');
     expect(await licenseRows(held.id)).toEqual([]);
@@ -94,7 +87,7 @@ describe('lease reconciliation', () => {
     // The check-in's PostgreSQL step happened; its Redis step's event was lost.
     await db.query(`UPDATE leases SET state = 'RELEASED', ended_at = now(), credit_seconds = 0 WHERE id = $1`, [lease.id]);
     await dropWithoutEvent(pool.poolId, lease);
-    await sweepUntil(async () => (await licenseRows(lease.id)).length > 0, 'the draw to be charged');
+    await reconcile(pool.poolId);
     expect(await licenseRows(lease.id)).toEqual([{ source: 'reconciled' }]);
   });
 
@@ -111,11 +104,12 @@ describe('lease reconciliation', () => {
     await t.gql(user.key, 'mutation($id: ID!) { checkin(leaseId: $id) { state } }', { id: lingering.id });
     // A draw whose linger is over in PostgreSQL's eyes (a minute ago), while Redis still lets it linger.
     await db.query(`UPDATE leases SET acquired_at = now() - interval '20 minutes', ended_at = now() - interval '11 minutes' WHERE id = $1`, [lingering.id]);
-    // A second draw of the pool, lost, tells when a reconciliation pass has run.
+    // A second draw of the pool, lost: the reconciliation pass charges it, and it alone.
     const probe = await checkout(user.key, { poolId: pool.poolId, app: pool.keyOf('probe') });
     await db.query(`UPDATE leases SET state = 'RELEASED', ended_at = now() WHERE id = $1`, [probe.id]);
     await dropWithoutEvent(pool.poolId, probe);
-    await sweepUntil(async () => (await licenseRows(probe.id)).length > 0, 'the probe draw to be charged');
+    await reconcile(pool.poolId);
+    expect(await licenseRows(probe.id)).toEqual([{ source: 'reconciled' }]);
     expect(await licenseRows(lingering.id)).toEqual([]);
   });
 });

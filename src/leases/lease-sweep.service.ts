@@ -49,10 +49,29 @@ export class LeaseSweepService {
     private readonly reconciliation: LeaseReconciliationService,
   ) {}
 
+  /** The schedule's sweep: every pool, with the reconciliation pass every RESYNC_EVERY_SWEEPS sweeps. */
   async sweepAll(): Promise<SweepSummary> {
     const resync = this.sweeps++ % RESYNC_EVERY_SWEEPS === 0;
+    return this.sweepEach(await this.pools.listAll(), resync);
+  }
+
+  /**
+   * Sweeps these pools now, without waiting for the schedule's turn, with the reconciliation
+   * pass unless `reconcile` is false (unknown ids are skipped). Like every sweep, it returns
+   * once the events its pools' streams held when it began are recorded, whoever else sweeps
+   * them at the same time.
+   */
+  async sweepPools(poolIds: readonly string[], { reconcile = true }: { reconcile?: boolean } = {}): Promise<SweepSummary> {
+    const pools = await Promise.all(poolIds.map((id) => this.pools.findById(id)));
+    return this.sweepEach(
+      pools.filter((p): p is PoolEntity => p !== null),
+      reconcile,
+    );
+  }
+
+  private async sweepEach(pools: readonly PoolEntity[], resync: boolean): Promise<SweepSummary> {
     const summary: SweepSummary = { pools: 0, expired: 0, recorded: 0, rebuilt: 0 };
-    for (const pool of await this.pools.listAll()) {
+    for (const pool of pools) {
       summary.pools += 1;
       try {
         await this.sweepPool(pool, resync, summary);
@@ -77,8 +96,14 @@ export class LeaseSweepService {
     summary.expired += expired;
     // Looked up before the stream is read to its end, recorded after (see the reconciliation).
     const unreported = resync ? await this.reconciliation.unreportedDraws(pool) : [];
-    summary.recorded += await this.recordEvents(pool.id, true);
+    // New events first, then the pending ones: those a crashed sweep read and never
+    // acknowledged, and those a sweep running beside this one (another worker, or a second
+    // call in this process) has read and is still recording. Recording is idempotent, so an
+    // event both record is charged once; and a sweep that returns leaves every event its
+    // stream held at its start recorded (acknowledged only after the write), where reading
+    // the pending ones first let a concurrent sweep take the new ones in between.
     summary.recorded += await this.recordEvents(pool.id, false);
+    summary.recorded += await this.recordEvents(pool.id, true);
     summary.recorded += await this.draws.recordAll(unreported);
     this.metrics.observePool(pool.id, await this.store.status(pool.id));
   }

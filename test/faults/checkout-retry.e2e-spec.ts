@@ -78,7 +78,7 @@ describe('an idempotent check-out retried after a failure in the middle of it', 
       const checkinTo = Date.now();
 
       worker = await NestFactory.createApplicationContext(WorkerModule, { logger: false });
-      await worker.get(LeaseSweepService).sweepAll();
+      await worker.get(LeaseSweepService).sweepPools([pool.poolId]);
       const draws = await db.query<DrawRow[]>('SELECT id, opened_at, ended_at FROM lease_draws WHERE opener_lease_id = $1', [lease!.id]);
       // The retry's draw: charged once, from its grant to its check-in.
       const own = draws.filter((d) => d.id === row.draw_id);
