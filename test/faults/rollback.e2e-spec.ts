@@ -56,10 +56,6 @@ describe('a Redis that goes back in time under load', () => {
       const pool = await createLoadPool(t, apis[0], { cap: CAP, apps: LOAD_APPS, principals: 20 });
       const store = new LeaseStore(control, `${process.env.REDIS_PREFIX}:lease`);
       const base = store.keys(pool.poolId).base;
-      const load = runLoad(
-        { apis: () => apis, keys: pool.keys, poolId: pool.poolId, apps: pool.appKeys, leaseSeconds: LEASE_SECONDS, waitingShare: 0.2 },
-        { clients: 60, durationMs: 14_000 },
-      );
       const chaos = (async () => {
         await sleep(3_000);
         const snapshot = await snapshotPool(control, base);
@@ -69,6 +65,11 @@ describe('a Redis that goes back in time under load', () => {
         await rollBackPool(control, base, snapshot);
         return { epoch, grantsBefore, at: Date.now() };
       })();
+      // Load until 9 s after the rollback, however late it came: the pool must grant again.
+      const load = runLoad(
+        { apis: () => apis, keys: pool.keys, poolId: pool.poolId, apps: pool.appKeys, leaseSeconds: LEASE_SECONDS, waitingShare: 0.2 },
+        { clients: 60, durationMs: 14_000, until: chaos.then((r) => r.at + 9_000) },
+      );
       const [{ history, stats }, rolledBack] = await Promise.all([load, chaos]);
       console.log(`rollback: ${JSON.stringify(stats)}`);
 

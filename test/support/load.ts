@@ -41,22 +41,32 @@ async function call(target: LoadTarget, key: string, query: string, variables: R
 }
 
 /**
- * Runs `clients` concurrent clients until `durationMs` has passed: each checks out a random
+ * Runs `clients` concurrent clients until `durationMs` has passed (and, with `until`, until
+ * the time it resolves to: a load that must go on for a while after a fault however late the
+ * fault came on a loaded machine): each checks out a random
  * app (from one of two hosts, sometimes waiting in the queue; clients that share a key share
  * the draws of sharing apps), holds it a little (heartbeating now and then), and checks it in, or sometimes walks
  * away and lets it expire. Every answer is recorded for the history checker.
  */
 export async function runLoad(
   target: LoadTarget,
-  options: { clients: number; durationMs: number },
+  options: { clients: number; durationMs: number; until?: Promise<number> },
 ): Promise<{ history: History; stats: LoadStats; acknowledged: string[] }> {
   const history: History = { grants: [], ends: [] };
   const stats: LoadStats = { checkouts: 0, granted: 0, denied: 0, unavailable: 0, failed: 0, checkins: 0, heartbeats: 0 };
-  const stopAt = Date.now() + options.durationMs;
+  let stopAt = Date.now() + options.durationMs;
+  let awaitingUntil = options.until !== undefined;
+  options.until?.then(
+    (at) => {
+      stopAt = Math.max(stopAt, at);
+      awaitingUntil = false;
+    },
+    () => (awaitingUntil = false),
+  );
 
   async function client(index: number): Promise<void> {
     const me = target.keys[index % target.keys.length];
-    while (Date.now() < stopAt) {
+    while (awaitingUntil || Date.now() < stopAt) {
       const requestedAt = Date.now();
       stats.checkouts += 1;
       const waitSeconds = Math.random() < (target.waitingShare ?? 0) ? 1 : undefined;
