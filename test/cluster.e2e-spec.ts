@@ -156,7 +156,7 @@ describe('Redis Cluster', () => {
       expect(await store.status(pool.poolId)).toMatchObject({ inUse: 0, activeLeases: 0 });
     }
     // The changes of pools[0] in the loop, made through both replicas, reached api 1's subscriber too.
-    await waitFor(async () => heard.events.length > heardBefore, 'api 1 to hear the changes of pools[0]', 10_000);
+    await waitFor(async () => heard.events.length > heardBefore, 'api 1 to hear the changes of pools[0]', 30_000);
 
     // The fair queue on each primary: a check-out waiting on api 1 in a full pool is granted
     // when a lease is checked in through api 0.
@@ -166,7 +166,7 @@ describe('Redis Cluster', () => {
         const held = [];
         for (let i = 0; i < 4; i++) held.push(await checkout(apis[0], pool));
         const waiting = gql<Lease>(apis[1], CHECKOUT, { input: { poolId: pool.poolId, app: pool.appKey, waitSeconds: 30 } });
-        await waitFor(async () => (await store.status(pool.poolId)).queued === 1, `a check-out queued in pool ${pool.poolId}`, 10_000);
+        await waitFor(async () => (await store.status(pool.poolId)).queued === 1, `a check-out queued in pool ${pool.poolId}`, 30_000);
         await gql<Lease>(apis[0], CHECKIN, { id: held[0].id });
         const granted = await waiting;
         expect(BigInt(granted.fencingToken)).toBeGreaterThan(BigInt(held[3].fencingToken));

@@ -139,7 +139,7 @@ describe('heartbeats: many leases in one call, each answered on its own', () => 
       expect(res.data!.heartbeats.filter((x) => x.code === null)).toHaveLength(500);
       // MONITOR shows a command a moment after it ran (longer on a loaded machine); then a
       // little more time for any further call the API might have made to show too.
-      await waitFor(async () => calls().length >= 2, 'MONITOR to show the heartbeats calls', 10_000);
+      await waitFor(async () => calls().length >= 2, 'MONITOR to show the heartbeats calls', 30_000);
       await new Promise((r) => setTimeout(r, 500));
     } finally {
       monitor.disconnect();

@@ -176,7 +176,7 @@ describe('MCP server over Streamable HTTP', () => {
         stdio: ['ignore', 'pipe', 'pipe'],
       }),
     );
-    await waitFor(async () => child.output.includes('"leaseId"'), 'the child holding a lease', 15_000);
+    await waitFor(async () => child.output.includes('"leaseId"'), 'the child holding a lease', 30_000);
     expect(await inUse()).toBe(6);
     const killedAt = Date.now();
     child.signal('SIGKILL');
@@ -307,7 +307,7 @@ describe('MCP server over Streamable HTTP', () => {
 
     const other = (await connect(tenant.clientKey)).client;
     const out = await call(other, 'checkout', { pool: tenant.poolId, app: tenant.app });
-    await waitFor(async () => updates.includes(uri) && updates.includes('tokenpool://pools'), 'resource-updated notifications', 5000);
+    await waitFor(async () => updates.includes(uri) && updates.includes('tokenpool://pools'), 'resource-updated notifications', 30_000);
     await call(other, 'checkin', { leaseId: (out.structuredContent!.lease as { leaseId: string }).leaseId });
   });
 });

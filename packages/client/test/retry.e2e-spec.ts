@@ -35,7 +35,7 @@ describe('SDK check-out retries', () => {
     const { client, sent } = countingClient({ url: `http://127.0.0.1:${proxy.port}`, apiKey: world.adminKey }, 'mutation Checkout');
     const checkout = client.checkout({ poolId, app: appKey, leaseSeconds: 60 });
     for (let attempt = 1; attempt <= 2; attempt++) {
-      await waitFor(async () => sent.length >= attempt, `check-out attempt ${attempt}`, 10_000);
+      await waitFor(async () => sent.length >= attempt, `check-out attempt ${attempt}`, 30_000);
       await new Promise((r) => setTimeout(r, 300));
       await proxy.cut();
       await proxy.restore();

@@ -22,7 +22,7 @@ describe('SDK watchPools, refreshProof and the ledger helpers', () => {
       10_000,
     );
     const lease = await world.admin.checkout({ poolId: b.poolId, app: b.appKey });
-    await waitFor(async () => heard.some((p) => p.id === b.poolId && p.inUse === 3), 'pool b at 3 in use', 5_000);
+    await waitFor(async () => heard.some((p) => p.id === b.poolId && p.inUse === 3), 'pool b at 3 in use', 30_000);
     const seen = heard.find((p) => p.id === b.poolId && p.inUse === 3)!;
     expect(seen).toMatchObject({ cap: 10, available: 7, activeLeases: 1, queueLength: 0, apps: [{ key: b.appKey, cost: 3 }] });
     stop();
@@ -46,7 +46,7 @@ describe('SDK watchPools, refreshProof and the ledger helpers', () => {
       await probe.release();
       return heard.slice(before).some((p) => p.id === poolId);
     };
-    await waitFor(changeHeard, 'the first subscription', 10_000);
+    await waitFor(changeHeard, 'the first subscription', 30_000);
     expect(proxy.connections()).toBe(1); // the WebSocket: nothing else goes through the proxy
     expect(connects).toBe(1);
     // A second watch on the open socket is told at once that it is live.
@@ -54,7 +54,7 @@ describe('SDK watchPools, refreshProof and the ledger helpers', () => {
     const stopSecond = watcher.watchPools(() => undefined, { onConnected: () => (secondConnects += 1) });
     await waitFor(async () => secondConnects === 1, 'the second watch told the socket is open', 2_000);
     proxy.drop();
-    await waitFor(changeHeard, 'the subscription after the drop', 15_000);
+    await waitFor(changeHeard, 'the subscription after the drop', 30_000);
     expect(proxy.connections()).toBe(2); // heard over a new socket
     // Both watches were told of the reconnect, so they can read what they missed.
     expect({ connects, secondConnects }).toEqual({ connects: 2, secondConnects: 2 });
@@ -72,7 +72,7 @@ describe('SDK watchPools, refreshProof and the ledger helpers', () => {
     const seen: { proof: string | null; expiresAt: number }[] = [];
     const off = lease.onHeartbeat((l) => seen.push({ proof: l.proof, expiresAt: l.expiresAt.getTime() }));
     lease.setIdle(true); // its heartbeats now go as heartbeats(idle: true), still selecting the proof
-    await waitFor(async () => seen.length >= 2, 'two heartbeats', 8_000);
+    await waitFor(async () => seen.length >= 2, 'two heartbeats', 30_000);
     off();
     expect(seen[1].proof).not.toBe(first);
     expect((await world.admin.verifyProof(seen[1].proof!)).exp).toBeGreaterThan(firstExp);
