@@ -11,6 +11,7 @@ import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { createBenchOrganization } from './bench-support';
 import { median } from './lease-store.bench';
 
 const ROOT = join(__dirname, '..');
@@ -79,9 +80,7 @@ export async function runBatchHeartbeatsBench(options: {
   nodeFlags: string[];
 }): Promise<BatchHeartbeatsRow> {
   const env = { ...options.env, PORT: String(options.port) };
-  const created = JSON.parse(execFileSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'org', 'create', 'bench-heartbeats'], { env }).toString()) as {
-    adminKey: string;
-  };
+  const created = createBenchOrganization(env, 'bench-heartbeats');
   const child: ChildProcess = spawn(process.execPath, [...options.nodeFlags, join(ROOT, 'dist', 'main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${options.port}`;
   try {

@@ -18,7 +18,7 @@
  * The baseline scripts are not in this repository: BASELINE_DIR, by default ../shared/bench
  * beside the clone. Without them it runs what needs no baseline and says what it skipped.
  */
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
@@ -28,7 +28,7 @@ import { BUDGET_TARGET, formatBudgetTable, runBudgetBench } from './budget-store
 import { formatClusterTable, runClusterBench } from './cluster.bench';
 import { formatBatchHeartbeatsTable, runBatchHeartbeatsBench } from './heartbeats-batch.bench';
 import { formatBenchTable, median, runLeaseStoreBench } from './lease-store.bench';
-import { freshDatabase, waitForUrl } from './bench-support';
+import { benchApiEnv, createBenchOrganization, freshDatabase, waitForUrl } from './bench-support';
 
 const ROOT = join(__dirname, '..');
 const BASELINE_DIR = process.env.BASELINE_DIR ?? join(ROOT, '..', 'shared', 'bench');
@@ -142,18 +142,8 @@ async function main(): Promise<void> {
 
   console.log(`\n2. End to end over HTTP, ${DURATION_S} s per cell in ${TURNS} turns, check-out + check-in cycles/s (medians of the turns)`);
   const databaseUrl = await freshDatabase('tokenpool_bench');
-  const env = {
-    DATABASE_URL: databaseUrl,
-    REDIS_PREFIX: 'tpbench:api',
-    LOG_LEVEL: 'warn',
-    RATE_LIMIT_PER_KEY: '10000000',
-    METRICS_PORT: '0',
-    PORT: '3901',
-    HOST: '127.0.0.1',
-  };
-  const created = JSON.parse(
-    execFileSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'org', 'create', 'bench'], { env: { ...process.env, ...env } }).toString(),
-  );
+  const env = benchApiEnv({ databaseUrl, redisPrefix: 'tpbench:api', port: 3901 });
+  const created = createBenchOrganization(env);
   // The API runs as shipped (Dockerfile, Helm, npm start), and the plain route with the same V8 flags.
   const api = start(join(ROOT, 'dist', 'main.js'), env, API_NODE_FLAGS);
   // The plain route runs the baseline scripts: without them only the GraphQL cells run.

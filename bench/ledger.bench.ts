@@ -17,7 +17,7 @@
  * insert. Uses its own database (tokenpool_bench_ledger, recreated) and Redis key prefix;
  * everything it starts, it stops.
  */
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -25,7 +25,7 @@ import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../src/common/database/data-source';
 import { ComputeLedgerWriter, ComputeRow } from '../src/ledger/compute-ledger-writer';
 import { LedgerSealsService } from '../src/ledger-seals/ledger-seals.service';
-import { freshDatabase, waitForUrl } from './bench-support';
+import { benchApiEnv, createBenchOrganization, freshDatabase, waitForUrl } from './bench-support';
 
 const ROOT = join(__dirname, '..');
 const TURNS = Number(process.env.BENCH_TURNS ?? 4);
@@ -278,19 +278,8 @@ function start(file: string, env: Record<string, string>): ChildProcess {
 
 async function main(): Promise<void> {
   const databaseUrl = await freshDatabase('tokenpool_bench_ledger');
-  const env = {
-    NODE_ENV: 'production',
-    DATABASE_URL: databaseUrl,
-    REDIS_PREFIX: 'tpbench:ledger',
-    LOG_LEVEL: 'warn',
-    RATE_LIMIT_PER_KEY: '10000000',
-    METRICS_PORT: '0',
-    PORT: String(PORT),
-    HOST: '127.0.0.1',
-  };
-  const created = JSON.parse(
-    execFileSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'org', 'create', 'bench'], { env: { ...process.env, ...env } }).toString(),
-  ) as { organizationId: string; adminKey: string };
+  const env = { NODE_ENV: 'production', ...benchApiEnv({ databaseUrl, redisPrefix: 'tpbench:ledger', port: PORT }) };
+  const created = createBenchOrganization(env);
   const api = start(join(ROOT, 'dist', 'main.js'), env);
   try {
     await waitForUrl(`http://127.0.0.1:${PORT}/health/ready`);

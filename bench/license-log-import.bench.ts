@@ -8,14 +8,14 @@
  * database (tokenpool_bench_import, recreated) and Redis prefix; stops what it starts.
  * Target: the first import at 50,000 lines/s or more.
  */
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { createReadStream, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { generateFlexlmLog } from '../src/license-logs/generate-flexlm';
 import { parseLines } from '../src/license-logs/log-events';
-import { freshDatabase, waitForUrl } from './bench-support';
+import { benchApiEnv, createBenchOrganization, freshDatabase, waitForUrl } from './bench-support';
 
 const ROOT = join(__dirname, '..');
 const LINES = Number(process.env.BENCH_LINES ?? 1_000_000);
@@ -61,19 +61,8 @@ async function main(): Promise<void> {
   const parseSeconds = (performance.now() - parseStarted) / 1000;
 
   const databaseUrl = await freshDatabase('tokenpool_bench_import');
-  const env = {
-    NODE_ENV: 'production',
-    DATABASE_URL: databaseUrl,
-    REDIS_PREFIX: 'tpbench:import',
-    LOG_LEVEL: 'info',
-    RATE_LIMIT_PER_KEY: '10000000',
-    METRICS_PORT: '0',
-    PORT: String(PORT),
-    HOST: '127.0.0.1',
-  };
-  const created = JSON.parse(
-    execFileSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'org', 'create', 'bench'], { env: { ...process.env, ...env } }).toString(),
-  ) as { organizationId: string; adminKey: string };
+  const env = { NODE_ENV: 'production', ...benchApiEnv({ databaseUrl, redisPrefix: 'tpbench:import', port: PORT, logLevel: 'info' }) };
+  const created = createBenchOrganization(env);
   const api: ChildProcess = spawn(process.execPath, [join(ROOT, 'dist', 'main.js')], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
-import { freshDatabase } from './bench-support';
+import { createBenchOrganization, freshDatabase } from './bench-support';
 
 const ROOT = join(__dirname, '..');
 const execFileAsync = promisify(execFile);
@@ -454,7 +454,7 @@ async function main(): Promise<void> {
   };
   Object.assign(process.env, env);
   execFileSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'migrate'], { env: process.env, stdio: 'ignore' });
-  const created = JSON.parse(execFileSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'org', 'create', 'bench'], { env: process.env }).toString());
+  const created = createBenchOrganization(process.env);
   const db = new Client({ connectionString: databaseUrl });
   await db.connect();
   const poolId = await generateHistory(db, created.organizationId);

@@ -3,25 +3,12 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
+import type { ImportSummary } from '../src/license-logs/license-log-import.service';
 import { TestApp } from './support/app';
 import { createPool } from './support/catalog';
 
 const FIXTURES = join(__dirname, 'fixtures', 'license-logs');
 const fixture = (name: string) => readFileSync(join(FIXTURES, name), 'utf8');
-
-interface Summary {
-  importId: string;
-  format: string;
-  lines: number;
-  leases: number;
-  denials: number;
-  duplicates: number;
-  skippedLines: number;
-  estimatedEnds: number;
-  unmatchedFeatures: string[];
-  firstEvent: string | null;
-  lastEvent: string | null;
-}
 
 const SHELFWARE = `query($p: ID!, $from: DateTime!, $to: DateTime!) {
   shelfwareReport(poolId: $p, from: $from, to: $to) { peakInUse averageInUse unusedCreditHours denials falseDenials suggestedCap cap }
@@ -71,10 +58,10 @@ describe('license-log import', () => {
     poolId: string,
     body: string | Buffer,
     options: { tz?: string; headers?: Record<string, string> } = {},
-  ): Promise<Summary> {
+  ): Promise<ImportSummary> {
     const res = await post(format, poolId, body, options);
     if (res.status !== 200) throw new Error(`${res.status}: ${res.text}`);
-    return res.body as Summary;
+    return res.body as ImportSummary;
   }
 
   async function app(poolId: string, key: string, cost: number, externalNames: string[] = []): Promise<string> {
@@ -293,7 +280,7 @@ describe('license-log import', () => {
     release();
     const done = await first;
     expect(done.status).toBe(200);
-    expect(((await done.json()) as Summary).leases).toBe(1);
+    expect(((await done.json()) as ImportSummary).leases).toBe(1);
   });
 
   it('is for ADMIN keys of the pool’s organization', async () => {

@@ -3,8 +3,8 @@ import { createGunzip } from 'node:zlib';
 import { Logger } from '@nestjs/common';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RequestAuthService } from '../auth/request-auth.service';
-import { AppError, errorBody, httpStatusFor } from '../common/errors/app-error';
-import { isDependencyDown } from '../common/errors/dependency-errors';
+import { AppError, errorBody } from '../common/errors/app-error';
+import { answerRouteError } from '../common/errors/route-errors';
 import { LicenseLogImportService } from './license-log-import.service';
 
 export const IMPORT_PATH = '/v1/imports/:format';
@@ -78,19 +78,6 @@ function answerError(reply: FastifyReply, error: unknown): FastifyReply {
   // The rest of a refused body is left to Node, which discards it once the answer is sent, so
   // a client still uploading reads the answer; closing the connection would cut its upload
   // off before it could.
-  if (error instanceof AppError) {
-    if (error.code === 'RATE_LIMITED') reply.header('retry-after', String(error.extensions.retryAfterSeconds ?? 1));
-    return reply.code(httpStatusFor(error.code)).send(errorBody(error.code, error.message, error.extensions));
-  }
   if (error instanceof TooLarge) return reply.code(413).send(errorBody('BAD_REQUEST', error.message, { max: MAX_IMPORT_BYTES }));
-  if (isDependencyDown(error)) {
-    return reply
-      .code(503)
-      .header('retry-after', '2')
-      .send(errorBody('UNAVAILABLE', 'A storage dependency is unreachable; retry shortly', { retryAfterSeconds: 2 }));
-  }
-  const status = (error as { statusCode?: number }).statusCode;
-  if (typeof status === 'number' && status >= 400 && status < 500) return reply.code(status).send(errorBody('BAD_REQUEST', (error as Error).message));
-  logger.error({ err: error }, 'Unexpected fault in POST /v1/imports');
-  return reply.code(500).send(errorBody('INTERNAL_SERVER_ERROR', 'Internal server error'));
+  return answerRouteError(reply, error, { name: 'POST /v1/imports', logger });
 }

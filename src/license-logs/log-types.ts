@@ -7,39 +7,26 @@ export interface LineInfo {
   key: string;
 }
 
+/** Who used how many of which feature, and when: what every checkout, check-in, denial and holding names. */
+export interface LicenseUse {
+  at: number;
+  vendor: string | null;
+  feature: string;
+  user: string;
+  host: string;
+  count: number;
+}
+
 export type LogEvent =
-  | ({
-      kind: 'OUT';
-      at: number;
-      vendor: string | null;
-      feature: string;
-      user: string;
-      host: string;
-      count: number;
-      handle: string | null;
-    } & LineInfo)
+  | ({ kind: 'OUT'; handle: string | null } & LicenseUse & LineInfo)
   | ({
       kind: 'IN';
-      at: number;
-      vendor: string | null;
-      feature: string;
-      user: string;
-      host: string;
-      count: number;
       handle: string | null;
       /** Added: why the license came back, when the log says (FlexNet `(INACTIVE)`, `(SHUTDOWN)`; RLM's `why` code as text). */
       reason: string | null;
-    } & LineInfo)
-  | ({
-      kind: 'DENIED';
-      at: number;
-      vendor: string | null;
-      feature: string;
-      user: string;
-      host: string;
-      count: number;
-      reason: string;
-    } & LineInfo)
+    } & LicenseUse &
+      LineInfo)
+  | ({ kind: 'DENIED'; reason: string } & LicenseUse & LineInfo)
   // The daemon (vendor; null = lmgrd/the whole server) (re)started or stopped: every lease it held ends at `at`.
   | ({
       kind: 'RESTART';
@@ -50,19 +37,9 @@ export type LogEvent =
     } & LineInfo)
   // lmstat: a snapshot starts (its time); the HELD lines that follow belong to it.
   | ({ kind: 'SNAPSHOT'; at: number } & LineInfo)
-  // lmstat: one user line of the current snapshot (since = its "start" time).
-  | ({
-      kind: 'HELD';
-      at: number;
-      feature: string;
-      user: string;
-      host: string;
-      count: number;
-      handle: string | null;
-      since: number;
-      /** Added: the vendor daemon named in the feature's block (`"f" v1.0, vendor: V`), when shown. */
-      vendor: string | null;
-    } & LineInfo);
+  // lmstat: one user line of the current snapshot (since = its "start" time; vendor = the
+  // daemon named in the feature's block, `"f" v1.0, vendor: V`, when shown).
+  | ({ kind: 'HELD'; handle: string | null; since: number } & LicenseUse & LineInfo);
 
 export type LogEventKind = LogEvent['kind'];
 

@@ -3,8 +3,8 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RequestAuthService } from '../auth/request-auth.service';
-import { AppError, errorBody, httpStatusFor } from '../common/errors/app-error';
-import { isDependencyDown } from '../common/errors/dependency-errors';
+import { AppError, errorBody } from '../common/errors/app-error';
+import { answerRouteError } from '../common/errors/route-errors';
 import { McpSessionsService } from './mcp-sessions.service';
 import type { McpSession } from './mcp-session';
 
@@ -83,22 +83,8 @@ export class McpHttpRoute implements OnModuleInit {
 }
 
 function answerError(reply: FastifyReply, error: unknown): FastifyReply {
-  if (error instanceof AppError) {
-    if (typeof error.extensions.retryAfterSeconds === 'number') reply.header('retry-after', String(error.extensions.retryAfterSeconds));
-    return reply.code(httpStatusFor(error.code)).send(errorBody(error.code, error.message, error.extensions));
-  }
-  const fastifyError = error as FastifyError;
-  if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+  if ((error as FastifyError).code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
     return reply.code(413).send(errorBody('BAD_REQUEST', 'The body is larger than BODY_LIMIT_BYTES', { limit: 'BODY_LIMIT_BYTES' }));
   }
-  if (isDependencyDown(error)) {
-    return reply
-      .code(503)
-      .header('retry-after', '2')
-      .send(errorBody('UNAVAILABLE', 'A storage dependency is unreachable; retry shortly', { retryAfterSeconds: 2 }));
-  }
-  const status = fastifyError.statusCode;
-  if (typeof status === 'number' && status >= 400 && status < 500) return reply.code(status).send(errorBody('BAD_REQUEST', fastifyError.message));
-  logger.error({ err: error }, 'Unexpected fault in /mcp');
-  return reply.code(500).send(errorBody('INTERNAL_SERVER_ERROR', 'Internal server error'));
+  return answerRouteError(reply, error, { name: '/mcp', logger });
 }

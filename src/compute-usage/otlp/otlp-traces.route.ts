@@ -4,8 +4,8 @@ import { Logger } from '@nestjs/common';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Role } from '../../auth/role';
 import { RequestAuthService } from '../../auth/request-auth.service';
-import { AppError, errorBody, httpStatusFor } from '../../common/errors/app-error';
-import { isDependencyDown } from '../../common/errors/dependency-errors';
+import { AppError, errorBody } from '../../common/errors/app-error';
+import { answerRouteError } from '../../common/errors/route-errors';
 import { OtlpLimitExceeded } from './otlp-limits';
 import { encodeTraceResponse } from './otlp-protobuf';
 import { OtlpBody, OtlpTracesService } from './otlp-traces.service';
@@ -96,23 +96,11 @@ function inflateWithin(payload: Readable, limit: number): Readable {
 }
 
 function answerError(reply: FastifyReply, error: unknown, bodyLimit: number): FastifyReply {
-  if (error instanceof AppError) {
-    if (error.code === 'RATE_LIMITED') reply.header('retry-after', String(error.extensions.retryAfterSeconds ?? 1));
-    const status = error instanceof OtlpLimitExceeded ? error.statusCode : httpStatusFor(error.code);
-    return reply.code(status).send(errorBody(error.code, error.message, error.extensions));
-  }
+  if (error instanceof OtlpLimitExceeded) return reply.code(error.statusCode).send(errorBody(error.code, error.message, error.extensions));
   if ((error as FastifyError).code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
     return reply
       .code(413)
       .send(errorBody('BAD_REQUEST', `The body is more than ${bodyLimit} bytes (OTLP_BODY_LIMIT_BYTES)`, { limit: 'OTLP_BODY_LIMIT_BYTES', max: bodyLimit }));
   }
-  if (isDependencyDown(error))
-    return reply
-      .code(503)
-      .header('retry-after', '2')
-      .send(errorBody('UNAVAILABLE', 'A storage dependency is unreachable; retry shortly', { retryAfterSeconds: 2 }));
-  const status = (error as { statusCode?: number }).statusCode;
-  if (typeof status === 'number' && status >= 400 && status < 500) return reply.code(status).send(errorBody('BAD_REQUEST', (error as Error).message));
-  logger.error({ err: error }, 'Unexpected fault in POST /v1/traces');
-  return reply.code(500).send(errorBody('INTERNAL_SERVER_ERROR', 'Internal server error'));
+  return answerRouteError(reply, error, { name: 'POST /v1/traces', logger });
 }
