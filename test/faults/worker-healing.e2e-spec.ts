@@ -103,6 +103,9 @@ describe('worker healing', () => {
       const chaos = (async () => {
         await sleep(4000);
         await s.world.redis.server.stop();
+        // Down for a second, so the load surely meets the outage (a restart in a few
+        // milliseconds could fall between a slow machine's requests).
+        await sleep(1000);
         s.world.redis.server = (await startPrivateRedis([], s.world.redis.port)).server;
         await schedulesRun(s.world.redis.port);
       })();
